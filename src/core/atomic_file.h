@@ -1,0 +1,31 @@
+// Files pocketllm writes appear whole or not at all: write to a temp file in
+// the same folder, fsync, then rename over the target.
+#pragma once
+#include <cstdio>
+#include <string>
+
+namespace pocketllm {
+
+class AtomicFile {
+ public:
+  explicit AtomicFile(const std::string& path);  // throws Error when the temp file cannot be created
+  ~AtomicFile();                                 // removes the temp file unless commit() ran
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t n);
+  void pad_to(size_t alignment);  // zero bytes up to the next multiple of alignment
+  size_t offset() const { return offset_; }
+  void commit();  // flush, fsync, rename
+
+ private:
+  std::string path_, tmp_;
+  FILE* f_ = nullptr;
+  size_t offset_ = 0;
+  bool committed_ = false;
+};
+
+// Convenience: writes a whole string atomically.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+}  // namespace pocketllm

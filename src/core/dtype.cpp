@@ -1,0 +1,62 @@
+#include "core/dtype.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+namespace pocketllm {
+
+namespace {
+std::map<uint32_t, DTypeTraits>& registry() {
+  static std::map<uint32_t, DTypeTraits> m = {
+      {0, {"F32", 1, 4}},          {1, {"F16", 1, 2}},          {2, {"Q4_0", 32, 18}},
+      {3, {"Q4_1", 32, 20}},       {6, {"Q5_0", 32, 22}},       {7, {"Q5_1", 32, 24}},
+      {8, {"Q8_0", 32, 34}},       {9, {"Q8_1", 32, 36}},       {10, {"Q2_K", 256, 84}},
+      {11, {"Q3_K", 256, 110}},    {12, {"Q4_K", 256, 144}},    {13, {"Q5_K", 256, 176}},
+      {14, {"Q6_K", 256, 210}},    {15, {"Q8_K", 256, 292}},    {16, {"IQ2_XXS", 256, 66}},
+      {17, {"IQ2_XS", 256, 74}},   {18, {"IQ3_XXS", 256, 98}},  {19, {"IQ1_S", 256, 50}},
+      {20, {"IQ4_NL", 32, 18}},    {21, {"IQ3_S", 256, 110}},   {22, {"IQ2_S", 256, 82}},
+      {23, {"IQ4_XS", 256, 136}},  {24, {"I8", 1, 1}},          {25, {"I16", 1, 2}},
+      {26, {"I32", 1, 4}},         {27, {"I64", 1, 8}},         {28, {"F64", 1, 8}},
+      {29, {"IQ1_M", 256, 56}},    {30, {"BF16", 1, 2}},        {34, {"TQ1_0", 256, 54}},
+      {35, {"TQ2_0", 256, 66}},
+  };
+  return m;
+}
+std::mutex g_mu;
+}  // namespace
+
+std::optional<DTypeTraits> dtype_traits(DType t) {
+  std::lock_guard lk(g_mu);
+  auto& r = registry();
+  auto it = r.find(static_cast<uint32_t>(t));
+  if (it == r.end()) return std::nullopt;
+  return it->second;
+}
+
+void register_dtype(DType t, DTypeTraits traits) {
+  std::lock_guard lk(g_mu);
+  registry()[static_cast<uint32_t>(t)] = traits;
+}
+
+std::string dtype_name(DType t) {
+  auto tr = dtype_traits(t);
+  return tr ? tr->name : "unknown type " + std::to_string(static_cast<uint32_t>(t));
+}
+
+std::optional<DType> dtype_from_name(const std::string& name) {
+  std::string up = name;
+  std::transform(up.begin(), up.end(), up.begin(), [](unsigned char c) { return std::toupper(c); });
+  std::lock_guard lk(g_mu);
+  for (auto& [id, tr] : registry())
+    if (up == tr.name) return static_cast<DType>(id);
+  return std::nullopt;
+}
+
+std::optional<size_t> dtype_row_bytes(DType t, uint64_t n) {
+  auto tr = dtype_traits(t);
+  if (!tr || tr->block_size == 0 || n % tr->block_size != 0) return std::nullopt;
+  return static_cast<size_t>(n / tr->block_size * tr->type_size);
+}
+
+}  // namespace pocketllm

@@ -1,0 +1,27 @@
+// Helpers shared by every test executable: where ../shared is, temp folders,
+// and running the pocketllm binary as a user would.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace testsupport {
+
+// ../shared/data relative to the repo root (POCKETLLM_SHARED overrides the ../shared part).
+std::filesystem::path shared_data();
+// A fresh empty folder under the system temp dir, removed at process exit.
+std::filesystem::path temp_dir(const std::string& tag);
+
+struct CmdResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs the built pocketllm binary with the given arguments (no shell quoting issues:
+// each argument is passed as is). stdin_text, when not empty, is fed on stdin.
+CmdResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = "");
+
+std::string read_file(const std::filesystem::path& p);
+void write_file(const std::filesystem::path& p, const std::string& bytes);
+
+}  // namespace testsupport
