@@ -1,0 +1,47 @@
+// The one operation that dominates LLM inference: y = x · Wᵀ for a batch of
+// tokens, over weights stored in any supported type (float or quantized).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+
+namespace pocketllm {
+
+// How activations meet quantized weights: W4A8/W8A8 quantize each token's
+// activations to int8 and accumulate in int32; Float dequantizes the weights.
+enum class ActPrecision { Int8, Float };
+
+// A weight matrix of `rows` output features by `cols` input features, as stored
+// (row r starts at data + r * row_bytes). `packed` holds an ISA-specific copy
+// made by prepare_matrix(); when set, kernels read it instead of `data`.
+struct Matrix {
+  DType type = DType::F32;
+  int64_t rows = 0, cols = 0;
+  const uint8_t* data = nullptr;
+  size_t row_bytes = 0;
+  ActPrecision act = ActPrecision::Int8;
+  std::shared_ptr<void> packed;
+  size_t packed_bytes = 0;
+
+  bool empty() const { return data == nullptr && !packed; }
+};
+
+// Builds a Matrix view over stored bytes; throws Error if the type cannot hold `cols` per row.
+Matrix make_matrix(DType type, int64_t rows, int64_t cols, const void* data);
+
+// Repacks a matrix into the layout the active kernels want (may be a no-op).
+void prepare_matrix(Matrix& m);
+
+// y[t * ldy + r] = sum_c W[r][c] * x[t * ldx + c], for t < n_tokens, r < W.rows.
+void linear(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy, ThreadPool& pool);
+
+// Writes row r of w as floats (embedding lookup).
+void matrix_row(const Matrix& w, int64_t r, float* out);
+
+// Converts a row of n stored elements of a float type (F32/F16/BF16) to f32.
+void row_to_f32(DType type, const uint8_t* src, float* dst, int64_t n);
+
+}  // namespace pocketllm
