@@ -55,7 +55,9 @@ std::optional<DType> dtype_from_name(const std::string& name) {
 
 std::optional<size_t> dtype_row_bytes(DType t, uint64_t n) {
   auto tr = dtype_traits(t);
-  if (!tr || tr->block_size == 0 || n % tr->block_size != 0) return std::nullopt;
+  if (!tr || tr->block_size == 0) return std::nullopt;
+  if (tr->pads_rows) return static_cast<size_t>(tr->row_prefix + (n + tr->block_size - 1) / tr->block_size * tr->type_size);
+  if (n % tr->block_size != 0) return std::nullopt;
   return static_cast<size_t>(n / tr->block_size * tr->type_size);
 }
 

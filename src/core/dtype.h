@@ -22,6 +22,10 @@ struct DTypeTraits {
   const char* name = nullptr;
   uint32_t block_size = 0;  // elements per block
   uint32_t type_size = 0;   // bytes per block
+  // pocketllm formats only: a row of any length is stored with its last block
+  // zero-padded, after `row_prefix` bytes of per-row data (e.g. a per-channel scale).
+  bool pads_rows = false;
+  uint32_t row_prefix = 0;
 };
 
 // Traits of a known type, or nullopt for an id no one has defined.

@@ -5,38 +5,101 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "kernels/int_weights.h"
+#include "kernels/ref/ref_kernels.h"
+#include "kernels/table.h"
 
 namespace pocketllm {
 
 namespace {
 bool is_float_type(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
-// Eight independent partial sums let the compiler vectorize without -ffast-math.
-float dot_f32(const float* a, const float* b, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
-  float s = 0;
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+// What prepare_matrix() leaves in Matrix::packed.
+struct PreparedWeights {
+  const KernelTable* kernels = nullptr;
+  std::vector<uint8_t> raw;  // the stored rows, when the table reads weights as stored (ref)
+  PackedInt tiles;           // int weights retiled, for SIMD tables
+  bool has_tiles = false;
+};
+
+const PreparedWeights* prepared(const Matrix& w) { return static_cast<const PreparedWeights*>(w.packed.get()); }
+const KernelTable& kernels_of(const Matrix& w) {
+  const auto* p = prepared(w);
+  return p ? *p->kernels : active_kernels();
+}
+const uint8_t* stored_rows(const Matrix& w) {
+  const auto* p = prepared(w);
+  if (p && !p->raw.empty()) return p->raw.data();
+  if (!w.data) fail("matrix of {} has no stored rows", dtype_name(w.type));
+  return w.data;
 }
 
 void linear_float(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy,
                   ThreadPool& pool) {
+  const DotF32Fn dot = kernels_of(w).dot_f32;
+  const uint8_t* data = stored_rows(w);
   pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
     thread_local std::vector<float> row;
     row.resize(static_cast<size_t>(w.cols));
     for (int64_t r = r0; r < r1; ++r) {
       const float* wr;
       if (w.type == DType::F32) {
-        wr = reinterpret_cast<const float*>(w.data + r * w.row_bytes);
+        wr = reinterpret_cast<const float*>(data + r * w.row_bytes);
       } else {
-        row_to_f32(w.type, w.data + r * w.row_bytes, row.data(), w.cols);
+        row_to_f32(w.type, data + r * w.row_bytes, row.data(), w.cols);
         wr = row.data();
       }
-      for (int64_t t = 0; t < n_tokens; ++t) y[t * ldy + r] = dot_f32(wr, x + t * ldx, w.cols);
+      for (int64_t t = 0; t < n_tokens; ++t) y[t * ldy + r] = dot(wr, x + t * ldx, w.cols);
     }
+  });
+}
+
+// Row r of integer weights as floats (padding beyond cols dropped).
+void int_row_to_f32(const Matrix& w, int64_t r, float* out) {
+  const auto f = *int_weight_format(w.type);
+  const int64_t g = effective_group(f, w.cols), kp = padded_cols(f, w.cols);
+  thread_local std::vector<int8_t> q;
+  thread_local std::vector<float> sc;
+  q.resize(static_cast<size_t>(kp));
+  sc.resize(static_cast<size_t>(kp / g));
+  const auto* p = prepared(w);
+  if (p && p->has_tiles)
+    packed_row_ints(p->tiles, r, q.data(), sc.data());
+  else
+    unpack_int_row(w.type, stored_rows(w) + r * w.row_bytes, w.cols, q.data(), sc.data());
+  for (int64_t c = 0; c < w.cols; ++c) out[c] = static_cast<float>(q[c]) * sc[c / g];
+}
+
+// W4A16 / W8A16: weights dequantized row by row, products in float.
+void linear_dequant(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy,
+                    ThreadPool& pool) {
+  const DotF32Fn dot = kernels_of(w).dot_f32;
+  pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
+    thread_local std::vector<float> row;
+    row.resize(static_cast<size_t>(w.cols));
+    for (int64_t r = r0; r < r1; ++r) {
+      int_row_to_f32(w, r, row.data());
+      for (int64_t t = 0; t < n_tokens; ++t) y[t * ldy + r] = dot(row.data(), x + t * ldx, w.cols);
+    }
+  });
+}
+
+void linear_int8(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy,
+                 ThreadPool& pool) {
+  const auto f = *int_weight_format(w.type);
+  thread_local QuantActs acts;
+  quantize_acts(x, ldx, n_tokens, w.cols, effective_group(f, w.cols), padded_cols(f, w.cols), acts);
+  const auto* p = prepared(w);
+  if (p && p->has_tiles) {
+    const KernelTable& k = *p->kernels;
+    const IntGemmFn gemm = f.bits == 4 ? k.gemm_w4 : k.gemm_w8;
+    pool.parallel_for(p->tiles.n_tiles,
+                      [&](int64_t t0, int64_t t1) { gemm(p->tiles, acts, t0, t1, y, ldy); });
+    return;
+  }
+  const uint8_t* data = stored_rows(w);
+  pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
+    ref_linear_int(w.type, data, w.row_bytes, w.cols, acts, r0, r1, y, ldy);
   });
 }
 }  // namespace
@@ -62,6 +125,8 @@ void row_to_f32(DType type, const uint8_t* src, float* dst, int64_t n) {
 }
 
 Matrix make_matrix(DType type, int64_t rows, int64_t cols, const void* data) {
+  register_quant_types();
+  if (rows < 0 || cols <= 0) fail("a matrix of {} x {} is not valid", rows, cols);
   auto rb = dtype_row_bytes(type, static_cast<uint64_t>(cols));
   if (!rb) fail("a row of {} elements cannot be stored as {}", cols, dtype_name(type));
   Matrix m;
@@ -73,15 +138,41 @@ Matrix make_matrix(DType type, int64_t rows, int64_t cols, const void* data) {
   return m;
 }
 
-void prepare_matrix(Matrix&) {}
+void prepare_matrix(Matrix& m) { prepare_matrix(m, active_kernels()); }
+
+void prepare_matrix(Matrix& m, const KernelTable& kernels) {
+  if (is_float_type(m.type) || m.packed) return;
+  const auto f = int_weight_format(m.type);
+  if (!f) return;  // linear() will report the unsupported type
+  if (f->bits == 8 && f->group == 0 && m.cols > 32768)
+    fail("per-row 8-bit weights with {} columns could overflow int32 sums (max 32768)", m.cols);
+  auto p = std::make_shared<PreparedWeights>();
+  p->kernels = &kernels;
+  if (kernels.gemm_w4 && kernels.gemm_w8) {
+    pack_int(m.type, m.data, m.row_bytes, m.rows, m.cols, p->tiles);
+    p->has_tiles = true;
+    m.packed_bytes = p->tiles.q.size() + p->tiles.scales.size() * 4 + p->tiles.wsum128.size() * 4;
+  } else {
+    p->raw.assign(m.data, m.data + m.row_bytes * m.rows);
+    m.packed_bytes = p->raw.size();
+  }
+  m.packed = std::move(p);
+}
 
 void linear(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy, ThreadPool& pool) {
+  if (n_tokens <= 0 || w.rows == 0) return;
   if (is_float_type(w.type)) return linear_float(w, x, ldx, n_tokens, y, ldy, pool);
-  fail("no kernel for weights of type {}", dtype_name(w.type));
+  if (int_weight_format(w.type)) {
+    if (w.act == ActPrecision::Float) return linear_dequant(w, x, ldx, n_tokens, y, ldy, pool);
+    return linear_int8(w, x, ldx, n_tokens, y, ldy, pool);
+  }
+  fail("no kernel for weights of type {} (convert them at load time, see quant/quantize.h)", dtype_name(w.type));
 }
 
 void matrix_row(const Matrix& w, int64_t r, float* out) {
-  if (is_float_type(w.type)) return row_to_f32(w.type, w.data + r * w.row_bytes, out, w.cols);
+  if (r < 0 || r >= w.rows) fail("row {} is out of range (matrix has {} rows)", r, w.rows);
+  if (is_float_type(w.type)) return row_to_f32(w.type, stored_rows(w) + r * w.row_bytes, out, w.cols);
+  if (int_weight_format(w.type)) return int_row_to_f32(w, r, out);
   fail("no row reader for weights of type {}", dtype_name(w.type));
 }
 

@@ -32,10 +32,18 @@ struct Matrix {
 // Builds a Matrix view over stored bytes; throws Error if the type cannot hold `cols` per row.
 Matrix make_matrix(DType type, int64_t rows, int64_t cols, const void* data);
 
-// Repacks a matrix into the layout the active kernels want (may be a no-op).
+// Repacks a matrix into the layout the active kernels want (a no-op for float
+// types). Afterwards `packed` owns a copy of everything linear() and matrix_row()
+// need, so the caller may drop `data`'s pages.
 void prepare_matrix(Matrix& m);
+struct KernelTable;
+// The same with a given kernel table (tests and benchmarks compare tables).
+void prepare_matrix(Matrix& m, const KernelTable& kernels);
 
 // y[t * ldy + r] = sum_c W[r][c] * x[t * ldx + c], for t < n_tokens, r < W.rows.
+// Integer weights (Q4_0, Q8_0, pocketllm W4/W8, quant/blocks.h) with act == Int8
+// quantize x per token and group to int8 (scale max|x|/127) and accumulate in int32;
+// with act == Float they are dequantized and multiplied in float.
 void linear(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy, ThreadPool& pool);
 
 // Writes row r of w as floats (embedding lookup).

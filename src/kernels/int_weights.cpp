@@ -1,0 +1,114 @@
+#include "kernels/int_weights.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+#include "core/error.h"
+#include "core/fp16.h"
+#include "quant/blocks.h"
+
+namespace pocketllm {
+
+void register_quant_types() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    register_dtype(kW4G32, {"PL_W4_G32", 32, sizeof(BlockQ4_0), true, 0});
+    register_dtype(kW4G64, {"PL_W4_G64", 64, sizeof(BlockW4G64), true, 0});
+    register_dtype(kW4G128, {"PL_W4_G128", 128, sizeof(BlockW4G128), true, 0});
+    register_dtype(kW4Row, {"PL_W4_ROW", 32, sizeof(BlockW4Bare), true, 2});
+    register_dtype(kW8G32, {"PL_W8_G32", 32, sizeof(BlockQ8_0), true, 0});
+    register_dtype(kW8Row, {"PL_W8_ROW", 32, sizeof(BlockW8Bare), true, 2});
+  });
+}
+
+std::optional<IntWeightFormat> int_weight_format(DType t) {
+  if (t == DType::Q4_0 || t == kW4G32) return IntWeightFormat{4, 32};
+  if (t == kW4G64) return IntWeightFormat{4, 64};
+  if (t == kW4G128) return IntWeightFormat{4, 128};
+  if (t == kW4Row) return IntWeightFormat{4, 0};
+  if (t == DType::Q8_0 || t == kW8G32) return IntWeightFormat{8, 32};
+  if (t == kW8Row) return IntWeightFormat{8, 0};
+  return std::nullopt;
+}
+
+int64_t effective_group(const IntWeightFormat& f, int64_t cols) {
+  if (f.group > 0) return f.group;
+  return std::max<int64_t>(32, (cols + 31) / 32 * 32);
+}
+
+namespace {
+uint16_t load_u16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+// A 4-bit group of G weights in G/2 bytes: byte j = weight j (low) | weight j + G/2 (high).
+void unpack_nibbles(const uint8_t* qs, int g, int8_t* q) {
+  for (int j = 0; j < g / 2; ++j) {
+    q[j] = static_cast<int8_t>((qs[j] & 0x0F) - 8);
+    q[j + g / 2] = static_cast<int8_t>((qs[j] >> 4) - 8);
+  }
+}
+}  // namespace
+
+void unpack_int_row(DType t, const uint8_t* row, int64_t cols, int8_t* q, float* scales) {
+  const auto f = int_weight_format(t);
+  if (!f) fail("unpack_int_row: {} is not an integer weight format", dtype_name(t));
+  const int64_t g = effective_group(*f, cols);
+  const int64_t n_groups = (cols + g - 1) / g;
+  if (f->group == 0) {  // f16 row scale, then 32-weight bare blocks
+    scales[0] = f16_to_f32(load_u16(row));
+    const uint8_t* p = row + 2;
+    for (int64_t b = 0; b < g / 32; ++b) {
+      if (f->bits == 4)
+        unpack_nibbles(p + b * 16, 32, q + b * 32);
+      else
+        std::memcpy(q + b * 32, p + b * 32, 32);
+    }
+    return;
+  }
+  const size_t block_bytes = 2 + static_cast<size_t>(g) * f->bits / 8;
+  for (int64_t b = 0; b < n_groups; ++b) {
+    const uint8_t* blk = row + b * block_bytes;
+    scales[b] = f16_to_f32(load_u16(blk));
+    if (f->bits == 4)
+      unpack_nibbles(blk + 2, static_cast<int>(g), q + b * g);
+    else
+      std::memcpy(q + b * g, blk + 2, static_cast<size_t>(g));
+  }
+}
+
+void quantize_acts(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, int64_t group, int64_t kp,
+                   QuantActs& a) {
+  a.n_tokens = n_tokens;
+  a.kp = kp;
+  a.group = group;
+  a.n_groups = kp / group;
+  a.q.assign(static_cast<size_t>(n_tokens * kp), 0);
+  a.d.assign(static_cast<size_t>(n_tokens * a.n_groups), 0.0f);
+  a.sum.assign(static_cast<size_t>(n_tokens * a.n_groups), 0);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const float* xt = x + t * ldx;
+    for (int64_t gi = 0; gi < a.n_groups; ++gi) {
+      const int64_t c0 = gi * group, c1 = std::min(cols, c0 + group);
+      float amax = 0;
+      for (int64_t c = c0; c < c1; ++c) amax = std::max(amax, std::fabs(xt[c]));
+      const float d = amax / 127.0f;
+      const float inv = d > 0 ? 1.0f / d : 0.0f;
+      int32_t sum = 0;
+      int8_t* q = a.q.data() + t * kp;
+      for (int64_t c = c0; c < c1; ++c) {
+        const long v = std::clamp<long>(std::lrintf(xt[c] * inv), -127, 127);
+        q[c] = static_cast<int8_t>(v);
+        sum += static_cast<int32_t>(v);
+      }
+      a.d[t * a.n_groups + gi] = d;
+      a.sum[t * a.n_groups + gi] = sum;
+    }
+  }
+}
+
+}  // namespace pocketllm

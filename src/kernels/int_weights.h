@@ -1,0 +1,48 @@
+// Integer weight formats as the kernels see them: which stored types hold
+// symmetric int4/int8 weights with per-group scales, how to read one row back
+// as plain ints, and the per-token int8 activations they are multiplied with.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace pocketllm {
+
+// Registers pocketllm's own type ids (quant/blocks.h) with core/dtype.h. Idempotent;
+// call it before parsing files that may contain them.
+void register_quant_types();
+
+struct IntWeightFormat {
+  int bits = 4;   // 4 or 8
+  int group = 0;  // weights per scale; 0 = one scale per row
+};
+
+// Q4_0, Q8_0 and pocketllm's W4/W8 types; nullopt for anything else.
+std::optional<IntWeightFormat> int_weight_format(DType t);
+
+// The scale group the kernels use for a row of `cols`: the format's group, or for
+// per-row formats the whole row rounded up to 32.
+int64_t effective_group(const IntWeightFormat& f, int64_t cols);
+inline int64_t padded_cols(const IntWeightFormat& f, int64_t cols) {
+  const int64_t g = effective_group(f, cols);
+  return (cols + g - 1) / g * g;
+}
+
+// Reads one stored row as signed ints (int4 in [-8, 7], int8 in [-128, 127]) into
+// q[padded_cols] (padding is zero) and its scales into scales[padded_cols / group].
+void unpack_int_row(DType t, const uint8_t* row, int64_t cols, int8_t* q, float* scales);
+
+// Activations quantized per token and per group: q = round(x / d), d = max|x| / 127.
+struct QuantActs {
+  int64_t n_tokens = 0, kp = 0, group = 0, n_groups = 0;
+  std::vector<int8_t> q;     // [n_tokens][kp], zero past cols
+  std::vector<float> d;      // [n_tokens][n_groups]
+  std::vector<int32_t> sum;  // [n_tokens][n_groups]: sum of q (for unsigned-weight corrections)
+};
+void quantize_acts(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, int64_t group, int64_t kp,
+                   QuantActs& a);
+
+}  // namespace pocketllm

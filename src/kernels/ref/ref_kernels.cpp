@@ -1,0 +1,39 @@
+#include "kernels/ref/ref_kernels.h"
+
+#include <vector>
+
+namespace pocketllm {
+
+float ref_dot_f32(const float* a, const float* b, int64_t n) {
+  // Eight independent partial sums let the compiler vectorize without -ffast-math.
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
+  float s = 0;
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+void ref_linear_int(DType t, const uint8_t* data, size_t row_bytes, int64_t cols, const QuantActs& a, int64_t r0,
+                    int64_t r1, float* y, int64_t ldy) {
+  std::vector<int8_t> q(static_cast<size_t>(a.kp));
+  std::vector<float> scales(static_cast<size_t>(a.n_groups));
+  for (int64_t r = r0; r < r1; ++r) {
+    unpack_int_row(t, data + r * row_bytes, cols, q.data(), scales.data());
+    for (int64_t tok = 0; tok < a.n_tokens; ++tok) {
+      const int8_t* x = a.q.data() + tok * a.kp;
+      float acc = 0;
+      for (int64_t g = 0; g < a.n_groups; ++g) {
+        int32_t isum = 0;
+        for (int64_t k = g * a.group; k < (g + 1) * a.group; ++k) isum += int32_t{q[k]} * int32_t{x[k]};
+        acc += static_cast<float>(isum) * (scales[g] * a.d[tok * a.n_groups + g]);
+      }
+      y[tok * ldy + r] = acc;
+    }
+  }
+}
+
+const KernelTable kRefKernels = {"ref", nullptr, nullptr, ref_dot_f32};
+
+}  // namespace pocketllm

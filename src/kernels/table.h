@@ -1,0 +1,64 @@
+// The kernel table: one set of function pointers per instruction set, chosen
+// once at start-up from CPU feature detection (POCKETLLM_ISA forces one).
+//
+// Integer weights are repacked at load time (pack_int) into tiles of 16 output
+// rows. Within a tile and a scale group, each step of k holds 16 rows side by
+// side, so one vector load feeds 16 (AVX-512) or 8 (AVX2) rows' int32 lanes and
+// activations are broadcast: a group's int32 sums come out per row without any
+// horizontal reduction, and one float rescale per group and row follows.
+//   4-bit: per 8 k, 64 bytes: byte 4*i + j = row i, weight k+j (low nibble) and
+//          k+4+j (high nibble), stored unsigned (q + 8); kernels subtract 8 * sum(a).
+//   8-bit: per 4 k, 64 bytes: byte 4*i + j = row i, weight k+j (signed).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/dtype.h"
+#include "kernels/int_weights.h"
+
+namespace pocketllm {
+
+inline constexpr int kTileRows = 16;
+
+struct PackedInt {
+  int bits = 4;
+  int64_t rows = 0, cols = 0, kp = 0, group = 0, n_groups = 0, n_tiles = 0;
+  size_t tile_bytes = 0;        // kp * 16 * bits / 8
+  std::vector<uint8_t> q;       // [n_tiles][tile_bytes]
+  std::vector<float> scales;    // [n_tiles][n_groups][16]; 0 for padding rows
+  std::vector<int32_t> wsum128; // 8-bit only: [n_tiles][n_groups][16] = 128 * sum(q)
+
+  const uint8_t* tile(int64_t t) const { return q.data() + static_cast<size_t>(t) * tile_bytes; }
+};
+
+// Repacks `rows` stored rows (row r at data + r * row_bytes) of an integer weight type.
+void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedInt& p);
+// Reads row r of a packed matrix back as signed ints and scales (same as unpack_int_row).
+void packed_row_ints(const PackedInt& p, int64_t r, int8_t* q, float* scales);
+
+// y[t * ldy + r] for every token of `a` and every row r of tiles [tile0, tile1).
+using IntGemmFn = void (*)(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t tile1, float* y,
+                           int64_t ldy);
+using DotF32Fn = float (*)(const float* a, const float* b, int64_t n);
+
+struct KernelTable {
+  const char* name = "ref";
+  IntGemmFn gemm_w4 = nullptr;  // null for ref, which reads weights as stored
+  IntGemmFn gemm_w8 = nullptr;
+  DotF32Fn dot_f32 = nullptr;
+};
+
+// The table every linear() uses by default: POCKETLLM_ISA if set (throws Error
+// if unknown or not supported by this CPU), else the best the CPU supports.
+const KernelTable& active_kernels();
+// Every table compiled in and supported by this CPU, ref first.
+std::vector<const KernelTable*> available_kernels();
+// The table of that name if compiled in and supported, else nullptr.
+const KernelTable* find_kernels(std::string_view name);
+// Names of all instruction sets this build knows (supported or not).
+std::vector<std::string> compiled_isa_names();
+
+}  // namespace pocketllm

@@ -1,0 +1,24 @@
+// AVX2 without VNNI: vpmaddubsw (u8 x s8 -> s16 pairs) + vpmaddwd. Neither use can
+// saturate: nibbles give |pair| <= 2*15*127, and 8-bit weights use the sign trick
+// |w| x (a * sign(w)) with |pair| <= 2*128*127.
+#include "kernels/x86_avx2/int_gemm_256.h"
+
+namespace pocketllm {
+namespace {
+struct DotAvx2 {
+  static constexpr bool kOffsetActs = false;
+  static __m256i nibbles(__m256i acc, __m256i lo, __m256i hi, __m256i alo, __m256i ahi) {
+    const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, alo), _mm256_maddubs_epi16(hi, ahi));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+  }
+  static __m256i prepare_w8(__m256i w) { return _mm256_abs_epi8(w); }
+  static __m256i bytes(__m256i acc, __m256i w, __m256i abs_w, __m256i a) {
+    const __m256i p = _mm256_maddubs_epi16(abs_w, _mm256_sign_epi8(a, w));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+  }
+};
+}  // namespace
+
+extern const KernelTable kAvx2Kernels = {"avx2", gemm_w4_256<DotAvx2>, gemm_w8_256<DotAvx2>, dot_f32_256};
+
+}  // namespace pocketllm

@@ -1,0 +1,25 @@
+// AVX-VNNI (256-bit vpdpbusd, VEX encoded): for CPUs with AVX-VNNI but without
+// AVX-512. Only avxvnni is added to this folder's AVX2 flags, so no EVEX code.
+#pragma GCC push_options
+#pragma GCC target("avxvnni")
+#include "kernels/x86_avx2/int_gemm_256.h"
+
+namespace pocketllm {
+namespace {
+struct DotAvxVnni {
+  static constexpr bool kOffsetActs = true;  // activations as q + 128, minus 128 * sum(w)
+  static __m256i nibbles(__m256i acc, __m256i lo, __m256i hi, __m256i alo, __m256i ahi) {
+    return _mm256_dpbusd_avx_epi32(_mm256_dpbusd_avx_epi32(acc, lo, alo), hi, ahi);
+  }
+  static __m256i prepare_w8(__m256i w) { return w; }
+  static __m256i bytes(__m256i acc, __m256i w, __m256i, __m256i a_offset) {
+    return _mm256_dpbusd_avx_epi32(acc, a_offset, w);
+  }
+};
+}  // namespace
+
+extern const KernelTable kAvxVnniKernels = {"avxvnni", gemm_w4_256<DotAvxVnni>, gemm_w8_256<DotAvxVnni>,
+                                            dot_f32_256};
+
+}  // namespace pocketllm
+#pragma GCC pop_options

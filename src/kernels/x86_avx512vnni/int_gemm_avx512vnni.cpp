@@ -1,0 +1,155 @@
+// W4A8 / W8A8 over the 16-row tiles of kernels/table.h with 512-bit vpdpbusd:
+// one zmm holds the int32 sums of 16 rows, activations are broadcast 4 bytes at a time.
+// GCC 12's AVX-512 headers trip -Wuninitialized on their own _mm512_undefined_*().
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/table.h"
+
+namespace pocketllm {
+namespace {
+
+constexpr int64_t kTokenChunk = 64;  // tokens whose activations stay in L1/L2 while a tile is reused
+
+inline __m512i bcast4(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+inline void store_rows(float* dst, __m512 v, int n_rows) {
+  _mm512_mask_storeu_ps(dst, static_cast<__mmask16>((1u << n_rows) - 1), v);
+}
+
+// 4-bit: weights are unsigned nibbles u = q + 8, so sum(u * a) - 8 * sum(a) is the exact int dot.
+template <int NT>
+void w4_tile(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t tok0, float* y, int64_t ldy) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  __m512 facc[NT];
+  for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
+  const uint8_t* src = w.tile(tile);
+  const float* sc = w.scales.data() + tile * w.n_groups * kTileRows;
+  const int64_t steps = w.group / 8;
+  for (int64_t g = 0; g < w.n_groups; ++g) {
+    __m512i lo_acc[NT], hi_acc[NT];
+    for (int t = 0; t < NT; ++t) lo_acc[t] = hi_acc[t] = _mm512_setzero_si512();
+    const int8_t* aq = a.q.data() + tok0 * a.kp + g * w.group;
+    for (int64_t s = 0; s < steps; ++s, src += 64, aq += 8) {
+      const __m512i v = _mm512_loadu_si512(src);
+      const __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+      for (int t = 0; t < NT; ++t) {
+        lo_acc[t] = _mm512_dpbusd_epi32(lo_acc[t], lo, bcast4(aq + t * a.kp));
+        hi_acc[t] = _mm512_dpbusd_epi32(hi_acc[t], hi, bcast4(aq + t * a.kp + 4));
+      }
+    }
+    const __m512 ws = _mm512_loadu_ps(sc + g * kTileRows);
+    for (int t = 0; t < NT; ++t) {
+      const int64_t ag = (tok0 + t) * a.n_groups + g;
+      const __m512i isum =
+          _mm512_sub_epi32(_mm512_add_epi32(lo_acc[t], hi_acc[t]), _mm512_set1_epi32(8 * a.sum[ag]));
+      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(ws, _mm512_set1_ps(a.d[ag])), facc[t]);
+    }
+  }
+  const int n_rows = static_cast<int>(std::min<int64_t>(kTileRows, w.rows - tile * kTileRows));
+  for (int t = 0; t < NT; ++t) store_rows(y + (tok0 + t) * ldy + tile * kTileRows, facc[t], n_rows);
+}
+
+// 8-bit: vpdpbusd wants one unsigned side, so activations are offset to u = q + 128
+// (au) and 128 * sum(w) per row and group (precomputed at pack time) is subtracted.
+template <int NT>
+void w8_tile(const PackedInt& w, const QuantActs& a, const uint8_t* au, int64_t tile, int64_t tok0, float* y,
+             int64_t ldy) {
+  __m512 facc[NT];
+  for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
+  const uint8_t* src = w.tile(tile);
+  const float* sc = w.scales.data() + tile * w.n_groups * kTileRows;
+  const int32_t* wsum = w.wsum128.data() + tile * w.n_groups * kTileRows;
+  const int64_t steps = w.group / 4;  // even: groups are multiples of 32
+  for (int64_t g = 0; g < w.n_groups; ++g) {
+    __m512i acc0[NT], acc1[NT];
+    for (int t = 0; t < NT; ++t) acc0[t] = acc1[t] = _mm512_setzero_si512();
+    const uint8_t* ap = au + g * w.group;
+    for (int64_t s = 0; s < steps; s += 2, src += 128, ap += 8) {
+      const __m512i v0 = _mm512_loadu_si512(src), v1 = _mm512_loadu_si512(src + 64);
+      for (int t = 0; t < NT; ++t) {
+        acc0[t] = _mm512_dpbusd_epi32(acc0[t], bcast4(ap + t * a.kp), v0);
+        acc1[t] = _mm512_dpbusd_epi32(acc1[t], bcast4(ap + t * a.kp + 4), v1);
+      }
+    }
+    const __m512 ws = _mm512_loadu_ps(sc + g * kTileRows);
+    const __m512i corr = _mm512_loadu_si512(wsum + g * kTileRows);
+    for (int t = 0; t < NT; ++t) {
+      const int64_t ag = (tok0 + t) * a.n_groups + g;
+      const __m512i isum = _mm512_sub_epi32(_mm512_add_epi32(acc0[t], acc1[t]), corr);
+      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(ws, _mm512_set1_ps(a.d[ag])), facc[t]);
+    }
+  }
+  const int n_rows = static_cast<int>(std::min<int64_t>(kTileRows, w.rows - tile * kTileRows));
+  for (int t = 0; t < NT; ++t) store_rows(y + (tok0 + t) * ldy + tile * kTileRows, facc[t], n_rows);
+}
+
+void gemm_w4(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t tile1, float* y, int64_t ldy) {
+  for (int64_t c0 = 0; c0 < a.n_tokens; c0 += kTokenChunk) {
+    const int64_t c1 = std::min(a.n_tokens, c0 + kTokenChunk);
+    for (int64_t tile = tile0; tile < tile1; ++tile) {
+      int64_t t = c0;
+      for (; t + 4 <= c1; t += 4) w4_tile<4>(w, a, tile, t, y, ldy);
+      switch (c1 - t) {
+        case 3: w4_tile<3>(w, a, tile, t, y, ldy); break;
+        case 2: w4_tile<2>(w, a, tile, t, y, ldy); break;
+        case 1: w4_tile<1>(w, a, tile, t, y, ldy); break;
+        default: break;
+      }
+    }
+  }
+}
+
+void gemm_w8(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t tile1, float* y, int64_t ldy) {
+  thread_local std::vector<uint8_t> au;
+  for (int64_t c0 = 0; c0 < a.n_tokens; c0 += kTokenChunk) {
+    const int64_t c1 = std::min(a.n_tokens, c0 + kTokenChunk);
+    au.resize(static_cast<size_t>((c1 - c0) * a.kp));
+    const int8_t* q = a.q.data() + c0 * a.kp;
+    for (size_t i = 0; i < au.size(); ++i) au[i] = static_cast<uint8_t>(q[i] ^ 0x80);  // q + 128
+    for (int64_t tile = tile0; tile < tile1; ++tile) {
+      int64_t t = c0;
+      for (; t + 4 <= c1; t += 4) w8_tile<4>(w, a, au.data() + (t - c0) * a.kp, tile, t, y, ldy);
+      const uint8_t* ap = au.data() + (t - c0) * a.kp;
+      switch (c1 - t) {
+        case 3: w8_tile<3>(w, a, ap, tile, t, y, ldy); break;
+        case 2: w8_tile<2>(w, a, ap, tile, t, y, ldy); break;
+        case 1: w8_tile<1>(w, a, ap, tile, t, y, ldy); break;
+        default: break;
+      }
+    }
+  }
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+  }
+  if (i + 16 <= n) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    i += 16;
+  }
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc1);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+}  // namespace
+
+extern const KernelTable kAvx512VnniKernels = {"avx512vnni", gemm_w4, gemm_w8, dot_f32};
+
+}  // namespace pocketllm
