@@ -1,0 +1,40 @@
+// pocketllm convert: any loadable model to a standard GGUF file (float types).
+#include <cstdio>
+
+#include "cli/command.h"
+#include "cli/common_options.h"
+#include "core/error.h"
+#include "model/export_gguf.h"
+
+namespace pocketllm::cli {
+namespace {
+
+struct ConvertOptions {
+  std::string in, out, type = "f16", tokenizer;
+};
+
+int run(const ConvertOptions& o) {
+  LoadOptions lo;
+  lo.tokenizer_path = o.tokenizer;
+  auto m = load_model(o.in, lo);
+  if (!m->tokenizer) std::fprintf(stderr, "warning: %s has no tokenizer; the GGUF file will have no vocabulary\n", o.in.c_str());
+  ExportOptions eo;
+  eo.type = *dtype_from_name(o.type);
+  export_gguf(*m, o.out, eo);
+  std::fprintf(stderr, "wrote %s\n", o.out.c_str());
+  return 0;
+}
+
+RegisterCommand reg({"convert", "Convert a model (HF folder, GGUF, llama2.c) to GGUF F32/F16/BF16", 60, [](CLI::App& sub) {
+                       auto o = std::make_shared<ConvertOptions>();
+                       sub.add_option("input", o->in, "GGUF file, Hugging Face folder, or llama2.c checkpoint")->required();
+                       sub.add_option("output", o->out, "Output .gguf file (written atomically)")->required();
+                       sub.add_option("--type", o->type, "Type of 2-D tensors: f32, f16 or bf16")
+                           ->check(CLI::IsMember({"f32", "f16", "bf16"}))
+                           ->capture_default_str();
+                       sub.add_option("--tokenizer", o->tokenizer, "Tokenizer file for llama2.c checkpoints");
+                       return std::function<int()>([o] { return run(*o); });
+                     }});
+
+}  // namespace
+}  // namespace pocketllm::cli

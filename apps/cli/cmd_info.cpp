@@ -1,0 +1,79 @@
+// pocketllm info: what a model file is, without running it.
+#include <cstdio>
+#include <map>
+
+#include "cli/command.h"
+#include "cli/common_options.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pocketllm::cli {
+namespace {
+
+struct InfoOptions {
+  std::string model, tokenizer;
+  bool all_keys = false;
+};
+
+std::string human_count(double n) {
+  const char* units[] = {"", " K", " M", " B"};
+  int u = 0;
+  while (n >= 1000 && u < 3) {
+    n /= 1000;
+    ++u;
+  }
+  return fmt::format("{:.2f}{}", n, units[u]);
+}
+
+int run(const InfoOptions& o) {
+  LoadOptions lo;
+  lo.tokenizer_path = o.tokenizer;
+  auto m = load_model(o.model, lo);
+  const ModelConfig& c = m->cfg;
+  const char* fmt_name = m->format == ModelFormat::GGUF ? "GGUF" : m->format == ModelFormat::HuggingFace ? "Hugging Face folder" : "llama2.c checkpoint";
+  std::printf("file:            %s (%s, %.2f MiB)\n", o.model.c_str(), fmt_name, m->file_bytes / 1048576.0);
+  std::printf("architecture:    %s\n", c.arch.c_str());
+  if (!c.name.empty()) std::printf("name:            %s\n", c.name.c_str());
+  std::printf("parameters:      %s (%llu)\n", human_count(static_cast<double>(m->n_params())).c_str(),
+              static_cast<unsigned long long>(m->n_params()));
+  std::printf("vocab size:      %lld\n", static_cast<long long>(c.n_vocab));
+  std::printf("context length:  %lld\n", static_cast<long long>(c.context_length));
+  std::printf("hidden size:     %lld\n", static_cast<long long>(c.dim));
+  std::printf("FFN size:        %lld\n", static_cast<long long>(c.hidden_dim));
+  std::printf("layers:          %lld\n", static_cast<long long>(c.n_layers));
+  std::printf("heads:           %lld (KV heads %lld, head dim %lld)\n", static_cast<long long>(c.n_heads),
+              static_cast<long long>(c.n_kv_heads), static_cast<long long>(c.head_dim));
+  std::printf("rope:            theta %g, %s pairs%s\n", c.rope_theta,
+              c.rope_style == RopeStyle::Interleaved ? "interleaved" : "half-split (neox)",
+              c.rope_llama3.enabled || !m->w.rope_freq_factors.empty() ? ", llama3 scaling" : "");
+  std::printf("norm eps:        %g\n", c.norm_eps);
+  std::printf("embeddings:      %s\n", c.tied_embeddings ? "tied (output = token embedding)" : "separate output head");
+  std::map<std::string, int> types;
+  for (auto& [name, t] : m->tensors) types[dtype_name(t.type)]++;
+  std::string tl;
+  for (auto& [k, v] : types) tl += fmt::format("{}{}: {}", tl.empty() ? "" : ", ", k, v);
+  std::printf("tensors:         %zu (%s)\n", m->tensors.size(), tl.c_str());
+  std::printf("activations:     %s\n", m->act == ActPrecision::Int8 ? "int8 for quantized weights" : "float");
+  if (m->tokenizer) {
+    const Tokenizer& t = *m->tokenizer;
+    std::printf("tokenizer:       %s (pre %s), %d tokens, BOS %d, EOS %d, add BOS %s\n", t.model_name().c_str(),
+                t.pre_name().c_str(), t.n_vocab(), t.bos(), t.eos(), t.add_bos() ? "yes" : "no");
+  } else {
+    std::printf("tokenizer:       none (pass --tokenizer FILE)\n");
+  }
+  std::printf("chat template:   %s\n", m->chat_template.empty() ? "none" : fmt::format("yes ({} chars)", m->chat_template.size()).c_str());
+  if (o.all_keys)
+    for (auto& [k, v] : m->info) std::printf("  %s = %s\n", k.c_str(), v.c_str());
+  return 0;
+}
+
+RegisterCommand reg({"info", "Describe a model: architecture, sizes, tensor types, tokenizer, chat template", 70,
+                     [](CLI::App& sub) {
+                       auto o = std::make_shared<InfoOptions>();
+                       sub.add_option("model", o->model, "GGUF file, Hugging Face folder, or llama2.c checkpoint")->required();
+                       sub.add_option("--tokenizer", o->tokenizer, "Tokenizer file for llama2.c checkpoints");
+                       sub.add_flag("--all", o->all_keys, "Also list every metadata key");
+                       return std::function<int()>([o] { return run(*o); });
+                     }});
+
+}  // namespace
+}  // namespace pocketllm::cli

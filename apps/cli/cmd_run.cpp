@@ -1,0 +1,75 @@
+// pocketllm run: complete a prompt. stdout carries only text (the prompt as the
+// tokenizer decodes it, then the generation, then one newline); stats go to stderr.
+#include <cstdio>
+
+#include "cli/command.h"
+#include "cli/common_options.h"
+#include "core/error.h"
+#include "core/timer.h"
+#include "runtime/generate.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pocketllm::cli {
+namespace {
+
+struct RunOptions {
+  ModelOptions model;
+  SamplingParams sampling;
+  std::string prompt, prompt_file;
+  int64_t n_predict = -1;
+};
+
+int run(const RunOptions& o) {
+  Timer load_timer;
+  auto model = load_model_or_fail(o.model, true);
+  const Tokenizer& tok = *model->tokenizer;
+  std::string prompt = o.prompt_file.empty() ? o.prompt : read_text_file(o.prompt_file);
+  std::vector<int32_t> ids = tok.encode(prompt, true, true);
+  if (ids.empty()) {
+    // Nothing to condition on: start from BOS when the vocab has one.
+    if (tok.bos() < 0) fail("the prompt is empty and the vocabulary has no BOS token to start from");
+    ids.push_back(tok.bos());
+  }
+  Context ctx(*model, context_params(o.model, *model));
+  if (static_cast<int64_t>(ids.size()) > ctx.n_ctx())
+    fail("the prompt has {} tokens, more than the context size {} (-c)", ids.size(), ctx.n_ctx());
+  const double load_ms = load_timer.ms();
+
+  Sampler sampler(o.sampling, model->cfg.n_vocab);
+  StreamDecoder dec(tok, true);
+  std::string text;
+  for (int32_t id : ids) text += dec.push(id);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  GenerateOptions go;
+  go.n_predict = o.n_predict;
+  go.is_eog = [&](int32_t id) { return tok.is_eog(id); };
+  go.on_token = [&](int32_t id) {
+    std::string s = dec.push(id);
+    std::fwrite(s.data(), 1, s.size(), stdout);
+    std::fflush(stdout);
+    return true;
+  };
+  GenerateStats st = generate(ctx, sampler, ids, go);
+  std::string rest = dec.flush() + "\n";
+  std::fwrite(rest.data(), 1, rest.size(), stdout);
+  std::fflush(stdout);
+  std::fprintf(stderr, "load: %.0f ms | prefill: %lld tok, %.1f tok/s | decode: %lld tok, %.1f tok/s\n", load_ms,
+               static_cast<long long>(st.n_prompt), st.prefill_tps(), static_cast<long long>(st.n_gen), st.decode_tps());
+  return 0;
+}
+
+RegisterCommand reg({"run", "Generate text from a prompt", 10, [](CLI::App& sub) {
+                       auto o = std::make_shared<RunOptions>();
+                       add_model_options(sub, o->model);
+                       add_sampling_options(sub, o->sampling);
+                       auto* p = sub.add_option("-p,--prompt", o->prompt, "Prompt text");
+                       sub.add_option("-f,--file", o->prompt_file, "Read the prompt from a file")->excludes(p);
+                       sub.add_option("-n,--n-predict", o->n_predict,
+                                      "Tokens to generate (-1 = until end of generation or context)")
+                           ->capture_default_str();
+                       return std::function<int()>([o] { return run(*o); });
+                     }});
+
+}  // namespace
+}  // namespace pocketllm::cli

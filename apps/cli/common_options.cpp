@@ -1,0 +1,71 @@
+#include "cli/common_options.h"
+
+#include "core/error.h"
+#include "core/mapped_file.h"
+#include "core/timer.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pocketllm::cli {
+
+void add_model_options(CLI::App& app, ModelOptions& o, bool with_context) {
+  app.add_option("-m,--model", o.model, "Model: GGUF file, Hugging Face folder, or llama2.c checkpoint")
+      ->required()
+      ->envname("POCKETLLM_MODEL");
+  app.add_option("--tokenizer", o.tokenizer,
+                 "Tokenizer file for llama2.c checkpoints (tokenizer.bin format); overrides the model's own otherwise")
+      ->envname("POCKETLLM_TOKENIZER");
+  app.add_flag("--no-mmap", o.no_mmap, "Read the model into memory instead of mapping it")->envname("POCKETLLM_NO_MMAP");
+  app.add_option("-t,--threads", o.threads, "Threads (default: physical cores)")
+      ->check(CLI::Range(0, 1024))
+      ->envname("POCKETLLM_THREADS");
+  if (with_context) {
+    app.add_option("-c,--ctx-size", o.ctx, "Context size in tokens (default: the model's, at most 4096)")
+        ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+        ->envname("POCKETLLM_CTX_SIZE");
+    app.add_option("--kv-type", o.kv_type, "KV cache type: f32 or f16 (default: f32 for float models, f16 for quantized)")
+        ->check(CLI::IsMember({"f32", "f16"}))
+        ->envname("POCKETLLM_KV_TYPE");
+    app.add_option("-b,--batch-size", o.batch, "Tokens per prefill batch")->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  }
+}
+
+void add_sampling_options(CLI::App& app, SamplingParams& s) {
+  app.add_option("--temp", s.temp, "Temperature; 0 = greedy")->capture_default_str()->envname("POCKETLLM_TEMP");
+  app.add_option("--top-k", s.top_k, "Top-k sampling (0 = off)")->capture_default_str();
+  app.add_option("--top-p", s.top_p, "Top-p sampling (1.0 = off)")->capture_default_str();
+  app.add_option("--min-p", s.min_p, "Min-p sampling (0.0 = off)")->capture_default_str();
+  app.add_option("--repeat-penalty", s.repeat_penalty, "Penalize repeated tokens (1.0 = off)")->capture_default_str();
+  app.add_option("--repeat-last-n", s.repeat_last_n, "Tokens the repeat penalty looks back")->capture_default_str();
+  app.add_option("--frequency-penalty", s.frequency_penalty, "OpenAI frequency penalty (0 = off)")->capture_default_str();
+  app.add_option("--presence-penalty", s.presence_penalty, "OpenAI presence penalty (0 = off)")->capture_default_str();
+  app.add_option("-s,--seed", s.seed, "RNG seed (-1 = random)")->capture_default_str()->envname("POCKETLLM_SEED");
+}
+
+std::unique_ptr<Model> load_model_or_fail(const ModelOptions& o, bool need_tokenizer) {
+  LoadOptions lo;
+  lo.use_mmap = !o.no_mmap;
+  lo.tokenizer_path = o.tokenizer;
+  auto m = load_model(o.model, lo);
+  if (need_tokenizer && !m->tokenizer)
+    fail("{}: the model has no tokenizer; pass --tokenizer FILE (e.g. tokenizer.bin for llama2.c checkpoints)", o.model);
+  return m;
+}
+
+ContextParams context_params(const ModelOptions& o, const Model& m) {
+  ContextParams p;
+  p.n_ctx = o.ctx;
+  p.n_threads = o.threads;
+  p.n_batch = o.batch;
+  bool float_model = true;
+  for (auto& l : m.w.layers)
+    if (l.wq.type != DType::F32 && l.wq.type != DType::F16 && l.wq.type != DType::BF16) float_model = false;
+  p.kv_type = o.kv_type.empty() ? (float_model ? KvType::F32 : KvType::F16) : (o.kv_type == "f16" ? KvType::F16 : KvType::F32);
+  return p;
+}
+
+std::string read_text_file(const std::string& path) {
+  auto f = MappedFile::open(path, false);
+  return std::string(reinterpret_cast<const char*>(f->data()), f->size());
+}
+
+}  // namespace pocketllm::cli

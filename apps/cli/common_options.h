@@ -1,0 +1,32 @@
+// Flags shared by several commands, spelled as llama.cpp spells them, each with a
+// POCKETLLM_* environment variable.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+#include "model/context.h"
+#include "model/model.h"
+#include "sampling/sampler.h"
+
+namespace pocketllm::cli {
+
+struct ModelOptions {
+  std::string model;
+  std::string tokenizer;
+  bool no_mmap = false;
+  int threads = 0;
+  int64_t ctx = 0;
+  std::string kv_type;  // "" = default for the model
+  int64_t batch = 512;
+};
+
+void add_model_options(CLI::App& app, ModelOptions& o, bool with_context = true);
+void add_sampling_options(CLI::App& app, SamplingParams& s);
+
+std::unique_ptr<Model> load_model_or_fail(const ModelOptions& o, bool need_tokenizer);
+ContextParams context_params(const ModelOptions& o, const Model& m);
+std::string read_text_file(const std::string& path);
+
+}  // namespace pocketllm::cli

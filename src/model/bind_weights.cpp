@@ -1,0 +1,80 @@
+// Binds named tensors to the llama block layout (shared by llama and qwen2, which
+// differs only by Q/K/V biases and the RoPE pairing).
+#include <fmt/ranges.h>
+
+#include "core/error.h"
+#include "model/loader_internal.h"
+
+namespace pocketllm::detail {
+
+namespace {
+std::string shape_str(const std::vector<uint64_t>& ne) { return fmt::format("[{}]", fmt::join(ne, ", ")); }
+
+const TensorRef& need(Model& m, const std::string& name, std::vector<uint64_t> ne) {
+  auto it = m.tensors.find(name);
+  if (it == m.tensors.end()) fail("{}: missing tensor '{}'", m.path, name);
+  if (it->second.ne != ne)
+    fail("{}: tensor '{}' has shape {}, the model's config expects {}", m.path, name, shape_str(it->second.ne),
+         shape_str(ne));
+  return it->second;
+}
+
+Matrix matrix(Model& m, const std::string& name, int64_t rows, int64_t cols) {
+  const TensorRef& t = need(m, name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)});
+  try {
+    Matrix mat = make_matrix(t.type, rows, cols, t.data);
+    mat.act = m.act;
+    prepare_matrix(mat);
+    return mat;
+  } catch (const Error& e) {
+    fail("{}: tensor '{}': {}", m.path, name, e.what());
+  }
+}
+
+std::vector<float> vec(Model& m, const std::string& name, int64_t n) {
+  const TensorRef& t = need(m, name, {static_cast<uint64_t>(n)});
+  if (t.type != DType::F32 && t.type != DType::F16 && t.type != DType::BF16)
+    fail("{}: tensor '{}' must be F32, F16 or BF16, not {}", m.path, name, dtype_name(t.type));
+  std::vector<float> v(static_cast<size_t>(n));
+  row_to_f32(t.type, t.data, v.data(), n);
+  return v;
+}
+
+std::vector<float> optional_vec(Model& m, const std::string& name, int64_t n) {
+  return m.tensors.count(name) ? vec(m, name, n) : std::vector<float>{};
+}
+}  // namespace
+
+void bind_weights(Model& m) {
+  const ModelConfig& c = m.cfg;
+  c.validate(m.path);
+  check_architecture(c.arch, m.path);
+  ModelWeights& w = m.w;
+  w.token_embd = matrix(m, "token_embd.weight", c.n_vocab, c.dim);
+  w.output_norm = vec(m, "output_norm.weight", c.dim);
+  if (m.tensors.count("output.weight")) {
+    w.output = matrix(m, "output.weight", c.n_vocab, c.dim);
+  } else {
+    w.output = w.token_embd;  // tied embeddings
+  }
+  if (m.tensors.count("rope_freqs.weight")) w.rope_freq_factors = vec(m, "rope_freqs.weight", c.head_dim / 2);
+  w.layers.resize(static_cast<size_t>(c.n_layers));
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    const std::string p = fmt::format("blk.{}.", i);
+    LayerWeights& l = w.layers[static_cast<size_t>(i)];
+    l.attn_norm = vec(m, p + "attn_norm.weight", c.dim);
+    l.wq = matrix(m, p + "attn_q.weight", c.q_dim(), c.dim);
+    l.wk = matrix(m, p + "attn_k.weight", c.kv_dim(), c.dim);
+    l.wv = matrix(m, p + "attn_v.weight", c.kv_dim(), c.dim);
+    l.wo = matrix(m, p + "attn_output.weight", c.dim, c.q_dim());
+    l.bq = optional_vec(m, p + "attn_q.bias", c.q_dim());
+    l.bk = optional_vec(m, p + "attn_k.bias", c.kv_dim());
+    l.bv = optional_vec(m, p + "attn_v.bias", c.kv_dim());
+    l.ffn_norm = vec(m, p + "ffn_norm.weight", c.dim);
+    l.w_gate = matrix(m, p + "ffn_gate.weight", c.hidden_dim, c.dim);
+    l.w_up = matrix(m, p + "ffn_up.weight", c.hidden_dim, c.dim);
+    l.w_down = matrix(m, p + "ffn_down.weight", c.dim, c.hidden_dim);
+  }
+}
+
+}  // namespace pocketllm::detail

@@ -1,0 +1,24 @@
+#include "model/config.h"
+
+#include "core/error.h"
+
+namespace pocketllm {
+
+void ModelConfig::validate(const std::string& source) const {
+  auto pos = [&](int64_t v, const char* what, int64_t hi) {
+    if (v <= 0 || v > hi) fail("{}: invalid {} = {}", source, what, v);
+  };
+  pos(n_vocab, "vocabulary size", 1 << 22);
+  pos(dim, "hidden size", 1 << 16);
+  pos(hidden_dim, "FFN size", 1 << 18);
+  pos(n_layers, "layer count", 1024);
+  pos(n_heads, "head count", 1024);
+  pos(n_kv_heads, "KV head count", 1024);
+  pos(head_dim, "head dim", 1 << 12);
+  pos(context_length, "context length", 1 << 24);
+  if (n_heads % n_kv_heads != 0) fail("{}: head count {} is not a multiple of KV head count {}", source, n_heads, n_kv_heads);
+  if (head_dim % 2 != 0) fail("{}: head dim {} must be even for RoPE", source, head_dim);
+  if (!(norm_eps > 0.0f) || !(rope_theta > 0.0f)) fail("{}: invalid norm epsilon or rope theta", source);
+}
+
+}  // namespace pocketllm

@@ -1,0 +1,60 @@
+// An inference context over a loaded model: KV cache, activation buffers and the
+// thread pool. eval() runs a batch of tokens (prefill) or one (decode).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+
+namespace pocketllm {
+
+struct ContextParams {
+  int64_t n_ctx = 0;     // 0: the model's context length (capped at 4096)
+  int64_t n_batch = 512;  // tokens per forward batch during prefill
+  KvType kv_type = KvType::F32;
+  int n_threads = 0;     // 0: physical cores
+};
+
+// Activation buffers for a batch of up to n_batch tokens (allocated once).
+struct BlockBuffers {
+  std::vector<float> x, xb, q, k, v, att, hb, hb2, scores;
+};
+
+class Context {
+ public:
+  Context(const Model& m, const ContextParams& p);
+
+  // Runs tokens at positions n_past() .. n_past()+n-1 and appends them to the KV
+  // cache. Returns logits [n_vocab] of the last token, or with all_logits the
+  // logits of every token ([n][n_vocab]). Throws Error past the context end.
+  const float* eval(const int32_t* tokens, int64_t n, bool all_logits = false);
+
+  int64_t n_past() const { return n_past_; }
+  int64_t n_ctx() const { return n_ctx_; }
+  // Forgets positions >= n (the cached prefix [0, n) stays valid).
+  void truncate(int64_t n);
+  ThreadPool& pool() { return *pool_; }
+  const Model& model() const { return m_; }
+
+ private:
+  void forward_batch(const int32_t* tokens, int64_t n, float* logits_out, bool all_logits);
+
+  const Model& m_;
+  int64_t n_ctx_, n_batch_;
+  int64_t n_past_ = 0;
+  std::unique_ptr<ThreadPool> pool_;
+  KvCache kv_;
+  BlockBuffers buf_;
+  std::vector<float> inv_freq_;
+  std::vector<float> logits_;
+};
+
+// One llama-family block (attention + SwiGLU FFN, pre-RMSNorm, residuals) over the
+// batch held in buf.x, tokens at positions pos0 .. pos0+n-1.
+void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t layer, BlockBuffers& buf, KvCache& kv,
+                         int64_t pos0, int64_t n, const float* inv_freq, ThreadPool& pool);
+
+}  // namespace pocketllm

@@ -1,0 +1,35 @@
+// Keys and values of every past position, per layer: [layer][pos][kv_dim],
+// stored as f32 or f16.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace pocketllm {
+
+enum class KvType { F32, F16 };
+
+class KvCache {
+ public:
+  KvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_dim, KvType type);
+  int64_t n_ctx() const { return n_ctx_; }
+  KvType type() const { return type_; }
+  size_t bytes() const { return k_.size() + v_.size(); }
+
+  void store(int64_t layer, int64_t pos, const float* k, const float* v);
+  // Dot product of q (n floats) with the key at (layer, pos) starting at dim `off`.
+  float dot_key(int64_t layer, int64_t pos, int64_t off, const float* q, int64_t n) const;
+  // out += a * value at (layer, pos) starting at dim `off`.
+  void add_value(int64_t layer, int64_t pos, int64_t off, float a, float* out, int64_t n) const;
+
+ private:
+  size_t index(int64_t layer, int64_t pos, int64_t off) const {
+    return static_cast<size_t>((layer * n_ctx_ + pos) * kv_dim_ + off) * elem_;
+  }
+  int64_t n_ctx_, kv_dim_;
+  KvType type_;
+  size_t elem_;
+  std::vector<uint8_t> k_, v_;
+};
+
+}  // namespace pocketllm

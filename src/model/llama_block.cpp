@@ -1,0 +1,73 @@
+// The forward pass of one Llama block, for a batch of n tokens:
+//   h   = x + Wo · attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x))
+//   out = h + Wdown · (silu(Wgate·norm(h)) * Wup·norm(h))
+// Every matrix product goes through linear(), whatever the weight format.
+#include <cmath>
+#include <cstring>
+
+#include "model/context.h"
+#include "model/ops.h"
+
+namespace pocketllm {
+
+namespace {
+void add_bias(float* y, const std::vector<float>& b, int64_t n_tokens, int64_t dim) {
+  if (b.empty()) return;
+  for (int64_t t = 0; t < n_tokens; ++t)
+    for (int64_t i = 0; i < dim; ++i) y[t * dim + i] += b[i];
+}
+
+// Causal grouped-query attention of token t (at position pos) over positions 0..pos.
+void attend(const ModelConfig& c, const KvCache& kv, int64_t layer, const float* q, int64_t pos, float* out,
+            float* scores, int64_t head) {
+  const int64_t hd = c.head_dim;
+  const int64_t kv_head = head / (c.n_heads / c.n_kv_heads);
+  const float* qh = q + head * hd;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  for (int64_t j = 0; j <= pos; ++j) scores[j] = kv.dot_key(layer, j, kv_head * hd, qh, hd) * scale;
+  ops::softmax(scores, pos + 1);
+  float* oh = out + head * hd;
+  std::memset(oh, 0, static_cast<size_t>(hd) * sizeof(float));
+  for (int64_t j = 0; j <= pos; ++j) kv.add_value(layer, j, kv_head * hd, scores[j], oh, hd);
+}
+}  // namespace
+
+void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t layer, BlockBuffers& b, KvCache& kv,
+                         int64_t pos0, int64_t n, const float* inv_freq, ThreadPool& pool) {
+  const int64_t dim = c.dim, qd = c.q_dim(), kvd = c.kv_dim(), hid = c.hidden_dim;
+
+  // Attention
+  for (int64_t t = 0; t < n; ++t) ops::rmsnorm(&b.xb[t * dim], &b.x[t * dim], w.attn_norm.data(), dim, c.norm_eps);
+  linear(w.wq, b.xb.data(), dim, n, b.q.data(), qd, pool);
+  linear(w.wk, b.xb.data(), dim, n, b.k.data(), kvd, pool);
+  linear(w.wv, b.xb.data(), dim, n, b.v.data(), kvd, pool);
+  add_bias(b.q.data(), w.bq, n, qd);
+  add_bias(b.k.data(), w.bk, n, kvd);
+  add_bias(b.v.data(), w.bv, n, kvd);
+  for (int64_t t = 0; t < n; ++t) {
+    ops::rope(&b.q[t * qd], c.n_heads, c.head_dim, pos0 + t, inv_freq, c.rope_style);
+    ops::rope(&b.k[t * kvd], c.n_kv_heads, c.head_dim, pos0 + t, inv_freq, c.rope_style);
+    kv.store(layer, pos0 + t, &b.k[t * kvd], &b.v[t * kvd]);
+  }
+  const int64_t n_ctx = kv.n_ctx();
+  pool.run([&](int ti, int nt) {
+    float* scores = &b.scores[static_cast<size_t>(ti) * n_ctx];
+    auto [i0, i1] = ThreadPool::split(n * c.n_heads, ti, nt);
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t t = i / c.n_heads, h = i % c.n_heads;
+      attend(c, kv, layer, &b.q[t * qd], pos0 + t, &b.att[t * qd], scores, h);
+    }
+  });
+  linear(w.wo, b.att.data(), qd, n, b.xb.data(), dim, pool);
+  for (int64_t i = 0; i < n * dim; ++i) b.x[i] += b.xb[i];
+
+  // Feed-forward (SwiGLU)
+  for (int64_t t = 0; t < n; ++t) ops::rmsnorm(&b.xb[t * dim], &b.x[t * dim], w.ffn_norm.data(), dim, c.norm_eps);
+  linear(w.w_gate, b.xb.data(), dim, n, b.hb.data(), hid, pool);
+  linear(w.w_up, b.xb.data(), dim, n, b.hb2.data(), hid, pool);
+  ops::swiglu(b.hb.data(), b.hb2.data(), n * hid);
+  linear(w.w_down, b.hb.data(), hid, n, b.xb.data(), dim, pool);
+  for (int64_t i = 0; i < n * dim; ++i) b.x[i] += b.xb[i];
+}
+
+}  // namespace pocketllm

@@ -1,0 +1,49 @@
+// GGUF models as llama.cpp's converter writes them (<arch>.* hyperparameter keys).
+#include <cmath>
+
+#include "core/error.h"
+#include "formats/gguf.h"
+#include "model/loader_internal.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pocketllm::detail {
+
+void load_gguf(Model& m, const std::string& path, const LoadOptions& opt) {
+  auto f = gguf::File::open(path, opt.use_mmap);
+  m.files.push_back(f->mapping());
+  ModelConfig& c = m.cfg;
+  c.arch = f->get_string("general.architecture").value_or("");
+  if (c.arch.empty()) fail("{}: no general.architecture key (a vocab-only GGUF is not a model)", path);
+  check_architecture(c.arch, path);
+  c.name = f->get_string("general.name").value_or("");
+  const std::string a = c.arch + ".";
+  auto req = [&](const std::string& key) {
+    auto v = f->get_int(a + key);
+    if (!v) fail("{}: missing key '{}{}'", path, a, key);
+    return *v;
+  };
+  c.dim = req("embedding_length");
+  c.hidden_dim = req("feed_forward_length");
+  c.n_layers = req("block_count");
+  c.n_heads = req("attention.head_count");
+  c.n_kv_heads = f->get_int(a + "attention.head_count_kv").value_or(c.n_heads);
+  c.context_length = f->get_int(a + "context_length").value_or(2048);
+  c.head_dim = f->get_int(a + "attention.key_length").value_or(c.n_heads > 0 ? c.dim / c.n_heads : 0);
+  c.norm_eps = static_cast<float>(f->get_float(a + "attention.layer_norm_rms_epsilon").value_or(1e-5));
+  c.rope_theta = static_cast<float>(f->get_float(a + "rope.freq_base").value_or(10000.0));
+  c.rope_style = c.arch == "llama" ? RopeStyle::Interleaved : RopeStyle::Neox;
+  if (auto rs = f->get_string(a + "rope.scaling.type"); rs && *rs != "none" && *rs != "llama3")
+    fail("{}: rope scaling type '{}' is not supported", path, *rs);
+  for (auto& t : f->tensors()) m.tensors[t.name] = TensorRef{t.type, t.ne, t.data, t.nbytes};
+  auto emb = m.tensors.find("token_embd.weight");
+  if (emb == m.tensors.end() || emb->second.ne.size() != 2) fail("{}: missing tensor 'token_embd.weight'", path);
+  c.n_vocab = static_cast<int64_t>(emb->second.ne[1]);
+  c.tied_embeddings = !m.tensors.count("output.weight");
+  m.chat_template = f->get_string("tokenizer.chat_template").value_or("");
+  if (auto act = f->get_string("pocketllm.activations")) m.act = (*act == "float") ? ActPrecision::Float : ActPrecision::Int8;
+  for (auto& [k, v] : f->metadata())
+    if (!k.starts_with("tokenizer.ggml.") && k != "tokenizer.chat_template") m.info.emplace_back(k, v.to_display());
+  if (opt.load_tokenizer && f->find("tokenizer.ggml.model")) m.tokenizer = Tokenizer::from_gguf(*f);
+}
+
+}  // namespace pocketllm::detail

@@ -1,0 +1,64 @@
+#include <filesystem>
+
+#include "core/error.h"
+#include "formats/llama2c.h"
+#include "model/loader_internal.h"
+#include "tokenizer/tokenizer.h"
+
+namespace fs = std::filesystem;
+
+namespace pocketllm {
+
+uint64_t Model::n_params() const {
+  uint64_t n = 0;
+  for (auto& [name, t] : tensors) {
+    uint64_t k = 1;
+    for (auto d : t.ne) k *= d;
+    n += k;
+  }
+  return n;
+}
+
+namespace detail {
+const std::vector<std::string>& supported_architectures() {
+  static const std::vector<std::string> a = {"llama", "qwen2"};
+  return a;
+}
+
+void check_architecture(const std::string& arch, const std::string& source) {
+  for (auto& a : supported_architectures())
+    if (a == arch) return;
+  std::string list;
+  for (auto& a : supported_architectures()) list += (list.empty() ? "" : ", ") + a;
+  fail("{}: unsupported architecture '{}' (supported: {})", source, arch, list);
+}
+}  // namespace detail
+
+std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& opt) {
+  auto m = std::make_unique<Model>();
+  m->path = path;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    m->format = ModelFormat::HuggingFace;
+    detail::load_hf(*m, path, opt);
+  } else {
+    if (!fs::exists(path, ec)) fail("{}: no such file or folder", path);
+    auto head = MappedFile::open(path, true);
+    if (head->size() >= 4 && std::memcmp(head->data(), "GGUF", 4) == 0) {
+      m->format = ModelFormat::GGUF;
+      detail::load_gguf(*m, path, opt);
+    } else if (llama2c::looks_like_checkpoint(*head)) {
+      m->format = ModelFormat::Llama2c;
+      detail::load_llama2c(*m, path, opt);
+    } else if (path.ends_with(".safetensors") || path.ends_with(".json")) {
+      fail("{}: pass the Hugging Face model folder (with config.json), not a file inside it", path);
+    } else {
+      fail("{}: unknown model format (expected a GGUF file, a Hugging Face folder or a llama2.c checkpoint)", path);
+    }
+  }
+  for (auto& f : m->files) m->file_bytes += f->size();
+  detail::bind_weights(*m);
+  return m;
+}
+
+}  // namespace pocketllm

@@ -1,0 +1,74 @@
+// A loaded model: hyperparameters, weights bound to the llama block layout,
+// tokenizer and chat template. Weight bytes stay in the file mapping when they
+// can be used as stored.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/mapped_file.h"
+#include "kernels/linear.h"
+#include "model/config.h"
+
+namespace pocketllm {
+
+class Tokenizer;
+
+struct LayerWeights {
+  std::vector<float> attn_norm, ffn_norm;
+  Matrix wq, wk, wv, wo;
+  std::vector<float> bq, bk, bv;  // optional biases (empty when absent)
+  Matrix w_gate, w_up, w_down;
+};
+
+struct ModelWeights {
+  Matrix token_embd;  // [n_vocab][dim]
+  std::vector<float> output_norm;
+  Matrix output;      // [n_vocab][dim]; shares token_embd's bytes when tied
+  std::vector<LayerWeights> layers;
+  std::vector<float> rope_freq_factors;  // per pair divisors (Llama 3 GGUF rope_freqs), may be empty
+};
+
+// A tensor as found in a file, named with GGUF's names (token_embd.weight,
+// blk.N.attn_q.weight, ...) whatever the source format.
+struct TensorRef {
+  DType type = DType::F32;
+  std::vector<uint64_t> ne;  // innermost first
+  const uint8_t* data = nullptr;
+  size_t nbytes = 0;
+};
+
+enum class ModelFormat { GGUF, HuggingFace, Llama2c };
+
+struct Model {
+  ModelConfig cfg;
+  ModelWeights w;
+  ModelFormat format = ModelFormat::GGUF;
+  std::string path;
+  std::shared_ptr<Tokenizer> tokenizer;
+  std::string chat_template;  // empty when the model ships none
+  ActPrecision act = ActPrecision::Int8;
+  // Everything the weights point into: file mappings and converted copies.
+  std::vector<std::shared_ptr<MappedFile>> files;
+  std::vector<std::shared_ptr<std::vector<uint8_t>>> owned;
+  // The named tensors as loaded (before binding), for info/convert/quantize.
+  std::map<std::string, TensorRef> tensors;
+  // Extra metadata worth showing (GGUF key/values rendered, HF config keys).
+  std::vector<std::pair<std::string, std::string>> info;
+  uint64_t file_bytes = 0;
+
+  uint64_t n_params() const;
+};
+
+struct LoadOptions {
+  bool use_mmap = true;
+  std::string tokenizer_path;  // llama2.c tokenizer (.bin), or a tokenizer override
+  bool load_tokenizer = true;
+};
+
+// Loads a GGUF file, a Hugging Face folder, or a llama2.c checkpoint (detected
+// from the path and the file's first bytes). Throws Error naming the path.
+std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& opt = {});
+
+}  // namespace pocketllm

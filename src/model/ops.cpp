@@ -1,0 +1,71 @@
+#include "model/ops.h"
+
+#include <cmath>
+
+namespace pocketllm::ops {
+
+void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {
+  float ss = 0.0f;
+  for (int64_t i = 0; i < n; ++i) ss += x[i] * x[i];
+  const float scale = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = w[i] * (scale * x[i]);
+}
+
+void softmax(float* x, int64_t n) {
+  float mx = x[0];
+  for (int64_t i = 1; i < n; ++i) mx = std::max(mx, x[i]);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void swiglu(float* a, const float* b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) a[i] = a[i] / (1.0f + std::exp(-a[i])) * b[i];
+}
+
+std::vector<float> rope_inv_freq(const ModelConfig& c, const std::vector<float>& freq_factors) {
+  const int64_t half = c.head_dim / 2;
+  std::vector<float> f(static_cast<size_t>(half));
+  for (int64_t i = 0; i < half; ++i)
+    f[i] = 1.0f / std::pow(c.rope_theta, static_cast<float>(2 * i) / static_cast<float>(c.head_dim));
+  if (c.rope_llama3.enabled && freq_factors.empty()) {
+    // Llama 3.x: long wavelengths are slowed by `factor`, short ones kept, a smooth blend between.
+    const auto& s = c.rope_llama3;
+    const double old_ctx = static_cast<double>(s.original_context);
+    const double low_wl = old_ctx / s.low_freq_factor, high_wl = old_ctx / s.high_freq_factor;
+    for (auto& v : f) {
+      const double wl = 2.0 * M_PI / v;
+      if (wl < high_wl) continue;
+      if (wl > low_wl) {
+        v = static_cast<float>(v / s.factor);
+      } else {
+        const double smooth = (old_ctx / wl - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+        v = static_cast<float>((1.0 - smooth) * v / s.factor + smooth * v);
+      }
+    }
+  }
+  for (size_t i = 0; i < freq_factors.size() && i < f.size(); ++i) f[i] /= freq_factors[i];
+  return f;
+}
+
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const float* inv_freq, RopeStyle style) {
+  const int64_t half = head_dim / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const float angle = static_cast<float>(pos) * inv_freq[i];
+    const float c = std::cos(angle), s = std::sin(angle);
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* hx = x + h * head_dim;
+      const int64_t a = style == RopeStyle::Interleaved ? 2 * i : i;
+      const int64_t b = style == RopeStyle::Interleaved ? 2 * i + 1 : i + half;
+      const float x0 = hx[a], x1 = hx[b];
+      hx[a] = x0 * c - x1 * s;
+      hx[b] = x0 * s + x1 * c;
+    }
+  }
+}
+
+}  // namespace pocketllm::ops

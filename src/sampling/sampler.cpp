@@ -1,0 +1,102 @@
+#include "sampling/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+namespace pocketllm {
+
+int32_t argmax(const float* x, int64_t n) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; ++i)
+    if (x[i] > x[best]) best = i;
+  return static_cast<int32_t>(best);
+}
+
+Sampler::Sampler(const SamplingParams& p, int32_t n_vocab) : p_(p), n_vocab_(n_vocab) {
+  rng_.seed(p.seed >= 0 ? static_cast<uint64_t>(p.seed) : std::random_device{}());
+}
+
+void Sampler::set_params(const SamplingParams& p) {
+  const bool reseed = p.seed != p_.seed;
+  p_ = p;
+  if (reseed) rng_.seed(p.seed >= 0 ? static_cast<uint64_t>(p.seed) : std::random_device{}());
+}
+
+void Sampler::reset() { history_.clear(); }
+
+void Sampler::accept(int32_t id) {
+  history_.push_back(id);
+  const size_t keep = static_cast<size_t>(std::max(p_.repeat_last_n, 0));
+  while (history_.size() > keep) history_.pop_front();
+}
+
+int32_t Sampler::sample(const float* logits) {
+  cands_.resize(static_cast<size_t>(n_vocab_));
+  for (int32_t i = 0; i < n_vocab_; ++i) cands_[i] = {i, logits[i], 0.0f};
+
+  // Penalties over the recent window.
+  const bool penalize = p_.repeat_penalty != 1.0f || p_.frequency_penalty != 0.0f || p_.presence_penalty != 0.0f;
+  if (penalize && !history_.empty()) {
+    std::unordered_map<int32_t, int> counts;
+    for (int32_t t : history_) counts[t]++;
+    for (auto [id, n] : counts) {
+      if (id < 0 || id >= n_vocab_) continue;
+      float& l = cands_[id].logit;
+      if (p_.repeat_penalty != 1.0f && p_.repeat_penalty > 0.0f) l = l > 0 ? l / p_.repeat_penalty : l * p_.repeat_penalty;
+      l -= static_cast<float>(n) * p_.frequency_penalty + p_.presence_penalty;
+    }
+  }
+  if (p_.temp <= 0.0f) {
+    int32_t best = 0;
+    for (int32_t i = 1; i < n_vocab_; ++i)
+      if (cands_[i].logit > cands_[best].logit) best = i;
+    return best;
+  }
+
+  // top-k: keep the k largest, sorted descending.
+  size_t k = cands_.size();
+  if (p_.top_k > 0) k = std::min(k, static_cast<size_t>(p_.top_k));
+  auto by_logit = [](const Cand& a, const Cand& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); };
+  std::partial_sort(cands_.begin(), cands_.begin() + static_cast<std::ptrdiff_t>(k), cands_.end(), by_logit);
+  cands_.resize(k);
+
+  auto softmax = [&](float temp) {
+    const float mx = cands_[0].logit;
+    double sum = 0;
+    for (auto& c : cands_) sum += (c.p = std::exp((c.logit - mx) / temp));
+    for (auto& c : cands_) c.p = static_cast<float>(c.p / sum);
+  };
+  // top-p: smallest prefix whose probability mass reaches p.
+  if (p_.top_p < 1.0f) {
+    softmax(1.0f);
+    double cum = 0;
+    size_t keep = cands_.size();
+    for (size_t i = 0; i < cands_.size(); ++i) {
+      cum += cands_[i].p;
+      if (cum >= p_.top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+    cands_.resize(keep);
+  }
+  // min-p: drop tokens below min_p times the top probability.
+  if (p_.min_p > 0.0f) {
+    softmax(1.0f);
+    const float cut = cands_[0].p * p_.min_p;
+    size_t keep = 1;
+    while (keep < cands_.size() && cands_[keep].p >= cut) ++keep;
+    cands_.resize(keep);
+  }
+  softmax(p_.temp);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  double r = u(rng_), cum = 0;
+  for (auto& c : cands_) {
+    cum += c.p;
+    if (r < cum) return c.id;
+  }
+  return cands_.back().id;
+}
+
+}  // namespace pocketllm

@@ -1,0 +1,51 @@
+// Turns logits into the next token: penalties -> top-k -> top-p -> min-p ->
+// temperature -> draw, as llama.cpp orders them. temp <= 0 is greedy (argmax,
+// first index wins ties). Same seed, same sequence.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <random>
+#include <vector>
+
+namespace pocketllm {
+
+struct SamplingParams {
+  float temp = 0.8f;
+  int32_t top_k = 40;         // <= 0: off
+  float top_p = 0.95f;        // >= 1: off
+  float min_p = 0.05f;        // <= 0: off
+  float repeat_penalty = 1.0f;   // llama.cpp's multiplicative penalty; 1: off
+  int32_t repeat_last_n = 64;    // window of past tokens the penalties look at
+  float frequency_penalty = 0.0f;  // OpenAI's additive penalties
+  float presence_penalty = 0.0f;
+  int64_t seed = -1;             // < 0: random
+};
+
+class Sampler {
+ public:
+  Sampler(const SamplingParams& p, int32_t n_vocab);
+  // Picks a token from logits[n_vocab] (logits are not modified).
+  int32_t sample(const float* logits);
+  // Records a token of the context (prompt or generated) for the penalties.
+  void accept(int32_t id);
+  void reset();  // forgets history (the RNG keeps its state)
+  const SamplingParams& params() const { return p_; }
+  void set_params(const SamplingParams& p);
+
+ private:
+  SamplingParams p_;
+  int32_t n_vocab_;
+  std::mt19937_64 rng_;
+  std::deque<int32_t> history_;
+  struct Cand {
+    int32_t id;
+    float logit;
+    float p;
+  };
+  std::vector<Cand> cands_;
+};
+
+// Index of the largest value (first on ties).
+int32_t argmax(const float* x, int64_t n);
+
+}  // namespace pocketllm
