@@ -1,0 +1,83 @@
+// Internal state of a Tokenizer, filled by the loaders (llama2.c, GGUF,
+// tokenizer.json) and then finalized once (lookup tables, regexes, EOG set).
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "tokenizer/pretokenizer.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pocketllm::tok {
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+using PieceMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+
+enum class Model { SPM, ByteLevelBPE };
+enum class PrefixScheme { Never, First, Always };  // where SPM puts the dummy "▁" prefix
+
+struct AddedTokenFlags {
+  bool lstrip = false, rstrip = false, single_word = false;
+};
+
+struct TokenizerData {
+  Model model = Model::SPM;
+  std::string source;  // path, for messages
+  std::vector<std::string> pieces;
+  std::vector<float> scores;
+  std::vector<TokenType> types;
+  std::vector<uint8_t> special;  // HF "special": skipped by skip_special, parsed only with parse_special
+
+  // Merge priorities: rank-based when merges are given (HF, GGUF gpt2), else SPM scores.
+  bool use_merge_ranks = false;
+  std::vector<std::pair<std::string, std::string>> merges;  // in rank order
+
+  int32_t bos = -1, eos = -1, eot = -1, eom = -1, unk = -1, pad = -1;
+  bool add_bos = false, add_eos = false;
+  std::vector<int32_t> extra_eog;  // generation_config.json eos_token_id list etc.
+
+  // SPM options
+  PrefixScheme prefix = PrefixScheme::Always;
+  bool escape_spaces = true;     // " " -> "▁" before BPE
+  bool byte_fallback = true;
+  bool fuse_unk = false;
+  bool strip_leading_space = true;  // decoder drops the dummy-prefix space
+
+  // Byte-level options
+  std::string pre_name = "default";
+  std::vector<std::string> pre_regexes;
+  bool ignore_merges = false;
+  bool bl_add_prefix_space = false;
+
+  bool nfc = false;
+  bool clean_up_spaces = false;
+  std::unordered_map<int32_t, AddedTokenFlags> added_flags;
+
+  // llama2.c: pieces as the .bin stores them, for run.c-exact decode_piece
+  std::vector<std::string> raw_pieces;
+
+  // ---- built by finalize() ----
+  PieceMap piece_to_id;
+  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merge_map;  // (a,b) -> (rank, merged id)
+  std::array<int32_t, 256> byte_ids{};  // <0xNN> tokens, -1 when absent
+  std::vector<int32_t> eog;
+  std::vector<int32_t> parse_candidates;  // tokens matched in text, longest first
+  std::array<std::vector<int32_t>, 256> candidates_by_byte;  // the same, by first byte
+  std::unique_ptr<PreTokenizer> pretok;
+};
+
+// Builds the lookup tables; validates ids. Call after a loader filled the fields.
+void finalize(TokenizerData& d);
+
+// Encodes one run of plain text (no special tokens inside).
+void encode_spm(const TokenizerData& d, std::string_view text, bool is_first, std::vector<int32_t>& out);
+void encode_byte_level(const TokenizerData& d, std::string_view text, std::vector<int32_t>& out);
+
+}  // namespace pocketllm::tok

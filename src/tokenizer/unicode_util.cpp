@@ -1,0 +1,162 @@
+#include "tokenizer/unicode_util.h"
+
+#include <utf8proc.h>
+
+#include <array>
+#include <cstdlib>
+#include <vector>
+
+namespace pocketllm::tok {
+
+size_t utf8_scan(std::string_view s, size_t pos, bool& valid) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data()) + pos;
+  size_t left = s.size() - pos;
+  unsigned char c = p[0];
+  valid = true;
+  if (c < 0x80) return 1;
+  size_t need;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    need = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    need = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;  // no surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    need = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    valid = false;
+    return 1;
+  }
+  size_t i = 1;
+  for (; i < need; ++i) {
+    if (i >= left) break;
+    unsigned char b = p[i];
+    bool ok = i == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
+    if (!ok) break;
+  }
+  if (i == need) return need;
+  valid = false;
+  return i;  // lead byte plus the valid continuation bytes seen
+}
+
+bool is_valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    bool valid;
+    i += utf8_scan(s, i, valid);
+    if (!valid) return false;
+  }
+  return true;
+}
+
+std::string utf8_lossy(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    bool valid;
+    size_t n = utf8_scan(s, i, valid);
+    if (valid)
+      out.append(s.substr(i, n));
+    else
+      out += "\xEF\xBF\xBD";
+    i += n;
+  }
+  return out;
+}
+
+size_t utf8_incomplete_tail(std::string_view s) {
+  // Look at the last up to 3 bytes for a lead byte whose char runs past the end.
+  for (size_t back = 1; back <= 3 && back <= s.size(); ++back) {
+    size_t pos = s.size() - back;
+    auto c = static_cast<unsigned char>(s[pos]);
+    if ((c & 0xC0) == 0x80) continue;  // continuation byte: keep looking back
+    bool valid;
+    size_t n = utf8_scan(s, pos, valid);
+    // Incomplete but so far valid: the scan consumed everything up to the end.
+    return (!valid && pos + n == s.size()) ? back : 0;
+  }
+  return 0;
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+namespace {
+// Printable bytes map to themselves; the others (controls, space, 0x7F-0xA0,
+// 0xAD) get code points 256, 257, ... in byte order.
+struct ByteMap {
+  std::array<std::string, 256> to_text;
+  std::array<int, 512> from_cp;
+  ByteMap() {
+    from_cp.fill(-1);
+    uint32_t next = 256;
+    for (int b = 0; b < 256; ++b) {
+      bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+      uint32_t cp = printable ? static_cast<uint32_t>(b) : next++;
+      append_utf8(to_text[b], cp);
+      from_cp[cp] = b;
+    }
+  }
+};
+const ByteMap& byte_map() {
+  static const ByteMap m;
+  return m;
+}
+}  // namespace
+
+const std::string& byte_to_unicode(uint8_t b) { return byte_map().to_text[b]; }
+
+int unicode_to_byte(uint32_t cp) { return cp < 512 ? byte_map().from_cp[cp] : -1; }
+
+bool byte_level_decode(std::string_view piece, std::string& out) {
+  size_t start = out.size();
+  for (size_t i = 0; i < piece.size();) {
+    utf8proc_int32_t cp;
+    auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(piece.data()) + i,
+                              static_cast<utf8proc_ssize_t>(piece.size() - i), &cp);
+    int b = n > 0 ? unicode_to_byte(static_cast<uint32_t>(cp)) : -1;
+    if (b < 0) {
+      out.resize(start);
+      return false;
+    }
+    out += static_cast<char>(b);
+    i += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string nfc(std::string_view s) {
+  bool ascii = true;
+  for (char c : s)
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      ascii = false;
+      break;
+    }
+  if (ascii || !is_valid_utf8(s)) return std::string(s);
+  utf8proc_uint8_t* res = nullptr;
+  auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
+                        &res, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  if (n < 0) return std::string(s);
+  std::string out(reinterpret_cast<char*>(res), static_cast<size_t>(n));
+  std::free(res);
+  return out;
+}
+
+}  // namespace pocketllm::tok

@@ -1,0 +1,37 @@
+// UTF-8 helpers for the tokenizers: char boundaries that tolerate invalid
+// bytes, lossy repair (U+FFFD per maximal subpart, as WHATWG TextDecoder and
+// Rust's from_utf8_lossy do), the GPT-2 byte<->unicode map, NFC via utf8proc.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace pocketllm::tok {
+
+// Scans one char at s[pos]. Returns its byte length and sets valid. For invalid
+// input, the length is that of the maximal subpart (>= 1) to replace.
+size_t utf8_scan(std::string_view s, size_t pos, bool& valid);
+// Length of the char at s[pos]; an invalid byte counts as a 1-byte char.
+inline size_t utf8_char_len(std::string_view s, size_t pos) {
+  bool valid;
+  size_t n = utf8_scan(s, pos, valid);
+  return valid ? n : 1;
+}
+bool is_valid_utf8(std::string_view s);
+std::string utf8_lossy(std::string_view s);
+// Bytes at the end of s that begin a valid but incomplete UTF-8 char (0..3).
+size_t utf8_incomplete_tail(std::string_view s);
+void append_utf8(std::string& out, uint32_t cp);
+
+// GPT-2 byte-level map: every byte as a printable unicode char ("Ġ" for ' ').
+const std::string& byte_to_unicode(uint8_t b);
+// Inverse for one code point; -1 when cp is not in the map.
+int unicode_to_byte(uint32_t cp);
+// Maps a byte-level token text back to bytes; false when some char is unmapped.
+bool byte_level_decode(std::string_view piece, std::string& out);
+
+// NFC; invalid UTF-8 is left unchanged (normalization needs valid text).
+std::string nfc(std::string_view s);
+
+}  // namespace pocketllm::tok
