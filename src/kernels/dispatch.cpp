@@ -64,9 +64,11 @@ std::vector<Candidate> candidates() {
   return c;
 }
 
-const KernelTable& choose() {
+}  // namespace
+
+const KernelTable& select_kernels(const char* want) {
   const auto all = candidates();
-  if (const char* want = std::getenv("POCKETLLM_ISA"); want && *want) {
+  if (want && *want) {
     for (const auto& c : all)
       if (std::strcmp(c.table->name, want) == 0) {
         if (!c.supported) fail("POCKETLLM_ISA={}: this CPU does not support it", want);
@@ -80,10 +82,9 @@ const KernelTable& choose() {
     if (c.supported) best = c.table;
   return *best;
 }
-}  // namespace
 
 const KernelTable& active_kernels() {
-  static const KernelTable& t = choose();
+  static const KernelTable& t = select_kernels(std::getenv("POCKETLLM_ISA"));
   return t;
 }
 

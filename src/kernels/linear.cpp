@@ -87,7 +87,9 @@ void linear_dequant(const Matrix& w, const float* x, int64_t ldx, int64_t n_toke
 void linear_int8(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy,
                  ThreadPool& pool) {
   const auto f = *int_weight_format(w.type);
-  thread_local QuantActs acts;
+  // A reference, not the thread_local itself: workers must see the caller's copy.
+  thread_local QuantActs caller_acts;
+  QuantActs& acts = caller_acts;
   quantize_acts(x, ldx, n_tokens, w.cols, effective_group(f, w.cols), padded_cols(f, w.cols), acts);
   const auto* p = prepared(w);
   if (p && p->has_tiles) {

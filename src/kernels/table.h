@@ -54,6 +54,9 @@ struct KernelTable {
 // The table every linear() uses by default: POCKETLLM_ISA if set (throws Error
 // if unknown or not supported by this CPU), else the best the CPU supports.
 const KernelTable& active_kernels();
+// The table named `isa` (as POCKETLLM_ISA spells it), or the best one when isa is
+// null or empty; throws Error for an unknown name or one this CPU lacks.
+const KernelTable& select_kernels(const char* isa);
 // Every table compiled in and supported by this CPU, ref first.
 std::vector<const KernelTable*> available_kernels();
 // The table of that name if compiled in and supported, else nullptr.

@@ -1,0 +1,51 @@
+// Shared helpers for the kernel tests: random data, a reference float matmul,
+// and running linear() with a given kernel table.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/linear.h"
+#include "kernels/table.h"
+#include "quant/quantize.h"
+
+namespace kt {
+
+inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// y[t][r] of linear() with weights prepared for `k`.
+inline std::vector<float> run_linear(const pocketllm::Matrix& base, const pocketllm::KernelTable& k,
+                                     const std::vector<float>& x, int64_t n_tokens, int threads = 1,
+                                     bool drop_data = false) {
+  pocketllm::Matrix m = base;
+  m.packed.reset();
+  pocketllm::prepare_matrix(m, k);
+  if (drop_data && m.packed) m.data = nullptr;
+  pocketllm::ThreadPool pool(threads);
+  std::vector<float> y(static_cast<size_t>(n_tokens * m.rows), -12345.0f);
+  pocketllm::linear(m, x.data(), m.cols, n_tokens, y.data(), m.rows, pool);
+  return y;
+}
+
+// sum_k |w[r][k]| * |x[t][k]|: the scale of a dot product's rounding error.
+inline std::vector<double> abs_sums(const std::vector<float>& w, const std::vector<float>& x, int64_t rows,
+                                    int64_t cols, int64_t n_tokens) {
+  std::vector<double> s(static_cast<size_t>(rows * n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t)
+    for (int64_t r = 0; r < rows; ++r) {
+      double acc = 0;
+      for (int64_t c = 0; c < cols; ++c) acc += std::fabs(double(w[r * cols + c]) * x[t * cols + c]);
+      s[t * rows + r] = acc;
+    }
+  return s;
+}
+
+}  // namespace kt
