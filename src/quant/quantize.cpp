@@ -35,6 +35,8 @@ void store_u16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 
 // Picks and validates a group's f16 scale, then rounds the group onto the grid.
 uint16_t quantize_group(const float* w, int64_t n_valid, int64_t n, int qmax, const Scheme& s, int8_t* q) {
+  for (int64_t i = 0; i < n_valid; ++i)
+    if (!std::isfinite(w[i])) fail("quantize: weight {} is {}", i, w[i]);
   float scale;
   if (s.choose_scale) {
     scale = s.choose_scale(w, n_valid, qmax);
