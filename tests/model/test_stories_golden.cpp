@@ -57,7 +57,9 @@ TEST(StoriesGolden, GreedyIdsMatchReference) {
   auto m = load_stories();
   EXPECT_EQ(m->cfg.dim, 64);
   EXPECT_EQ(m->cfg.n_kv_heads, 4);
-  for (auto& c : golden()["cases"]) {
+  const json g = golden();
+  ASSERT_EQ(g["cases"].size(), 4u);
+  for (auto& c : g["cases"]) {
     auto want = c["generated_ids"].get<std::vector<int32_t>>();
     EXPECT_EQ(golden_greedy_ids(*m, c, 1), want) << "prompt: " << c["prompt"];
     EXPECT_EQ(golden_greedy_ids(*m, c, 2), want) << "prompt (2 threads): " << c["prompt"];
@@ -93,7 +95,8 @@ TEST(StoriesGolden, LogitsMatchReferenceAtEveryPosition) {
 
 TEST(StoriesGolden, F16KvCacheKeepsGreedyIds) {
   auto m = load_stories();
-  auto c = golden()["cases"][0];
+  const json g = golden();
+  auto c = g["cases"][0];
   auto want = c["generated_ids"].get<std::vector<int32_t>>();
   auto got = greedy(*m, c["prompt_ids"].get<std::vector<int32_t>>(), static_cast<int64_t>(want.size()), 1, KvType::F16);
   // f16 keys/values round the cache; the first tokens of a peaked model must not move.
