@@ -1,0 +1,54 @@
+// Tiny random llama (tied, Llama 3 rope_freqs) and qwen2 (biases, NEOX rope) GGUFs
+// against llama.cpp's own greedy outputs.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "model/context.h"
+#include "runtime/generate.h"
+#include "support/test_support.h"
+
+using namespace pocketllm;
+namespace ts = testsupport;
+using nlohmann::json;
+
+namespace {
+std::vector<int32_t> greedy(const Model& m, const std::vector<int32_t>& prompt, int64_t n, KvType kv) {
+  ContextParams p;
+  p.n_threads = 2;
+  p.kv_type = kv;
+  Context ctx(m, p);
+  SamplingParams sp;
+  sp.temp = 0;
+  Sampler s(sp, static_cast<int32_t>(m.cfg.n_vocab));
+  std::vector<int32_t> out;
+  GenerateOptions go;
+  go.n_predict = n;
+  go.on_token = [&](int32_t id) {
+    out.push_back(id);
+    return true;
+  };
+  generate(ctx, s, prompt, go);
+  return out;
+}
+}  // namespace
+
+class FamilyReference : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(FamilyReference, GreedyIdsMatchLlamaCpp) {
+  const json ref = json::parse(ts::read_file(ts::shared_data() / "families/reference.json"));
+  const json& r = ref["files"][GetParam()];
+  LoadOptions lo;
+  lo.load_tokenizer = false;
+  auto m = load_model((ts::shared_data() / "families" / GetParam()).string(), lo);
+  EXPECT_EQ(m->cfg.arch, r["arch"].get<std::string>());
+  EXPECT_TRUE(m->cfg.tied_embeddings);
+  auto prompt = r["greedy_prompt_ids"].get<std::vector<int32_t>>();
+  auto want32 = r["greedy_token_ids_f32kv"].get<std::vector<int32_t>>();
+  auto want16 = r["greedy_token_ids"].get<std::vector<int32_t>>();
+  EXPECT_EQ(greedy(*m, prompt, static_cast<int64_t>(want32.size()), KvType::F32), want32);
+  EXPECT_EQ(greedy(*m, prompt, static_cast<int64_t>(want16.size()), KvType::F16), want16);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, FamilyReference, ::testing::Values("llama-tied.gguf", "qwen2.gguf"),
+                         [](const auto& info) { return info.param == "qwen2.gguf" ? "qwen2" : "llama_tied"; });
