@@ -1,4 +1,9 @@
-// Hugging Face tokenizer.json (+ tokenizer_config.json, generation_config.json).
+// Hugging Face tokenizer.json (+ tokenizer_config.json, generation_config.json
+// next to it). Supported: model BPE, either byte-level (ByteLevel / Split
+// pre-tokenizers) or SentencePiece-style (Prepend+Replace normalizers or
+// Metaspace, byte_fallback). Anything else is a clear error.
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 
 #include "core/error.h"
@@ -6,13 +11,262 @@
 #include "tokenizer/tokenizer_data.h"
 
 namespace pocketllm {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const char* kMetaspace = "\xE2\x96\x81";
+
+json read_json(const fs::path& p) {
+  auto f = MappedFile::open(p.string());
+  try {
+    return json::parse(reinterpret_cast<const char*>(f->data()), reinterpret_cast<const char*>(f->data()) + f->size());
+  } catch (const json::exception& e) {
+    fail("{}: invalid JSON: {}", p.string(), e.what());
+  }
+}
+
+std::string str_or_content(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+  return {};
+}
+
+// Flattens {"type": "Sequence", <key>: [...]} into its parts.
+std::vector<json> flatten(const json& node, const char* seq_key) {
+  std::vector<json> out;
+  if (node.is_null()) return out;
+  if (node.value("type", "") == "Sequence" && node.contains(seq_key)) {
+    for (const auto& n : node[seq_key]) {
+      auto sub = flatten(n, seq_key);
+      out.insert(out.end(), sub.begin(), sub.end());
+    }
+  } else {
+    out.push_back(node);
+  }
+  return out;
+}
+
+std::string escape_regex(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+struct HfFlags {
+  bool byte_level = false, spm = false;
+};
+
+void parse_normalizer(const json& norm, tok::TokenizerData& d, HfFlags& kind, const std::string& src) {
+  for (const auto& n : flatten(norm, "normalizers")) {
+    std::string type = n.value("type", "");
+    if (type == "NFC") {
+      d.nfc = true;
+    } else if (type == "Prepend" && n.value("prepend", "") == kMetaspace) {
+      d.prefix = tok::PrefixScheme::Always;
+      kind.spm = true;
+    } else if (type == "Replace" && n.contains("pattern") && n["pattern"].value("String", "") == " " &&
+               n.value("content", "") == kMetaspace) {
+      d.escape_spaces = true;
+      kind.spm = true;
+    } else {
+      fail("{}: unsupported normalizer \"{}\"", src, type.empty() ? n.dump() : type);
+    }
+  }
+}
+
+void parse_pre_tokenizer(const json& pre, tok::TokenizerData& d, HfFlags& kind, const std::string& src) {
+  for (const auto& p : flatten(pre, "pretokenizers")) {
+    std::string type = p.value("type", "");
+    if (type == "ByteLevel") {
+      kind.byte_level = true;
+      d.bl_add_prefix_space = p.value("add_prefix_space", false);
+      if (p.value("use_regex", true)) d.pre_regexes.push_back(tok::gpt2_pattern() + R"(|\s+)");
+    } else if (type == "Split") {
+      if (p.value("behavior", "") != "Isolated" || p.value("invert", false))
+        fail("{}: unsupported Split pre-tokenizer (behavior {}, invert {})", src, p.value("behavior", "?"),
+             p.value("invert", false));
+      const json& pat = p["pattern"];
+      if (pat.contains("Regex"))
+        d.pre_regexes.push_back(pat["Regex"].get<std::string>());
+      else if (pat.contains("String"))
+        d.pre_regexes.push_back(escape_regex(pat["String"].get<std::string>()));
+      else
+        fail("{}: Split pre-tokenizer without a pattern", src);
+    } else if (type == "Metaspace") {
+      kind.spm = true;
+      d.escape_spaces = true;
+      std::string scheme = p.value("prepend_scheme", p.value("add_prefix_space", true) ? "always" : "never");
+      d.prefix = scheme == "first" ? tok::PrefixScheme::First
+                 : scheme == "never" ? tok::PrefixScheme::Never
+                                     : tok::PrefixScheme::Always;
+      if (p.value("split", false)) fail("{}: Metaspace pre-tokenizer with split=true is not supported", src);
+    } else {
+      fail("{}: unsupported pre-tokenizer \"{}\"", src, type.empty() ? p.dump() : type);
+    }
+  }
+}
+
+void parse_decoder(const json& dec, tok::TokenizerData& d, const std::string& src) {
+  d.strip_leading_space = false;
+  for (const auto& p : flatten(dec, "decoders")) {
+    std::string type = p.value("type", "");
+    if (type == "Strip") {
+      if (p.value("content", "") == " " && p.value("start", 0) >= 1) d.strip_leading_space = true;
+    } else if (type == "Metaspace") {
+      std::string scheme = p.value("prepend_scheme", p.value("add_prefix_space", true) ? "always" : "never");
+      d.strip_leading_space = scheme != "never";
+    } else if (type != "ByteLevel" && type != "Replace" && type != "ByteFallback" && type != "Fuse") {
+      fail("{}: unsupported decoder \"{}\"", src, type.empty() ? p.dump() : type);
+    }
+  }
+}
+
+// TemplateProcessing "single": a leading/trailing SpecialToken means add BOS/EOS.
+void parse_post_processor(const json& post, tok::TokenizerData& d) {
+  for (const auto& p : flatten(post, "processors")) {
+    if (p.value("type", "") != "TemplateProcessing" || !p.contains("single")) continue;
+    const json& single = p["single"];
+    auto special_id = [&](const json& item) -> int32_t {
+      if (!item.contains("SpecialToken")) return -1;
+      std::string name = item["SpecialToken"].value("id", "");
+      const json& st = p["special_tokens"];
+      if (st.contains(name) && !st[name]["ids"].empty()) return st[name]["ids"][0].get<int32_t>();
+      return -1;
+    };
+    if (!single.empty()) {
+      int32_t first = special_id(single.front()), last = special_id(single.back());
+      if (first >= 0) {
+        d.add_bos = true;
+        d.bos = first;
+      }
+      if (last >= 0 && single.size() > 1) {
+        d.add_eos = true;
+        d.eos = last;
+      }
+    }
+  }
+}
+
+}  // namespace
 
 std::unique_ptr<Tokenizer> Tokenizer::from_hf(const std::string& path) {
-  fail("{}: tokenizer.json loading is not implemented yet", path);
+  fs::path file = fs::is_directory(path) ? fs::path(path) / "tokenizer.json" : fs::path(path);
+  fs::path dir = file.parent_path();
+  const std::string src = file.string();
+  json tj = read_json(file);
+  if (!tj.is_object() || !tj.contains("model")) fail("{}: not a tokenizer.json (no \"model\")", src);
+  const json& model = tj["model"];
+  std::string type = model.value("type", "");
+  if (type.empty() && model.contains("merges")) type = "BPE";
+  if (type != "BPE") fail("{}: unsupported tokenizer model type \"{}\" (supported: BPE)", src, type);
+
+  auto d = std::make_unique<tok::TokenizerData>();
+  d->source = src;
+  d->prefix = tok::PrefixScheme::Never;
+  d->escape_spaces = false;
+  d->add_bos = false;
+
+  // Vocabulary: model.vocab plus added_tokens (which may extend it).
+  if (!model.contains("vocab") || !model["vocab"].is_object()) fail("{}: model.vocab missing", src);
+  int64_t max_id = -1;
+  for (const auto& [piece, id] : model["vocab"].items()) max_id = std::max<int64_t>(max_id, id.get<int64_t>());
+  const json added = tj.value("added_tokens", json::array());
+  for (const auto& a : added) max_id = std::max<int64_t>(max_id, a.value("id", int64_t{-1}));
+  if (max_id < 0 || max_id > (1 << 24)) fail("{}: bad vocabulary size {}", src, max_id + 1);
+  const auto n = static_cast<size_t>(max_id + 1);
+  d->pieces.assign(n, "");
+  d->types.assign(n, TokenType::Unused);
+  d->special.assign(n, 0);
+  for (const auto& [piece, id] : model["vocab"].items()) {
+    auto i = id.get<int64_t>();
+    if (i < 0) fail("{}: negative token id for \"{}\"", src, piece);
+    d->pieces[i] = piece;
+    d->types[i] = TokenType::Normal;
+  }
+  for (const auto& a : added) {
+    auto i = a.value("id", int64_t{-1});
+    if (i < 0) continue;
+    d->pieces[i] = a.value("content", "");
+    bool special = a.value("special", false);
+    d->types[i] = special ? TokenType::Control : TokenType::UserDefined;
+    d->special[i] = special;
+    tok::AddedTokenFlags fl{a.value("lstrip", false), a.value("rstrip", false), a.value("single_word", false)};
+    if (fl.lstrip || fl.rstrip) d->added_flags[static_cast<int32_t>(i)] = fl;
+  }
+
+  // Merges: "a b" strings or ["a", "b"] pairs.
+  for (const auto& m : model.value("merges", json::array())) {
+    if (m.is_string()) {
+      const std::string s = m.get<std::string>();
+      size_t sp = s.find(' ', 1);
+      if (sp == std::string::npos) fail("{}: bad merge \"{}\"", src, s);
+      d->merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
+    } else if (m.is_array() && m.size() == 2) {
+      d->merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
+    } else {
+      fail("{}: bad merge entry {}", src, m.dump());
+    }
+  }
+  d->use_merge_ranks = true;
+  d->byte_fallback = model.value("byte_fallback", false);
+  d->fuse_unk = model.value("fuse_unk", false);
+  d->ignore_merges = model.value("ignore_merges", false);
+
+  HfFlags kind;
+  parse_normalizer(tj.value("normalizer", json()), *d, kind, src);
+  parse_pre_tokenizer(tj.value("pre_tokenizer", json()), *d, kind, src);
+  parse_decoder(tj.value("decoder", json()), *d, src);
+  if (kind.byte_level && kind.spm) fail("{}: mixes byte-level and SentencePiece-style steps", src);
+  if (!kind.byte_level && !kind.spm) {
+    if (!d->byte_fallback) fail("{}: unsupported BPE tokenizer (neither ByteLevel nor SentencePiece-style)", src);
+    kind.spm = true;  // plain BPE with byte fallback: treat as SPM without a prefix
+  }
+  d->model = kind.byte_level ? tok::Model::ByteLevelBPE : tok::Model::SPM;
+  if (kind.byte_level) {
+    if (d->pre_regexes.empty()) d->pre_regexes.push_back(R"([\s\S]+)");  // no split: one word
+    d->pre_name = tok::pre_name_for(d->pre_regexes);
+    if (d->pre_name.empty()) d->pre_name = "default";
+  }
+  parse_post_processor(tj.value("post_processor", json()), *d);
+
+  auto id_of = [&](const std::string& piece) -> int32_t {
+    if (piece.empty()) return -1;
+    for (size_t i = 0; i < d->pieces.size(); ++i)
+      if (d->pieces[i] == piece) return static_cast<int32_t>(i);
+    return -1;
+  };
+  if (model.contains("unk_token") && model["unk_token"].is_string()) d->unk = id_of(model["unk_token"]);
+  if (d->unk >= 0 && d->types[d->unk] == TokenType::Control) d->types[d->unk] = TokenType::Unknown;
+
+  std::error_code ec;
+  if (fs::exists(dir / "tokenizer_config.json", ec)) {
+    json cfg = read_json(dir / "tokenizer_config.json");
+    if (int32_t id = id_of(str_or_content(cfg.value("bos_token", json()))); id >= 0) d->bos = id;
+    if (int32_t id = id_of(str_or_content(cfg.value("eos_token", json()))); id >= 0) d->eos = id;
+    if (int32_t id = id_of(str_or_content(cfg.value("pad_token", json()))); id >= 0) d->pad = id;
+    if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean()) d->add_bos = cfg["add_bos_token"];
+    if (cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean()) d->add_eos = cfg["add_eos_token"];
+    if (cfg.contains("clean_up_tokenization_spaces") && cfg["clean_up_tokenization_spaces"].is_boolean())
+      d->clean_up_spaces = cfg["clean_up_tokenization_spaces"];
+  }
+  if (fs::exists(dir / "generation_config.json", ec)) {
+    json gen = read_json(dir / "generation_config.json");
+    const json eos = gen.value("eos_token_id", json());
+    if (eos.is_number_integer()) d->extra_eog.push_back(eos.get<int32_t>());
+    if (eos.is_array())
+      for (const auto& e : eos)
+        if (e.is_number_integer()) d->extra_eog.push_back(e.get<int32_t>());
+  }
+  tok::finalize(*d);
+  return std::make_unique<Tokenizer>(std::move(d));
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
-  namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
     if (fs::exists(fs::path(path) / "tokenizer.json", ec)) return from_hf(path);
@@ -20,7 +274,7 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
   }
   if (!fs::exists(path, ec)) fail("{}: no such file or folder", path);
   if (fs::path(path).extension() == ".gguf") return from_gguf(*gguf::File::open(path));
-  if (fs::path(path).filename() == "tokenizer.json" || fs::path(path).extension() == ".json") return from_hf(path);
+  if (fs::path(path).extension() == ".json") return from_hf(path);
   fail("{}: not a tokenizer source (expected a .gguf, a tokenizer.json or a folder with one; "
        "a llama2.c tokenizer .bin must be given with --tokenizer)", path);
 }

@@ -1,0 +1,128 @@
+// tokenizer.json tokenizers against Hugging Face (transformers.js) outputs in
+// hf/*/cases.jsonl, and against llama.cpp's Llama 3 / Qwen 2 vectors.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+
+#include "core/error.h"
+#include "support/test_support.h"
+#include "tokenizer/tokenizer.h"
+#include "vectors.h"
+
+using namespace pocketllm;
+namespace ts = testsupport;
+
+namespace {
+std::filesystem::path hf_dir() { return ts::shared_data() / "tokenizers/hf"; }
+
+std::string show(const std::vector<int32_t>& ids) {
+  std::string s;
+  for (auto id : ids) s.append(" ").append(std::to_string(id));
+  return s;
+}
+
+void check_cases(const std::string& name) {
+  auto tok = Tokenizer::load((hf_dir() / name).string());
+  std::istringstream lines(ts::read_file(hf_dir() / name / "cases.jsonl"));
+  std::string line;
+  int n = 0, failed = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    auto c = nlohmann::json::parse(line);
+    ++n;
+    const std::string text = c["text"];
+    auto ids = c["ids"].get<std::vector<int32_t>>();
+    auto ids_special = c["ids_with_special_tokens"].get<std::vector<int32_t>>();
+    auto got = tok->encode(text, false, true);
+    auto got_special = tok->encode(text, true, true);
+    std::string dec = tok->decode(ids, false), dec_skip = tok->decode(ids, true);
+    bool ok = got == ids && got_special == ids_special && dec == c["decoded"] && dec_skip == c["decoded_skip_special_tokens"];
+    // The tokens (pieces) must be the vocab entries as stored.
+    auto pieces = c["tokens"].get<std::vector<std::string>>();
+    for (size_t i = 0; ok && i < pieces.size() && i < ids.size(); ++i) ok = tok->piece(ids[i]) == pieces[i];
+    if (!ok && ++failed <= 6)
+      ADD_FAILURE() << name << ": " << c["text"].dump() << "\n ids got:" << show(got) << "\nwant:" << show(ids)
+                    << "\n with special got:" << show(got_special) << "\nwant:" << show(ids_special)
+                    << "\n decoded: " << nlohmann::json(dec).dump() << " want " << c["decoded"].dump()
+                    << "\n skip: " << nlohmann::json(dec_skip).dump() << " want "
+                    << c["decoded_skip_special_tokens"].dump();
+  }
+  EXPECT_GT(n, 40);
+  EXPECT_EQ(failed, 0) << name << ": " << failed << " of " << n << " cases differ";
+}
+
+void check_vectors(const std::string& hf_name, const std::string& vocab) {
+  auto tok = Tokenizer::load((hf_dir() / hf_name).string());
+  auto cases = tokvec::read_vectors(ts::shared_data() / "tokenizers/llamacpp/vectors_only" /
+                                    ("ggml-vocab-" + vocab + ".gguf.inp"));
+  ASSERT_GT(cases.size(), 30u);
+  int failed = 0;
+  for (const auto& c : cases) {
+    auto got = tok->encode(c.text, false, false);
+    if (got != c.ids && ++failed <= 5)
+      ADD_FAILURE() << vocab << ": " << nlohmann::json(c.text).dump() << "\n got:" << show(got) << "\nwant:" << show(c.ids);
+  }
+  EXPECT_EQ(failed, 0);
+}
+}  // namespace
+
+TEST(HfCases, Llama3) { check_cases("llama3"); }
+TEST(HfCases, Qwen3) { check_cases("qwen3"); }
+TEST(HfCases, Mistral) { check_cases("lenml-llama2_mistral-7b-vocab"); }
+
+TEST(HfVectors, LlamaBpeWithLlama3Json) { check_vectors("llama3", "llama-bpe"); }
+TEST(HfVectors, Qwen2WithQwen3Json) { check_vectors("qwen3", "qwen2"); }
+TEST(HfVectors, DeepseekR1QwenWithQwen3Json) { check_vectors("qwen3", "deepseek-r1-qwen"); }
+
+TEST(HfLoad, MetadataAndEog) {
+  auto llama3 = Tokenizer::load((hf_dir() / "llama3/tokenizer.json").string());
+  EXPECT_EQ(llama3->model_name(), "gpt2");
+  EXPECT_EQ(llama3->pre_name(), "llama-bpe");
+  EXPECT_EQ(llama3->bos(), 128000);
+  EXPECT_EQ(llama3->eos(), 128001);
+  EXPECT_FALSE(llama3->add_bos());  // this early tokenizer.json's post-processor adds nothing
+  EXPECT_TRUE(llama3->is_eog(128001));
+  EXPECT_TRUE(llama3->is_eog(llama3->find_piece("<|eot_id|>")));
+  EXPECT_FALSE(llama3->is_eog(llama3->find_piece("<|start_header_id|>")));
+  EXPECT_EQ(llama3->piece(1917), "\xC4\xA0world");
+
+  auto qwen = Tokenizer::load((hf_dir() / "qwen3").string());
+  EXPECT_EQ(qwen->pre_name(), "qwen2");
+  EXPECT_EQ(qwen->bos(), -1);
+  EXPECT_EQ(qwen->eos(), qwen->find_piece("<|im_end|>"));
+  EXPECT_TRUE(qwen->is_eog(qwen->find_piece("<|im_end|>")));
+  EXPECT_TRUE(qwen->is_eog(qwen->find_piece("<|endoftext|>")));
+  // parse_special decides whether chat markup becomes one token.
+  EXPECT_EQ(qwen->encode("<|im_start|>", false, true), std::vector<int32_t>{qwen->find_piece("<|im_start|>")});
+  EXPECT_GT(qwen->encode("<|im_start|>", false, false).size(), 1u);
+
+  auto mistral = Tokenizer::load((hf_dir() / "lenml-llama2_mistral-7b-vocab").string());
+  EXPECT_EQ(mistral->model_name(), "llama");
+  EXPECT_TRUE(mistral->add_bos());
+  EXPECT_EQ(mistral->bos(), 1);
+  EXPECT_TRUE(mistral->is_eog(2));
+}
+
+TEST(HfLoad, ClearErrors) {
+  auto dir = ts::temp_dir("tokhf");
+  ts::write_file(dir / "wp.json", R"({"model": {"type": "WordPiece", "vocab": {"a": 0}}})");
+  try {
+    Tokenizer::from_hf((dir / "wp.json").string());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("WordPiece"), std::string::npos) << e.what();
+  }
+  ts::write_file(dir / "pre.json", R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+      "pre_tokenizer": {"type": "Whitespace"}})");
+  try {
+    Tokenizer::from_hf((dir / "pre.json").string());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("Whitespace"), std::string::npos) << e.what();
+  }
+  ts::write_file(dir / "bad.json", "{not json");
+  EXPECT_THROW(Tokenizer::from_hf((dir / "bad.json").string()), Error);
+  EXPECT_THROW(Tokenizer::load((dir / "nothing-here").string()), Error);
+  EXPECT_THROW(Tokenizer::load(dir.string()), Error);  // folder without tokenizer.json
+}
