@@ -48,7 +48,12 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   }
   cv_.notify_all();
   fn(0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) POCKETLLM_PAUSE();
+  // Spin briefly, then yield: when the machine is oversubscribed the workers
+  // need this core to finish their share.
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < kSpinRounds) POCKETLLM_PAUSE();
+    else std::this_thread::yield();
+  }
   job_ = nullptr;
 }
 
@@ -57,7 +62,8 @@ void ThreadPool::worker(int index) {
   for (;;) {
     uint64_t g = generation_.load(std::memory_order_acquire);
     for (int spin = 0; g == seen && spin < kSpinRounds; ++spin) {
-      POCKETLLM_PAUSE();
+      if (spin % 1024 == 1023) std::this_thread::yield();
+      else POCKETLLM_PAUSE();
       g = generation_.load(std::memory_order_acquire);
     }
     if (g == seen) {
