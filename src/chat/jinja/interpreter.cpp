@@ -1,0 +1,481 @@
+#include "chat/jinja/interpreter.h"
+
+#include <algorithm>
+
+#include "chat/jinja/text.h"
+
+namespace pocketllm::chat::jinja {
+
+struct Interpreter::Scope {
+  ScopePtr parent;
+  std::vector<std::pair<std::string, Value>> vars;
+
+  const Value* lookup(const std::string& name) const {
+    for (const Scope* s = this; s; s = s->parent.get())
+      for (const auto& kv : s->vars)
+        if (kv.first == name) return &kv.second;
+    return nullptr;
+  }
+  void set(const std::string& name, Value v) {
+    for (auto& kv : vars)
+      if (kv.first == name) {
+        kv.second = std::move(v);
+        return;
+      }
+    vars.emplace_back(name, std::move(v));
+  }
+};
+
+struct Interpreter::DepthGuard {
+  Interpreter& in;
+  explicit DepthGuard(Interpreter& i) : in(i) {
+    if (++in.eval_depth_ > in.limits_.max_eval_depth) fail("template nesting too deep (over {} levels)", in.limits_.max_eval_depth);
+  }
+  ~DepthGuard() { --in.eval_depth_; }
+};
+
+[[noreturn]] void fail_undefined(const Value& u) {
+  if (u.unsafe) fail("SecurityError: {}", u.text);
+  fail("{}", u.text.empty() ? std::string("value is undefined") : u.text);
+}
+
+Interpreter::Interpreter(Limits limits) : limits_(limits) {
+  globals_ = std::make_shared<Scope>();
+  install_globals(*this, globals_->vars);
+}
+
+Interpreter::~Interpreter() = default;
+
+std::string Interpreter::render(const Template& tpl, const Value& context) {
+  std::string out;
+  out_ = &out;
+  work_ = 0;
+  auto root = std::make_shared<Scope>();
+  root->parent = globals_;
+  if (context.is_object())
+    for (const auto& [k, v] : context.object->items)
+      if (k.is_string()) root->set(k.text, v);
+  try {
+    exec_body(tpl.body, root);
+  } catch (const TemplateRaised&) {
+    throw;
+  } catch (const Error& e) {
+    throw Error(fmt::format("chat template error, line {}: {}", line_, e.what()));
+  } catch (const std::exception& e) {
+    throw Error(fmt::format("chat template error, line {}: {}", line_, e.what()));
+  }
+  // Namespaces and macro scopes may reference each other in cycles: break them.
+  for (auto& w : namespaces_)
+    if (auto o = w.lock()) o->items.clear();
+  for (auto& w : scopes_)
+    if (auto s = w.lock()) {
+      s->vars.clear();
+      s->parent.reset();
+    }
+  root->vars.clear();
+  namespaces_.clear();
+  scopes_.clear();
+  out_ = nullptr;
+  return out;
+}
+
+void Interpreter::add_work(int64_t n) {
+  work_ += n;
+  if (work_ > limits_.max_work) fail("template exceeded the limit of {} loop iterations/items", limits_.max_work);
+}
+
+void Interpreter::check_size(size_t bytes) const {
+  if (bytes > limits_.max_output) fail("template output or string exceeds {} bytes", limits_.max_output);
+}
+
+void Interpreter::write(const std::string& s) {
+  check_size(out_->size() + s.size());
+  out_->append(s);
+}
+
+Value Interpreter::make_namespace() {
+  Value v = Value::new_object();
+  v.object->is_namespace = true;
+  namespaces_.push_back(v.object);
+  return v;
+}
+
+std::vector<Value> Interpreter::iterate(const Value& v) {
+  switch (v.type) {
+    case Value::Type::Undefined: return {};
+    case Value::Type::Array: {
+      add_work(static_cast<int64_t>(v.array->size()) / 8);
+      if (!v.is_generator) return *v.array;
+      std::vector<Value> items = std::move(*v.array);  // a Python generator is exhausted by one pass
+      v.array->clear();
+      return items;
+    }
+    case Value::Type::String: {
+      std::vector<Value> out;
+      for (char32_t c : text::decode(v.text)) {
+        std::string s;
+        text::append_utf8(s, c);
+        out.push_back(Value::from_string(std::move(s)));
+      }
+      add_work(static_cast<int64_t>(out.size()) / 8);
+      return out;
+    }
+    case Value::Type::Object:
+      if (!v.object->is_namespace) {
+        std::vector<Value> out;
+        for (const auto& kv : v.object->items) out.push_back(kv.first);
+        return out;
+      }
+      [[fallthrough]];
+    default: fail("'{}' object is not iterable", v.type_name());
+  }
+}
+
+std::string Interpreter::capture(const Body& body, const ScopePtr& scope) {
+  std::string buf;
+  std::string* saved = out_;
+  out_ = &buf;
+  try {
+    exec_body(body, scope);
+  } catch (...) {
+    out_ = saved;
+    throw;
+  }
+  out_ = saved;
+  return buf;
+}
+
+Interpreter::Flow Interpreter::exec_body(const Body& body, const ScopePtr& scope) {
+  for (const auto& s : body) {
+    Flow f = exec(*s, scope);
+    if (f != Flow::Normal) return f;
+  }
+  return Flow::Normal;
+}
+
+void Interpreter::assign(const ScopePtr& scope, const std::vector<std::string>& targets, const Value& v) {
+  if (targets.size() == 1) {
+    scope->set(targets[0], v);
+    return;
+  }
+  if (v.is_undefined()) fail_undefined(v);
+  std::vector<Value> items = iterate(v);
+  if (items.size() != targets.size())
+    fail("{} values to unpack (expected {}, got {})", items.size() > targets.size() ? "too many" : "not enough",
+         targets.size(), items.size());
+  for (size_t i = 0; i < targets.size(); ++i) scope->set(targets[i], items[i]);
+}
+
+Interpreter::Flow Interpreter::exec(const Stmt& s, const ScopePtr& scope) {
+  DepthGuard guard(*this);
+  if (s.line) line_ = s.line;
+  switch (s.kind) {
+    case StmtKind::Text: write(s.text); break;
+    case StmtKind::Print: write(eval(*s.expr, scope).str()); break;
+    case StmtKind::If:
+      for (size_t i = 0; i < s.conds.size(); ++i)
+        if (eval(*s.conds[i], scope).truthy()) return exec_body(s.bodies[i], scope);
+      return exec_body(s.else_body, scope);
+    case StmtKind::For: exec_for(s, scope); break;
+    case StmtKind::Set: exec_set(s, scope); break;
+    case StmtKind::Macro: scope->set(s.name, make_macro(s, scope, s.name)); break;
+    case StmtKind::CallBlock: {
+      Value caller = make_macro(s, scope, "caller");
+      write(eval_call(*s.expr, scope, &caller).str());
+      break;
+    }
+    case StmtKind::FilterBlock: {
+      std::string body = capture(s.body, scope);
+      CallArgs none;
+      Value input = Value::from_string(std::move(body));
+      // The chain's innermost filter reads the body text (BlockInput).
+      const Expr* chain[64];
+      size_t n = 0;
+      for (const Expr* f = s.filter.get(); f && f->kind == ExprKind::Filter && n < 64; f = f->args[0].get()) chain[n++] = f;
+      for (size_t i = n; i-- > 0;) {
+        CallArgs args;
+        collect_args(*chain[i], 1, scope, args);
+        input = apply_filter(*this, chain[i]->name, input, args);
+      }
+      write(input.str());
+      break;
+    }
+    case StmtKind::With: {
+      auto inner = std::make_shared<Scope>();
+      inner->parent = scope;
+      for (size_t i = 0; i < s.targets.size(); ++i) inner->set(s.targets[i], eval(*s.defaults[i], scope));
+      return exec_body(s.body, inner);
+    }
+    case StmtKind::Break: return Flow::Break;
+    case StmtKind::Continue: return Flow::Continue;
+    case StmtKind::Generation: return exec_body(s.body, scope);
+  }
+  return Flow::Normal;
+}
+
+void Interpreter::exec_set(const Stmt& s, const ScopePtr& scope) {
+  Value v;
+  if (s.expr) {
+    v = eval(*s.expr, scope);
+  } else {
+    v = Value::from_string(capture(s.body, scope));
+    if (s.filter) {
+      const Expr* chain[64];
+      size_t n = 0;
+      for (const Expr* f = s.filter.get(); f && f->kind == ExprKind::Filter && n < 64; f = f->args[0].get()) chain[n++] = f;
+      for (size_t i = n; i-- > 0;) {
+        CallArgs args;
+        collect_args(*chain[i], 1, scope, args);
+        v = apply_filter(*this, chain[i]->name, v, args);
+      }
+    }
+  }
+  if (!s.attr_target.empty()) {
+    const Value* ns = scope->lookup(s.attr_target);
+    if (!ns || !ns->is_namespace()) fail("cannot assign attribute on non-namespace object '{}'", s.attr_target);
+    ns->object->set(Value::from_string(s.targets[0]), std::move(v));
+    return;
+  }
+  assign(scope, s.targets, v);
+}
+
+void Interpreter::exec_for(const Stmt& s, const ScopePtr& scope) {
+  Value iterable = eval(*s.expr, scope);
+  std::vector<Value> items = iterate(iterable);
+  if (s.cond) {
+    std::vector<Value> kept;
+    for (auto& item : items) {
+      add_work(1);
+      auto tmp = std::make_shared<Scope>();
+      tmp->parent = scope;
+      assign(tmp, s.targets, item);
+      if (eval(*s.cond, tmp).truthy()) kept.push_back(std::move(item));
+    }
+    items = std::move(kept);
+  }
+  if (items.empty()) {
+    auto inner = std::make_shared<Scope>();
+    inner->parent = scope;
+    exec_body(s.else_body, inner);
+    return;
+  }
+  const int64_t n = static_cast<int64_t>(items.size());
+  for (int64_t i = 0; i < n; ++i) {
+    add_work(1);
+    auto inner = std::make_shared<Scope>();
+    inner->parent = scope;
+    assign(inner, s.targets, items[static_cast<size_t>(i)]);
+    Value loop = Value::new_object();
+    auto& o = loop.object->items;
+    auto put = [&](const char* k, Value v) { o.emplace_back(Value::from_string(k), std::move(v)); };
+    put("index", Value::from_int(i + 1));
+    put("index0", Value::from_int(i));
+    put("revindex", Value::from_int(n - i));
+    put("revindex0", Value::from_int(n - i - 1));
+    put("first", Value::from_bool(i == 0));
+    put("last", Value::from_bool(i == n - 1));
+    put("length", Value::from_int(n));
+    put("depth", Value::from_int(1));
+    put("depth0", Value::from_int(0));
+    put("previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value::undefined("there is no previous item"));
+    put("nextitem", i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value::undefined("there is no next item"));
+    put("cycle", make_callable("cycle", [i](Interpreter&, CallArgs& a) {
+          if (a.positional.empty()) fail("no items for cycling given");
+          return a.positional[static_cast<size_t>(i) % a.positional.size()];
+        }));
+    inner->set("loop", loop);
+    if (exec_body(s.body, inner) == Flow::Break) break;
+  }
+}
+
+Value Interpreter::make_macro(const Stmt& s, const ScopePtr& scope, const std::string& name) {
+  scopes_.push_back(scope);
+  const Stmt* stmt = &s;
+  std::weak_ptr<Scope> weak = scope;
+  return make_callable(name, [stmt, weak, name](Interpreter& in, CallArgs& args) -> Value {
+    ScopePtr defining = weak.lock();
+    if (!defining) fail("macro '{}' called after its template finished", name);
+    if (++in.call_depth_ > in.limits_.max_call_depth) {
+      --in.call_depth_;
+      fail("macro recursion deeper than {} calls", in.limits_.max_call_depth);
+    }
+    struct Release {
+      int& d;
+      ~Release() { --d; }
+    } release{in.call_depth_};
+    auto local = std::make_shared<Scope>();
+    local->parent = defining;
+    const auto& params = stmt->targets;
+    Array varargs;
+    for (size_t i = 0; i < args.positional.size(); ++i) {
+      if (i < params.size()) local->set(params[i], args.positional[i]);
+      else varargs.push_back(args.positional[i]);
+    }
+    Value kwargs = Value::new_object();
+    for (auto& [k, v] : args.named) {
+      bool is_param = false;
+      for (size_t i = 0; i < params.size(); ++i)
+        if (params[i] == k) {
+          if (i < args.positional.size()) fail("macro '{}' got multiple values for argument '{}'", name, k);
+          is_param = true;
+        }
+      if (is_param || k == "caller") local->set(k, v);
+      else kwargs.object->set(Value::from_string(k), v);
+    }
+    for (size_t i = args.positional.size(); i < params.size(); ++i) {
+      if (std::any_of(local->vars.begin(), local->vars.end(), [&](const auto& kv) { return kv.first == params[i]; }))
+        continue;  // given by keyword
+      const Expr* def = stmt->defaults[i].get();
+      local->set(params[i], def ? in.eval(*def, local) : Value::undefined("parameter '" + params[i] + "' was not provided"));
+    }
+    local->set("varargs", Value::from_array(std::move(varargs), true));
+    local->set("kwargs", kwargs);
+    int saved_line = in.line_;
+    std::string out = in.capture(stmt->body, local);
+    in.line_ = saved_line;
+    return Value::from_string(std::move(out));
+  });
+}
+
+void Interpreter::collect_args(const Expr& e, size_t first, const ScopePtr& scope, CallArgs& out) {
+  for (size_t i = first; i < e.args.size(); ++i) out.positional.push_back(eval(*e.args[i], scope));
+  for (const auto& [k, v] : e.kwargs) out.named.emplace_back(k, eval(*v, scope));
+}
+
+Value Interpreter::call(const Value& callee, CallArgs& args) {
+  if (callee.is_undefined()) fail_undefined(callee);
+  if (callee.type != Value::Type::Callable) fail("'{}' object is not callable", callee.type_name());
+  return callee.callable->fn(*this, args);
+}
+
+Value Interpreter::eval_call(const Expr& e, const ScopePtr& scope, const Value* caller) {
+  Value callee = eval(*e.args[0], scope);
+  CallArgs args;
+  collect_args(e, 1, scope, args);
+  if (caller) args.named.emplace_back("caller", *caller);
+  return call(callee, args);
+}
+
+Value Interpreter::getattr(const Value& obj, const std::string& name) {
+  if (obj.is_undefined()) fail_undefined(obj);
+  if (is_method(obj, name)) {
+    Value self = obj;
+    return make_callable(name, [self, name](Interpreter& in, CallArgs& a) { return call_method(in, self, name, a); });
+  }
+  if (is_unsafe_method(obj, name)) {
+    Value u = Value::undefined(fmt::format("access to attribute '{}' of '{}' object is unsafe.", name, obj.type_name()));
+    u.unsafe = true;
+    return u;
+  }
+  if (obj.is_object())
+    if (const Value* v = obj.object->find(name)) return *v;
+  return Value::undefined(fmt::format("'{}' has no attribute '{}'",
+                                      obj.is_namespace() ? std::string("Namespace") : std::string(obj.type_name()) + " object", name));
+}
+
+Value Interpreter::getitem(const Value& obj, const Value& key) {
+  if (obj.is_undefined()) fail_undefined(obj);
+  if (obj.is_generator) fail("'generator' object is not subscriptable");
+  if (obj.is_array() && key.is_integral()) {
+    int64_t n = static_cast<int64_t>(obj.array->size());
+    int64_t i = key.as_int();
+    if (i < 0) i += n;
+    if (i >= 0 && i < n) return (*obj.array)[static_cast<size_t>(i)];
+  } else if (obj.is_string() && key.is_integral()) {
+    auto cps = text::decode(obj.text);
+    int64_t n = static_cast<int64_t>(cps.size());
+    int64_t i = key.as_int();
+    if (i < 0) i += n;
+    if (i >= 0 && i < n) return Value::from_string(text::encode(cps, static_cast<size_t>(i), static_cast<size_t>(i) + 1));
+  } else if (obj.is_object() && !obj.is_namespace()) {
+    if (const Value* v = obj.object->find(key)) return *v;
+  }
+  if (key.is_string()) return getattr(obj, key.text);
+  return Value::undefined(fmt::format("'{}' object has no element {}", obj.type_name(), key.repr()));
+}
+
+Value Interpreter::eval(const Expr& e, const ScopePtr& scope) {
+  DepthGuard guard(*this);
+  switch (e.kind) {
+    case ExprKind::Literal: return e.value;
+    case ExprKind::Name: {
+      if (const Value* v = scope->lookup(e.name)) return *v;
+      return Value::undefined("'" + e.name + "' is undefined");
+    }
+    case ExprKind::List:
+    case ExprKind::Tuple: {
+      Array items;
+      for (const auto& a : e.args) items.push_back(eval(*a, scope));
+      return Value::from_array(std::move(items), e.kind == ExprKind::Tuple);
+    }
+    case ExprKind::Dict: {
+      Value d = Value::new_object();
+      for (size_t i = 0; i + 1 < e.args.size(); i += 2) {
+        Value k = eval(*e.args[i], scope);
+        if (k.type == Value::Type::Array && !k.is_tuple) fail("unhashable type: 'list'");
+        if (k.is_object()) fail("unhashable type: 'dict'");
+        d.object->set(k, eval(*e.args[i + 1], scope));
+      }
+      return d;
+    }
+    case ExprKind::Unary: {
+      Value v = eval(*e.args[0], scope);
+      if (e.op == "not") return Value::from_bool(!v.truthy());
+      if (v.is_undefined()) fail_undefined(v);
+      if (!v.is_number()) fail("bad operand type for unary {}: '{}'", e.op, v.type_name());
+      if (e.op == "+") return v.type == Value::Type::Bool ? Value::from_int(v.as_int()) : v;
+      if (v.type == Value::Type::Float) return Value::from_float(-v.number);
+      if (v.as_int() == INT64_MIN) fail("integer overflow");
+      return Value::from_int(-v.as_int());
+    }
+    case ExprKind::Binary: {
+      Value a = eval(*e.args[0], scope);
+      if (e.op == "and") return a.truthy() ? eval(*e.args[1], scope) : a;
+      if (e.op == "or") return a.truthy() ? a : eval(*e.args[1], scope);
+      Value b = eval(*e.args[1], scope);
+      return binary_op(*this, e.op, a, b);
+    }
+    case ExprKind::Compare: {
+      Value left = eval(*e.args[0], scope);
+      for (size_t i = 0; i < e.ops.size(); ++i) {
+        Value right = eval(*e.args[i + 1], scope);
+        if (!compare_op(e.ops[i], left, right)) return Value::from_bool(false);
+        left = std::move(right);
+      }
+      return Value::from_bool(true);
+    }
+    case ExprKind::Ternary:
+      if (eval(*e.args[1], scope).truthy()) return eval(*e.args[0], scope);
+      if (e.args[2]) return eval(*e.args[2], scope);
+      return Value::undefined("the inline if-expression evaluated to false and no else section was defined");
+    case ExprKind::GetAttr: return getattr(eval(*e.args[0], scope), e.name);
+    case ExprKind::GetItem: {
+      Value obj = eval(*e.args[0], scope);
+      return getitem(obj, eval(*e.args[1], scope));
+    }
+    case ExprKind::Slice: {
+      Value obj = eval(*e.args[0], scope);
+      Value parts[3];
+      for (int i = 0; i < 3; ++i) parts[i] = e.args[1 + i] ? eval(*e.args[1 + i], scope) : Value::none();
+      return slice_value(*this, obj, parts[0], parts[1], parts[2]);
+    }
+    case ExprKind::Call: return eval_call(e, scope, nullptr);
+    case ExprKind::Filter: {
+      Value input = eval(*e.args[0], scope);
+      CallArgs args;
+      collect_args(e, 1, scope, args);
+      return apply_filter(*this, e.name, input, args);
+    }
+    case ExprKind::Test: {
+      Value v = eval(*e.args[0], scope);
+      CallArgs args;
+      collect_args(e, 1, scope, args);
+      bool r = apply_test(*this, e.name, v, args);
+      return Value::from_bool(e.negated ? !r : r);
+    }
+    case ExprKind::BlockInput: fail("internal error: filter block input evaluated directly");
+  }
+  return Value();
+}
+
+}  // namespace pocketllm::chat::jinja

@@ -1,0 +1,259 @@
+#include "chat/jinja/text.h"
+
+#include <algorithm>
+
+namespace pocketllm::chat::jinja::text {
+
+std::vector<char32_t> decode(std::string_view s) {
+  std::vector<char32_t> out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    int extra = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
+    if (extra < 0) {
+      out.push_back(c);
+      ++i;
+      continue;
+    }
+    char32_t cp = extra == 0 ? c : (c & (0x3F >> extra));
+    bool ok = true;
+    for (int k = 1; k <= extra; ++k) {
+      if (i + k >= s.size() || (static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) {
+        ok = false;
+        break;
+      }
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    }
+    if (!ok) {
+      out.push_back(c);
+      ++i;
+      continue;
+    }
+    out.push_back(cp);
+    i += extra + 1;
+  }
+  return out;
+}
+
+void append_utf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+std::string encode(const std::vector<char32_t>& cps, size_t begin, size_t end) {
+  std::string out;
+  end = std::min(end, cps.size());
+  for (size_t i = begin; i < end; ++i) append_utf8(out, cps[i]);
+  return out;
+}
+
+size_t length(std::string_view s) {
+  size_t n = 0;
+  for (char c : s)
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+bool is_space(char32_t c) {
+  return (c >= 9 && c <= 13) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
+}
+
+bool is_linebreak(char32_t c) {
+  return c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D || c == 0x1E ||
+         c == 0x85 || c == 0x2028 || c == 0x2029;
+}
+
+bool is_printable(char32_t c) {
+  if (c < 0x20 || c == 0x7F || (c >= 0x80 && c <= 0xA0) || c == 0xAD) return false;
+  if (c == 0x1680 || (c >= 0x2000 && c <= 0x200F) || (c >= 0x2028 && c <= 0x202F)) return false;
+  if ((c >= 0x205F && c <= 0x2064) || (c >= 0x2066 && c <= 0x206F) || c == 0x3000) return false;
+  if ((c >= 0x600 && c <= 0x605) || c == 0x61C || c == 0x6DD || c == 0x70F || c == 0x180E) return false;
+  if ((c >= 0xD800 && c <= 0xF8FF) || c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFB)) return false;
+  if (c >= 0xF0000 || (c >= 0xE0000 && c <= 0xE0FFF)) return false;
+  return true;
+}
+
+std::string strip(std::string_view s, bool left, bool right) {
+  auto cps = decode(s);
+  size_t b = 0, e = cps.size();
+  if (left)
+    while (b < e && is_space(cps[b])) ++b;
+  if (right)
+    while (e > b && is_space(cps[e - 1])) --e;
+  return encode(cps, b, e);
+}
+
+std::string strip_chars(std::string_view s, std::string_view chars, bool left, bool right) {
+  auto cps = decode(s);
+  auto set = decode(chars);
+  auto in = [&](char32_t c) { return std::find(set.begin(), set.end(), c) != set.end(); };
+  size_t b = 0, e = cps.size();
+  if (left)
+    while (b < e && in(cps[b])) ++b;
+  if (right)
+    while (e > b && in(cps[e - 1])) --e;
+  return encode(cps, b, e);
+}
+
+static char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
+static char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+static bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80; }
+
+std::string upper(std::string_view s) {
+  std::string r(s);
+  for (char& c : r) c = to_upper(c);
+  return r;
+}
+
+std::string lower(std::string_view s) {
+  std::string r(s);
+  for (char& c : r) c = to_lower(c);
+  return r;
+}
+
+std::string capitalize(std::string_view s) {
+  std::string r = lower(s);
+  if (!r.empty()) r[0] = to_upper(r[0]);
+  return r;
+}
+
+std::string title_method(std::string_view s) {
+  std::string r(s);
+  bool prev_cased = false;
+  for (char& c : r) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (is_alpha(u)) {
+      if (u < 0x80) c = prev_cased ? to_lower(c) : to_upper(c);
+      prev_cased = true;
+    } else {
+      prev_cased = false;
+    }
+  }
+  return r;
+}
+
+std::string title_filter(std::string_view s) {
+  // Words begin after runs of '-', whitespace, '(', '{', '[' or '<'.
+  std::string r(s);
+  bool word_start = true;
+  for (char& c : r) {
+    bool sep = c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || is_space(static_cast<unsigned char>(c));
+    if (sep) {
+      word_start = true;
+    } else {
+      c = word_start ? to_upper(c) : to_lower(c);
+      word_start = false;
+    }
+  }
+  return r;
+}
+
+std::vector<std::string> split_whitespace(std::string_view s, int64_t maxsplit) {
+  auto cps = decode(s);
+  std::vector<std::string> out;
+  size_t i = 0, n = cps.size();
+  while (true) {
+    while (i < n && is_space(cps[i])) ++i;
+    if (i >= n) break;
+    if (maxsplit >= 0 && static_cast<int64_t>(out.size()) == maxsplit) {
+      size_t e = n;
+      while (e > i && is_space(cps[e - 1])) --e;
+      out.push_back(encode(cps, i, e));
+      break;
+    }
+    size_t b = i;
+    while (i < n && !is_space(cps[i])) ++i;
+    out.push_back(encode(cps, b, i));
+  }
+  return out;
+}
+
+std::vector<std::string> split_on(std::string_view s, std::string_view sep, int64_t maxsplit) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (maxsplit < 0 || static_cast<int64_t>(out.size()) < maxsplit) {
+    size_t f = s.find(sep, pos);
+    if (f == std::string_view::npos) break;
+    out.emplace_back(s.substr(pos, f - pos));
+    pos = f + sep.size();
+  }
+  out.emplace_back(s.substr(pos));
+  return out;
+}
+
+std::vector<std::string> splitlines(std::string_view s, bool keepends) {
+  auto cps = decode(s);
+  std::vector<std::string> out;
+  size_t b = 0, i = 0;
+  while (i < cps.size()) {
+    if (is_linebreak(cps[i])) {
+      size_t e = i + 1;
+      if (cps[i] == '\r' && e < cps.size() && cps[e] == '\n') ++e;
+      out.push_back(encode(cps, b, keepends ? e : i));
+      b = i = e;
+    } else {
+      ++i;
+    }
+  }
+  if (b < cps.size()) out.push_back(encode(cps, b, cps.size()));
+  return out;
+}
+
+std::string replace(std::string_view s, std::string_view old, std::string_view repl, int64_t count) {
+  std::string out;
+  if (old.empty()) {  // Python inserts repl between every code point
+    auto cps = decode(s);
+    int64_t done = 0;
+    for (size_t i = 0; i <= cps.size(); ++i) {
+      if (count < 0 || done < count) {
+        out += repl;
+        ++done;
+      }
+      if (i < cps.size()) append_utf8(out, cps[i]);
+    }
+    return out;
+  }
+  size_t pos = 0;
+  int64_t done = 0;
+  while (count < 0 || done < count) {
+    size_t f = s.find(old, pos);
+    if (f == std::string_view::npos) break;
+    out.append(s.substr(pos, f - pos));
+    out.append(repl);
+    pos = f + old.size();
+    ++done;
+  }
+  out.append(s.substr(pos));
+  return out;
+}
+
+int64_t find(std::string_view s, std::string_view sub, bool reverse) {
+  size_t f = reverse ? s.rfind(sub) : s.find(sub);
+  if (f == std::string_view::npos) return -1;
+  return static_cast<int64_t>(length(s.substr(0, f)));
+}
+
+int64_t count(std::string_view s, std::string_view sub) {
+  if (sub.empty()) return static_cast<int64_t>(length(s)) + 1;
+  int64_t n = 0;
+  for (size_t pos = s.find(sub); pos != std::string_view::npos; pos = s.find(sub, pos + sub.size())) ++n;
+  return n;
+}
+
+}  // namespace pocketllm::chat::jinja::text
