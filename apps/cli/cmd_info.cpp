@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <map>
 
+#include <fmt/format.h>
+
 #include "cli/command.h"
 #include "cli/common_options.h"
 #include "tokenizer/tokenizer.h"

@@ -14,7 +14,7 @@ void ModelConfig::validate(const std::string& source) const {
   pos(n_layers, "layer count", 1024);
   pos(n_heads, "head count", 1024);
   pos(n_kv_heads, "KV head count", 1024);
-  pos(head_dim, "head dim", 1 << 12);
+  pos(head_dim, "head dim", 1024);  // attention keeps one head on the stack
   pos(context_length, "context length", 1 << 24);
   if (n_heads % n_kv_heads != 0) fail("{}: head count {} is not a multiple of KV head count {}", source, n_heads, n_kv_heads);
   if (head_dim % 2 != 0) fail("{}: head dim {} must be even for RoPE", source, head_dim);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/fp16.h"
 #include "model/context.h"
 #include "model/ops.h"
 
@@ -23,9 +24,19 @@ void attend(const ModelConfig& c, const KvCache& kv, int64_t layer, const float*
   const int64_t hd = c.head_dim;
   const int64_t kv_head = head / (c.n_heads / c.n_kv_heads);
   const float* qh = q + head * hd;
+  // With an f16 cache both operands of each dot product are f16 (as in llama.cpp,
+  // which converts q and the attention weights to f16 for its f16 kernels).
+  const bool f16 = kv.type() == KvType::F16;
+  float q16[1024];
+  if (f16) {
+    for (int64_t d = 0; d < hd; ++d) q16[d] = f16_to_f32(f32_to_f16(qh[d]));
+    qh = q16;
+  }
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (int64_t j = 0; j <= pos; ++j) scores[j] = kv.dot_key(layer, j, kv_head * hd, qh, hd) * scale;
   ops::softmax(scores, pos + 1);
+  if (f16)
+    for (int64_t j = 0; j <= pos; ++j) scores[j] = f16_to_f32(f32_to_f16(scores[j]));
   float* oh = out + head * hd;
   std::memset(oh, 0, static_cast<size_t>(hd) * sizeof(float));
   for (int64_t j = 0; j <= pos; ++j) kv.add_value(layer, j, kv_head * hd, scores[j], oh, hd);
