@@ -28,9 +28,23 @@ def strftime_now(fmt):
     return datetime.now().strftime(fmt)
 
 
+class GenerationTags(jinja2.ext.Extension):
+    """{% generation %}...{% endgeneration %}: renders its body, as transformers' AssistantTracker does."""
+
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return jinja2.nodes.CallBlock(self.call_method("_render_body"), [], [], body).set_lineno(lineno)
+
+    def _render_body(self, caller):
+        return caller()
+
+
 def make_env():
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                        extensions=[jinja2.ext.loopcontrols])
+                                        extensions=[GenerationTags, jinja2.ext.loopcontrols])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = strftime_now
@@ -41,10 +55,14 @@ def main():
     with open(sys.argv[1], encoding="utf-8") as f:
         jobs = json.load(f)
     env = make_env()
+    compiled = {}
     out = []
     for job in jobs:
         try:
-            out.append({"rendered": env.from_string(job["template"]).render(**job["context"])})
+            text = job["template"]
+            if text not in compiled:
+                compiled[text] = env.from_string(text)
+            out.append({"rendered": compiled[text].render(**job["context"])})
         except Exception as e:  # noqa: BLE001 - any failure is an expected "error" outcome
             out.append({"error": f"{type(e).__name__}: {e}"})
     sys.stdout.write(json.dumps(out, ensure_ascii=False))

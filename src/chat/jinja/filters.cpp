@@ -502,7 +502,8 @@ bool apply_test(Interpreter& in, const std::string& name, const Value& v, CallAr
                                           "center", "wordcount", "truncate", "format", "attr", "map", "select", "reject",
                                           "selectattr", "rejectattr", "sort", "unique", "min", "max", "dictsort", "sum",
                                           "batch", "pprint"};
-    std::string n = arg("name").str();
+    args.bind(name.c_str(), {});
+    std::string n = v.str();
     if (name == "filter") return std::any_of(std::begin(known_filters), std::end(known_filters), [&](const char* f) { return n == f; });
     static const char* known_tests[] = {"defined", "undefined", "none", "boolean", "true", "false", "integer", "float",
                                         "number", "string", "mapping", "iterable", "sequence", "callable", "escaped",

@@ -208,7 +208,13 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, const ScopePtr& scope) {
     }
     case StmtKind::Break: return Flow::Break;
     case StmtKind::Continue: return Flow::Continue;
-    case StmtKind::Generation: return exec_body(s.body, scope);
+    case StmtKind::Generation: {
+      // transformers implements this as a call block: the body runs in its own scope.
+      auto inner = std::make_shared<Scope>();
+      inner->parent = scope;
+      write(capture(s.body, inner));
+      break;
+    }
   }
   return Flow::Normal;
 }

@@ -248,8 +248,12 @@ Value string_method(Interpreter& in, const std::string& s, const std::string& m,
   if (m == "title") return p({}), Value::from_string(text::title_method(s));
   if (m == "capitalize") return p({}), Value::from_string(text::capitalize(s));
   if (m == "swapcase") {
-    std::string r = s;
-    for (char& c : r) c = std::isupper(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : static_cast<char>(std::toupper(c));
+    std::string r;
+    for (char32_t c : text::decode(s)) {
+      std::string one;
+      text::append_utf8(one, c);
+      r += text::is_upper_char(c) ? text::lower(one) : text::is_lower_char(c) ? text::upper(one) : one;
+    }
     return Value::from_string(r);
   }
   if (m == "replace") {
@@ -282,16 +286,16 @@ Value string_method(Interpreter& in, const std::string& s, const std::string& m,
     return Value::from_bool(!cps.empty() && std::all_of(cps.begin(), cps.end(), pred));
   };
   if (m == "isdigit" || m == "isnumeric" || m == "isdecimal") return all([](char32_t c) { return c >= '0' && c <= '9'; });
-  if (m == "isalpha") return all([](char32_t c) { return c > 127 ? true : std::isalpha(static_cast<int>(c)) != 0; });
-  if (m == "isalnum") return all([](char32_t c) { return c > 127 ? true : std::isalnum(static_cast<int>(c)) != 0; });
+  if (m == "isalpha") return all([](char32_t c) { return text::is_alpha(c); });
+  if (m == "isalnum") return all([](char32_t c) { return text::is_alnum(c); });
   if (m == "isspace") return all([](char32_t c) { return text::is_space(c); });
   if (m == "islower" || m == "isupper") {
     bool upper = m == "isupper", cased = false;
-    for (char c : s) {
-      if (std::islower(static_cast<unsigned char>(c))) {
+    for (char32_t c : text::decode(s)) {
+      if (text::is_lower_char(c)) {
         if (upper) return Value::from_bool(false);
         cased = true;
-      } else if (std::isupper(static_cast<unsigned char>(c))) {
+      } else if (text::is_upper_char(c)) {
         if (!upper) return Value::from_bool(false);
         cased = true;
       }

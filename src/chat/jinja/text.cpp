@@ -1,5 +1,7 @@
 #include "chat/jinja/text.h"
 
+#include <utf8proc.h>
+
 #include <algorithm>
 
 namespace pocketllm::chat::jinja::text {
@@ -111,53 +113,100 @@ std::string strip_chars(std::string_view s, std::string_view chars, bool left, b
   return encode(cps, b, e);
 }
 
-static char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
-static char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-static bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80; }
+namespace {
+
+bool is_cased(char32_t c) {
+  auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
+  return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT;
+}
+
+// Python's full case mappings for the common multi-character cases; simple mappings otherwise.
+void append_upper(std::string& out, char32_t c) {
+  if (c == 0xDF) {
+    out += "SS";
+    return;
+  }
+  append_utf8(out, static_cast<char32_t>(utf8proc_toupper(static_cast<utf8proc_int32_t>(c))));
+}
+void append_lower(std::string& out, char32_t c) {
+  if (c == 0x130) {
+    out += "i\xcc\x87";
+    return;
+  }
+  append_utf8(out, static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
+}
+void append_title(std::string& out, char32_t c) {
+  if (c == 0xDF) {
+    out += "Ss";
+    return;
+  }
+  append_utf8(out, static_cast<char32_t>(utf8proc_totitle(static_cast<utf8proc_int32_t>(c))));
+}
+
+}  // namespace
+
+bool is_alpha(char32_t c) {
+  auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
+  return cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
+}
+
+bool is_alnum(char32_t c) {
+  auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
+  return is_alpha(c) || cat == UTF8PROC_CATEGORY_ND || cat == UTF8PROC_CATEGORY_NL || cat == UTF8PROC_CATEGORY_NO;
+}
+
+bool is_lower_char(char32_t c) { return utf8proc_category(static_cast<utf8proc_int32_t>(c)) == UTF8PROC_CATEGORY_LL; }
+bool is_upper_char(char32_t c) {
+  auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
+  return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LT;
+}
 
 std::string upper(std::string_view s) {
-  std::string r(s);
-  for (char& c : r) c = to_upper(c);
+  std::string r;
+  for (char32_t c : decode(s)) append_upper(r, c);
   return r;
 }
 
 std::string lower(std::string_view s) {
-  std::string r(s);
-  for (char& c : r) c = to_lower(c);
+  std::string r;
+  for (char32_t c : decode(s)) append_lower(r, c);
   return r;
 }
 
 std::string capitalize(std::string_view s) {
-  std::string r = lower(s);
-  if (!r.empty()) r[0] = to_upper(r[0]);
+  auto cps = decode(s);
+  std::string r;
+  for (size_t i = 0; i < cps.size(); ++i) {
+    if (i == 0) append_title(r, cps[i]);
+    else append_lower(r, cps[i]);
+  }
   return r;
 }
 
 std::string title_method(std::string_view s) {
-  std::string r(s);
+  std::string r;
   bool prev_cased = false;
-  for (char& c : r) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (is_alpha(u)) {
-      if (u < 0x80) c = prev_cased ? to_lower(c) : to_upper(c);
-      prev_cased = true;
-    } else {
-      prev_cased = false;
-    }
+  for (char32_t c : decode(s)) {
+    if (prev_cased) append_lower(r, c);
+    else append_title(r, c);
+    prev_cased = is_cased(c);
   }
   return r;
 }
 
 std::string title_filter(std::string_view s) {
-  // Words begin after runs of '-', whitespace, '(', '{', '[' or '<'.
-  std::string r(s);
+  // jinja2: words begin after runs of '-', whitespace, '(', '{', '[' or '<'; each word is
+  // word[0].upper() + word[1:].lower().
+  std::string r;
   bool word_start = true;
-  for (char& c : r) {
-    bool sep = c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || is_space(static_cast<unsigned char>(c));
+  for (char32_t c : decode(s)) {
+    bool sep = c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || is_space(c);
     if (sep) {
+      append_utf8(r, c);
       word_start = true;
     } else {
-      c = word_start ? to_upper(c) : to_lower(c);
+      if (word_start) append_upper(r, c);
+      else append_lower(r, c);
       word_start = false;
     }
   }

@@ -1,5 +1,5 @@
 // Unicode-aware string helpers with Python str semantics (code point indexing,
-// Python's notion of whitespace and printable characters). Case mapping is ASCII only.
+// Python's notion of whitespace, printable characters and case mapping via utf8proc).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -17,6 +17,10 @@ size_t length(std::string_view s);  // number of code points
 bool is_space(char32_t c);      // Python str.isspace()
 bool is_printable(char32_t c);  // approximation of Python str.isprintable()
 bool is_linebreak(char32_t c);  // str.splitlines() boundaries
+bool is_alpha(char32_t c);
+bool is_alnum(char32_t c);
+bool is_lower_char(char32_t c);
+bool is_upper_char(char32_t c);
 
 std::string strip(std::string_view s, bool left, bool right);
 std::string strip_chars(std::string_view s, std::string_view chars, bool left, bool right);
