@@ -3,6 +3,8 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -19,6 +21,16 @@ inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1
   std::vector<float> v(n);
   for (auto& x : v) x = dist(rng);
   return v;
+}
+
+// The tables under test: every one this CPU supports, or with POCKETLLM_ISA set,
+// ref and that one (the CI runs each ARM table under qemu this way).
+inline std::vector<const pocketllm::KernelTable*> tested_kernels() {
+  const char* isa = std::getenv("POCKETLLM_ISA");
+  if (!isa || !*isa) return pocketllm::available_kernels();
+  std::vector<const pocketllm::KernelTable*> out = {pocketllm::find_kernels("ref")};
+  if (std::string(isa) != "ref") out.push_back(&pocketllm::select_kernels(isa));
+  return out;
 }
 
 // y[t][r] of linear() with weights prepared for `k`.

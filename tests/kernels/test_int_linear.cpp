@@ -36,7 +36,7 @@ TEST(IntLinear, EveryIsaMatchesRefOnRandomInputs) {
         const auto x = kt::random_floats(static_cast<size_t>(nt * sh.cols), seed++);
         const auto ref = kt::run_linear(m, *find_kernels("ref"), x, nt);
         const auto mag = kt::abs_sums(wd, x, sh.rows, sh.cols, nt);
-        for (const KernelTable* k : available_kernels()) {
+        for (const KernelTable* k : kt::tested_kernels()) {
           const auto y = kt::run_linear(m, *k, x, nt, 1, /*drop_data=*/true);
           for (size_t i = 0; i < y.size(); ++i)
             ASSERT_NEAR(y[i], ref[i], 2e-6 * mag[i] + 1e-6) << describe(s, sh, nt, k->name) << " at " << i;
@@ -90,7 +90,7 @@ void check_exact(DType type, int bits, int64_t rows, int64_t cols, uint32_t seed
           s += static_cast<int64_t>(wd[r * cols + c]) * static_cast<int64_t>(x[t * cols + c]);
         ASSERT_EQ(ref[t * rows + r], static_cast<float>(s)) << dtype_name(type) << " row " << r << " token " << t;
       }
-    for (const KernelTable* k : available_kernels()) {
+    for (const KernelTable* k : kt::tested_kernels()) {
       const auto y = kt::run_linear(m, *k, x, nt, 2);
       for (size_t i = 0; i < y.size(); ++i)
         ASSERT_EQ(y[i], ref[i]) << dtype_name(type) << " " << rows << "x" << cols << " isa " << k->name << " at " << i;
@@ -116,7 +116,7 @@ TEST(IntLinear, ZerosGiveZeros) {
     const QuantizedTensor q = quantize_rtn(w.data(), 17, 172, s);
     const Matrix m = make_matrix(q.type, 17, 172, q.bytes.data());
     const auto xr = kt::random_floats(3 * 172, 5);
-    for (const KernelTable* k : available_kernels()) {
+    for (const KernelTable* k : kt::tested_kernels()) {
       for (float v : kt::run_linear(m, *k, x, 3)) ASSERT_EQ(v, 0.0f) << k->name;
       for (float v : kt::run_linear(m, *k, xr, 3)) ASSERT_EQ(v, 0.0f) << k->name;
     }
@@ -162,7 +162,7 @@ TEST(IntLinear, FloatActivationsDequantizeWeights) {
   Matrix m = make_matrix(q.type, rows, cols, q.bytes.data());
   m.act = ActPrecision::Float;
   const auto mag = kt::abs_sums(wd, x, rows, cols, nt);
-  for (const KernelTable* k : available_kernels()) {
+  for (const KernelTable* k : kt::tested_kernels()) {
     const auto y = kt::run_linear(m, *k, x, nt, 1, true);
     for (int64_t t = 0; t < nt; ++t)
       for (int64_t r = 0; r < rows; ++r) {
@@ -179,7 +179,7 @@ TEST(IntLinear, ThreadsDoNotChangeResults) {
   const auto x = kt::random_floats(nt * cols, 32);
   const QuantizedTensor q = quantize_rtn(w.data(), rows, cols, Scheme{4, 32, {}});
   const Matrix m = make_matrix(q.type, rows, cols, q.bytes.data());
-  for (const KernelTable* k : available_kernels())
+  for (const KernelTable* k : kt::tested_kernels())
     EXPECT_EQ(kt::run_linear(m, *k, x, nt, 1), kt::run_linear(m, *k, x, nt, 2)) << k->name;
 }
 
@@ -189,7 +189,7 @@ TEST(IntLinear, MatrixRowReadsPackedWeights) {
   for (const Scheme& s : kSchemes) {
     const QuantizedTensor q = quantize_rtn(w.data(), rows, cols, s);
     const auto wd = dequantize(q.type, q.bytes.data(), q.bytes.size(), rows, cols);
-    for (const KernelTable* k : available_kernels()) {
+    for (const KernelTable* k : kt::tested_kernels()) {
       Matrix m = make_matrix(q.type, rows, cols, q.bytes.data());
       prepare_matrix(m, *k);
       m.data = nullptr;  // the model drops the stored pages after preparing
@@ -213,6 +213,9 @@ TEST(Dispatch, IsaSelection) {
       EXPECT_THROW(select_kernels(name.c_str()), Error) << name;
   }
   EXPECT_EQ(available_kernels().back()->name, std::string(select_kernels(nullptr).name));
+  if (const char* isa = std::getenv("POCKETLLM_ISA"); isa && *isa) {
+    EXPECT_STREQ(active_kernels().name, isa);
+  }
   std::printf("kernels available here:");
   for (const KernelTable* k : available_kernels()) std::printf(" %s", k->name);
   std::printf("\n");

@@ -1,0 +1,111 @@
+// linear() per kernel table: GEMV (decode, 1 token) over 2048x2048 and 5632x2048
+// and GEMM (prefill, 512 tokens) over 2048x2048, for W4 (Q4_0) and W8 (Q8_0)
+// weights, reporting weight GB/s and GOP/s (2 ops per multiply-add). A plain
+// memory read runs in the same process, since decode is bound by it.
+//   POCKETLLM_BENCH_THREADS=n (default 1); --benchmark_filter=avx2 etc.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/linear.h"
+#include "kernels/table.h"
+#include "quant/quantize.h"
+
+using namespace pocketllm;
+
+namespace {
+
+int bench_threads() {
+  const char* s = std::getenv("POCKETLLM_BENCH_THREADS");
+  return s && std::atoi(s) > 0 ? std::atoi(s) : 1;
+}
+
+ThreadPool& pool() {
+  static ThreadPool p(bench_threads());
+  return p;
+}
+
+std::vector<float> randn(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+struct Case {
+  const KernelTable* kernels;
+  int bits;
+  int64_t rows, cols, tokens;
+};
+
+void run_case(benchmark::State& state, Case c) {
+  const auto w = randn(static_cast<size_t>(c.rows * c.cols), 1);
+  const QuantizedTensor q = quantize_rtn(w.data(), c.rows, c.cols, Scheme{c.bits, 32, {}});
+  Matrix m = make_matrix(q.type, c.rows, c.cols, q.bytes.data());
+  prepare_matrix(m, *c.kernels);
+  const auto x = randn(static_cast<size_t>(c.tokens * c.cols), 2);
+  std::vector<float> y(static_cast<size_t>(c.tokens * c.rows));
+  for (auto _ : state) {
+    linear(m, x.data(), c.cols, c.tokens, y.data(), c.rows, pool());
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double iters = static_cast<double>(state.iterations());
+  const double weight_bytes = m.packed_bytes ? static_cast<double>(m.packed_bytes) : static_cast<double>(q.bytes.size());
+  state.counters["GB/s"] = benchmark::Counter(weight_bytes * iters / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GOP/s"] =
+      benchmark::Counter(2.0 * c.rows * c.cols * c.tokens * iters / 1e9, benchmark::Counter::kIsRate);
+}
+
+// Sum of a 256 MiB buffer: the read bandwidth a memory-bound GEMV can hope for.
+void read_bandwidth(benchmark::State& state) {
+  const size_t n = (256u << 20) / 8;
+  std::vector<uint64_t> buf(n, 1);
+  ThreadPool& p = pool();
+  for (auto _ : state) {
+    std::vector<uint64_t> part(static_cast<size_t>(p.size()), 0);
+    p.run([&](int ti, int nt) {
+      auto [b, e] = ThreadPool::split(static_cast<int64_t>(n), ti, nt);
+      uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (int64_t i = b; i + 4 <= e; i += 4) s0 += buf[i], s1 += buf[i + 1], s2 += buf[i + 2], s3 += buf[i + 3];
+      part[ti] = s0 + s1 + s2 + s3;
+    });
+    benchmark::DoNotOptimize(part.data());
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(n * 8) * static_cast<double>(state.iterations()) / 1e9,
+                         benchmark::Counter::kIsRate);
+}
+
+void register_all() {
+  benchmark::RegisterBenchmark("read_bandwidth/256MiB", read_bandwidth)->Unit(benchmark::kMillisecond)->UseRealTime();
+  for (const KernelTable* k : available_kernels()) {
+    const bool is_ref = std::string(k->name) == "ref";
+    for (int bits : {4, 8}) {
+      std::vector<Case> cases = {{k, bits, 2048, 2048, 1}, {k, bits, 5632, 2048, 1}};
+      if (!is_ref) cases.push_back({k, bits, 2048, 2048, 512});  // ref would take seconds per call
+      for (const Case& c : cases) {
+        const std::string name = std::string(c.tokens == 1 ? "gemv" : "gemm") + "/" + k->name + "/W" +
+                                 std::to_string(bits) + "g32/" + std::to_string(c.rows) + "x" +
+                                 std::to_string(c.cols) + "/tokens:" + std::to_string(c.tokens);
+        benchmark::RegisterBenchmark(name.c_str(), run_case, c)->Unit(benchmark::kMicrosecond)->UseRealTime();
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

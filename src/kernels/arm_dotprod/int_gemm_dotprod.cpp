@@ -1,0 +1,14 @@
+// ARMv8.2 dot product: sdot adds four int8 x int8 products into each int32 lane.
+#include "kernels/arm_neon/int_gemm_neon.h"
+
+namespace pocketllm {
+namespace {
+struct DotSdot {
+  static int32x4_t dot2(int32x4_t acc, int8x16_t w0, int8x16_t a0, int8x16_t w1, int8x16_t a1) {
+    return vdotq_s32(vdotq_s32(acc, w0, a0), w1, a1);
+  }
+};
+}  // namespace
+
+extern const KernelTable kDotprodKernels = {"dotprod", gemm_w4_arm<DotSdot>, gemm_w8_arm<DotSdot>, dot_f32_neon};
+}  // namespace pocketllm
