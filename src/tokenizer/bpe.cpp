@@ -82,6 +82,9 @@ void merge_symbols(const TokenizerData& d, std::string_view text, std::vector<Sy
   }
 }
 
+void emit_spm_symbols(const TokenizerData& d, std::string_view text, const std::vector<Symbol>& syms,
+                      bool& last_was_unk, std::vector<int32_t>& out);
+
 }  // namespace
 
 void encode_spm(const TokenizerData& d, std::string_view raw, bool first_segment, std::vector<int32_t>& out) {
@@ -102,9 +105,29 @@ void encode_spm(const TokenizerData& d, std::string_view raw, bool first_segment
     text += normalized;
   }
   std::vector<Symbol> syms;
-  init_symbols(d, text, syms);
-  merge_symbols(d, text, syms);
   bool last_was_unk = false;
+  auto encode_word = [&](std::string_view word) {
+    init_symbols(d, word, syms);
+    merge_symbols(d, word, syms);
+    emit_spm_symbols(d, word, syms, last_was_unk, out);
+  };
+  // Split where no vocab piece spans the boundary (see spm_bigrams).
+  size_t word_start = 0, len = 0;
+  uint32_t prev = 0;
+  for (size_t i = 0; i < text.size(); i += len) {
+    uint32_t cp = utf8_code_point(text, i, len);
+    if (i > 0 && !d.spm_bigrams.count((static_cast<uint64_t>(prev) << 32) | cp)) {
+      encode_word(std::string_view(text).substr(word_start, i - word_start));
+      word_start = i;
+    }
+    prev = cp;
+  }
+  encode_word(std::string_view(text).substr(word_start));
+}
+
+namespace {
+void emit_spm_symbols(const TokenizerData& d, std::string_view text, const std::vector<Symbol>& syms,
+                      bool& last_was_unk, std::vector<int32_t>& out) {
   for (int32_t i = syms.empty() ? -1 : 0; i >= 0; i = syms[i].next) {
     const Symbol& s = syms[i];
     if (s.id >= 0) {
@@ -125,6 +148,7 @@ void encode_spm(const TokenizerData& d, std::string_view raw, bool first_segment
     }
   }
 }
+}  // namespace
 
 void encode_byte_level(const TokenizerData& d, std::string_view raw, std::vector<int32_t>& out) {
   if (raw.empty()) return;

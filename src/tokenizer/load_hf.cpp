@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <type_traits>
 
 #include "core/error.h"
 #include "formats/gguf.h"
@@ -27,6 +28,27 @@ json read_json(const fs::path& p) {
   }
 }
 
+// j[key] when present with the type of fallback; fallback when missing or null.
+template <class T>
+T get_or(const json& j, const char* key, T fallback) {
+  if (!j.is_object()) return fallback;
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  if constexpr (std::is_same_v<T, bool>) {
+    return it->is_boolean() ? it->template get<bool>() : fallback;
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return it->is_string() ? it->template get<std::string>() : fallback;
+  } else {
+    return it->is_number() ? it->template get<T>() : fallback;
+  }
+}
+const json& child(const json& j, const char* key) {
+  static const json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
 std::string str_or_content(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
@@ -37,7 +59,7 @@ std::string str_or_content(const json& v) {
 std::vector<json> flatten(const json& node, const char* seq_key) {
   std::vector<json> out;
   if (node.is_null()) return out;
-  if (node.value("type", "") == "Sequence" && node.contains(seq_key)) {
+  if (get_or(node, "type", std::string("")) == "Sequence" && node.contains(seq_key)) {
     for (const auto& n : node[seq_key]) {
       auto sub = flatten(n, seq_key);
       out.insert(out.end(), sub.begin(), sub.end());
@@ -63,14 +85,14 @@ struct HfFlags {
 
 void parse_normalizer(const json& norm, tok::TokenizerData& d, HfFlags& kind, const std::string& src) {
   for (const auto& n : flatten(norm, "normalizers")) {
-    std::string type = n.value("type", "");
+    std::string type = get_or(n, "type", std::string(""));
     if (type == "NFC") {
       d.nfc = true;
-    } else if (type == "Prepend" && n.value("prepend", "") == kMetaspace) {
+    } else if (type == "Prepend" && get_or(n, "prepend", std::string("")) == kMetaspace) {
       d.prefix = tok::PrefixScheme::Always;
       kind.spm = true;
-    } else if (type == "Replace" && n.contains("pattern") && n["pattern"].value("String", "") == " " &&
-               n.value("content", "") == kMetaspace) {
+    } else if (type == "Replace" && n.contains("pattern") && get_or(n["pattern"], "String", std::string("")) == " " &&
+               get_or(n, "content", std::string("")) == kMetaspace) {
       d.escape_spaces = true;
       kind.spm = true;
     } else {
@@ -81,15 +103,15 @@ void parse_normalizer(const json& norm, tok::TokenizerData& d, HfFlags& kind, co
 
 void parse_pre_tokenizer(const json& pre, tok::TokenizerData& d, HfFlags& kind, const std::string& src) {
   for (const auto& p : flatten(pre, "pretokenizers")) {
-    std::string type = p.value("type", "");
+    std::string type = get_or(p, "type", std::string(""));
     if (type == "ByteLevel") {
       kind.byte_level = true;
-      d.bl_add_prefix_space = p.value("add_prefix_space", false);
-      if (p.value("use_regex", true)) d.pre_regexes.push_back(tok::gpt2_pattern() + R"(|\s+)");
+      d.bl_add_prefix_space = get_or(p, "add_prefix_space", false);
+      if (get_or(p, "use_regex", true)) d.pre_regexes.push_back(tok::gpt2_pattern() + R"(|\s+)");
     } else if (type == "Split") {
-      if (p.value("behavior", "") != "Isolated" || p.value("invert", false))
-        fail("{}: unsupported Split pre-tokenizer (behavior {}, invert {})", src, p.value("behavior", "?"),
-             p.value("invert", false));
+      if (get_or(p, "behavior", std::string("")) != "Isolated" || get_or(p, "invert", false))
+        fail("{}: unsupported Split pre-tokenizer (behavior {}, invert {})", src, get_or(p, "behavior", std::string("?")),
+             get_or(p, "invert", false));
       const json& pat = p["pattern"];
       if (pat.contains("Regex"))
         d.pre_regexes.push_back(pat["Regex"].get<std::string>());
@@ -100,11 +122,11 @@ void parse_pre_tokenizer(const json& pre, tok::TokenizerData& d, HfFlags& kind, 
     } else if (type == "Metaspace") {
       kind.spm = true;
       d.escape_spaces = true;
-      std::string scheme = p.value("prepend_scheme", p.value("add_prefix_space", true) ? "always" : "never");
+      std::string scheme = get_or(p, "prepend_scheme", std::string(get_or(p, "add_prefix_space", true) ? "always" : "never"));
       d.prefix = scheme == "first" ? tok::PrefixScheme::First
                  : scheme == "never" ? tok::PrefixScheme::Never
                                      : tok::PrefixScheme::Always;
-      if (p.value("split", false)) fail("{}: Metaspace pre-tokenizer with split=true is not supported", src);
+      if (get_or(p, "split", false)) fail("{}: Metaspace pre-tokenizer with split=true is not supported", src);
     } else {
       fail("{}: unsupported pre-tokenizer \"{}\"", src, type.empty() ? p.dump() : type);
     }
@@ -114,11 +136,11 @@ void parse_pre_tokenizer(const json& pre, tok::TokenizerData& d, HfFlags& kind, 
 void parse_decoder(const json& dec, tok::TokenizerData& d, const std::string& src) {
   d.strip_leading_space = false;
   for (const auto& p : flatten(dec, "decoders")) {
-    std::string type = p.value("type", "");
+    std::string type = get_or(p, "type", std::string(""));
     if (type == "Strip") {
-      if (p.value("content", "") == " " && p.value("start", 0) >= 1) d.strip_leading_space = true;
+      if (get_or(p, "content", std::string("")) == " " && get_or(p, "start", 0) >= 1) d.strip_leading_space = true;
     } else if (type == "Metaspace") {
-      std::string scheme = p.value("prepend_scheme", p.value("add_prefix_space", true) ? "always" : "never");
+      std::string scheme = get_or(p, "prepend_scheme", std::string(get_or(p, "add_prefix_space", true) ? "always" : "never"));
       d.strip_leading_space = scheme != "never";
     } else if (type != "ByteLevel" && type != "Replace" && type != "ByteFallback" && type != "Fuse") {
       fail("{}: unsupported decoder \"{}\"", src, type.empty() ? p.dump() : type);
@@ -129,11 +151,11 @@ void parse_decoder(const json& dec, tok::TokenizerData& d, const std::string& sr
 // TemplateProcessing "single": a leading/trailing SpecialToken means add BOS/EOS.
 void parse_post_processor(const json& post, tok::TokenizerData& d) {
   for (const auto& p : flatten(post, "processors")) {
-    if (p.value("type", "") != "TemplateProcessing" || !p.contains("single")) continue;
+    if (get_or(p, "type", std::string("")) != "TemplateProcessing" || !p.contains("single")) continue;
     const json& single = p["single"];
     auto special_id = [&](const json& item) -> int32_t {
       if (!item.contains("SpecialToken")) return -1;
-      std::string name = item["SpecialToken"].value("id", "");
+      std::string name = get_or(item["SpecialToken"], "id", std::string(""));
       const json& st = p["special_tokens"];
       if (st.contains(name) && !st[name]["ids"].empty()) return st[name]["ids"][0].get<int32_t>();
       return -1;
@@ -154,14 +176,16 @@ void parse_post_processor(const json& post, tok::TokenizerData& d) {
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> Tokenizer::from_hf(const std::string& path) {
-  fs::path file = fs::is_directory(path) ? fs::path(path) / "tokenizer.json" : fs::path(path);
+namespace {
+std::unique_ptr<Tokenizer> parse_hf(const std::string& path) {
+  std::error_code dir_ec;
+  fs::path file = fs::is_directory(path, dir_ec) ? fs::path(path) / "tokenizer.json" : fs::path(path);
   fs::path dir = file.parent_path();
   const std::string src = file.string();
   json tj = read_json(file);
   if (!tj.is_object() || !tj.contains("model")) fail("{}: not a tokenizer.json (no \"model\")", src);
   const json& model = tj["model"];
-  std::string type = model.value("type", "");
+  std::string type = get_or(model, "type", std::string(""));
   if (type.empty() && model.contains("merges")) type = "BPE";
   if (type != "BPE") fail("{}: unsupported tokenizer model type \"{}\" (supported: BPE)", src, type);
 
@@ -175,8 +199,9 @@ std::unique_ptr<Tokenizer> Tokenizer::from_hf(const std::string& path) {
   if (!model.contains("vocab") || !model["vocab"].is_object()) fail("{}: model.vocab missing", src);
   int64_t max_id = -1;
   for (const auto& [piece, id] : model["vocab"].items()) max_id = std::max<int64_t>(max_id, id.get<int64_t>());
-  const json added = tj.value("added_tokens", json::array());
-  for (const auto& a : added) max_id = std::max<int64_t>(max_id, a.value("id", int64_t{-1}));
+  static const json kNoAdded = json::array();
+  const json& added = tj.contains("added_tokens") ? tj["added_tokens"] : kNoAdded;
+  for (const auto& a : added) max_id = std::max<int64_t>(max_id, get_or(a, "id", int64_t{-1}));
   if (max_id < 0 || max_id > (1 << 24)) fail("{}: bad vocabulary size {}", src, max_id + 1);
   const auto n = static_cast<size_t>(max_id + 1);
   d->pieces.assign(n, "");
@@ -189,18 +214,20 @@ std::unique_ptr<Tokenizer> Tokenizer::from_hf(const std::string& path) {
     d->types[i] = TokenType::Normal;
   }
   for (const auto& a : added) {
-    auto i = a.value("id", int64_t{-1});
+    auto i = get_or(a, "id", int64_t{-1});
     if (i < 0) continue;
-    d->pieces[i] = a.value("content", "");
-    bool special = a.value("special", false);
+    d->pieces[i] = get_or(a, "content", std::string(""));
+    bool special = get_or(a, "special", false);
     d->types[i] = special ? TokenType::Control : TokenType::UserDefined;
     d->special[i] = special;
-    tok::AddedTokenFlags fl{a.value("lstrip", false), a.value("rstrip", false), a.value("single_word", false)};
+    tok::AddedTokenFlags fl{get_or(a, "lstrip", false), get_or(a, "rstrip", false), get_or(a, "single_word", false)};
     if (fl.lstrip || fl.rstrip) d->added_flags[static_cast<int32_t>(i)] = fl;
   }
 
   // Merges: "a b" strings or ["a", "b"] pairs.
-  for (const auto& m : model.value("merges", json::array())) {
+  static const json kNoMerges = json::array();
+  const json& merges = model.contains("merges") ? model["merges"] : kNoMerges;
+  for (const auto& m : merges) {
     if (m.is_string()) {
       const std::string s = m.get<std::string>();
       size_t sp = s.find(' ', 1);
@@ -213,14 +240,14 @@ std::unique_ptr<Tokenizer> Tokenizer::from_hf(const std::string& path) {
     }
   }
   d->use_merge_ranks = true;
-  d->byte_fallback = model.value("byte_fallback", false);
-  d->fuse_unk = model.value("fuse_unk", false);
-  d->ignore_merges = model.value("ignore_merges", false);
+  d->byte_fallback = get_or(model, "byte_fallback", false);
+  d->fuse_unk = get_or(model, "fuse_unk", false);
+  d->ignore_merges = get_or(model, "ignore_merges", false);
 
   HfFlags kind;
-  parse_normalizer(tj.value("normalizer", json()), *d, kind, src);
-  parse_pre_tokenizer(tj.value("pre_tokenizer", json()), *d, kind, src);
-  parse_decoder(tj.value("decoder", json()), *d, src);
+  parse_normalizer(child(tj, "normalizer"), *d, kind, src);
+  parse_pre_tokenizer(child(tj, "pre_tokenizer"), *d, kind, src);
+  parse_decoder(child(tj, "decoder"), *d, src);
   if (kind.byte_level && kind.spm) fail("{}: mixes byte-level and SentencePiece-style steps", src);
   if (!kind.byte_level && !kind.spm) {
     if (!d->byte_fallback) fail("{}: unsupported BPE tokenizer (neither ByteLevel nor SentencePiece-style)", src);
@@ -232,7 +259,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_hf(const std::string& path) {
     d->pre_name = tok::pre_name_for(d->pre_regexes);
     if (d->pre_name.empty()) d->pre_name = "default";
   }
-  parse_post_processor(tj.value("post_processor", json()), *d);
+  parse_post_processor(child(tj, "post_processor"), *d);
 
   auto id_of = [&](const std::string& piece) -> int32_t {
     if (piece.empty()) return -1;
@@ -246,9 +273,9 @@ std::unique_ptr<Tokenizer> Tokenizer::from_hf(const std::string& path) {
   std::error_code ec;
   if (fs::exists(dir / "tokenizer_config.json", ec)) {
     json cfg = read_json(dir / "tokenizer_config.json");
-    if (int32_t id = id_of(str_or_content(cfg.value("bos_token", json()))); id >= 0) d->bos = id;
-    if (int32_t id = id_of(str_or_content(cfg.value("eos_token", json()))); id >= 0) d->eos = id;
-    if (int32_t id = id_of(str_or_content(cfg.value("pad_token", json()))); id >= 0) d->pad = id;
+    if (int32_t id = id_of(str_or_content(child(cfg, "bos_token"))); id >= 0) d->bos = id;
+    if (int32_t id = id_of(str_or_content(child(cfg, "eos_token"))); id >= 0) d->eos = id;
+    if (int32_t id = id_of(str_or_content(child(cfg, "pad_token"))); id >= 0) d->pad = id;
     if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean()) d->add_bos = cfg["add_bos_token"];
     if (cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean()) d->add_eos = cfg["add_eos_token"];
     if (cfg.contains("clean_up_tokenization_spaces") && cfg["clean_up_tokenization_spaces"].is_boolean())
@@ -256,7 +283,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_hf(const std::string& path) {
   }
   if (fs::exists(dir / "generation_config.json", ec)) {
     json gen = read_json(dir / "generation_config.json");
-    const json eos = gen.value("eos_token_id", json());
+    const json eos = child(gen, "eos_token_id");
     if (eos.is_number_integer()) d->extra_eog.push_back(eos.get<int32_t>());
     if (eos.is_array())
       for (const auto& e : eos)
@@ -264,6 +291,15 @@ std::unique_ptr<Tokenizer> Tokenizer::from_hf(const std::string& path) {
   }
   tok::finalize(*d);
   return std::make_unique<Tokenizer>(std::move(d));
+}
+}  // namespace
+
+std::unique_ptr<Tokenizer> Tokenizer::from_hf(const std::string& path) {
+  try {
+    return parse_hf(path);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: malformed tokenizer files: {}", path, e.what());
+  }
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {

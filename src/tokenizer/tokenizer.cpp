@@ -104,6 +104,17 @@ void finalize(TokenizerData& d) {
   for (int32_t id : d.parse_candidates) d.candidates_by_byte[static_cast<uint8_t>(d.pieces[id][0])].push_back(id);
 
   if (d.model == Model::ByteLevelBPE) d.pretok = std::make_unique<PreTokenizer>(d.pre_regexes);
+  d.spm_bigrams.clear();
+  if (d.model == Model::SPM) {
+    for (const std::string& p : d.pieces) {
+      uint32_t prev = 0;
+      for (size_t i = 0, len = 0; i < p.size(); i += len) {
+        uint32_t cp = utf8_code_point(p, i, len);
+        if (i > 0) d.spm_bigrams.insert((static_cast<uint64_t>(prev) << 32) | cp);
+        prev = cp;
+      }
+    }
+  }
 }
 
 }  // namespace tok

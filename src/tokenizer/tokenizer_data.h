@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "tokenizer/pretokenizer.h"
@@ -71,6 +72,10 @@ struct TokenizerData {
   std::vector<int32_t> parse_candidates;  // tokens matched in text, longest first
   std::array<std::vector<int32_t>, 256> candidates_by_byte;  // the same, by first byte
   std::unique_ptr<PreTokenizer> pretok;
+  // SPM: code point pairs (a << 32 | b) that occur inside some vocab piece. No
+  // merge can cross a boundary whose pair is absent, so text splits there into
+  // independent words (same result, much faster on long text).
+  std::unordered_set<uint64_t> spm_bigrams;
 };
 
 // Builds the lookup tables; validates ids. Call after a loader filled the fields.

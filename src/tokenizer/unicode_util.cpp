@@ -42,6 +42,22 @@ size_t utf8_scan(std::string_view s, size_t pos, bool& valid) {
   return i;  // lead byte plus the valid continuation bytes seen
 }
 
+uint32_t utf8_code_point(std::string_view s, size_t pos, size_t& len) {
+  bool valid;
+  len = utf8_scan(s, pos, valid);
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data()) + pos;
+  if (!valid) {
+    len = 1;
+    return 0x80000000u | p[0];
+  }
+  switch (len) {
+    case 1: return p[0];
+    case 2: return ((p[0] & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+    case 3: return ((p[0] & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
+    default: return ((p[0] & 0x07u) << 18) | ((p[1] & 0x3Fu) << 12) | ((p[2] & 0x3Fu) << 6) | (p[3] & 0x3Fu);
+  }
+}
+
 bool is_valid_utf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     bool valid;

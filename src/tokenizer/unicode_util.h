@@ -19,6 +19,9 @@ inline size_t utf8_char_len(std::string_view s, size_t pos) {
   return valid ? n : 1;
 }
 bool is_valid_utf8(std::string_view s);
+// Code point of the char at s[pos] and its length; an invalid byte b gives
+// 0x80000000 | b with length 1 (never equal to a real code point).
+uint32_t utf8_code_point(std::string_view s, size_t pos, size_t& len);
 std::string utf8_lossy(std::string_view s);
 // Bytes at the end of s that begin a valid but incomplete UTF-8 char (0..3).
 size_t utf8_incomplete_tail(std::string_view s);
