@@ -15,7 +15,7 @@ namespace {
 int64_t length_of(const Value& v) {
   switch (v.type) {
     case Value::Type::Undefined: return 0;
-    case Value::Type::String: return static_cast<int64_t>(text::length(v.text));
+    case Value::Type::String: return static_cast<int64_t>(text::length(v.text()));
     case Value::Type::Array:
       if (v.is_generator) fail("object of type 'generator' has no len()");
       return static_cast<int64_t>(v.array->size());
@@ -38,7 +38,7 @@ Value attribute_of(Interpreter& in, const Value& item, const std::string& path) 
 
 // Sort key helper: lower-cases strings unless case sensitive.
 Value sort_key(const Value& v, bool case_sensitive) {
-  if (!case_sensitive && v.is_string()) return Value::from_string(text::lower(v.text));
+  if (!case_sensitive && v.is_string()) return Value::from_string(text::lower(v.text()));
   return v;
 }
 
@@ -101,7 +101,7 @@ Value to_int(const Value& v, const Value& def, int base) {
     return Value::from_int(static_cast<int64_t>(std::trunc(v.number)));
   }
   if (v.is_string()) {
-    std::string s = text::strip(v.text, true, true);
+    std::string s = text::strip(v.text(), true, true);
     std::string digits;
     for (char c : s)
       if (c != '_') digits += c;
@@ -119,7 +119,7 @@ Value to_int(const Value& v, const Value& def, int base) {
 Value to_float(const Value& v, const Value& def) {
   if (v.is_number()) return Value::from_float(v.as_double());
   if (v.is_string()) {
-    std::string s = text::strip(v.text, true, true);
+    std::string s = text::strip(v.text(), true, true);
     char* end = nullptr;
     double d = std::strtod(s.c_str(), &end);
     if (!s.empty() && end && *end == 0) return Value::from_float(d);
@@ -128,7 +128,7 @@ Value to_float(const Value& v, const Value& def) {
 }
 
 std::string indent_text(const std::string& s, const Value& width, bool first, bool blank) {
-  std::string ind = width.is_string() ? width.text : std::string(static_cast<size_t>(std::clamp<int64_t>(width.is_undefined() ? 4 : width.as_int(), 0, 1 << 20)), ' ');
+  std::string ind = width.is_string() ? width.text() : std::string(static_cast<size_t>(std::clamp<int64_t>(width.is_undefined() ? 4 : width.as_int(), 0, 1 << 20)), ' ');
   auto lines = text::splitlines(s + "\n", false);
   std::string rv;
   if (blank) {
@@ -183,7 +183,7 @@ Value apply_filter(Interpreter& in, const std::string& name, const Value& v, Cal
     if (!a[1].is_undefined() && !a[1].is_none()) {
       o.has_indent = true;
       o.item_separator = ",";
-      o.indent = a[1].is_string() ? a[1].text : std::string(static_cast<size_t>(std::clamp<int64_t>(a[1].as_int(), 0, 64)), ' ');
+      o.indent = a[1].is_string() ? a[1].text() : std::string(static_cast<size_t>(std::clamp<int64_t>(a[1].as_int(), 0, 64)), ' ');
     }
     if (a[2].is_array() && a[2].array->size() == 2) {
       o.item_separator = (*a[2].array)[0].str();
@@ -195,7 +195,7 @@ Value apply_filter(Interpreter& in, const std::string& name, const Value& v, Cal
   }
   if (name == "trim") {
     auto a = p({"chars"});
-    if (a[0].is_string()) return Value::from_string(text::strip_chars(soft_str(v), a[0].text, true, true));
+    if (a[0].is_string()) return Value::from_string(text::strip_chars(soft_str(v), a[0].text(), true, true));
     return Value::from_string(text::strip(soft_str(v), true, true));
   }
   if (name == "length" || name == "count") return p({}), Value::from_int(length_of(v));
@@ -231,8 +231,9 @@ Value apply_filter(Interpreter& in, const std::string& name, const Value& v, Cal
       if (!first) out += sep;
       first = false;
       out += a[1].is_undefined() || a[1].is_none() ? item.str() : attribute_of(in, item, a[1].str()).str();
-      in.check_size(out.size());
+      in.check_size(out.size(), false);
     }
+    in.check_size(out.size());
     return Value::from_string(std::move(out));
   }
   if (name == "first") {
@@ -247,7 +248,7 @@ Value apply_filter(Interpreter& in, const std::string& name, const Value& v, Cal
     return items.empty() ? Value::undefined("No last item, sequence was empty.") : items.back();
   }
   if (name == "reverse") {
-    if (v.is_string()) return Value::from_string(text::encode([&] { auto c = text::decode(v.text); std::reverse(c.begin(), c.end()); return c; }()));
+    if (v.is_string()) return Value::from_string(text::encode([&] { auto c = text::decode(v.text()); std::reverse(c.begin(), c.end()); return c; }()));
     auto items = in.iterate(v);
     std::reverse(items.begin(), items.end());
     return Value::generator(std::move(items));
@@ -406,8 +407,8 @@ Value apply_filter(Interpreter& in, const std::string& name, const Value& v, Cal
     auto a = p({"case_sensitive", "by", "reverse"});
     needs_defined();
     if (!v.is_object() || v.is_namespace()) fail("'{}' object has no attribute 'items'", v.type_name());
-    bool by_value = a[1].is_string() && a[1].text == "value";
-    if (a[1].is_string() && a[1].text != "key" && a[1].text != "value") fail("You can only sort by either 'key' or 'value'");
+    bool by_value = a[1].is_string() && a[1].text() == "value";
+    if (a[1].is_string() && a[1].text() != "key" && a[1].text() != "value") fail("You can only sort by either 'key' or 'value'");
     std::vector<std::pair<Value, Value>> items(v.object->items.begin(), v.object->items.end());
     bool cs = a[0].truthy(), rev = a[2].truthy();
     std::stable_sort(items.begin(), items.end(), [&](const auto& x, const auto& y) {

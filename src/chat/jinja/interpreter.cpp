@@ -30,13 +30,15 @@ struct Interpreter::DepthGuard {
   Interpreter& in;
   explicit DepthGuard(Interpreter& i) : in(i) {
     if (++in.eval_depth_ > in.limits_.max_eval_depth) fail("template nesting too deep (over {} levels)", in.limits_.max_eval_depth);
+    if ((++in.steps_ & 15) == 0 && std::chrono::steady_clock::now() > in.deadline_)
+      fail("template rendering exceeded the time limit of {} ms", in.limits_.max_millis);
   }
   ~DepthGuard() { --in.eval_depth_; }
 };
 
 [[noreturn]] void fail_undefined(const Value& u) {
-  if (u.unsafe) fail("SecurityError: {}", u.text);
-  fail("{}", u.text.empty() ? std::string("value is undefined") : u.text);
+  if (u.unsafe) fail("SecurityError: {}", u.text());
+  fail("{}", u.text().empty() ? std::string("value is undefined") : u.text());
 }
 
 Interpreter::Interpreter(Limits limits) : limits_(limits) {
@@ -50,11 +52,13 @@ std::string Interpreter::render(const Template& tpl, const Value& context) {
   std::string out;
   out_ = &out;
   work_ = 0;
+  steps_ = 0;
+  deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(limits_.max_millis);
   auto root = std::make_shared<Scope>();
   root->parent = globals_;
   if (context.is_object())
     for (const auto& [k, v] : context.object->items)
-      if (k.is_string()) root->set(k.text, v);
+      if (k.is_string()) root->set(k.text(), v);
   try {
     exec_body(tpl.body, root);
   } catch (const TemplateRaised&) {
@@ -84,12 +88,13 @@ void Interpreter::add_work(int64_t n) {
   if (work_ > limits_.max_work) fail("template exceeded the limit of {} loop iterations/items", limits_.max_work);
 }
 
-void Interpreter::check_size(size_t bytes) const {
+void Interpreter::check_size(size_t bytes, bool charge) {
   if (bytes > limits_.max_output) fail("template output or string exceeds {} bytes", limits_.max_output);
+  if (charge) add_work(static_cast<int64_t>(bytes >> 10));
 }
 
 void Interpreter::write(const std::string& s) {
-  check_size(out_->size() + s.size());
+  if (out_->size() + s.size() > limits_.max_output) fail("template output exceeds {} bytes", limits_.max_output);
   out_->append(s);
 }
 
@@ -112,7 +117,7 @@ std::vector<Value> Interpreter::iterate(const Value& v) {
     }
     case Value::Type::String: {
       std::vector<Value> out;
-      for (char32_t c : text::decode(v.text)) {
+      for (char32_t c : text::decode(v.text())) {
         std::string s;
         text::append_utf8(s, c);
         out.push_back(Value::from_string(std::move(s)));
@@ -171,7 +176,12 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, const ScopePtr& scope) {
   if (s.line) line_ = s.line;
   switch (s.kind) {
     case StmtKind::Text: write(s.text); break;
-    case StmtKind::Print: write(eval(*s.expr, scope).str()); break;
+    case StmtKind::Print: {
+      Value v = eval(*s.expr, scope);
+      if (v.is_string()) write(v.text());
+      else write(v.str());
+      break;
+    }
     case StmtKind::If:
       for (size_t i = 0; i < s.conds.size(); ++i)
         if (eval(*s.conds[i], scope).truthy()) return exec_body(s.bodies[i], scope);
@@ -266,29 +276,35 @@ void Interpreter::exec_for(const Stmt& s, const ScopePtr& scope) {
     return;
   }
   const int64_t n = static_cast<int64_t>(items.size());
+  // Keys are built once; `loop.cycle` reads the current index through a shared counter.
+  static const char* const kKeys[] = {"index", "index0", "revindex", "revindex0", "first", "last",
+                                      "length", "depth", "depth0", "previtem", "nextitem", "cycle"};
+  static const std::vector<Value> keys = [] {
+    std::vector<Value> k;
+    for (const char* name : kKeys) k.push_back(Value::from_string(name));
+    return k;
+  }();
+  auto current = std::make_shared<int64_t>(0);
+  Value cycle = make_callable("cycle", [current](Interpreter&, CallArgs& a) {
+    if (a.positional.empty()) fail("no items for cycling given");
+    return a.positional[static_cast<size_t>(*current) % a.positional.size()];
+  });
   for (int64_t i = 0; i < n; ++i) {
     add_work(1);
+    *current = i;
     auto inner = std::make_shared<Scope>();
     inner->parent = scope;
     assign(inner, s.targets, items[static_cast<size_t>(i)]);
     Value loop = Value::new_object();
     auto& o = loop.object->items;
-    auto put = [&](const char* k, Value v) { o.emplace_back(Value::from_string(k), std::move(v)); };
-    put("index", Value::from_int(i + 1));
-    put("index0", Value::from_int(i));
-    put("revindex", Value::from_int(n - i));
-    put("revindex0", Value::from_int(n - i - 1));
-    put("first", Value::from_bool(i == 0));
-    put("last", Value::from_bool(i == n - 1));
-    put("length", Value::from_int(n));
-    put("depth", Value::from_int(1));
-    put("depth0", Value::from_int(0));
-    put("previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value::undefined("there is no previous item"));
-    put("nextitem", i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value::undefined("there is no next item"));
-    put("cycle", make_callable("cycle", [i](Interpreter&, CallArgs& a) {
-          if (a.positional.empty()) fail("no items for cycling given");
-          return a.positional[static_cast<size_t>(i) % a.positional.size()];
-        }));
+    o.reserve(keys.size());
+    const Value values[] = {Value::from_int(i + 1), Value::from_int(i), Value::from_int(n - i), Value::from_int(n - i - 1),
+                            Value::from_bool(i == 0), Value::from_bool(i == n - 1), Value::from_int(n), Value::from_int(1),
+                            Value::from_int(0),
+                            i > 0 ? items[static_cast<size_t>(i - 1)] : Value::undefined("there is no previous item"),
+                            i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value::undefined("there is no next item"),
+                            cycle};
+    for (size_t k = 0; k < keys.size(); ++k) o.emplace_back(keys[k], values[k]);
     inner->set("loop", loop);
     if (exec_body(s.body, inner) == Flow::Break) break;
   }
@@ -301,6 +317,7 @@ Value Interpreter::make_macro(const Stmt& s, const ScopePtr& scope, const std::s
   return make_callable(name, [stmt, weak, name](Interpreter& in, CallArgs& args) -> Value {
     ScopePtr defining = weak.lock();
     if (!defining) fail("macro '{}' called after its template finished", name);
+    in.add_work(1);
     if (++in.call_depth_ > in.limits_.max_call_depth) {
       --in.call_depth_;
       fail("macro recursion deeper than {} calls", in.limits_.max_call_depth);
@@ -388,7 +405,7 @@ Value Interpreter::getitem(const Value& obj, const Value& key) {
     if (i < 0) i += n;
     if (i >= 0 && i < n) return (*obj.array)[static_cast<size_t>(i)];
   } else if (obj.is_string() && key.is_integral()) {
-    auto cps = text::decode(obj.text);
+    auto cps = text::decode(obj.text());
     int64_t n = static_cast<int64_t>(cps.size());
     int64_t i = key.as_int();
     if (i < 0) i += n;
@@ -396,7 +413,7 @@ Value Interpreter::getitem(const Value& obj, const Value& key) {
   } else if (obj.is_object() && !obj.is_namespace()) {
     if (const Value* v = obj.object->find(key)) return *v;
   }
-  if (key.is_string()) return getattr(obj, key.text);
+  if (key.is_string()) return getattr(obj, key.text());
   return Value::undefined(fmt::format("'{}' object has no element {}", obj.type_name(), key.repr()));
 }
 

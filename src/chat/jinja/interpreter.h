@@ -1,6 +1,7 @@
 // Tree-walking evaluator with python-jinja2 semantics (ImmutableSandboxedEnvironment,
 // default Undefined) and hard limits so hostile templates end quickly with an Error.
 #pragma once
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,10 +13,11 @@
 namespace pocketllm::chat::jinja {
 
 struct Limits {
-  int64_t max_work = 1'000'000;          // loop iterations + items processed by filters, per render
+  int64_t max_work = 1'000'000;          // loop iterations, macro calls, items built by filters/operators
   size_t max_output = 16u << 20;         // bytes of output and of any single string
   int max_call_depth = 64;               // nested macro calls
   int max_eval_depth = 500;              // nested statement/expression evaluation
+  int64_t max_millis = 5000;             // wall-clock backstop for anything the counts miss
 };
 
 // Thrown by raise_exception(): carries the template's own message unchanged.
@@ -38,7 +40,8 @@ class Interpreter {
   Value getitem(const Value& obj, const Value& key);
   std::vector<Value> iterate(const Value& v);  // Python iteration (dict -> keys, str -> chars)
   void add_work(int64_t n);
-  void check_size(size_t bytes) const;
+  // Fails above max_output; when `charge`, counts the bytes built as work (1 unit per KiB).
+  void check_size(size_t bytes, bool charge = true);
   Value make_namespace();
   const Limits& limits() const { return limits_; }
 
@@ -63,6 +66,8 @@ class Interpreter {
   Limits limits_;
   std::string* out_ = nullptr;
   int64_t work_ = 0;
+  uint64_t steps_ = 0;
+  std::chrono::steady_clock::time_point deadline_;
   int eval_depth_ = 0;
   int call_depth_ = 0;
   int line_ = 0;

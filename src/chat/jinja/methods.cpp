@@ -31,7 +31,7 @@ bool in_list(const char* const (&list)[N], const std::string& name) {
 
 std::string arg_string(const Value& v, const char* method) {
   if (!v.is_string()) fail("{}() argument must be str, not {}", method, v.type_name());
-  return v.text;
+  return v.text();
 }
 
 int64_t arg_int(const Value& v, int64_t def) {
@@ -187,8 +187,9 @@ std::string str_format(Interpreter& in, const std::string& f, CallArgs& args) {
       }
     }
     out += format_field(v, spec);
-    in.check_size(out.size());
+    in.check_size(out.size(), false);
   }
+  in.check_size(out.size());
   return out;
 }
 
@@ -276,8 +277,9 @@ Value string_method(Interpreter& in, const std::string& s, const std::string& m,
     for (size_t i = 0; i < items.size(); ++i) {
       if (i) out += s;
       out += arg_string(items[i], "join");
-      in.check_size(out.size());
+      in.check_size(out.size(), false);
     }
+    in.check_size(out.size());
     return Value::from_string(std::move(out));
   }
   if (m == "format") return Value::from_string(str_format(in, s, args));
@@ -306,7 +308,7 @@ Value string_method(Interpreter& in, const std::string& s, const std::string& m,
     auto a = p({"width", "fillchar"});
     int64_t w = arg_int(a[0], 0);
     in.check_size(static_cast<size_t>(std::max<int64_t>(w, 0)) * 4);
-    std::string fill = a[1].is_string() ? a[1].text : " ";
+    std::string fill = a[1].is_string() ? a[1].text() : " ";
     return Value::from_string(pad(s, w, m == "ljust" ? '<' : m == "rjust" ? '>' : 'c', fill));
   }
   if (m == "zfill") {
@@ -359,7 +361,7 @@ bool is_unsafe_method(const Value& self, const std::string& name) {
 }
 
 Value call_method(Interpreter& in, const Value& self, const std::string& name, CallArgs& args) {
-  if (self.is_string()) return string_method(in, self.text, name, args);
+  if (self.is_string()) return string_method(in, self.text(), name, args);
   if (self.is_object()) {
     const auto& items = self.object->items;
     if (name == "get") {

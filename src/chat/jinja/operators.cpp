@@ -19,9 +19,9 @@ void check_overflow(bool overflow) {
 Value repeat(Interpreter& in, const Value& seq, int64_t times) {
   if (times <= 0) return seq.is_string() ? Value::from_string("") : Value::from_array({}, seq.is_tuple);
   if (seq.is_string()) {
-    in.check_size(seq.text.size() * static_cast<size_t>(std::min<int64_t>(times, INT32_MAX)));
+    in.check_size(seq.text().size() * static_cast<size_t>(std::min<int64_t>(times, INT32_MAX)));
     std::string out;
-    for (int64_t i = 0; i < times; ++i) out += seq.text;
+    for (int64_t i = 0; i < times; ++i) out += seq.text();
     return Value::from_string(std::move(out));
   }
   in.add_work(static_cast<int64_t>(seq.array->size()) * std::min<int64_t>(times, INT32_MAX));
@@ -61,11 +61,11 @@ Value binary_op(Interpreter& in, const std::string& op, const Value& a, const Va
     }
     if (nums) return Value::from_float(a.as_double() + b.as_double());
     if (a.is_string() && b.is_string()) {
-      in.check_size(a.text.size() + b.text.size());
-      return Value::from_string(a.text + b.text);
+      in.check_size(a.text().size() + b.text().size());
+      return Value::from_string(a.text() + b.text());
     }
-    if (a.is_array() && b.is_array() && a.is_tuple == b.is_tuple) {
-      in.add_work(static_cast<int64_t>(a.array->size() + b.array->size()) / 8);
+    if (a.is_array() && b.is_array() && a.is_tuple == b.is_tuple && !a.is_generator && !b.is_generator) {
+      in.add_work(static_cast<int64_t>(a.array->size() + b.array->size()));
       Array out = *a.array;
       out.insert(out.end(), b.array->begin(), b.array->end());
       return Value::from_array(std::move(out), a.is_tuple);
@@ -114,7 +114,7 @@ Value binary_op(Interpreter& in, const std::string& op, const Value& a, const Va
     return Value::from_float(std::floor(x / y));
   }
   if (op == "%") {
-    if (a.is_string()) return Value::from_string(percent_format(in, a.text, b));
+    if (a.is_string()) return Value::from_string(percent_format(in, a.text(), b));
     if (!nums) unsupported("%", a, b);
     if (ints) {
       int64_t x = a.as_int(), y = b.as_int();
@@ -153,7 +153,7 @@ bool compare_op(const std::string& op, const Value& a, const Value& b) {
       case Value::Type::Undefined: found = false; break;
       case Value::Type::String:
         if (!a.is_string()) fail("'in <string>' requires string as left operand, not {}", a.type_name());
-        found = b.text.find(a.text) != std::string::npos;
+        found = b.text().find(a.text()) != std::string::npos;
         break;
       case Value::Type::Array:
         for (const auto& x : *b.array)
@@ -181,6 +181,7 @@ bool compare_op(const std::string& op, const Value& a, const Value& b) {
 
 Value slice_value(Interpreter& in, const Value& v, const Value& start_v, const Value& stop_v, const Value& step_v) {
   if (v.is_undefined()) fail_undefined(v);
+  if (v.is_generator) fail("'generator' object is not subscriptable");
   auto as_index = [](const Value& x, bool& given) -> int64_t {
     given = !x.is_none();
     if (!given) return 0;
@@ -194,7 +195,7 @@ Value slice_value(Interpreter& in, const Value& v, const Value& start_v, const V
   std::vector<char32_t> cps;
   int64_t len;
   if (v.is_string()) {
-    cps = text::decode(v.text);
+    cps = text::decode(v.text());
     len = static_cast<int64_t>(cps.size());
   } else if (v.is_array()) {
     len = static_cast<int64_t>(v.array->size());
@@ -297,8 +298,9 @@ std::string percent_format(Interpreter& in, const std::string& fmt, const Value&
         break;
       default: fail("unsupported format character '{}'", std::string(1, conv));
     }
-    in.check_size(out.size());
+    in.check_size(out.size(), false);
   }
+  in.check_size(out.size());
   if (!args.is_object() && next < list.size()) fail("not all arguments converted during string formatting");
   return out;
 }

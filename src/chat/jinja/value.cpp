@@ -15,7 +15,7 @@ constexpr int kMaxNesting = 256;  // containers deeper than this are rejected (c
 
 Value Value::undefined(std::string hint) {
   Value v;
-  v.text = std::move(hint);
+  if (!hint.empty()) v.shared_text = std::make_shared<const std::string>(std::move(hint));
   return v;
 }
 Value Value::none() {
@@ -44,7 +44,7 @@ Value Value::from_float(double d) {
 Value Value::from_string(std::string s) {
   Value v;
   v.type = Type::String;
-  v.text = std::move(s);
+  v.shared_text = std::make_shared<const std::string>(std::move(s));
   return v;
 }
 Value Value::from_array(Array items, bool tuple) {
@@ -75,7 +75,7 @@ bool Value::truthy() const {
     case Type::Bool: return boolean;
     case Type::Int: return integer != 0;
     case Type::Float: return number != 0.0;
-    case Type::String: return !text.empty();
+    case Type::String: return !text().empty();
     case Type::Array: return is_generator || !array->empty();
     case Type::Object: return object->is_namespace || !object->items.empty();
     case Type::Callable: return true;
@@ -128,7 +128,7 @@ static void container_repr(const Value& v, std::string& out, int depth) {
 
 static void repr_into(const Value& v, std::string& out, int depth) {
   switch (v.type) {
-    case Value::Type::String: out += python_string_repr(v.text); break;
+    case Value::Type::String: out += python_string_repr(v.text()); break;
     case Value::Type::Undefined: out += "Undefined"; break;
     case Value::Type::Array:
     case Value::Type::Object: container_repr(v, out, depth); break;
@@ -143,7 +143,7 @@ std::string Value::str() const {
     case Type::Bool: return boolean ? "True" : "False";
     case Type::Int: return std::to_string(integer);
     case Type::Float: return python_float_repr(number);
-    case Type::String: return text;
+    case Type::String: return text();
     case Type::Array:
       if (is_generator) return "<generator object>";
       [[fallthrough]];
@@ -171,7 +171,7 @@ const Value* Object::find(const Value& key) const {
 
 const Value* Object::find(const std::string& key) const {
   for (const auto& kv : items)
-    if (kv.first.type == Value::Type::String && kv.first.text == key) return &kv.second;
+    if (kv.first.type == Value::Type::String && kv.first.text() == key) return &kv.second;
   return nullptr;
 }
 
@@ -216,7 +216,7 @@ bool values_equal(const Value& a, const Value& b, int depth) {
   switch (a.type) {
     case Value::Type::Undefined:
     case Value::Type::None: return true;
-    case Value::Type::String: return a.text == b.text;
+    case Value::Type::String: return a.text() == b.text();
     case Value::Type::Array:
       if (a.is_tuple != b.is_tuple || a.array->size() != b.array->size()) return false;
       for (size_t i = 0; i < a.array->size(); ++i)
@@ -241,7 +241,7 @@ bool values_less(const Value& a, const Value& b) {
     if (a.is_integral() && b.is_integral()) return a.as_int() < b.as_int();
     return a.as_double() < b.as_double();
   }
-  if (a.is_string() && b.is_string()) return a.text < b.text;  // UTF-8 byte order == code point order
+  if (a.is_string() && b.is_string()) return a.text() < b.text();  // UTF-8 byte order == code point order
   if (a.is_array() && b.is_array() && a.is_tuple == b.is_tuple) {
     size_t n = std::min(a.array->size(), b.array->size());
     for (size_t i = 0; i < n; ++i) {
@@ -363,7 +363,7 @@ static void json_into(const Value& v, const JsonDumpOptions& o, int level, std::
     case Value::Type::Bool: out += v.boolean ? "true" : "false"; return;
     case Value::Type::Int: out += std::to_string(v.integer); return;
     case Value::Type::Float: out += json_float(v.number); return;
-    case Value::Type::String: json_string(v.text, o.ensure_ascii, out); return;
+    case Value::Type::String: json_string(v.text(), o.ensure_ascii, out); return;
     case Value::Type::Array: {
       if (v.array->empty()) {
         out += "[]";
@@ -389,7 +389,7 @@ static void json_into(const Value& v, const JsonDumpOptions& o, int level, std::
       for (const auto& [k, val] : v.object->items) {
         std::string key;
         switch (k.type) {
-          case Value::Type::String: key = k.text; break;
+          case Value::Type::String: key = k.text(); break;
           case Value::Type::Int: key = std::to_string(k.integer); break;
           case Value::Type::Float: key = json_float(k.number); break;
           case Value::Type::Bool: key = k.boolean ? "true" : "false"; break;

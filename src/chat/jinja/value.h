@@ -32,7 +32,9 @@ struct Value {
   bool boolean = false;
   int64_t integer = 0;
   double number = 0.0;
-  std::string text;             // String content; for Undefined, the hint used in error messages
+  // String content; for Undefined, the hint used in error messages. Shared and immutable so
+  // that copying values (lookups, loops, containers) never copies string bytes.
+  std::shared_ptr<const std::string> shared_text;
   std::shared_ptr<Array> array;
   std::shared_ptr<Object> object;
   std::shared_ptr<Callable> callable;
@@ -50,6 +52,11 @@ struct Value {
   // From nlohmann::json or nlohmann::ordered_json (the latter keeps dict key order as Python would).
   template <class Json>
   static Value from_json(const Json& j, int depth = 0);
+
+  const std::string& text() const {
+    static const std::string empty;
+    return shared_text ? *shared_text : empty;
+  }
 
   bool is_undefined() const { return type == Type::Undefined; }
   bool is_none() const { return type == Type::None; }
