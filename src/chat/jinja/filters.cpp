@@ -1,6 +1,8 @@
 // Jinja2's built-in filters and tests, with python-jinja2 3.1 behaviour (and transformers'
 // tojson). Filters that return generators in Python return single-pass generator values.
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -77,7 +79,19 @@ Value select_filter(Interpreter& in, const Value& input, CallArgs& args, bool by
 Value round_value(const Value& v, int64_t precision, const std::string& method) {
   if (!v.is_number()) fail("type {} doesn't define __round__ method", v.type_name());
   if (method == "common") {
-    if (v.is_integral() && precision >= 0) return Value::from_int(v.as_int());
+    if (v.is_integral()) {
+      if (precision >= 0) return Value::from_int(v.as_int());
+      if (precision < -18) return Value::from_int(0);
+      int64_t p = 1;
+      for (int64_t k = 0; k < -precision; ++k) p *= 10;
+      int64_t x = v.as_int(), q = x / p, r = x % p;
+      if (r < 0) {
+        r += p;
+        --q;
+      }
+      if (2 * r > p || (2 * r == p && (q & 1))) ++q;  // round half to even, like Python
+      return Value::from_int(q * p);
+    }
     double x = v.as_double();
     if (precision >= 0 && precision < 300 && std::isfinite(x)) {
       char buf[512];
@@ -94,36 +108,89 @@ Value round_value(const Value& v, int64_t precision, const std::string& method) 
   fail("method must be common, ceil or floor");
 }
 
+// Python float(str): surrounding whitespace, '_' between digits, inf/nan; no hex.
+bool parse_python_float(const std::string& raw, double& out) {
+  std::string s = text::strip(raw, true, true);
+  std::string clean;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '_') {
+      if (i == 0 || i + 1 >= s.size() || !std::isdigit(static_cast<unsigned char>(s[i - 1])) ||
+          !std::isdigit(static_cast<unsigned char>(s[i + 1])))
+        return false;
+      continue;
+    }
+    if (s[i] == 'x' || s[i] == 'X' || s[i] == 'p' || s[i] == 'P') return false;
+    clean += s[i];
+  }
+  if (clean.empty()) return false;
+  char* end = nullptr;
+  out = std::strtod(clean.c_str(), &end);
+  return end && *end == 0;
+}
+
+// Python int(str, base): sign, optional 0x/0o/0b prefix matching the base (or base 0), '_' separators.
+bool parse_python_int(const std::string& raw, int base, int64_t& out) {
+  std::string s = text::strip(raw, true, true);
+  size_t i = 0;
+  bool neg = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
+  if (i + 1 < s.size() && s[i] == '0') {
+    char p = static_cast<char>(std::tolower(static_cast<unsigned char>(s[i + 1])));
+    int pb = p == 'x' ? 16 : p == 'o' ? 8 : p == 'b' ? 2 : 0;
+    if (pb && (base == 0 || base == pb)) {
+      base = pb;
+      i += 2;
+      if (i < s.size() && s[i] == '_') ++i;
+    }
+  }
+  if (base == 0) base = 10;
+  if (base < 2 || base > 36 || i >= s.size()) return false;
+  __int128 v = 0;
+  bool prev_digit = false;
+  for (; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '_') {
+      if (!prev_digit || i + 1 >= s.size()) return false;
+      prev_digit = false;
+      continue;
+    }
+    int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::isalpha(static_cast<unsigned char>(c)) ? std::tolower(c) - 'a' + 10 : 99;
+    if (d >= base) return false;
+    v = v * base + d;
+    if (v > static_cast<__int128>(INT64_MAX) + 1) fail("integer too large");
+    prev_digit = true;
+  }
+  if (!prev_digit) return false;
+  if (neg) v = -v;
+  if (v > INT64_MAX) fail("integer too large");
+  out = static_cast<int64_t>(v);
+  return true;
+}
+
 Value to_int(const Value& v, const Value& def, int base) {
+  if (v.is_undefined()) fail_undefined(v);
   if (v.is_integral()) return Value::from_int(v.as_int());
+  double d = 0;
   if (v.type == Value::Type::Float) {
-    if (!std::isfinite(v.number)) return def;
-    return Value::from_int(static_cast<int64_t>(std::trunc(v.number)));
+    d = v.number;
+  } else if (v.is_string()) {
+    int64_t i = 0;
+    if (parse_python_int(v.text(), base, i)) return Value::from_int(i);
+    if (!parse_python_float(v.text(), d)) return def;
+  } else {
+    return def;
   }
-  if (v.is_string()) {
-    std::string s = text::strip(v.text(), true, true);
-    std::string digits;
-    for (char c : s)
-      if (c != '_') digits += c;
-    char* end = nullptr;
-    errno = 0;
-    long long r = std::strtoll(digits.c_str(), &end, base);
-    if (!digits.empty() && end && *end == 0 && errno == 0) return Value::from_int(r);
-    end = nullptr;
-    double d = std::strtod(s.c_str(), &end);
-    if (!s.empty() && end && *end == 0 && std::isfinite(d)) return Value::from_int(static_cast<int64_t>(std::trunc(d)));
-  }
-  return def;
+  if (std::isnan(d)) return def;
+  if (std::isinf(d)) fail("cannot convert float infinity to integer");
+  if (std::fabs(d) >= 9.2e18) fail("integer too large");
+  return Value::from_int(static_cast<int64_t>(std::trunc(d)));
 }
 
 Value to_float(const Value& v, const Value& def) {
+  if (v.is_undefined()) fail_undefined(v);
   if (v.is_number()) return Value::from_float(v.as_double());
-  if (v.is_string()) {
-    std::string s = text::strip(v.text(), true, true);
-    char* end = nullptr;
-    double d = std::strtod(s.c_str(), &end);
-    if (!s.empty() && end && *end == 0) return Value::from_float(d);
-  }
+  double d = 0;
+  if (v.is_string() && parse_python_float(v.text(), d)) return Value::from_float(d);
   return def;
 }
 
@@ -285,6 +352,7 @@ Value apply_filter(Interpreter& in, const std::string& name, const Value& v, Cal
   }
   if (name == "indent") {
     auto a = p({"width", "first", "blank"});
+    needs_defined();
     std::string r = indent_text(soft_str(v), a[0], a[1].truthy(), a[2].truthy());
     in.check_size(r.size());
     return Value::from_string(std::move(r));

@@ -36,6 +36,36 @@ struct Interpreter::DepthGuard {
   ~DepthGuard() { --in.eval_depth_; }
 };
 
+namespace {
+
+bool expr_uses(const Expr* e, const std::string& name) {
+  if (!e) return false;
+  if (e->kind == ExprKind::Name && e->name == name) return true;
+  for (const auto& a : e->args)
+    if (expr_uses(a.get(), name)) return true;
+  for (const auto& kv : e->kwargs)
+    if (expr_uses(kv.second.get(), name)) return true;
+  return false;
+}
+
+// Whether a macro body mentions `name` (jinja2 accepts extra arguments only when the body
+// reads `varargs` / `kwargs`).
+bool body_uses(const Body& body, const std::string& name) {
+  for (const auto& s : body) {
+    if (expr_uses(s->expr.get(), name) || expr_uses(s->cond.get(), name) || expr_uses(s->filter.get(), name)) return true;
+    for (const auto& c : s->conds)
+      if (expr_uses(c.get(), name)) return true;
+    for (const auto& d : s->defaults)
+      if (expr_uses(d.get(), name)) return true;
+    for (const auto& b : s->bodies)
+      if (body_uses(b, name)) return true;
+    if (body_uses(s->body, name) || body_uses(s->else_body, name)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 [[noreturn]] void fail_undefined(const Value& u) {
   if (u.unsafe) fail("SecurityError: {}", u.text());
   fail("{}", u.text().empty() ? std::string("value is undefined") : u.text());
@@ -269,12 +299,7 @@ void Interpreter::exec_for(const Stmt& s, const ScopePtr& scope) {
     }
     items = std::move(kept);
   }
-  if (items.empty()) {
-    auto inner = std::make_shared<Scope>();
-    inner->parent = scope;
-    exec_body(s.else_body, inner);
-    return;
-  }
+  bool completed_body = false;
   const int64_t n = static_cast<int64_t>(items.size());
   // Keys are built once; `loop.cycle` reads the current index through a shared counter.
   static const char* const kKeys[] = {"index", "index0", "revindex", "revindex0", "first", "last",
@@ -306,7 +331,15 @@ void Interpreter::exec_for(const Stmt& s, const ScopePtr& scope) {
                             cycle};
     for (size_t k = 0; k < keys.size(); ++k) o.emplace_back(keys[k], values[k]);
     inner->set("loop", loop);
-    if (exec_body(s.body, inner) == Flow::Break) break;
+    Flow flow = exec_body(s.body, inner);
+    if (flow == Flow::Break) break;
+    if (flow == Flow::Normal) completed_body = true;
+  }
+  // As compiled by jinja2, `else` runs unless some iteration ran its body to the end.
+  if (!completed_body) {
+    auto other = std::make_shared<Scope>();
+    other->parent = scope;
+    exec_body(s.else_body, other);
   }
 }
 
@@ -314,7 +347,10 @@ Value Interpreter::make_macro(const Stmt& s, const ScopePtr& scope, const std::s
   scopes_.push_back(scope);
   const Stmt* stmt = &s;
   std::weak_ptr<Scope> weak = scope;
-  return make_callable(name, [stmt, weak, name](Interpreter& in, CallArgs& args) -> Value {
+  const bool takes_varargs = body_uses(s.body, "varargs");
+  const bool takes_kwargs = body_uses(s.body, "kwargs");
+  const bool takes_caller = name == "caller" || body_uses(s.body, "caller");
+  return make_callable(name, [stmt, weak, name, takes_varargs, takes_kwargs, takes_caller](Interpreter& in, CallArgs& args) -> Value {
     ScopePtr defining = weak.lock();
     if (!defining) fail("macro '{}' called after its template finished", name);
     in.add_work(1);
@@ -329,6 +365,8 @@ Value Interpreter::make_macro(const Stmt& s, const ScopePtr& scope, const std::s
     auto local = std::make_shared<Scope>();
     local->parent = defining;
     const auto& params = stmt->targets;
+    if (!takes_varargs && args.positional.size() > params.size())
+      fail("macro '{}' takes not more than {} argument(s)", name, params.size());
     Array varargs;
     for (size_t i = 0; i < args.positional.size(); ++i) {
       if (i < params.size()) local->set(params[i], args.positional[i]);
@@ -342,8 +380,9 @@ Value Interpreter::make_macro(const Stmt& s, const ScopePtr& scope, const std::s
           if (i < args.positional.size()) fail("macro '{}' got multiple values for argument '{}'", name, k);
           is_param = true;
         }
-      if (is_param || k == "caller") local->set(k, v);
-      else kwargs.object->set(Value::from_string(k), v);
+      if (is_param || (k == "caller" && takes_caller)) local->set(k, v);
+      else if (takes_kwargs) kwargs.object->set(Value::from_string(k), v);
+      else fail("macro '{}' takes no keyword argument '{}'", name, k);
     }
     for (size_t i = args.positional.size(); i < params.size(); ++i) {
       if (std::any_of(local->vars.begin(), local->vars.end(), [&](const auto& kv) { return kv.first == params[i]; }))

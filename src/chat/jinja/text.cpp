@@ -221,9 +221,7 @@ std::vector<std::string> split_whitespace(std::string_view s, int64_t maxsplit) 
     while (i < n && is_space(cps[i])) ++i;
     if (i >= n) break;
     if (maxsplit >= 0 && static_cast<int64_t>(out.size()) == maxsplit) {
-      size_t e = n;
-      while (e > i && is_space(cps[e - 1])) --e;
-      out.push_back(encode(cps, i, e));
+      out.push_back(encode(cps, i, n));  // Python keeps the remainder's trailing whitespace
       break;
     }
     size_t b = i;
