@@ -1,4 +1,7 @@
 // GGUF tokenizer metadata (tokenizer.ggml.*), read and written as llama.cpp does.
+#include <algorithm>
+#include <iterator>
+
 #include "core/error.h"
 #include "formats/gguf.h"
 #include "tokenizer/tokenizer_data.h"
@@ -55,6 +58,11 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& f) {
     d->pre_regexes = tok::pre_patterns_for(d->pre_name);
     d->ignore_merges = d->pre_name == "llama-bpe" || d->pre_name == "llama3";
     d->add_bos = d->ignore_merges;
+    // HF clean_up_tokenization_spaces as llama.cpp assumes it per family.
+    static const char* no_clean[] = {"deepseek-llm", "deepseek-coder", "deepseek-v3", "qwen2", "deepseek-r1-qwen",
+                                     "command-r", "smollm", "codeshell", "tekken", "chameleon", "poro-chat",
+                                     "viking", "chatglm-bpe", "gpt-4o", "megrez", "hunyuan"};
+    d->clean_up_spaces = std::find(std::begin(no_clean), std::end(no_clean), d->pre_name) == std::end(no_clean);
   } else {
     fail("{}: unsupported tokenizer model \"{}\" (supported: llama, gpt2)", f.path(), *model);
   }

@@ -280,6 +280,11 @@ std::unique_ptr<Tokenizer> parse_hf(const std::string& path) {
     if (cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean()) d->add_eos = cfg["add_eos_token"];
     if (cfg.contains("clean_up_tokenization_spaces") && cfg["clean_up_tokenization_spaces"].is_boolean())
       d->clean_up_spaces = cfg["clean_up_tokenization_spaces"];
+    // Llama tokenizers with legacy=false put the dummy "▁" only at the start of
+    // the text, not after every special token (transformers' Metaspace "first").
+    if (d->model == tok::Model::SPM && d->prefix == tok::PrefixScheme::Always && !get_or(cfg, "legacy", true) &&
+        get_or(cfg, "tokenizer_class", std::string()).find("Llama") != std::string::npos)
+      d->prefix = tok::PrefixScheme::First;
   }
   if (fs::exists(dir / "generation_config.json", ec)) {
     json gen = read_json(dir / "generation_config.json");

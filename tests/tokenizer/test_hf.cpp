@@ -126,3 +126,63 @@ TEST(HfLoad, ClearErrors) {
   EXPECT_THROW(Tokenizer::load((dir / "nothing-here").string()), Error);
   EXPECT_THROW(Tokenizer::load(dir.string()), Error);  // folder without tokenizer.json
 }
+
+TEST(HfLoad, LegacyFalsePrefixesOnlyTheTextStart) {
+  auto src = hf_dir() / "lenml-llama2_mistral-7b-vocab";
+  auto dir = ts::temp_dir("toklegacy");
+  std::filesystem::copy_file(src / "tokenizer.json", dir / "tokenizer.json");
+  ts::write_file(dir / "tokenizer_config.json",
+                 R"({"legacy": false, "tokenizer_class": "LlamaTokenizer", "add_bos_token": true})");
+  auto legacy = Tokenizer::load(src.string());
+  auto modern = Tokenizer::load(dir.string());
+  int32_t sp_hello = legacy->find_piece("\xE2\x96\x81Hello"), hello = legacy->find_piece("Hello");
+  ASSERT_GE(sp_hello, 0);
+  ASSERT_GE(hello, 0);
+  // legacy: "▁" after the special token too; legacy=false: only at the start.
+  EXPECT_EQ(legacy->encode("</s>Hello", false, true), (std::vector<int32_t>{2, sp_hello}));
+  EXPECT_EQ(modern->encode("</s>Hello", false, true), (std::vector<int32_t>{2, hello}));
+  EXPECT_EQ(modern->encode("Hello", true, true), (std::vector<int32_t>{1, sp_hello}));
+}
+
+TEST(Streaming, HoldsIncompleteUtf8) {
+  auto spm = Tokenizer::load((ts::shared_data() / "tokenizers/llamacpp/ggml-vocab-llama-spm.gguf").string());
+  auto ids = spm->encode("a\xF0\x9F\xA6\x99", false, false);  // "a🦙": the llama needs 4 byte tokens
+  ASSERT_EQ(ids.size(), 5u);
+  StreamDecoder sd(*spm);
+  EXPECT_EQ(sd.push(ids[0]), "a");
+  EXPECT_EQ(sd.push(ids[1]), "");
+  EXPECT_EQ(sd.push(ids[2]), "");
+  EXPECT_EQ(sd.push(ids[3]), "");
+  EXPECT_EQ(sd.push(ids[4]), "\xF0\x9F\xA6\x99");
+  EXPECT_EQ(sd.flush(), "");
+  // An interrupted sequence becomes U+FFFD once it is known to be broken.
+  StreamDecoder broken(*spm);
+  EXPECT_EQ(broken.push(ids[1]), "");
+  EXPECT_EQ(broken.push(ids[0]), "\xEF\xBF\xBD a");  // ids[0] is "▁a"
+
+  auto llama3 = Tokenizer::load((hf_dir() / "llama3").string());
+  auto emoji = llama3->encode("\xF0\x9F\x98\xB6\xE2\x80\x8D\xF0\x9F\x8C\xAB\xEF\xB8\x8F", false, false);
+  ASSERT_GT(emoji.size(), 1u);
+  StreamDecoder sd3(*llama3);
+  std::string all;
+  for (int32_t id : emoji) {
+    std::string part = sd3.push(id);
+    EXPECT_TRUE(part.empty() || (static_cast<unsigned char>(part[0]) & 0xC0) != 0x80);
+    all += part;
+  }
+  all += sd3.flush();
+  EXPECT_EQ(all, "\xF0\x9F\x98\xB6\xE2\x80\x8D\xF0\x9F\x8C\xAB\xEF\xB8\x8F");
+}
+
+TEST(Streaming, CleanUpSpacesLikeWholeDecode) {
+  auto llama3 = Tokenizer::load((hf_dir() / "llama3").string());
+  std::string text = "Hello , world ! How are you ? I do n't know . He 's here";
+  auto ids = llama3->encode(text, false, false);
+  std::string want = "Hello, world! How are you? I don't know. He's here";
+  EXPECT_EQ(llama3->decode(ids), want);
+  StreamDecoder sd(*llama3);
+  std::string streamed;
+  for (int32_t id : ids) streamed += sd.push(id);
+  streamed += sd.flush();
+  EXPECT_EQ(streamed, want);
+}
