@@ -28,17 +28,12 @@ struct CandidateOrder {
   }
 };
 
-inline uint64_t pair_key(int32_t a, int32_t b) {
-  return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
-}
-
 // Splits text into one symbol per UTF-8 char (an invalid byte is its own symbol).
 void init_symbols(const TokenizerData& d, std::string_view text, std::vector<Symbol>& syms) {
   syms.clear();
   for (size_t i = 0; i < text.size();) {
     size_t n = utf8_char_len(text, i);
-    auto it = d.piece_to_id.find(text.substr(i, n));
-    int32_t id = it == d.piece_to_id.end() ? -1 : it->second;
+    int32_t id = d.piece_to_id.find(text.substr(i, n));
     auto idx = static_cast<int32_t>(syms.size());
     syms.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(n), id, idx - 1, -1});
     if (idx > 0) syms[idx - 1].next = idx;
@@ -55,13 +50,13 @@ void merge_symbols(const TokenizerData& d, std::string_view text, std::vector<Sy
     uint32_t size = syms[l].len + syms[r].len;
     if (d.use_merge_ranks) {
       if (syms[l].id < 0 || syms[r].id < 0) return;
-      auto it = d.merge_map.find(pair_key(syms[l].id, syms[r].id));
-      if (it == d.merge_map.end()) return;
-      queue.push({-static_cast<double>(it->second.first), l, size, it->second.second});
+      const MergeTable::Entry* e = d.merge_map.find(syms[l].id, syms[r].id);
+      if (!e) return;
+      queue.push({-static_cast<double>(e->rank), l, size, e->id});
     } else {
-      auto it = d.piece_to_id.find(text.substr(syms[l].start, size));
-      if (it == d.piece_to_id.end()) return;
-      queue.push({static_cast<double>(d.scores[it->second]), l, size, it->second});
+      int32_t id = d.piece_to_id.find(text.substr(syms[l].start, size));
+      if (id < 0) return;
+      queue.push({static_cast<double>(d.scores[id]), l, size, id});
     }
   };
   for (int32_t i = 0; i + 1 < static_cast<int32_t>(syms.size()); ++i) try_pair(i);
@@ -160,9 +155,8 @@ void encode_byte_level(const TokenizerData& d, std::string_view raw, std::vector
     mapped.clear();
     for (char c : word) mapped += byte_to_unicode(static_cast<uint8_t>(c));
     if (d.ignore_merges) {
-      auto it = d.piece_to_id.find(std::string_view(mapped));
-      if (it != d.piece_to_id.end()) {
-        out.push_back(it->second);
+      if (int32_t id = d.piece_to_id.find(mapped); id >= 0) {
+        out.push_back(id);
         continue;
       }
     }

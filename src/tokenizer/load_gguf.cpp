@@ -95,7 +95,7 @@ void Tokenizer::write_gguf(gguf::Writer& w) const {
     std::vector<float> scores = d.scores;
     if (d.use_merge_ranks) {
       // llama.cpp merges SPM pieces by score: derive scores from merge ranks.
-      for (const auto& [key, rank_id] : d.merge_map) scores[rank_id.second] = -static_cast<float>(rank_id.first);
+      d.merge_map.for_each([&](const tok::MergeTable::Entry& e) { scores[e.id] = -static_cast<float>(e.rank); });
     }
     w.set("tokenizer.ggml.scores", Value::f32_array(scores));
   }

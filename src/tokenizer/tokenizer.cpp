@@ -40,9 +40,7 @@ void finalize(TokenizerData& d) {
     for (size_t i = 0; i < n; ++i)
       d.special[i] = d.types[i] == TokenType::Control || d.types[i] == TokenType::Unknown;
   }
-  d.piece_to_id.clear();
-  d.piece_to_id.reserve(n);
-  for (size_t i = 0; i < n; ++i) d.piece_to_id[d.pieces[i]] = static_cast<int32_t>(i);
+  d.piece_to_id.build(d.pieces);
 
   d.byte_ids.fill(-1);
   if (d.model == Model::SPM) {
@@ -56,18 +54,16 @@ void finalize(TokenizerData& d) {
     }
   }
 
-  d.merge_map.clear();
+  d.merge_map.reset(d.use_merge_ranks ? d.merges.size() : 0);
   if (d.use_merge_ranks) {
-    d.merge_map.reserve(d.merges.size());
     std::string joined;
     for (size_t r = 0; r < d.merges.size(); ++r) {
       const auto& [a, b] = d.merges[r];
-      auto ia = d.piece_to_id.find(a), ib = d.piece_to_id.find(b);
-      joined = a + b;
-      auto ij = d.piece_to_id.find(joined);
-      if (ia == d.piece_to_id.end() || ib == d.piece_to_id.end() || ij == d.piece_to_id.end()) continue;
-      uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(ia->second)) << 32) | static_cast<uint32_t>(ib->second);
-      d.merge_map.emplace(key, std::make_pair(static_cast<int32_t>(r), ij->second));  // first (best) rank wins
+      int32_t ia = d.piece_to_id.find(a), ib = d.piece_to_id.find(b);
+      if (ia < 0 || ib < 0) continue;
+      joined.assign(a).append(b);
+      int32_t ij = d.piece_to_id.find(joined);
+      if (ij >= 0) d.merge_map.insert(ia, ib, static_cast<int32_t>(r), ij);  // first (best) rank wins
     }
   }
 
@@ -85,8 +81,8 @@ void finalize(TokenizerData& d) {
     if (id >= 0 && id < static_cast<int32_t>(n)) eog.push_back(id);
   for (const char* text : {"</s>", "<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
                            "<|endoftext|>", "<|end_of_text|>", "<EOT>", "<|END_OF_TURN_TOKEN|>"}) {
-    auto it = d.piece_to_id.find(std::string_view(text));
-    if (it != d.piece_to_id.end() && d.types[it->second] != TokenType::Normal) eog.push_back(it->second);
+    int32_t id = d.piece_to_id.find(text);
+    if (id >= 0 && d.types[id] != TokenType::Normal) eog.push_back(id);
   }
   std::sort(eog.begin(), eog.end());
   eog.erase(std::unique(eog.begin(), eog.end()), eog.end());
@@ -145,8 +141,7 @@ const std::string& Tokenizer::piece(int32_t id) const {
   return d_->pieces[id];
 }
 int32_t Tokenizer::find_piece(std::string_view p) const {
-  auto it = d_->piece_to_id.find(p);
-  return it == d_->piece_to_id.end() ? -1 : it->second;
+  return d_->piece_to_id.find(p);
 }
 std::string Tokenizer::model_name() const { return d_->model == tok::Model::SPM ? "llama" : "gpt2"; }
 std::string Tokenizer::pre_name() const { return d_->pre_name; }

@@ -10,16 +10,11 @@
 #include <unordered_set>
 #include <vector>
 
+#include "tokenizer/hash_index.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace pocketllm::tok {
-
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
-using PieceMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
 enum class Model { SPM, ByteLevelBPE };
 enum class PrefixScheme { Never, First, Always };  // where SPM puts the dummy "▁" prefix
@@ -65,8 +60,8 @@ struct TokenizerData {
   std::vector<std::string> raw_pieces;
 
   // ---- built by finalize() ----
-  PieceMap piece_to_id;
-  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merge_map;  // (a,b) -> (rank, merged id)
+  PieceIndex piece_to_id;  // over `pieces`
+  MergeTable merge_map;    // (a, b) -> (rank, merged id)
   std::array<int32_t, 256> byte_ids{};  // <0xNN> tokens, -1 when absent
   std::vector<int32_t> eog;
   std::vector<int32_t> parse_candidates;  // tokens matched in text, longest first
