@@ -37,6 +37,7 @@ struct Expr {
   int line = 0;
   int depth = 1;  // height of this subtree, bounded by the parser
   bool negated = false;
+  bool has_slice = false;  // a Slice somewhere in this subtree (see Interpreter::folds)
   std::string name;  // Name / GetAttr / Filter / Test
   std::string op;
   std::vector<std::string> ops;

@@ -67,6 +67,7 @@ Value select_filter(Interpreter& in, const Value& input, CallArgs& args, bool by
     pos.erase(pos.begin());
   }
   Array out;
+  if (!input.truthy()) return Value::generator({});  // jinja2 guards with `if value:`
   for (const auto& item : in.iterate(input)) {
     in.add_work(1);
     Value v = by_attr ? attribute_of(in, item, attr) : item;
@@ -353,7 +354,8 @@ Value apply_filter(Interpreter& in, const std::string& name, const Value& v, Cal
   if (name == "indent") {
     auto a = p({"width", "first", "blank"});
     needs_defined();
-    std::string r = indent_text(soft_str(v), a[0], a[1].truthy(), a[2].truthy());
+    if (!v.is_string()) fail("unsupported operand type(s) for +=: '{}' and 'str'", v.type_name());
+    std::string r = indent_text(v.text(), a[0], a[1].truthy(), a[2].truthy());
     in.check_size(r.size());
     return Value::from_string(std::move(r));
   }
@@ -398,7 +400,7 @@ Value apply_filter(Interpreter& in, const std::string& name, const Value& v, Cal
   }
   if (name == "map") {
     Array out;
-    auto items = in.iterate(v);
+    auto items = v.truthy() ? in.iterate(v) : std::vector<Value>{};  // jinja2 guards with `if value:`
     std::string attribute;
     Value def;
     bool by_attr = false;
@@ -540,10 +542,10 @@ bool apply_test(Interpreter& in, const std::string& name, const Value& v, CallAr
   if (name == "callable") return v.type == T::Callable;
   if (name == "escaped") return false;
   if (name == "odd" || name == "even" || name == "divisibleby") {
+    // jinja2: value % 2 == 1, value % 2 == 0, value % num == 0
     Value d = name == "divisibleby" ? arg("num") : Value::from_int(2);
     Value r = binary_op(in, "%", v, d);
-    bool zero = !r.truthy();
-    return name == "odd" ? !zero : zero;
+    return values_equal(r, Value::from_int(name == "odd" ? 1 : 0));
   }
   if (name == "lower" || name == "upper") {
     CallArgs none;

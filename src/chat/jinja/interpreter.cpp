@@ -207,7 +207,10 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, const ScopePtr& scope) {
   switch (s.kind) {
     case StmtKind::Text: write(s.text); break;
     case StmtKind::Print: {
-      Value v = eval(*s.expr, scope);
+      // python-jinja2 evaluates a constant {{ expression }} at compile time through its
+      // getitem, where slicing a non-sequence gives Undefined instead of raising TypeError.
+      Value v;
+      if (!(s.expr->has_slice && folds(*s.expr, scope) && eval_folded(*s.expr, scope, v, true))) v = eval(*s.expr, scope);
       if (v.is_string()) write(v.text());
       else write(v.str());
       break;
@@ -456,8 +459,83 @@ Value Interpreter::getitem(const Value& obj, const Value& key) {
   return Value::undefined(fmt::format("'{}' object has no element {}", obj.type_name(), key.repr()));
 }
 
+bool Interpreter::folds(const Expr& e, const ScopePtr& scope) {
+  auto all_fold = [&] {
+    for (const auto& a : e.args)
+      if (a && !folds(*a, scope)) return false;
+    for (const auto& kv : e.kwargs)
+      if (!folds(*kv.second, scope)) return false;
+    return true;
+  };
+  auto truthy_const = [&](const Expr& x, bool& out) {
+    try {
+      out = eval(x, scope).truthy();
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
+  };
+  switch (e.kind) {
+    case ExprKind::Literal: return true;
+    case ExprKind::Name:
+    case ExprKind::Call:
+    case ExprKind::BlockInput: return false;
+    case ExprKind::Ternary: {  // only the branch chosen by a constant test matters
+      bool t = false;
+      if (!folds(*e.args[1], scope) || !truthy_const(*e.args[1], t)) return false;
+      const Expr* chosen = t ? e.args[0].get() : e.args[2].get();
+      return !chosen || folds(*chosen, scope);
+    }
+    case ExprKind::Binary:
+      if (e.op == "and" || e.op == "or") {
+        bool t = false;
+        if (!folds(*e.args[0], scope) || !truthy_const(*e.args[0], t)) return false;
+        if (t == (e.op == "or")) return true;  // short-circuited
+        return folds(*e.args[1], scope);
+      }
+      return all_fold();
+    case ExprKind::Filter:  // filters taking the template context are never folded
+      if (e.name == "map" || e.name == "select" || e.name == "reject" || e.name == "selectattr" || e.name == "rejectattr")
+        return false;
+      return all_fold();
+    default: return all_fold();
+  }
+}
+
+static bool contains_undefined(const Value& v, int depth = 0) {
+  if (v.is_undefined() || depth > 64) return true;
+  if (v.is_array())
+    for (const auto& x : *v.array)
+      if (contains_undefined(x, depth + 1)) return true;
+  if (v.is_object())
+    for (const auto& [k, x] : v.object->items)
+      if (contains_undefined(k, depth + 1) || contains_undefined(x, depth + 1)) return true;
+  return false;
+}
+
+// Evaluates a foldable expression as python-jinja2's compile-time folding would. Inside an
+// expression only values without Undefined are folded; a whole {{ }} accepts any value.
+bool Interpreter::eval_folded(const Expr& e, const ScopePtr& scope, Value& out, bool whole_output) {
+  const_mode_ = true;
+  try {
+    out = eval(e, scope);
+  } catch (const TemplateRaised&) {
+    const_mode_ = false;
+    throw;
+  } catch (const Error&) {
+    const_mode_ = false;
+    return false;
+  }
+  const_mode_ = false;
+  return whole_output || !contains_undefined(out);
+}
+
 Value Interpreter::eval(const Expr& e, const ScopePtr& scope) {
   DepthGuard guard(*this);
+  if (e.has_slice && !const_mode_ && folds(e, scope)) {
+    Value folded;
+    if (eval_folded(e, scope, folded, false)) return folded;
+  }
   switch (e.kind) {
     case ExprKind::Literal: return e.value;
     case ExprKind::Name: {
@@ -519,6 +597,8 @@ Value Interpreter::eval(const Expr& e, const ScopePtr& scope) {
       Value obj = eval(*e.args[0], scope);
       Value parts[3];
       for (int i = 0; i < 3; ++i) parts[i] = e.args[1 + i] ? eval(*e.args[1 + i], scope) : Value::none();
+      if (const_mode_ && !obj.is_string() && !obj.is_array() && !obj.is_undefined())
+        return Value::undefined("slice of a constant");
       return slice_value(*this, obj, parts[0], parts[1], parts[2]);
     }
     case ExprKind::Call: return eval_call(e, scope, nullptr);

@@ -57,6 +57,8 @@ class Interpreter {
   void exec_set(const Stmt& s, const ScopePtr& scope);
   std::string capture(const Body& body, const ScopePtr& scope);
   Value eval(const Expr& e, const ScopePtr& scope);
+  bool folds(const Expr& e, const ScopePtr& scope);  // would python-jinja2 constant-fold it?
+  bool eval_folded(const Expr& e, const ScopePtr& scope, Value& out, bool whole_output);
   Value eval_call(const Expr& e, const ScopePtr& scope, const Value* caller);
   void collect_args(const Expr& e, size_t first, const ScopePtr& scope, CallArgs& out);
   Value make_macro(const Stmt& s, const ScopePtr& scope, const std::string& name);
@@ -71,6 +73,7 @@ class Interpreter {
   int eval_depth_ = 0;
   int call_depth_ = 0;
   int line_ = 0;
+  bool const_mode_ = false;
   ScopePtr globals_;
   std::vector<std::weak_ptr<Object>> namespaces_;  // cleared after render to break reference cycles
   std::vector<std::weak_ptr<Scope>> scopes_;       // macros capture scopes: cleared likewise

@@ -164,6 +164,7 @@ bool compare_op(const std::string& op, const Value& a, const Value& b) {
         break;
       case Value::Type::Object:
         if (b.is_namespace()) fail("argument of type 'Namespace' is not iterable");
+        if ((a.is_array() && !a.is_tuple) || a.is_object()) fail("unhashable type: '{}'", a.type_name());
         found = b.object->find(a) != nullptr;
         break;
       default: fail("argument of type '{}' is not iterable", b.type_name());
@@ -199,8 +200,10 @@ Value slice_value(Interpreter& in, const Value& v, const Value& start_v, const V
     len = static_cast<int64_t>(cps.size());
   } else if (v.is_array()) {
     len = static_cast<int64_t>(v.array->size());
+  } else if (v.is_object() && !v.is_namespace()) {
+    fail("unhashable type: 'slice'");
   } else {
-    return Value::undefined(fmt::format("'{}' object is not subscriptable", v.type_name()));
+    fail("'{}' object is not subscriptable", v.type_name());
   }
   auto adjust = [&](int64_t& x, bool given, int64_t def) {
     if (!given) {

@@ -85,6 +85,9 @@ class Parser {
     return e;
   }
   ExprPtr finish(ExprPtr e) {
+    e->has_slice = e->kind == ExprKind::Slice;
+    for (auto& a : e->args)
+      if (a && a->has_slice) e->has_slice = true;
     int d = 0;
     for (auto& a : e->args)
       if (a) d = std::max(d, a->depth);
