@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "formats/safetensors.h"
+#include "model/chat_template_source.h"
 #include "model/loader_internal.h"
 #include "tokenizer/tokenizer.h"
 
@@ -119,27 +120,7 @@ void load_hf(Model& m, const std::string& folder, const LoadOptions& opt) {
   c.tied_embeddings = !m.tensors.count("output.weight");
   m.info.emplace_back("config.model_type", j.value("model_type", ""));
 
-  // Chat template: tokenizer_config.json (string or list of {name, template}), or chat_template.jinja.
-  if (fs::exists(dir / "tokenizer_config.json")) {
-    json tc = read_json(dir / "tokenizer_config.json");
-    if (tc.contains("chat_template")) {
-      const json& ct = tc["chat_template"];
-      if (ct.is_string()) {
-        m.chat_template = ct.get<std::string>();
-      } else if (ct.is_array()) {
-        for (auto& e : ct)
-          if (e.is_object() && e.value("name", "") == "default" && e.contains("template") && e["template"].is_string())
-            m.chat_template = e["template"].get<std::string>();
-        if (m.chat_template.empty() && !ct.empty() && ct[0].is_object() && ct[0].contains("template") &&
-            ct[0]["template"].is_string())
-          m.chat_template = ct[0]["template"].get<std::string>();
-      }
-    }
-  }
-  if (m.chat_template.empty() && fs::exists(dir / "chat_template.jinja")) {
-    auto mf = MappedFile::open((dir / "chat_template.jinja").string(), false);
-    m.chat_template.assign(reinterpret_cast<const char*>(mf->data()), mf->size());
-  }
+  m.chat_template = read_model_chat_template(folder);
   if (!opt.load_tokenizer) return;
   if (!opt.tokenizer_path.empty()) m.tokenizer = Tokenizer::load(opt.tokenizer_path);
   else if (fs::exists(dir / "tokenizer.json")) m.tokenizer = Tokenizer::from_hf(folder);

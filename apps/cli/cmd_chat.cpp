@@ -1,0 +1,196 @@
+// pocketllm chat: an interactive conversation with the model's own template,
+// KV-cache reuse across turns, streaming, and Ollama-style commands.
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/command.h"
+#include "cli/common_options.h"
+#include "cli/line_reader.h"
+#include "core/error.h"
+#include "runtime/chat_session.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pocketllm::cli {
+namespace {
+
+std::atomic<bool> g_cancel{false};
+std::atomic<bool> g_generating{false};
+
+void on_sigint(int) {
+  if (g_generating.load()) g_cancel.store(true);
+  else std::_Exit(130);
+}
+
+struct ChatOptions {
+  ModelOptions model;
+  SamplingParams sampling;
+  std::string system, template_file, template_name;
+  int64_t n_predict = -1;
+};
+
+const char* kHelp =
+    "Commands:\n"
+    "  /help, /?                 this help\n"
+    "  /clear                    start a new conversation\n"
+    "  /system TEXT              set the system prompt (also /set system TEXT)\n"
+    "  /set temp|top_p|top_k|min_p|seed|repeat_penalty VALUE   change sampling\n"
+    "  /set parameter temperature|top_p|top_k|seed|num_predict VALUE   (Ollama spelling)\n"
+    "  /stats                    speeds of the last answer\n"
+    "  /bye                      quit\n"
+    "  \"\"\" ... \"\"\"               a multi-line message\n";
+
+// Applies the model folder's generation_config.json defaults for flags the user did not give.
+void apply_generation_config(const std::string& model, CLI::App& sub, SamplingParams& s) {
+  const auto p = std::filesystem::path(model) / "generation_config.json";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(model, ec) || !std::filesystem::exists(p)) return;
+  nlohmann::json g;
+  try {
+    g = nlohmann::json::parse(read_text_file(p.string()));
+  } catch (const nlohmann::json::exception&) {
+    std::fprintf(stderr, "warning: %s is not valid JSON; ignored\n", p.c_str());
+    return;
+  }
+  if (!g.is_object()) return;
+  if (g.value("do_sample", true) == false && !sub.count("--temp")) s.temp = 0;
+  if (g.contains("temperature") && g["temperature"].is_number() && !sub.count("--temp")) s.temp = g["temperature"];
+  if (g.contains("top_p") && g["top_p"].is_number() && !sub.count("--top-p")) s.top_p = g["top_p"];
+  if (g.contains("top_k") && g["top_k"].is_number_integer() && !sub.count("--top-k")) s.top_k = g["top_k"];
+  if (g.contains("repetition_penalty") && g["repetition_penalty"].is_number() && !sub.count("--repeat-penalty"))
+    s.repeat_penalty = g["repetition_penalty"];
+}
+
+// Returns false to quit.
+bool handle_command(const std::string& line, ChatSession& chat, SamplingParams& sp, int64_t& n_predict,
+                    const TurnResult& last, bool have_last) {
+  std::istringstream in(line);
+  std::string cmd;
+  in >> cmd;
+  std::string rest;
+  std::getline(in, rest);
+  if (!rest.empty() && rest[0] == ' ') rest.erase(0, 1);
+  auto say = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
+  if (cmd == "/bye" || cmd == "/exit" || cmd == "/quit") return false;
+  if (cmd == "/help" || cmd == "/?") {
+    std::fputs(kHelp, stderr);
+  } else if (cmd == "/clear") {
+    chat.clear();
+    say("Cleared the conversation.");
+  } else if (cmd == "/system") {
+    chat.set_system(rest);
+    say("System prompt set.");
+  } else if (cmd == "/stats") {
+    if (!have_last) say("No answer yet.");
+    else
+      std::fprintf(stderr, "prefill: %lld tok, %.1f tok/s | decode: %lld tok, %.1f tok/s | cached: %lld tok\n",
+                   static_cast<long long>(last.stats.n_prompt), last.stats.prefill_tps(),
+                   static_cast<long long>(last.stats.n_gen), last.stats.decode_tps(), static_cast<long long>(last.reused));
+  } else if (cmd == "/set") {
+    std::istringstream a(rest);
+    std::string key, value;
+    a >> key;
+    if (key == "system") {
+      std::getline(a, value);
+      if (!value.empty() && value[0] == ' ') value.erase(0, 1);
+      chat.set_system(value);
+      say("System prompt set.");
+      return true;
+    }
+    if (key == "parameter") a >> key;
+    a >> value;
+    try {
+      if (key == "temp" || key == "temperature") sp.temp = std::stof(value);
+      else if (key == "top_p") sp.top_p = std::stof(value);
+      else if (key == "top_k") sp.top_k = std::stoi(value);
+      else if (key == "min_p") sp.min_p = std::stof(value);
+      else if (key == "seed") sp.seed = std::stoll(value);
+      else if (key == "repeat_penalty") sp.repeat_penalty = std::stof(value);
+      else if (key == "num_predict") n_predict = std::stoll(value);
+      else {
+        say("Unknown setting '" + key + "'. /help lists them.");
+        return true;
+      }
+    } catch (const std::exception&) {
+      say("'" + value + "' is not a valid value for " + key);
+      return true;
+    }
+    chat.sampler().set_params(sp);
+    say("Set " + key + " to " + value + ".");
+  } else {
+    say("Unknown command '" + cmd + "'. /help lists the commands.");
+  }
+  return true;
+}
+
+int run(ChatOptions& o, CLI::App& sub) {
+  auto model = load_model_or_fail(o.model, true);
+  apply_generation_config(o.model.model, sub, o.sampling);
+  const std::string tmpl = resolve_chat_template(*model, o.template_file, o.template_name);
+  if (tmpl.empty())
+    std::fprintf(stderr, "warning: %s has no chat template; falling back to plain completion "
+                         "(pass --chat-template NAME or --chat-template-file FILE)\n", o.model.model.c_str());
+  ChatFormatter fmt(*model->tokenizer, tmpl);
+  Context ctx(*model, context_params(o.model, *model));
+  ChatSession chat(ctx, fmt, o.sampling);
+  if (!o.system.empty()) chat.set_system(o.system);
+  LineReader reader;
+  if (reader.interactive())
+    std::fprintf(stderr, "pocketllm chat with %s (context %lld). /help for commands, /bye to quit.\n",
+                 model->cfg.name.empty() ? o.model.model.c_str() : model->cfg.name.c_str(),
+                 static_cast<long long>(ctx.n_ctx()));
+  std::signal(SIGINT, on_sigint);
+  TurnResult last;
+  bool have_last = false;
+  while (auto msg = reader.read_message()) {
+    if (msg->empty()) continue;
+    if ((*msg)[0] == '/') {
+      if (!handle_command(*msg, chat, o.sampling, o.n_predict, last, have_last)) break;
+      continue;
+    }
+    ChatSession::TurnOptions to;
+    to.n_predict = o.n_predict;
+    to.cancel = &g_cancel;
+    to.on_text = [](const std::string& s) {
+      std::fwrite(s.data(), 1, s.size(), stdout);
+      std::fflush(stdout);
+    };
+    to.on_notice = [](const std::string& s) { std::fprintf(stderr, "[%s]\n", s.c_str()); };
+    g_cancel.store(false);
+    g_generating.store(true);
+    try {
+      last = chat.respond(*msg, to);
+      have_last = true;
+    } catch (const Error& e) {
+      g_generating.store(false);
+      std::fprintf(stderr, "error: %s\n", e.what());
+      continue;
+    }
+    g_generating.store(false);
+    std::fputs("\n", stdout);
+    std::fflush(stdout);
+    if (g_cancel.load()) std::fprintf(stderr, "[stopped]\n");
+    std::fprintf(stderr, "prefill: %lld tok, %.1f tok/s | decode: %lld tok, %.1f tok/s\n",
+                 static_cast<long long>(last.stats.n_prompt), last.stats.prefill_tps(),
+                 static_cast<long long>(last.stats.n_gen), last.stats.decode_tps());
+  }
+  return 0;
+}
+
+RegisterCommand reg({"chat", "Chat with a model interactively (or line by line through a pipe)", 15, [](CLI::App& sub) {
+                       auto o = std::make_shared<ChatOptions>();
+                       add_model_options(sub, o->model);
+                       add_sampling_options(sub, o->sampling);
+                       sub.add_option("--system-prompt", o->system, "System prompt (also -sys)");
+                       sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file");
+                       sub.add_option("--chat-template", o->template_name,
+                                      "Built-in template: zephyr, llama2, llama3, chatml, gemma, phi3, mistral");
+                       sub.add_option("-n,--n-predict", o->n_predict, "Max tokens per answer (-1 = no limit)");
+                       CLI::App* app = &sub;
+                       return std::function<int()>([o, app] { return run(*o, *app); });
+                     }});
+
+}  // namespace
+}  // namespace pocketllm::cli

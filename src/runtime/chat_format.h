@@ -1,0 +1,42 @@
+// Turning a conversation into token ids the way the model was trained: its own
+// chat template, rendered as transformers does, tokenized with special tokens
+// parsed, BOS added only when the tokenizer adds one and the render lacks it.
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+
+namespace pocketllm {
+
+struct ChatMessage {
+  std::string role, content;
+};
+
+// The template a chat should use: --chat-template-file wins, then a built-in
+// --chat-template name, then the model's own. Empty: none (plain completion).
+std::string resolve_chat_template(const Model& m, const std::string& file, const std::string& name);
+
+class ChatFormatter {
+ public:
+  ChatFormatter(const Tokenizer& tok, std::string template_text);
+  bool has_template() const { return !template_.empty(); }
+  const std::string& template_text() const { return template_; }
+  // Extra template variables (e.g. date_string); merged into the render context.
+  void set_vars(nlohmann::json vars) { vars_ = std::move(vars); }
+
+  // Renders the conversation; without a template, messages' contents are joined
+  // with newlines (plain completion). Throws Error when the template raises.
+  std::string render(const std::vector<ChatMessage>& msgs, bool add_generation_prompt) const;
+  // Tokenizes a render: special tokens parsed, the BOS rule applied.
+  std::vector<int32_t> tokenize(const std::string& rendered) const;
+
+ private:
+  const Tokenizer& tok_;
+  std::string template_;
+  nlohmann::json vars_ = nlohmann::json::object();
+};
+
+}  // namespace pocketllm

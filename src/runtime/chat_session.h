@@ -1,0 +1,77 @@
+// A multi-turn conversation over one Context. Each turn renders the whole
+// conversation, keeps the longest common prefix with the ids already in the KV
+// cache, and prefills only the rest (re-tokenized history may differ from the
+// generated ids: the common prefix absorbs that).
+#pragma once
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "runtime/chat_format.h"
+#include "runtime/generate.h"
+
+namespace pocketllm {
+
+struct TurnResult {
+  std::string text;          // the answer (special tokens and stop strings removed)
+  GenerateStats stats;       // stats.n_prompt = tokens actually prefilled this turn
+  int64_t reused = 0;        // prompt tokens served from the cache
+  int64_t prompt_tokens = 0; // length of the rendered conversation in tokens
+  int dropped_turns = 0;     // oldest turns removed to fit the context
+  std::string finish_reason; // "stop" or "length"
+  std::vector<int32_t> prompt_ids;  // the rendered conversation, tokenized
+  std::vector<int32_t> generated;   // every sampled token (incl. a final end-of-turn token)
+};
+
+// Holds back streamed text that might be the start of a stop string.
+class StopStringFilter {
+ public:
+  explicit StopStringFilter(std::vector<std::string> stops) : stops_(std::move(stops)) {}
+  // Feeds new text; returns what can be shown now. Sets stopped() once a stop string appears.
+  std::string push(const std::string& text);
+  std::string flush();  // what is left when generation ends without a stop string
+  bool stopped() const { return stopped_; }
+
+ private:
+  std::vector<std::string> stops_;
+  std::string pending_;
+  bool stopped_ = false;
+};
+
+class ChatSession {
+ public:
+  ChatSession(Context& ctx, const ChatFormatter& fmt, const SamplingParams& sp);
+
+  void set_system(const std::string& system);  // empty: no system message
+  void clear();                                 // new conversation (cache kept for reuse)
+  const std::vector<ChatMessage>& messages() const { return msgs_; }
+  Sampler& sampler() { return sampler_; }
+
+  struct TurnOptions {
+    int64_t n_predict = -1;
+    std::vector<std::string> stop;                       // stop strings
+    std::function<void(const std::string&)> on_text;     // streamed answer text
+    const std::atomic<bool>* cancel = nullptr;           // set to stop the answer early
+    std::function<void(const std::string&)> on_notice;   // e.g. "context full: dropped 1 turn"
+  };
+  // Adds the user message, generates and records the answer.
+  TurnResult respond(const std::string& user, const TurnOptions& opt);
+
+ private:
+  std::vector<int32_t> render_ids(int& dropped, const std::function<void(const std::string&)>& notice,
+                                  int64_t reserve);
+
+  Context& ctx_;
+  const ChatFormatter& fmt_;
+  Sampler sampler_;
+  std::string system_;
+  std::vector<ChatMessage> msgs_;  // user/assistant turns (system kept apart)
+  std::vector<int32_t> cached_;    // ids whose K/V are in the context, in order
+  int32_t sampler_last_ = -1;      // last token the end-of-generation test saw
+};
+
+// Length of the common prefix of two id sequences.
+size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b);
+
+}  // namespace pocketllm
