@@ -48,25 +48,46 @@ const float* Context::eval(const int32_t* tokens, int64_t n, bool all_logits) {
     const int64_t k = std::min(n_batch_, n - done);
     const bool last = done + k == n;
     float* out = all_logits ? &logits_[static_cast<size_t>(done * c.n_vocab)] : (last ? logits_.data() : nullptr);
-    forward_batch(tokens + done, k, out, all_logits);
+    std::vector<BatchRow> rows;
+    for (int64_t t = 0; t < k; ++t) rows.push_back({&kv_, n_past_ + t});
+    forward_rows(tokens + done, rows, out, out ? (all_logits ? k : 1) : 0);
+    n_past_ += k;
     done += k;
   }
   return logits_.data();
 }
 
-void Context::forward_batch(const int32_t* tokens, int64_t n, float* logits_out, bool all_logits) {
+void Context::forward_rows(const int32_t* tokens, const std::vector<BatchRow>& rows, float* logits_out, int64_t n_out) {
   const ModelConfig& c = m_.cfg;
   const ModelWeights& w = m_.w;
+  const int64_t n = static_cast<int64_t>(rows.size());
   for (int64_t t = 0; t < n; ++t) matrix_row(w.token_embd, tokens[t], &buf_.x[t * c.dim]);
-  for (int64_t l = 0; l < c.n_layers; ++l)
-    llama_block_forward(c, w.layers[l], l, buf_, kv_, n_past_, n, inv_freq_.data(), *pool_);
-  n_past_ += n;
-  if (!logits_out) return;
+  for (int64_t l = 0; l < c.n_layers; ++l) llama_block_forward(c, w.layers[l], l, buf_, rows, inv_freq_.data(), *pool_);
+  if (n_out <= 0) return;
   // Only the rows whose logits are wanted go through the final norm and the head.
-  const int64_t first = all_logits ? 0 : n - 1, rows = n - first;
+  const int64_t first = n - n_out;
   for (int64_t t = first; t < n; ++t)
     ops::rmsnorm(&buf_.xb[(t - first) * c.dim], &buf_.x[t * c.dim], w.output_norm.data(), c.dim, c.norm_eps);
-  linear(w.output, buf_.xb.data(), c.dim, rows, logits_out, c.n_vocab, *pool_);
+  linear(w.output, buf_.xb.data(), c.dim, n_out, logits_out, c.n_vocab, *pool_);
+}
+
+const float* decode_batch(const std::vector<Context*>& ctxs, const std::vector<int32_t>& tokens) {
+  if (ctxs.empty() || ctxs.size() != tokens.size()) fail("decode_batch: one token per context is needed");
+  Context& lead = *ctxs[0];
+  const int64_t n = static_cast<int64_t>(ctxs.size());
+  if (n > lead.n_batch_) fail("decode_batch: {} sequences exceed the batch size {}", n, lead.n_batch_);
+  std::vector<BatchRow> rows;
+  for (int64_t i = 0; i < n; ++i) {
+    Context& c = *ctxs[i];
+    if (&c.m_ != &lead.m_) fail("decode_batch: all contexts must share one model");
+    if (c.n_past_ >= c.n_ctx_) fail("context full: {} tokens", c.n_ctx_);
+    if (tokens[i] < 0 || tokens[i] >= lead.m_.cfg.n_vocab) fail("token id {} is outside the vocabulary", tokens[i]);
+    rows.push_back({&c.kv_, c.n_past_});
+  }
+  lead.logits_.resize(static_cast<size_t>(n * lead.m_.cfg.n_vocab));
+  lead.forward_rows(tokens.data(), rows, lead.logits_.data(), n);
+  for (auto* c : ctxs) c->n_past_ += 1;
+  return lead.logits_.data();
 }
 
 }  // namespace pocketllm

@@ -23,6 +23,13 @@ struct BlockBuffers {
   std::vector<float> x, xb, q, k, v, att, hb, hb2, scores;
 };
 
+// Where one row of a batch lives: its sequence's KV cache and its position there.
+// Rows of one batch may belong to different sequences (continuous batching).
+struct BatchRow {
+  KvCache* kv;
+  int64_t pos;
+};
+
 class Context {
  public:
   Context(const Model& m, const ContextParams& p);
@@ -40,7 +47,9 @@ class Context {
   const Model& model() const { return m_; }
 
  private:
-  void forward_batch(const int32_t* tokens, int64_t n, float* logits_out, bool all_logits);
+  friend const float* decode_batch(const std::vector<Context*>& ctxs, const std::vector<int32_t>& tokens);
+  // Runs the blocks over buf_.x for `rows`, then the head for the last `n_out` rows (0: none).
+  void forward_rows(const int32_t* tokens, const std::vector<BatchRow>& rows, float* logits_out, int64_t n_out);
 
   const Model& m_;
   int64_t n_ctx_, n_batch_;
@@ -53,8 +62,14 @@ class Context {
 };
 
 // One llama-family block (attention + SwiGLU FFN, pre-RMSNorm, residuals) over the
-// batch held in buf.x, tokens at positions pos0 .. pos0+n-1.
-void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t layer, BlockBuffers& buf, KvCache& kv,
-                         int64_t pos0, int64_t n, const float* inv_freq, ThreadPool& pool);
+// batch held in buf.x (one row per entry of `rows`).
+void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t layer, BlockBuffers& buf,
+                         const std::vector<BatchRow>& rows, const float* inv_freq, ThreadPool& pool);
+
+// Decodes one token for each context (all over the same model) in ONE batched
+// forward pass: the weights are streamed once for every sequence. Token i goes
+// to ctxs[i] at its n_past. Returns logits [ctxs.size()][n_vocab], valid until
+// the next call on ctxs[0]. Throws Error when a context is full.
+const float* decode_batch(const std::vector<Context*>& ctxs, const std::vector<int32_t>& tokens);
 
 }  // namespace pocketllm

@@ -43,8 +43,9 @@ void attend(const ModelConfig& c, const KvCache& kv, int64_t layer, const float*
 }
 }  // namespace
 
-void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t layer, BlockBuffers& b, KvCache& kv,
-                         int64_t pos0, int64_t n, const float* inv_freq, ThreadPool& pool) {
+void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t layer, BlockBuffers& b,
+                         const std::vector<BatchRow>& rows, const float* inv_freq, ThreadPool& pool) {
+  const int64_t n = static_cast<int64_t>(rows.size());
   const int64_t dim = c.dim, qd = c.q_dim(), kvd = c.kv_dim(), hid = c.hidden_dim;
 
   // Attention
@@ -56,17 +57,17 @@ void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t la
   add_bias(b.k.data(), w.bk, n, kvd);
   add_bias(b.v.data(), w.bv, n, kvd);
   for (int64_t t = 0; t < n; ++t) {
-    ops::rope(&b.q[t * qd], c.n_heads, c.head_dim, pos0 + t, inv_freq, c.rope_style);
-    ops::rope(&b.k[t * kvd], c.n_kv_heads, c.head_dim, pos0 + t, inv_freq, c.rope_style);
-    kv.store(layer, pos0 + t, &b.k[t * kvd], &b.v[t * kvd]);
+    ops::rope(&b.q[t * qd], c.n_heads, c.head_dim, rows[t].pos, inv_freq, c.rope_style);
+    ops::rope(&b.k[t * kvd], c.n_kv_heads, c.head_dim, rows[t].pos, inv_freq, c.rope_style);
+    rows[t].kv->store(layer, rows[t].pos, &b.k[t * kvd], &b.v[t * kvd]);
   }
-  const int64_t n_ctx = kv.n_ctx();
+  const int64_t n_ctx = static_cast<int64_t>(b.scores.size()) / pool.size();
   pool.run([&](int ti, int nt) {
     float* scores = &b.scores[static_cast<size_t>(ti) * n_ctx];
     auto [i0, i1] = ThreadPool::split(n * c.n_heads, ti, nt);
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t t = i / c.n_heads, h = i % c.n_heads;
-      attend(c, kv, layer, &b.q[t * qd], pos0 + t, &b.att[t * qd], scores, h);
+      attend(c, *rows[t].kv, layer, &b.q[t * qd], rows[t].pos, &b.att[t * qd], scores, h);
     }
   });
   linear(w.wo, b.att.data(), qd, n, b.xb.data(), dim, pool);
