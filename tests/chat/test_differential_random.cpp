@@ -3,6 +3,7 @@
 // text and tags with whitespace-control markers (lexer: trim_blocks, lstrip_blocks, -/+).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <random>
 
 #include "chat/differential_support.h"
@@ -108,6 +109,12 @@ class Gen {
   std::mt19937 rng_;
 };
 
+// POCKETLLM_JINJA_SEED overrides the seed, to explore beyond the fixed cases.
+uint32_t seed_or(uint32_t fixed) {
+  const char* env = std::getenv("POCKETLLM_JINJA_SEED");
+  return env ? static_cast<uint32_t>(std::strtoul(env, nullptr, 10)) : fixed;
+}
+
 ordered_json context() {
   return ordered_json::parse(R"({
     "messages": [{"role": "user", "content": "Hi a"}, {"role": "assistant", "content": "Yo"}],
@@ -117,7 +124,7 @@ ordered_json context() {
 
 TEST(JinjaDifferentialRandom, Expressions) {
   if (!chattest::python_has_jinja2()) GTEST_SKIP() << "/usr/bin/python3 has no jinja2";
-  Gen gen(20241125);
+  Gen gen(seed_or(20241125));
   std::vector<Job> jobs;
   for (int i = 0; i < 2500; ++i) {
     std::string e = gen.expr(1 + static_cast<int>(gen.pick(4)));
@@ -128,7 +135,7 @@ TEST(JinjaDifferentialRandom, Expressions) {
 
 TEST(JinjaDifferentialRandom, WhitespaceLayouts) {
   if (!chattest::python_has_jinja2()) GTEST_SKIP() << "/usr/bin/python3 has no jinja2";
-  Gen gen(777);
+  Gen gen(seed_or(777));
   std::vector<Job> jobs;
   for (int i = 0; i < 1500; ++i) jobs.push_back({"layout #" + std::to_string(i), gen.layout(2), context()});
   EXPECT_EQ(chattest::compare_all(jobs), 1500u);

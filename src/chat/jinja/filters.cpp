@@ -277,8 +277,13 @@ Value apply_filter(Interpreter& in, const std::string& name, const Value& v, Cal
   if (name == "capitalize") return Value::from_string(text::capitalize(soft_str(v)));
   if (name == "title") return Value::from_string(text::title_filter(soft_str(v)));
   if (name == "string") return Value::from_string(soft_str(v));
-  if (name == "safe") return v;
-  if (name == "e" || name == "escape" || name == "forceescape") return Value::from_string(escape_html(soft_str(v)));
+  if (name == "safe" || name == "e" || name == "escape" || name == "forceescape") {
+    p({});
+    if (v.is_markup && name != "forceescape") return v;
+    Value m = Value::from_string(name == "safe" ? soft_str(v) : escape_html(soft_str(v)));
+    m.is_markup = true;
+    return m;
+  }
   if (name == "items") {
     if (v.is_undefined()) return Value::generator({});
     if (!v.is_object() || v.is_namespace()) fail("Can only get item pairs from a mapping.");
@@ -379,6 +384,11 @@ Value apply_filter(Interpreter& in, const std::string& name, const Value& v, Cal
   }
   if (name == "truncate") {
     auto a = p({"length", "killwords", "end", "leeway"});
+    if (!v.is_string() && !v.is_undefined()) {  // jinja2 takes len() of the raw value
+      int64_t n = length_of(v);
+      if (n <= (a[0].is_undefined() ? 255 : a[0].as_int()) + (a[3].is_undefined() ? 5 : a[3].as_int())) return v;
+      fail("truncate of a non-string value is not supported");
+    }
     return Value::from_string(truncate_text(soft_str(v), a[0].is_undefined() ? 255 : a[0].as_int(), a[1].truthy(),
                                             a[2].is_undefined() ? "..." : a[2].str(), a[3].is_undefined() ? 5 : a[3].as_int()));
   }
@@ -539,7 +549,7 @@ bool apply_test(Interpreter& in, const std::string& name, const Value& v, CallAr
   if (name == "iterable") return v.is_undefined() || v.is_string() || v.is_array() || (v.is_object() && !v.is_namespace());
   if (name == "sequence")
     return v.is_undefined() || v.is_string() || (v.is_array() && !v.is_generator) || (v.is_object() && !v.is_namespace());
-  if (name == "callable") return v.type == T::Callable;
+  if (name == "callable") return v.type == T::Callable || v.is_undefined();  // Undefined has __call__
   if (name == "escaped") return false;
   if (name == "odd" || name == "even" || name == "divisibleby") {
     // jinja2: value % 2 == 1, value % 2 == 0, value % num == 0

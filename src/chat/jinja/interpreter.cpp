@@ -468,12 +468,10 @@ bool Interpreter::folds(const Expr& e, const ScopePtr& scope) {
     return true;
   };
   auto truthy_const = [&](const Expr& x, bool& out) {
-    try {
-      out = eval(x, scope).truthy();
-      return true;
-    } catch (const Error&) {
-      return false;
-    }
+    Value v;
+    if (!eval_folded(x, scope, v, true)) return false;
+    out = v.truthy();
+    return true;
   };
   switch (e.kind) {
     case ExprKind::Literal: return true;
@@ -516,17 +514,18 @@ static bool contains_undefined(const Value& v, int depth = 0) {
 // Evaluates a foldable expression as python-jinja2's compile-time folding would. Inside an
 // expression only values without Undefined are folded; a whole {{ }} accepts any value.
 bool Interpreter::eval_folded(const Expr& e, const ScopePtr& scope, Value& out, bool whole_output) {
+  const bool saved = const_mode_;
   const_mode_ = true;
   try {
     out = eval(e, scope);
   } catch (const TemplateRaised&) {
-    const_mode_ = false;
+    const_mode_ = saved;
     throw;
   } catch (const Error&) {
-    const_mode_ = false;
+    const_mode_ = saved;
     return false;
   }
-  const_mode_ = false;
+  const_mode_ = saved;
   return whole_output || !contains_undefined(out);
 }
 

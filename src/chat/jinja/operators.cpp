@@ -32,7 +32,11 @@ Value repeat(Interpreter& in, const Value& seq, int64_t times) {
 
 double float_mod(double a, double b) {
   double m = std::fmod(a, b);
-  if (m != 0 && ((m < 0) != (b < 0))) m += b;
+  if (m != 0) {
+    if ((m < 0) != (b < 0)) m += b;
+  } else {
+    m = std::copysign(0.0, b);  // Python: a zero result takes the divisor's sign
+  }
   return m;
 }
 
@@ -49,6 +53,7 @@ Value binary_op(Interpreter& in, const std::string& op, const Value& a, const Va
     in.check_size(s.size() + t.size());
     return Value::from_string(s + t);
   }
+  if (op == "%" && a.is_string()) return Value::from_string(percent_format(in, a.text(), b));
   if (a.is_undefined()) fail_undefined(a);
   if (b.is_undefined()) fail_undefined(b);
   const bool nums = a.is_number() && b.is_number();
@@ -114,7 +119,6 @@ Value binary_op(Interpreter& in, const std::string& op, const Value& a, const Va
     return Value::from_float(std::floor(x / y));
   }
   if (op == "%") {
-    if (a.is_string()) return Value::from_string(percent_format(in, a.text(), b));
     if (!nums) unsupported("%", a, b);
     if (ints) {
       int64_t x = a.as_int(), y = b.as_int();
@@ -234,6 +238,8 @@ std::string percent_format(Interpreter& in, const std::string& fmt, const Value&
   std::vector<Value> list;
   if (args.is_array() && args.is_tuple) list = *args.array;
   else list.push_back(args);
+  // Python: a non-tuple argument supporting __getitem__ (list, dict, Undefined) may go unused.
+  const bool mapping_like = !args.is_tuple && (args.is_array() || args.is_object() || args.is_undefined());
   size_t next = 0;
   std::string out;
   for (size_t i = 0; i < fmt.size(); ++i) {
@@ -304,7 +310,7 @@ std::string percent_format(Interpreter& in, const std::string& fmt, const Value&
     in.check_size(out.size(), false);
   }
   in.check_size(out.size());
-  if (!args.is_object() && next < list.size()) fail("not all arguments converted during string formatting");
+  if (!mapping_like && next < list.size()) fail("not all arguments converted during string formatting");
   return out;
 }
 

@@ -128,7 +128,10 @@ static void container_repr(const Value& v, std::string& out, int depth) {
 
 static void repr_into(const Value& v, std::string& out, int depth) {
   switch (v.type) {
-    case Value::Type::String: out += python_string_repr(v.text()); break;
+    case Value::Type::String:
+      if (v.is_markup) out += "Markup(" + python_string_repr(v.text()) + ")";
+      else out += python_string_repr(v.text());
+      break;
     case Value::Type::Undefined: out += "Undefined"; break;
     case Value::Type::Array:
     case Value::Type::Object: container_repr(v, out, depth); break;

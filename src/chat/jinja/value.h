@@ -28,6 +28,7 @@ struct Value {
   Type type = Type::Undefined;
   bool is_tuple = false;        // Array printed as (a, b) like a Python tuple
   bool unsafe = false;          // Undefined standing for a sandbox-blocked attribute
+  bool is_markup = false;       // String produced by |safe or |e (markupsafe.Markup): not escaped again
   bool is_generator = false;    // Array produced lazily in Python (map, select, ...): single pass, no len
   bool boolean = false;
   int64_t integer = 0;
