@@ -24,6 +24,7 @@ class Gen {
   }
 
   std::string atom() {
+    if (!extra_atoms_.empty() && pick(3) == 0) return one_of(extra_atoms_);
     static const std::vector<std::string> atoms = {
         "0", "1", "2", "-1", "3", "7", "0.5", "2.5", "-1.5", "''", "'a'", "'Ab c'", "' x '", "'é'", "'b,a'", "none",
         "true", "false", "missing", "[1, 2, 3]", "['b', 'a']", "[]", "{'k': 1, 'j': 'v'}", "{}", "messages[0]",
@@ -98,7 +99,45 @@ class Gen {
     return out;
   }
 
+  // Random statements: set (plain and namespace), for (filter, else, break/continue), if/elif/else,
+  // macro calls and prints, nested.
+  std::string statements(int depth, bool in_loop) {
+    std::string out;
+    size_t n = 1 + pick(4);
+    for (size_t i = 0; i < n; ++i) {
+      switch (depth > 0 ? pick(8) : pick(3)) {
+        case 0: out += "{{ " + expr(2) + " }}"; break;
+        case 1: out += "{% set v" + std::to_string(pick(3)) + " = " + expr(2) + " %}"; break;
+        case 2: out += "{% set ns.a = " + expr(2) + " %}[{{ ns.a }}]"; break;
+        case 3: {
+          out += "{% for x in " + one_of(std::vector<std::string>{"[1, 2, 3]", "'ab'", "messages", "extra", "v0", "[]", "range(3)"}) +
+                 (pick(3) == 0 ? " if " + expr(1) : "") + " %}";
+          extra_atoms_ = {"x", "loop.index", "loop.first", "loop.last", "loop.length", "v0", "v1", "ns.a"};
+          out += statements(depth - 1, true);
+          if (pick(3) == 0) out += "{% else %}E" + statements(depth - 1, in_loop);
+          out += "{% endfor %}";
+          break;
+        }
+        case 4:
+          out += "{% if " + expr(2) + " %}" + statements(depth - 1, in_loop);
+          if (pick(2)) out += "{% elif " + expr(2) + " %}" + statements(depth - 1, in_loop);
+          if (pick(2)) out += "{% else %}" + statements(depth - 1, in_loop);
+          out += "{% endif %}";
+          break;
+        case 5: out += "{{ m(" + expr(1) + ") }}"; break;
+        case 6:
+          if (in_loop) out += pick(2) ? "{% if " + expr(1) + " %}{% break %}{% endif %}" : "{% continue %}";
+          break;
+        default: out += "{{ v" + std::to_string(pick(3)) + " }}|{{ x }}|";
+      }
+    }
+    return out;
+  }
+
+  void set_extra_atoms(std::vector<std::string> atoms) { extra_atoms_ = std::move(atoms); }
+
  private:
+  std::vector<std::string> extra_atoms_;
   std::string left() { return marker(); }
   std::string right() { return marker(); }
   std::string var_right() { return pick(3) == 0 ? "-" : ""; }
@@ -139,6 +178,18 @@ TEST(JinjaDifferentialRandom, WhitespaceLayouts) {
   std::vector<Job> jobs;
   for (int i = 0; i < 1500; ++i) jobs.push_back({"layout #" + std::to_string(i), gen.layout(2), context()});
   EXPECT_EQ(chattest::compare_all(jobs), 1500u);
+}
+
+TEST(JinjaDifferentialRandom, Statements) {
+  if (!chattest::python_has_jinja2()) GTEST_SKIP() << "/usr/bin/python3 has no jinja2";
+  Gen gen(seed_or(4242));
+  std::vector<Job> jobs;
+  for (int i = 0; i < 800; ++i) {
+    gen.set_extra_atoms({"v0", "v1", "ns.a"});
+    std::string tpl = "{% set ns = namespace(a=0) %}{% macro m(p, q=2) %}<{{ p }}{{ q }}>{% endmacro %}" + gen.statements(3, false);
+    jobs.push_back({"statements #" + std::to_string(i), tpl, context()});
+  }
+  EXPECT_EQ(chattest::compare_all(jobs), 800u);
 }
 
 }  // namespace

@@ -219,7 +219,7 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, const ScopePtr& scope) {
       for (size_t i = 0; i < s.conds.size(); ++i)
         if (eval(*s.conds[i], scope).truthy()) return exec_body(s.bodies[i], scope);
       return exec_body(s.else_body, scope);
-    case StmtKind::For: exec_for(s, scope); break;
+    case StmtKind::For: return exec_for(s, scope);
     case StmtKind::Set: exec_set(s, scope); break;
     case StmtKind::Macro: scope->set(s.name, make_macro(s, scope, s.name)); break;
     case StmtKind::CallBlock: {
@@ -288,7 +288,7 @@ void Interpreter::exec_set(const Stmt& s, const ScopePtr& scope) {
   assign(scope, s.targets, v);
 }
 
-void Interpreter::exec_for(const Stmt& s, const ScopePtr& scope) {
+Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope) {
   Value iterable = eval(*s.expr, scope);
   std::vector<Value> items = iterate(iterable);
   if (s.cond) {
@@ -342,8 +342,9 @@ void Interpreter::exec_for(const Stmt& s, const ScopePtr& scope) {
   if (!completed_body) {
     auto other = std::make_shared<Scope>();
     other->parent = scope;
-    exec_body(s.else_body, other);
+    return exec_body(s.else_body, other);  // break/continue there act on an enclosing loop
   }
+  return Flow::Normal;
 }
 
 Value Interpreter::make_macro(const Stmt& s, const ScopePtr& scope, const std::string& name) {

@@ -53,7 +53,7 @@ class Interpreter {
 
   Flow exec_body(const Body& body, const ScopePtr& scope);
   Flow exec(const Stmt& s, const ScopePtr& scope);
-  void exec_for(const Stmt& s, const ScopePtr& scope);
+  Flow exec_for(const Stmt& s, const ScopePtr& scope);
   void exec_set(const Stmt& s, const ScopePtr& scope);
   std::string capture(const Body& body, const ScopePtr& scope);
   Value eval(const Expr& e, const ScopePtr& scope);
