@@ -172,10 +172,11 @@ TEST(ChatLimits, HostileTemplatesFailFast) {
   };
   for (const auto& [name, tpl] : hostile) {
     auto t0 = std::chrono::steady_clock::now();
-    EXPECT_THROW(render(tpl), pocketllm::Error) << name;
+    std::string err = error_of(tpl);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_NE(err, "<no error>") << name;
     EXPECT_LT(secs, 6.0) << name;
-    std::cout << "  " << name << ": " << secs * 1000 << " ms: " << error_of(tpl).substr(0, 100) << "\n";
+    std::cout << "  " << name << ": " << secs * 1000 << " ms: " << err.substr(0, 100) << "\n";
   }
 }
 

@@ -304,35 +304,24 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope) {
   }
   bool completed_body = false;
   const int64_t n = static_cast<int64_t>(items.size());
-  // Keys are built once; `loop.cycle` reads the current index through a shared counter.
-  static const char* const kKeys[] = {"index", "index0", "revindex", "revindex0", "first", "last",
-                                      "length", "depth", "depth0", "previtem", "nextitem", "cycle"};
-  static const std::vector<Value> keys = [] {
-    std::vector<Value> k;
-    for (const char* name : kKeys) k.push_back(Value::from_string(name));
-    return k;
-  }();
-  auto current = std::make_shared<int64_t>(0);
-  Value cycle = make_callable("cycle", [current](Interpreter&, CallArgs& a) {
-    if (a.positional.empty()) fail("no items for cycling given");
-    return a.positional[static_cast<size_t>(*current) % a.positional.size()];
+  Value loop = Value::new_object();
+  loop.object->is_namespace = true;
+  auto state = std::make_shared<LoopState>();
+  loop.object->loop = state;
+  std::weak_ptr<LoopState> weak = state;
+  state->cycle = make_callable("cycle", [weak](Interpreter&, CallArgs& a) {
+    auto st = weak.lock();
+    if (a.positional.empty() || !st) fail("no items for cycling given");
+    return a.positional[static_cast<size_t>(st->index) % a.positional.size()];
   });
+  state->items = std::move(items);
+  const auto& loop_items = state->items;
   for (int64_t i = 0; i < n; ++i) {
     add_work(1);
-    *current = i;
+    state->index = i;
     auto inner = std::make_shared<Scope>();
     inner->parent = scope;
-    assign(inner, s.targets, items[static_cast<size_t>(i)]);
-    Value loop = Value::new_object();
-    auto& o = loop.object->items;
-    o.reserve(keys.size());
-    const Value values[] = {Value::from_int(i + 1), Value::from_int(i), Value::from_int(n - i), Value::from_int(n - i - 1),
-                            Value::from_bool(i == 0), Value::from_bool(i == n - 1), Value::from_int(n), Value::from_int(1),
-                            Value::from_int(0),
-                            i > 0 ? items[static_cast<size_t>(i - 1)] : Value::undefined("there is no previous item"),
-                            i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value::undefined("there is no next item"),
-                            cycle};
-    for (size_t k = 0; k < keys.size(); ++k) o.emplace_back(keys[k], values[k]);
+    assign(inner, s.targets, loop_items[static_cast<size_t>(i)]);
     inner->set("loop", loop);
     Flow flow = exec_body(s.body, inner);
     if (flow == Flow::Break) break;
@@ -433,10 +422,28 @@ Value Interpreter::getattr(const Value& obj, const std::string& name) {
     u.unsafe = true;
     return u;
   }
+  if (obj.is_object() && obj.object->loop) return loop_attribute(*obj.object->loop, name);
   if (obj.is_object())
     if (const Value* v = obj.object->find(name)) return *v;
   return Value::undefined(fmt::format("'{}' has no attribute '{}'",
                                       obj.is_namespace() ? std::string("Namespace") : std::string(obj.type_name()) + " object", name));
+}
+
+Value Interpreter::loop_attribute(const LoopState& st, const std::string& name) {
+  const int64_t i = st.index, n = static_cast<int64_t>(st.items.size());
+  if (name == "index") return Value::from_int(i + 1);
+  if (name == "index0") return Value::from_int(i);
+  if (name == "revindex") return Value::from_int(n - i);
+  if (name == "revindex0") return Value::from_int(n - i - 1);
+  if (name == "first") return Value::from_bool(i == 0);
+  if (name == "last") return Value::from_bool(i == n - 1);
+  if (name == "length") return Value::from_int(n);
+  if (name == "depth") return Value::from_int(1);
+  if (name == "depth0") return Value::from_int(0);
+  if (name == "previtem") return i > 0 ? st.items[static_cast<size_t>(i - 1)] : Value::undefined("there is no previous item");
+  if (name == "nextitem") return i + 1 < n ? st.items[static_cast<size_t>(i + 1)] : Value::undefined("there is no next item");
+  if (name == "cycle") return st.cycle;
+  return Value::undefined(fmt::format("'LoopContext' object has no attribute '{}'", name));
 }
 
 Value Interpreter::getitem(const Value& obj, const Value& key) {

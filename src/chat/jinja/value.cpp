@@ -112,6 +112,10 @@ static void container_repr(const Value& v, std::string& out, int depth) {
     out += v.is_tuple ? ')' : ']';
     return;
   }
+  if (v.object->loop) {
+    out += fmt::format("<LoopContext {}/{}>", v.object->loop->index + 1, v.object->loop->items.size());
+    return;
+  }
   if (v.object->is_namespace) out += "<Namespace ";
   out += '{';
   bool first = true;

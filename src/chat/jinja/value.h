@@ -77,9 +77,18 @@ struct Value {
 };
 
 // A Python dict (insertion ordered) or a jinja2 Namespace.
+// State behind a for loop's `loop` variable (jinja2's LoopContext): one object per loop,
+// advanced in place, its attributes computed on access.
+struct LoopState {
+  std::vector<Value> items;
+  int64_t index = 0;
+  Value cycle;
+};
+
 struct Object {
   std::vector<std::pair<Value, Value>> items;
-  bool is_namespace = false;
+  bool is_namespace = false;  // also set for loop objects: attribute access only
+  std::shared_ptr<LoopState> loop;
 
   const Value* find(const Value& key) const;
   const Value* find(const std::string& key) const;
