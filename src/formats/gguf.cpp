@@ -236,10 +236,15 @@ std::unique_ptr<File> File::parse(std::shared_ptr<MappedFile> mf) {
     ti.type = static_cast<DType>(type);
     auto tr = dtype_traits(ti.type);
     if (!tr) fail("{}: tensor '{}' has unknown type id {}", path, ti.name, type);
-    if (ti.ne[0] % tr->block_size != 0)
+    // Row size from the type (pocketllm's padded-row types allow any row length).
+    auto row_bytes = dtype_row_bytes(ti.type, ti.ne[0]);
+    if (!row_bytes)
       fail("{}: corrupt GGUF file: tensor '{}' row of {} is not a multiple of {}'s block size {}", path, ti.name,
            ti.ne[0], tr->name, tr->block_size);
-    ti.nbytes = static_cast<size_t>(n / tr->block_size * tr->type_size);
+    const uint64_t rows = n / ti.ne[0];
+    if (*row_bytes != 0 && rows > (uint64_t{1} << 62) / *row_bytes)
+      fail("{}: corrupt GGUF file: tensor '{}' has an invalid or overflowing shape", path, ti.name);
+    ti.nbytes = static_cast<size_t>(rows * *row_bytes);
     ti.offset = c.get<uint64_t>("tensor offset");
     if (ti.offset % f->alignment_ != 0)
       fail("{}: corrupt GGUF file: tensor '{}' offset {} is not aligned to {}", path, ti.name, ti.offset, f->alignment_);

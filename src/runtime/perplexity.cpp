@@ -76,7 +76,7 @@ PerplexityResult perplexity(Context& ctx, const std::vector<int32_t>& tokens, co
         const double bv = -lb[next];
         bnll += bv;
         bnll2 += bv * bv;
-        const double d = bv - v;  // ln p_q - ln p_base of the true token
+        const double d = v - bv;  // ln PPL(Q) - ln PPL(base) contribution of this token
         lr += d;
         lr2 += d * d;
         double k = 0;
