@@ -202,7 +202,10 @@ std::unique_ptr<Tokenizer> parse_hf(const std::string& path) {
   static const json kNoAdded = json::array();
   const json& added = tj.contains("added_tokens") ? tj["added_tokens"] : kNoAdded;
   for (const auto& a : added) max_id = std::max<int64_t>(max_id, get_or(a, "id", int64_t{-1}));
-  if (max_id < 0 || max_id > (1 << 24)) fail("{}: bad vocabulary size {}", src, max_id + 1);
+  // Ids are dense in practice; a far larger max id would be a huge allocation.
+  const auto n_entries = static_cast<int64_t>(model["vocab"].size() + added.size());
+  if (max_id < 0 || max_id > 2 * n_entries + 1024)
+    fail("{}: token ids up to {} for {} vocabulary entries", src, max_id, n_entries);
   const auto n = static_cast<size_t>(max_id + 1);
   d->pieces.assign(n, "");
   d->types.assign(n, TokenType::Unused);
@@ -240,6 +243,9 @@ std::unique_ptr<Tokenizer> parse_hf(const std::string& path) {
     }
   }
   d->use_merge_ranks = true;
+  for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
+    if (!get_or(model, key, std::string()).empty())
+      fail("{}: BPE with {} is not supported", src, key);
   d->byte_fallback = get_or(model, "byte_fallback", false);
   d->fuse_unk = get_or(model, "fuse_unk", false);
   d->ignore_merges = get_or(model, "ignore_merges", false);

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <utility>
+
 #include "core/error.h"
 #include "support/test_support.h"
 #include "tokenizer/tokenizer.h"
@@ -116,4 +118,23 @@ TEST(Llama2c, RejectsBadFiles) {
   ts::write_file(dir / "bad.bin", std::string("\x07\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\x7f", 12));
   EXPECT_THROW(Tokenizer::from_llama2c((dir / "bad.bin").string()), Error);
   EXPECT_THROW(Tokenizer::from_llama2c((dir / "missing.bin").string()), Error);
+}
+
+TEST(Llama2c, SameVocabInFamilyGgufs) {
+  auto ref = nlohmann::json::parse(ts::read_file(ts::shared_data() / "families/reference.json"));
+  auto bin = Tokenizer::from_llama2c(tok512());
+  for (const char* name : {"llama-tied.gguf", "qwen2.gguf"}) {
+    auto tok = Tokenizer::load((ts::shared_data() / "families" / name).string());
+    const auto& f = ref["files"][name];
+    std::string prompt = f["greedy_prompt"];
+    EXPECT_EQ(tok->encode(prompt, true, false), f["greedy_prompt_ids"].get<std::vector<int32_t>>()) << name;
+    EXPECT_EQ(tok->encode(prompt, true, false), bin->encode(prompt, true, false));
+    EXPECT_TRUE(tok->is_eog(2));
+    // llama.cpp printed the generated pieces one after another.
+    auto gen = f["greedy_token_ids"].get<std::vector<int32_t>>();
+    std::string text;
+    int32_t prev = f["greedy_prompt_ids"].back();
+    for (int32_t id : gen) text += tok->decode_piece(std::exchange(prev, id), id);
+    EXPECT_EQ(text, f["greedy_text"].get<std::string>()) << name;
+  }
 }
