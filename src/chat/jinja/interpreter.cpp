@@ -288,40 +288,53 @@ void Interpreter::exec_set(const Stmt& s, const ScopePtr& scope) {
   assign(scope, s.targets, v);
 }
 
+bool Interpreter::loop_fetch(LoopState& st, size_t count) {
+  while (st.items.size() < count && st.scanned < st.source.size()) {
+    const Value& item = st.source[st.scanned++];
+    if (!st.accept) {
+      st.items.push_back(item);
+      continue;
+    }
+    add_work(1);
+    if (st.accept(item)) st.items.push_back(item);
+  }
+  return st.items.size() >= count;
+}
+
 Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope) {
   Value iterable = eval(*s.expr, scope);
-  std::vector<Value> items = iterate(iterable);
-  if (s.cond) {
-    std::vector<Value> kept;
-    for (auto& item : items) {
-      add_work(1);
-      auto tmp = std::make_shared<Scope>();
-      tmp->parent = scope;
-      assign(tmp, s.targets, item);
-      if (eval(*s.cond, tmp).truthy()) kept.push_back(std::move(item));
-    }
-    items = std::move(kept);
-  }
   bool completed_body = false;
-  const int64_t n = static_cast<int64_t>(items.size());
   Value loop = Value::new_object();
   loop.object->is_namespace = true;
   auto state = std::make_shared<LoopState>();
   loop.object->loop = state;
+  state->source = iterate(iterable);
+  if (s.cond)
+    state->accept = [this, &s, scope](const Value& item) {
+      auto tmp = std::make_shared<Scope>();
+      tmp->parent = scope;
+      assign(tmp, s.targets, item);
+      return eval(*s.cond, tmp).truthy();
+    };
   std::weak_ptr<LoopState> weak = state;
   state->cycle = make_callable("cycle", [weak](Interpreter&, CallArgs& a) {
     auto st = weak.lock();
     if (a.positional.empty() || !st) fail("no items for cycling given");
     return a.positional[static_cast<size_t>(st->index) % a.positional.size()];
   });
-  state->items = std::move(items);
-  const auto& loop_items = state->items;
-  for (int64_t i = 0; i < n; ++i) {
+  struct Finish {  // the filter must not run once this frame is gone
+    LoopState& st;
+    ~Finish() {
+      st.accept = nullptr;
+      st.scanned = st.source.size();
+    }
+  } finish{*state};
+  for (int64_t i = 0; loop_fetch(*state, static_cast<size_t>(i) + 1); ++i) {
     add_work(1);
     state->index = i;
     auto inner = std::make_shared<Scope>();
     inner->parent = scope;
-    assign(inner, s.targets, loop_items[static_cast<size_t>(i)]);
+    assign(inner, s.targets, state->items[static_cast<size_t>(i)]);
     inner->set("loop", loop);
     Flow flow = exec_body(s.body, inner);
     if (flow == Flow::Break) break;
@@ -429,19 +442,24 @@ Value Interpreter::getattr(const Value& obj, const std::string& name) {
                                       obj.is_namespace() ? std::string("Namespace") : std::string(obj.type_name()) + " object", name));
 }
 
-Value Interpreter::loop_attribute(const LoopState& st, const std::string& name) {
-  const int64_t i = st.index, n = static_cast<int64_t>(st.items.size());
+Value Interpreter::loop_attribute(LoopState& st, const std::string& name) {
+  const int64_t i = st.index;
+  if (name == "last" || name == "nextitem") {
+    bool more = loop_fetch(st, static_cast<size_t>(i) + 2);
+    if (name == "last") return Value::from_bool(!more);
+    return more ? st.items[static_cast<size_t>(i + 1)] : Value::undefined("there is no next item");
+  }
+  if (name == "length" || name == "revindex" || name == "revindex0") loop_fetch(st, SIZE_MAX);
+  const int64_t n = static_cast<int64_t>(st.items.size());
   if (name == "index") return Value::from_int(i + 1);
   if (name == "index0") return Value::from_int(i);
   if (name == "revindex") return Value::from_int(n - i);
   if (name == "revindex0") return Value::from_int(n - i - 1);
   if (name == "first") return Value::from_bool(i == 0);
-  if (name == "last") return Value::from_bool(i == n - 1);
   if (name == "length") return Value::from_int(n);
   if (name == "depth") return Value::from_int(1);
   if (name == "depth0") return Value::from_int(0);
   if (name == "previtem") return i > 0 ? st.items[static_cast<size_t>(i - 1)] : Value::undefined("there is no previous item");
-  if (name == "nextitem") return i + 1 < n ? st.items[static_cast<size_t>(i + 1)] : Value::undefined("there is no next item");
   if (name == "cycle") return st.cycle;
   return Value::undefined(fmt::format("'LoopContext' object has no attribute '{}'", name));
 }

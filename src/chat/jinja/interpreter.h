@@ -37,7 +37,8 @@ class Interpreter {
   // Services used by filters, tests, methods and globals.
   Value call(const Value& callee, CallArgs& args);
   Value getattr(const Value& obj, const std::string& name);
-  Value loop_attribute(const LoopState& st, const std::string& name);
+  Value loop_attribute(LoopState& st, const std::string& name);
+  bool loop_fetch(LoopState& st, size_t count);  // accepts items until `count` are available
   Value getitem(const Value& obj, const Value& key);
   std::vector<Value> iterate(const Value& v);  // Python iteration (dict -> keys, str -> chars)
   void add_work(int64_t n);

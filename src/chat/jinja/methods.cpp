@@ -361,7 +361,16 @@ bool is_unsafe_method(const Value& self, const std::string& name) {
 }
 
 Value call_method(Interpreter& in, const Value& self, const std::string& name, CallArgs& args) {
-  if (self.is_string()) return string_method(in, self.text(), name, args);
+  if (self.is_string()) {
+    Value r = string_method(in, self.text(), name, args);
+    if (self.is_markup) {  // markupsafe.Markup's methods return Markup strings
+      if (r.is_string()) r.is_markup = true;
+      if (r.is_array())
+        for (auto& x : *r.array)
+          if (x.is_string()) x.is_markup = true;
+    }
+    return r;
+  }
   if (self.is_object()) {
     const auto& items = self.object->items;
     if (name == "get") {

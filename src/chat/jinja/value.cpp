@@ -113,6 +113,11 @@ static void container_repr(const Value& v, std::string& out, int depth) {
     return;
   }
   if (v.object->loop) {
+    LoopState& st = *v.object->loop;  // the length counts every accepted item
+    while (st.scanned < st.source.size()) {
+      const Value& item = st.source[st.scanned++];
+      if (!st.accept || st.accept(item)) st.items.push_back(item);
+    }
     out += fmt::format("<LoopContext {}/{}>", v.object->loop->index + 1, v.object->loop->items.size());
     return;
   }

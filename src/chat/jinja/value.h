@@ -79,8 +79,13 @@ struct Value {
 // A Python dict (insertion ordered) or a jinja2 Namespace.
 // State behind a for loop's `loop` variable (jinja2's LoopContext): one object per loop,
 // advanced in place, its attributes computed on access.
+// With a loop filter (`for x in xs if cond`) items are accepted lazily, as python's
+// generator does, so the body's side effects are seen by later tests.
 struct LoopState {
-  std::vector<Value> items;
+  std::vector<Value> source;                 // every item of the iterable
+  size_t scanned = 0;                        // source items already tested
+  std::vector<Value> items;                  // accepted items so far
+  std::function<bool(const Value&)> accept;  // the loop filter; null accepts all
   int64_t index = 0;
   Value cycle;
 };
