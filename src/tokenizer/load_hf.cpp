@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "formats/gguf.h"
+#include "tokenizer/hf_json_reader.h"
 #include "tokenizer/tokenizer_data.h"
 
 namespace pocketllm {
@@ -182,11 +183,12 @@ std::unique_ptr<Tokenizer> parse_hf(const std::string& path) {
   fs::path file = fs::is_directory(path, dir_ec) ? fs::path(path) / "tokenizer.json" : fs::path(path);
   fs::path dir = file.parent_path();
   const std::string src = file.string();
-  json tj = read_json(file);
+  tok::HfModelTables tables;
+  json tj = tok::read_tokenizer_json(src, tables);
   if (!tj.is_object() || !tj.contains("model")) fail("{}: not a tokenizer.json (no \"model\")", src);
   const json& model = tj["model"];
   std::string type = get_or(model, "type", std::string(""));
-  if (type.empty() && model.contains("merges")) type = "BPE";
+  if (type.empty() && !tables.merges.empty()) type = "BPE";
   if (type != "BPE") fail("{}: unsupported tokenizer model type \"{}\" (supported: BPE)", src, type);
 
   auto d = std::make_unique<tok::TokenizerData>();
@@ -196,24 +198,23 @@ std::unique_ptr<Tokenizer> parse_hf(const std::string& path) {
   d->add_bos = false;
 
   // Vocabulary: model.vocab plus added_tokens (which may extend it).
-  if (!model.contains("vocab") || !model["vocab"].is_object()) fail("{}: model.vocab missing", src);
+  if (!tables.vocab_is_object) fail("{}: model.vocab missing", src);
   int64_t max_id = -1;
-  for (const auto& [piece, id] : model["vocab"].items()) max_id = std::max<int64_t>(max_id, id.get<int64_t>());
+  for (const auto& [piece, id] : tables.vocab) max_id = std::max(max_id, id);
   static const json kNoAdded = json::array();
   const json& added = tj.contains("added_tokens") ? tj["added_tokens"] : kNoAdded;
   for (const auto& a : added) max_id = std::max<int64_t>(max_id, get_or(a, "id", int64_t{-1}));
   // Ids are dense in practice; a far larger max id would be a huge allocation.
-  const auto n_entries = static_cast<int64_t>(model["vocab"].size() + added.size());
+  const auto n_entries = static_cast<int64_t>(tables.vocab.size() + added.size());
   if (max_id < 0 || max_id > 2 * n_entries + 1024)
     fail("{}: token ids up to {} for {} vocabulary entries", src, max_id, n_entries);
   const auto n = static_cast<size_t>(max_id + 1);
   d->pieces.assign(n, "");
   d->types.assign(n, TokenType::Unused);
   d->special.assign(n, 0);
-  for (const auto& [piece, id] : model["vocab"].items()) {
-    auto i = id.get<int64_t>();
+  for (auto& [piece, i] : tables.vocab) {
     if (i < 0) fail("{}: negative token id for \"{}\"", src, piece);
-    d->pieces[i] = piece;
+    d->pieces[i] = std::move(piece);
     d->types[i] = TokenType::Normal;
   }
   for (const auto& a : added) {
@@ -227,21 +228,7 @@ std::unique_ptr<Tokenizer> parse_hf(const std::string& path) {
     if (fl.lstrip || fl.rstrip) d->added_flags[static_cast<int32_t>(i)] = fl;
   }
 
-  // Merges: "a b" strings or ["a", "b"] pairs.
-  static const json kNoMerges = json::array();
-  const json& merges = model.contains("merges") ? model["merges"] : kNoMerges;
-  for (const auto& m : merges) {
-    if (m.is_string()) {
-      const std::string s = m.get<std::string>();
-      size_t sp = s.find(' ', 1);
-      if (sp == std::string::npos) fail("{}: bad merge \"{}\"", src, s);
-      d->merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
-    } else if (m.is_array() && m.size() == 2) {
-      d->merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
-    } else {
-      fail("{}: bad merge entry {}", src, m.dump());
-    }
-  }
+  d->merges = std::move(tables.merges);
   d->use_merge_ranks = true;
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
     if (!get_or(model, key, std::string()).empty())

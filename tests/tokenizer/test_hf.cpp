@@ -121,6 +121,14 @@ TEST(HfLoad, ClearErrors) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("Whitespace"), std::string::npos) << e.what();
   }
+  ts::write_file(dir / "ids.json", R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 99999999}, "merges": []},
+      "pre_tokenizer": {"type": "ByteLevel"}})");
+  EXPECT_THROW(Tokenizer::from_hf((dir / "ids.json").string()), Error);  // no huge allocation
+  ts::write_file(dir / "merge.json", R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [["a", "b", "c"]]},
+      "pre_tokenizer": {"type": "ByteLevel"}})");
+  EXPECT_THROW(Tokenizer::from_hf((dir / "merge.json").string()), Error);
+  ts::write_file(dir / "vocab.json", R"({"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}})");
+  EXPECT_THROW(Tokenizer::from_hf((dir / "vocab.json").string()), Error);
   ts::write_file(dir / "bad.json", "{not json");
   EXPECT_THROW(Tokenizer::from_hf((dir / "bad.json").string()), Error);
   EXPECT_THROW(Tokenizer::load((dir / "nothing-here").string()), Error);
@@ -185,4 +193,28 @@ TEST(Streaming, CleanUpSpacesLikeWholeDecode) {
   for (int32_t id : ids) streamed += sd.push(id);
   streamed += sd.flush();
   EXPECT_EQ(streamed, want);
+}
+
+TEST(HfLoad, SmallByteLevelTokenizerWithAddedTokenFlags) {
+  // A hand-made byte-level BPE: merges in both forms, an added special token
+  // with rstrip, and a non-special added token that is matched even when
+  // parse_special is off.
+  auto dir = ts::temp_dir("toksmall");
+  ts::write_file(dir / "tokenizer.json", R"({
+    "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "\u0120": 3, "\u0120ab": 4, "c": 5},
+              "merges": ["a b", ["\u0120", "ab"]]},
+    "added_tokens": [{"id": 6, "content": "<eot>", "special": true, "rstrip": true},
+                     {"id": 7, "content": "zz", "special": false}],
+    "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
+    "decoder": {"type": "ByteLevel"}})");
+  ts::write_file(dir / "tokenizer_config.json", R"({"eos_token": "<eot>"})");
+  auto tok = Tokenizer::load(dir.string());
+  EXPECT_EQ(tok->n_vocab(), 8);
+  EXPECT_EQ(tok->eos(), 6);
+  EXPECT_TRUE(tok->is_eog(6));
+  EXPECT_EQ(tok->encode("ab ab", false, false), (std::vector<int32_t>{2, 4}));
+  EXPECT_EQ(tok->encode("ab<eot>  ab", false, true), (std::vector<int32_t>{2, 6, 2}));  // rstrip ate the spaces
+  EXPECT_EQ(tok->encode("czzc", false, false), (std::vector<int32_t>{5, 7, 5}));
+  EXPECT_EQ(tok->decode({2, 6, 4}), "ab<eot> ab");
+  EXPECT_EQ(tok->decode({2, 6, 4}, true), "ab ab");
 }
