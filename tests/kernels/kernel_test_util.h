@@ -1,6 +1,7 @@
 // Shared helpers for the kernel tests: random data, a reference float matmul,
 // and running linear() with a given kernel table.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -33,6 +34,13 @@ inline std::vector<const pocketllm::KernelTable*> tested_kernels() {
   return out;
 }
 
+// Threads a test may start: POCKETLLM_TEST_MAX_THREADS (default 2). .ci/aarch64.sh
+// sets 1 because qemu-aarch64 (7.2) on this host hangs creating a thread.
+inline int max_test_threads() {
+  const char* s = std::getenv("POCKETLLM_TEST_MAX_THREADS");
+  return s && std::atoi(s) > 0 ? std::atoi(s) : 2;
+}
+
 // y[t][r] of linear() with weights prepared for `k`.
 inline std::vector<float> run_linear(const pocketllm::Matrix& base, const pocketllm::KernelTable& k,
                                      const std::vector<float>& x, int64_t n_tokens, int threads = 1,
@@ -41,7 +49,7 @@ inline std::vector<float> run_linear(const pocketllm::Matrix& base, const pocket
   m.packed.reset();
   pocketllm::prepare_matrix(m, k);
   if (drop_data && m.packed) m.data = nullptr;
-  pocketllm::ThreadPool pool(threads);
+  pocketllm::ThreadPool pool(std::min(threads, max_test_threads()));
   std::vector<float> y(static_cast<size_t>(n_tokens * m.rows), -12345.0f);
   pocketllm::linear(m, x.data(), m.cols, n_tokens, y.data(), m.rows, pool);
   return y;

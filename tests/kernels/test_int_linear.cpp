@@ -174,6 +174,7 @@ TEST(IntLinear, FloatActivationsDequantizeWeights) {
 }
 
 TEST(IntLinear, ThreadsDoNotChangeResults) {
+  if (kt::max_test_threads() < 2) GTEST_SKIP() << "POCKETLLM_TEST_MAX_THREADS < 2";
   const int64_t rows = 100, cols = 256, nt = 9;
   const auto w = kt::random_floats(rows * cols, 31);
   const auto x = kt::random_floats(nt * cols, 32);
