@@ -223,7 +223,9 @@ std::string Tokenizer::decode_piece(int32_t prev, int32_t id) const {
   } else if (d.special[id] || d.types[id] == TokenType::UserDefined || !tok::byte_level_decode(d.pieces[id], p)) {
     p = d.pieces[id];
   }
-  if (prev == d.bos && d.bos >= 0 && !p.empty() && p[0] == ' ') p.erase(0, 1);
+  // SentencePiece drops the dummy-prefix space of the first piece after BOS.
+  bool after_bos = prev == d.bos && d.bos >= 0;
+  if (d.model == tok::Model::SPM && d.strip_leading_space && after_bos && !p.empty() && p[0] == ' ') p.erase(0, 1);
   int byte;
   if (d.model == tok::Model::SPM && d.types[id] == TokenType::Byte && tok::is_byte_piece(d.pieces[id], byte))
     return std::string(1, static_cast<char>(byte));

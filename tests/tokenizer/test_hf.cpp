@@ -218,3 +218,28 @@ TEST(HfLoad, SmallByteLevelTokenizerWithAddedTokenFlags) {
   EXPECT_EQ(tok->decode({2, 6, 4}), "ab<eot> ab");
   EXPECT_EQ(tok->decode({2, 6, 4}, true), "ab ab");
 }
+
+TEST(HfLoad, GemmaStyleSentencePieceWithoutDummyPrefix) {
+  // Gemma's layout: spaces -> "▁" by a Replace normalizer, no prefix, a no-op
+  // Split on " ", byte fallback, and a decoder without Strip.
+  auto dir = ts::temp_dir("tokgemma");
+  ts::write_file(dir / "tokenizer.json", R"({
+    "model": {"type": "BPE", "byte_fallback": true, "unk_token": "<unk>",
+              "vocab": {"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3, "<0x0A>": 4, "h": 5, "i": 6, "hi": 7,
+                        "\u2581": 8, "\u2581hi": 9},
+              "merges": ["h i", "\u2581 hi"]},
+    "added_tokens": [{"id": 0, "content": "<pad>", "special": true}, {"id": 1, "content": "<eos>", "special": true},
+                     {"id": 2, "content": "<bos>", "special": true}, {"id": 3, "content": "<unk>", "special": true}],
+    "normalizer": {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
+    "pre_tokenizer": {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious", "invert": false},
+    "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<bos>", "type_id": 0}},
+                       {"Sequence": {"id": "A", "type_id": 0}}], "special_tokens": {"<bos>": {"id": "<bos>", "ids": [2]}}},
+    "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+                {"type": "ByteFallback"}, {"type": "Fuse"}]}})");
+  auto tok = Tokenizer::load((dir / "tokenizer.json").string());
+  EXPECT_EQ(tok->model_name(), "llama");
+  EXPECT_TRUE(tok->add_bos());
+  EXPECT_EQ(tok->encode("hi hi\n", true, false), (std::vector<int32_t>{2, 7, 9, 4}));
+  EXPECT_EQ(tok->decode({2, 9, 7}, true), " hihi");  // no Strip decoder: the space stays
+  EXPECT_EQ(tok->decode_piece(2, 9), " hi");
+}
