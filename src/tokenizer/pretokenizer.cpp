@@ -54,6 +54,14 @@ std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
       size_t gap_start = 0, offset = 0;
       while (offset < piece.size()) {
         int rc = pcre2_match(c->code, subject, piece.size(), offset, 0, md, nullptr);
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)  // e.g. JIT stack exhausted: retry with the interpreter
+          rc = pcre2_match(c->code, subject, piece.size(), offset, PCRE2_NO_JIT, md, nullptr);
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+          pcre2_match_data_free(md);
+          PCRE2_UCHAR msg[256];
+          pcre2_get_error_message(rc, msg, sizeof msg);
+          fail("pre-tokenizer regex failed on a {}-byte piece: {}", piece.size(), reinterpret_cast<const char*>(msg));
+        }
         if (rc < 0) break;
         PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
         size_t ms = ov[0], me = ov[1];

@@ -168,6 +168,17 @@ TEST_P(EveryVocab, GgufMetadataRoundTrip) {
   }
 }
 
+TEST_P(EveryVocab, LongRunsOfOneCharClass) {
+  // Long single-class runs stress regex backtracking (JIT stack) and the merge queue.
+  auto tok = open(GetParam());
+  for (std::string s : {std::string(100000, ' '), std::string(100000, 'a'), std::string(50000, '7'),
+                        std::string(50000, '\n') + "x", std::string(60000, '!') + " a"}) {
+    auto ids = tok->encode(s, false, false);
+    ASSERT_FALSE(ids.empty());
+    EXPECT_EQ(tok->decode(ids), s) << GetParam() << ": run of " << s.size();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Tokenizers, EveryVocab, ::testing::ValuesIn(all_sources()),
                          [](const auto& info) {
                            std::string n = std::filesystem::path(info.param).filename().string();
