@@ -153,7 +153,7 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels) {
   if (kernels.gemm_w4 && kernels.gemm_w8) {
     pack_int(m.type, m.data, m.row_bytes, m.rows, m.cols, p->tiles);
     p->has_tiles = true;
-    m.packed_bytes = p->tiles.q.size() + p->tiles.scales.size() * 4 + p->tiles.wsum128.size() * 4;
+    m.packed_bytes = p->tiles.q.size() + p->tiles.scales.size() * 2 + p->tiles.wsum128.size() * 4;
   } else {
     p->raw.assign(m.data, m.data + m.row_bytes * m.rows);
     m.packed_bytes = p->raw.size();

@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/fp16.h"
 #include "kernels/table.h"
 
 namespace pocketllm {
@@ -19,7 +20,7 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
   p.tile_bytes = static_cast<size_t>(p.kp) * kTileRows * p.bits / 8;
   p.q.assign(p.tile_bytes * p.n_tiles, 0);
   const size_t n_sc = static_cast<size_t>(p.n_tiles * p.n_groups * kTileRows);
-  p.scales.assign(n_sc, 0.0f);
+  p.scales.assign(n_sc, 0);
   p.wsum128.assign(p.bits == 8 ? n_sc : 0, 0);
   // Padding rows are all-zero ints; as 4-bit they are stored as nibble 8.
   if (p.bits == 4) std::fill(p.q.begin(), p.q.end(), 0x88);
@@ -32,7 +33,7 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
     uint8_t* dst = p.q.data() + tile * p.tile_bytes;
     for (int64_t g = 0; g < p.n_groups; ++g) {
       const size_t at = static_cast<size_t>((tile * p.n_groups + g) * kTileRows + i);
-      p.scales[at] = sc[g];
+      p.scales[at] = f32_to_f16(sc[g]);  // every int format's scales are f16
       if (p.bits == 8) {
         int32_t s = 0;
         for (int64_t k = g * p.group; k < (g + 1) * p.group; ++k) s += q[k];
@@ -55,7 +56,7 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
 void packed_row_ints(const PackedInt& p, int64_t r, int8_t* q, float* scales) {
   const int64_t tile = r / kTileRows, i = r % kTileRows;
   const uint8_t* src = p.tile(tile);
-  for (int64_t g = 0; g < p.n_groups; ++g) scales[g] = p.scales[(tile * p.n_groups + g) * kTileRows + i];
+  for (int64_t g = 0; g < p.n_groups; ++g) scales[g] = f16_to_f32(p.scales[(tile * p.n_groups + g) * kTileRows + i]);
   if (p.bits == 4) {
     for (int64_t k = 0; k < p.kp; k += 8)
       for (int j = 0; j < 4; ++j) {

@@ -28,7 +28,7 @@ struct PackedInt {
   int64_t rows = 0, cols = 0, kp = 0, group = 0, n_groups = 0, n_tiles = 0;
   size_t tile_bytes = 0;        // kp * 16 * bits / 8
   std::vector<uint8_t> q;       // [n_tiles][tile_bytes]
-  std::vector<float> scales;    // [n_tiles][n_groups][16]; 0 for padding rows
+  std::vector<uint16_t> scales; // f16 bits (as stored, so exact): [n_tiles][n_groups][16]; 0 for padding rows
   std::vector<int32_t> wsum128; // 8-bit only: [n_tiles][n_groups][16] = 128 * sum(q)
 
   const uint8_t* tile(int64_t t) const { return q.data() + static_cast<size_t>(t) * tile_bytes; }

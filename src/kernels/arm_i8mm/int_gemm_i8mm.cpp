@@ -26,7 +26,7 @@ void tile_2tokens(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t 
   float32x4_t facc[8];
   for (auto& f : facc) f = vdupq_n_f32(0.0f);
   const uint8_t* src = w.tile(tile);
-  const float* sc = w.scales.data() + tile * w.n_groups * kTileRows;
+  const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
   const int64_t steps = w.group / 8;
   const int8_t* a0 = a.q.data() + tok0 * a.kp;
   const int8_t* a1 = a0 + a.kp;
@@ -61,8 +61,10 @@ void tile_2tokens(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t 
       const int32_t c[4] = {8 * a.sum[ag0], 8 * a.sum[ag1], 8 * a.sum[ag0], 8 * a.sum[ag1]};
       corr = vld1q_s32(c);
     }
+    float ws_all[kTileRows];
+    for (int q = 0; q < 4; ++q) vst1q_f32(ws_all + 4 * q, scales4(sc + g * kTileRows + 4 * q));
     for (int rp = 0; rp < 8; ++rp) {
-      const float* ws = sc + g * kTileRows + 2 * rp;
+      const float* ws = ws_all + 2 * rp;
       const float32x4_t wv = vcombine_f32(vdup_n_f32(ws[0]), vdup_n_f32(ws[1]));
       facc[rp] = vfmaq_f32(facc[rp], vcvtq_f32_s32(vsubq_s32(acc[rp], corr)), vmulq_f32(wv, dav));
     }

@@ -32,6 +32,9 @@ inline void store_rows_arm(float* dst, const float32x4_t* v, int n_rows) {
   for (int i = 0; i < n_rows; ++i) dst[i] = tmp[i];
 }
 
+// Four f16 scales to f32 (fcvtl is base AArch64).
+inline float32x4_t scales4(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+
 template <class Dot, int NT>
 void w4_tile_arm(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t tok0, float* y, int64_t ldy) {
   const uint8x16_t m4 = vdupq_n_u8(0x0F);
@@ -39,7 +42,7 @@ void w4_tile_arm(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t t
   for (int t = 0; t < NT; ++t)
     for (int q = 0; q < 4; ++q) facc[t][q] = vdupq_n_f32(0.0f);
   const uint8_t* src = w.tile(tile);
-  const float* sc = w.scales.data() + tile * w.n_groups * kTileRows;
+  const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
   const int64_t steps = w.group / 8;
   for (int64_t g = 0; g < w.n_groups; ++g) {
     int32x4_t acc[NT][4];
@@ -62,7 +65,7 @@ void w4_tile_arm(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t t
       const int64_t ag = (tok0 + t) * a.n_groups + g;
       const int32x4_t corr = vdupq_n_s32(8 * a.sum[ag]);
       for (int q = 0; q < 4; ++q) {
-        const float32x4_t f = vmulq_n_f32(vld1q_f32(sc + g * kTileRows + 4 * q), a.d[ag]);
+        const float32x4_t f = vmulq_n_f32(scales4(sc + g * kTileRows + 4 * q), a.d[ag]);
         facc[t][q] = vfmaq_f32(facc[t][q], vcvtq_f32_s32(vsubq_s32(acc[t][q], corr)), f);
       }
     }
@@ -77,7 +80,7 @@ void w8_tile_arm(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t t
   for (int t = 0; t < NT; ++t)
     for (int q = 0; q < 4; ++q) facc[t][q] = vdupq_n_f32(0.0f);
   const uint8_t* src = w.tile(tile);
-  const float* sc = w.scales.data() + tile * w.n_groups * kTileRows;
+  const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
   const int64_t steps = w.group / 8;  // two 4-k steps at a time
   for (int64_t g = 0; g < w.n_groups; ++g) {
     int32x4_t acc[NT][4];
@@ -99,7 +102,7 @@ void w8_tile_arm(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t t
     for (int t = 0; t < NT; ++t) {
       const int64_t ag = (tok0 + t) * a.n_groups + g;
       for (int q = 0; q < 4; ++q) {
-        const float32x4_t f = vmulq_n_f32(vld1q_f32(sc + g * kTileRows + 4 * q), a.d[ag]);
+        const float32x4_t f = vmulq_n_f32(scales4(sc + g * kTileRows + 4 * q), a.d[ag]);
         facc[t][q] = vfmaq_f32(facc[t][q], vcvtq_f32_s32(acc[t][q]), f);
       }
     }

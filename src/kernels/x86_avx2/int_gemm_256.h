@@ -38,7 +38,7 @@ void w4_tile_256(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t t
   __m256 facc[NT][2];
   for (int t = 0; t < NT; ++t) facc[t][0] = facc[t][1] = _mm256_setzero_ps();
   const uint8_t* src = w.tile(tile);
-  const float* sc = w.scales.data() + tile * w.n_groups * kTileRows;
+  const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
   const int64_t steps = w.group / 8;
   for (int64_t g = 0; g < w.n_groups; ++g) {
     __m256i acc[NT][2];
@@ -57,7 +57,7 @@ void w4_tile_256(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t t
       const __m256i corr = _mm256_set1_epi32(8 * a.sum[ag]);
       const __m256 da = _mm256_set1_ps(a.d[ag]);
       for (int h = 0; h < 2; ++h) {
-        const __m256 ws = _mm256_loadu_ps(sc + g * kTileRows + 8 * h);
+        const __m256 ws = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc + g * kTileRows + 8 * h)));
         const __m256i isum = _mm256_sub_epi32(acc[t][h], corr);
         facc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(ws, da), facc[t][h]);
       }
@@ -78,7 +78,7 @@ void w8_tile_256(const PackedInt& w, const QuantActs& a, const uint8_t* acts, in
   __m256 facc[NT][2];
   for (int t = 0; t < NT; ++t) facc[t][0] = facc[t][1] = _mm256_setzero_ps();
   const uint8_t* src = w.tile(tile);
-  const float* sc = w.scales.data() + tile * w.n_groups * kTileRows;
+  const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
   const int32_t* wsum = w.wsum128.data() + tile * w.n_groups * kTileRows;
   const int64_t steps = w.group / 4;
   for (int64_t g = 0; g < w.n_groups; ++g) {
@@ -96,7 +96,7 @@ void w8_tile_256(const PackedInt& w, const QuantActs& a, const uint8_t* acts, in
       const int64_t ag = (tok0 + t) * a.n_groups + g;
       const __m256 da = _mm256_set1_ps(a.d[ag]);
       for (int h = 0; h < 2; ++h) {
-        const __m256 ws = _mm256_loadu_ps(sc + g * kTileRows + 8 * h);
+        const __m256 ws = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc + g * kTileRows + 8 * h)));
         __m256i isum = acc[t][h];
         if constexpr (Dot::kOffsetActs)
           isum = _mm256_sub_epi32(isum, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wsum + g * kTileRows + 8 * h)));

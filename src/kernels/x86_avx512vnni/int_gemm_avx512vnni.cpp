@@ -33,7 +33,7 @@ void w4_tile(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t tok0,
   __m512 facc[NT];
   for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
   const uint8_t* src = w.tile(tile);
-  const float* sc = w.scales.data() + tile * w.n_groups * kTileRows;
+  const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
   const int64_t steps = w.group / 8;
   for (int64_t g = 0; g < w.n_groups; ++g) {
     __m512i lo_acc[NT], hi_acc[NT];
@@ -47,7 +47,7 @@ void w4_tile(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t tok0,
         hi_acc[t] = _mm512_dpbusd_epi32(hi_acc[t], hi, bcast4(aq + t * a.kp + 4));
       }
     }
-    const __m512 ws = _mm512_loadu_ps(sc + g * kTileRows);
+    const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc + g * kTileRows)));
     for (int t = 0; t < NT; ++t) {
       const int64_t ag = (tok0 + t) * a.n_groups + g;
       const __m512i isum =
@@ -67,7 +67,7 @@ void w8_tile(const PackedInt& w, const QuantActs& a, const uint8_t* au, int64_t 
   __m512 facc[NT];
   for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
   const uint8_t* src = w.tile(tile);
-  const float* sc = w.scales.data() + tile * w.n_groups * kTileRows;
+  const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
   const int32_t* wsum = w.wsum128.data() + tile * w.n_groups * kTileRows;
   const int64_t steps = w.group / 4;  // even: groups are multiples of 32
   for (int64_t g = 0; g < w.n_groups; ++g) {
@@ -81,7 +81,7 @@ void w8_tile(const PackedInt& w, const QuantActs& a, const uint8_t* au, int64_t 
         acc1[t] = _mm512_dpbusd_epi32(acc1[t], bcast4(ap + t * a.kp + 4), v1);
       }
     }
-    const __m512 ws = _mm512_loadu_ps(sc + g * kTileRows);
+    const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc + g * kTileRows)));
     const __m512i corr = _mm512_loadu_si512(wsum + g * kTileRows);
     for (int t = 0; t < NT; ++t) {
       const int64_t ag = (tok0 + t) * a.n_groups + g;
