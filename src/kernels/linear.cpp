@@ -163,6 +163,7 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels) {
 
 void linear(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy, ThreadPool& pool) {
   if (n_tokens <= 0 || w.rows == 0) return;
+  if (n_tokens > 1 && (ldx < w.cols || ldy < w.rows)) fail("linear: ldx {} / ldy {} smaller than a row ({} / {})", ldx, ldy, w.cols, w.rows);
   if (is_float_type(w.type)) return linear_float(w, x, ldx, n_tokens, y, ldy, pool);
   if (int_weight_format(w.type)) {
     if (w.act == ActPrecision::Float) return linear_dequant(w, x, ldx, n_tokens, y, ldy, pool);
