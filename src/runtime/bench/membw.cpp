@@ -1,0 +1,113 @@
+#include "runtime/bench/membw.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "core/error.h"
+
+namespace pocketllm::bench {
+namespace {
+
+constexpr size_t kAlign = 4096;
+
+// Each reader sums 64-byte lines in several independent accumulators so the
+// loop is bound by loads, not by the add latency.
+__attribute__((target("avx512f"))) uint64_t read_avx512(const uint8_t* p, size_t n) {
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 256 <= n; i += 256) {
+    a0 = _mm512_xor_si512(a0, _mm512_load_si512(p + i));
+    a1 = _mm512_xor_si512(a1, _mm512_load_si512(p + i + 64));
+    a2 = _mm512_xor_si512(a2, _mm512_load_si512(p + i + 128));
+    a3 = _mm512_xor_si512(a3, _mm512_load_si512(p + i + 192));
+  }
+  __m512i s = _mm512_xor_si512(_mm512_xor_si512(a0, a1), _mm512_xor_si512(a2, a3));
+  alignas(64) uint64_t lanes[8];
+  _mm512_store_si512(lanes, s);
+  uint64_t x = 0;
+  for (uint64_t v : lanes) x ^= v;
+  return x;
+}
+
+__attribute__((target("avx2"))) uint64_t read_avx2(const uint8_t* p, size_t n) {
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 128 <= n; i += 128) {
+    a0 = _mm256_xor_si256(a0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
+    a1 = _mm256_xor_si256(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+    a2 = _mm256_xor_si256(a2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+    a3 = _mm256_xor_si256(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+  }
+  __m256i s = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), s);
+  return lanes[0] ^ lanes[1] ^ lanes[2] ^ lanes[3];
+}
+
+uint64_t read_scalar(const uint8_t* p, size_t n) {
+  uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  for (size_t i = 0; i + 32 <= n; i += 32) {
+    uint64_t w[4];
+    std::memcpy(w, p + i, 32);
+    a0 ^= w[0], a1 ^= w[1], a2 ^= w[2], a3 ^= w[3];
+  }
+  return a0 ^ a1 ^ a2 ^ a3;
+}
+
+using Reader = uint64_t (*)(const uint8_t*, size_t);
+
+Reader pick_reader() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return read_avx512;
+  if (__builtin_cpu_supports("avx2")) return read_avx2;
+  return read_scalar;
+}
+
+}  // namespace
+
+ReadBandwidthProbe::ReadBandwidthProbe(size_t bytes) {
+  bytes_ = (std::max<size_t>(bytes, kAlign) + kAlign - 1) / kAlign * kAlign;
+  data_ = static_cast<uint8_t*>(std::aligned_alloc(kAlign, bytes_));
+  if (!data_) fail("membw: cannot allocate {} bytes", bytes_);
+  for (size_t i = 0; i < bytes_; ++i) data_[i] = static_cast<uint8_t>(i * 131);
+}
+
+ReadBandwidthProbe::~ReadBandwidthProbe() { std::free(data_); }
+
+std::string ReadBandwidthProbe::isa() {
+  Reader r = pick_reader();
+  return r == read_avx512 ? "avx512" : r == read_avx2 ? "avx2" : "scalar";
+}
+
+double ReadBandwidthProbe::measure(int n_threads) {
+  static const Reader reader = pick_reader();
+  n_threads = std::max(1, n_threads);
+  // Shares are whole 4 KiB pages so every reader's loads stay aligned.
+  const size_t pages = bytes_ / kAlign;
+  std::vector<uint64_t> sums(static_cast<size_t>(n_threads));
+  std::vector<std::thread> threads;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int t = 0; t < n_threads; ++t) {
+    const size_t b = pages * static_cast<size_t>(t) / static_cast<size_t>(n_threads);
+    const size_t e = pages * static_cast<size_t>(t + 1) / static_cast<size_t>(n_threads);
+    threads.emplace_back([&, b, e, t] { sums[static_cast<size_t>(t)] = reader(data_ + b * kAlign, (e - b) * kAlign); });
+  }
+  for (auto& th : threads) th.join();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  uint64_t x = 0;
+  for (auto v : sums) x ^= v;
+  sink_ = sink_ ^ x;
+  return static_cast<double>(bytes_) / s;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+}  // namespace pocketllm::bench

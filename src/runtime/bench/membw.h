@@ -1,0 +1,33 @@
+// Memory read bandwidth probe: the ceiling a memory-bound decode step can reach.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pocketllm::bench {
+
+class ReadBandwidthProbe {
+ public:
+  // A buffer of `bytes` (rounded up to 4 KiB), touched once so pages are resident.
+  explicit ReadBandwidthProbe(size_t bytes = size_t{1} << 30);
+  ReadBandwidthProbe(const ReadBandwidthProbe&) = delete;
+  ReadBandwidthProbe& operator=(const ReadBandwidthProbe&) = delete;
+  ~ReadBandwidthProbe();
+
+  // Reads the whole buffer once with n_threads threads (each a contiguous
+  // share, streaming vector loads) and returns bytes/second.
+  double measure(int n_threads);
+  size_t bytes() const { return bytes_; }
+  // "avx512", "avx2" or "scalar": the loads measure() uses on this CPU.
+  static std::string isa();
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t bytes_ = 0;
+  volatile uint64_t sink_ = 0;  // keeps the reads from being optimized away
+};
+
+double median(std::vector<double> v);
+
+}  // namespace pocketllm::bench

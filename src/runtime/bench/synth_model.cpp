@@ -1,0 +1,203 @@
+#include "runtime/bench/synth_model.h"
+
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "core/error.h"
+#include "core/fp16.h"
+#include "core/thread_pool.h"
+#include "model/export_gguf.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pocketllm::bench {
+namespace {
+
+ModelConfig llama_shape(int64_t vocab, int64_t dim, int64_t ffn, int64_t layers, int64_t heads, int64_t kv_heads,
+                        int64_t ctx, float theta) {
+  ModelConfig c;
+  c.arch = "llama";
+  c.n_vocab = vocab;
+  c.dim = dim;
+  c.hidden_dim = ffn;
+  c.n_layers = layers;
+  c.n_heads = heads;
+  c.n_kv_heads = kv_heads;
+  c.head_dim = dim / heads;
+  c.context_length = ctx;
+  c.rope_theta = theta;
+  c.rope_style = RopeStyle::Interleaved;  // GGUF llama stores Q/K interleaved
+  return c;
+}
+
+std::vector<SynthPreset> make_presets() {
+  std::vector<SynthPreset> p;
+  {
+    ModelConfig c = llama_shape(32000, 2048, 5632, 22, 32, 4, 2048, 10000.0f);
+    p.push_back({"tinyllama-1.1b", "TinyLlama-1.1B (synthetic weights)", c});
+  }
+  {
+    ModelConfig c = llama_shape(128256, 2048, 8192, 16, 32, 8, 131072, 500000.0f);
+    c.rope_llama3 = {true, 32.0f, 1.0f, 4.0f, 8192};
+    c.tied_embeddings = true;
+    p.push_back({"llama-3.2-1b", "Llama-3.2-1B (synthetic weights)", c});
+  }
+  {
+    // For tests: the vocabulary decides n_vocab.
+    ModelConfig c = llama_shape(0, 64, 172, 2, 4, 2, 256, 10000.0f);
+    p.push_back({"tiny", "tiny (synthetic weights)", c});
+  }
+  return p;
+}
+
+uint64_t splitmix64(uint64_t& s) {
+  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Uniform in (0, 1]: never 0, so log() stays finite.
+double unit(uint64_t& s) { return (static_cast<double>(splitmix64(s) >> 11) + 1.0) * 0x1.0p-53; }
+
+struct TensorPlan {
+  std::string name;
+  std::vector<uint64_t> ne;
+  bool is_norm = false;
+};
+
+std::vector<TensorPlan> tensor_plan(const ModelConfig& c) {
+  const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
+  std::vector<TensorPlan> t;
+  t.push_back({"token_embd.weight", {u(c.dim), u(c.n_vocab)}});
+  t.push_back({"output_norm.weight", {u(c.dim)}, true});
+  if (!c.tied_embeddings) t.push_back({"output.weight", {u(c.dim), u(c.n_vocab)}});
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    t.push_back({b + "attn_norm.weight", {u(c.dim)}, true});
+    t.push_back({b + "attn_q.weight", {u(c.dim), u(c.q_dim())}});
+    t.push_back({b + "attn_k.weight", {u(c.dim), u(c.kv_dim())}});
+    t.push_back({b + "attn_v.weight", {u(c.dim), u(c.kv_dim())}});
+    t.push_back({b + "attn_output.weight", {u(c.q_dim()), u(c.dim)}});
+    t.push_back({b + "ffn_norm.weight", {u(c.dim)}, true});
+    t.push_back({b + "ffn_gate.weight", {u(c.dim), u(c.hidden_dim)}});
+    t.push_back({b + "ffn_up.weight", {u(c.dim), u(c.hidden_dim)}});
+    t.push_back({b + "ffn_down.weight", {u(c.hidden_dim), u(c.dim)}});
+  }
+  return t;
+}
+
+constexpr size_t kChunk = size_t{1} << 16;  // elements per RNG stream
+
+// Fills one tensor's bytes (type `type`) chunk by chunk in parallel.
+void generate_tensor(uint64_t seed, uint64_t tensor_index, DType type, size_t n, uint8_t* out, ThreadPool& pool) {
+  const size_t n_chunks = (n + kChunk - 1) / kChunk;
+  pool.parallel_for(static_cast<int64_t>(n_chunks), [&](int64_t b, int64_t e) {
+    std::vector<float> buf(kChunk);
+    for (int64_t ci = b; ci < e; ++ci) {
+      const size_t off = static_cast<size_t>(ci) * kChunk, len = std::min(kChunk, n - off);
+      fill_normal(seed, (tensor_index << 32) | static_cast<uint64_t>(ci), 0.02f, buf.data(), len);
+      if (type == DType::F32) {
+        std::memcpy(out + off * 4, buf.data(), len * 4);
+      } else {
+        auto* h = reinterpret_cast<uint16_t*>(out) + off;
+        if (type == DType::F16)
+          for (size_t i = 0; i < len; ++i) h[i] = f32_to_f16(buf[i]);
+        else
+          for (size_t i = 0; i < len; ++i) h[i] = f32_to_bf16(buf[i]);
+      }
+    }
+  });
+}
+
+uint32_t gguf_file_type(DType t) {
+  switch (t) {
+    case DType::F32: return 0;   // LLAMA_FTYPE_ALL_F32
+    case DType::F16: return 1;   // LLAMA_FTYPE_MOSTLY_F16
+    case DType::BF16: return 32; // LLAMA_FTYPE_MOSTLY_BF16
+    default: fail("synth: type {} is not f32, f16 or bf16", dtype_name(t));
+  }
+}
+
+}  // namespace
+
+const std::vector<SynthPreset>& synth_presets() {
+  static const std::vector<SynthPreset> p = make_presets();
+  return p;
+}
+
+const SynthPreset& find_synth_preset(const std::string& name) {
+  std::string known;
+  for (auto& p : synth_presets()) {
+    if (p.name == name) return p;
+    known += (known.empty() ? "" : ", ") + p.name;
+  }
+  fail("unknown preset '{}' (known: {})", name, known);
+}
+
+void fill_normal(uint64_t seed, uint64_t stream, float stddev, float* out, size_t n) {
+  uint64_t s = seed * 0xD1B54A32D192ED03ull ^ stream;
+  splitmix64(s);
+  constexpr double kTwoPi = 6.283185307179586;
+  for (size_t i = 0; i < n; i += 2) {
+    const double r = std::sqrt(-2.0 * std::log(unit(s))) * stddev, a = kTwoPi * unit(s);
+    out[i] = static_cast<float>(r * std::cos(a));
+    if (i + 1 < n) out[i + 1] = static_cast<float>(r * std::sin(a));
+  }
+}
+
+std::unique_ptr<Model> synth_model(const SynthOptions& o) {
+  const SynthPreset& preset = find_synth_preset(o.preset);
+  gguf_file_type(o.type);  // rejects non-float types early
+  auto m = std::make_unique<Model>();
+  m->tokenizer = Tokenizer::load(o.vocab_path);
+  m->cfg = preset.cfg;
+  m->cfg.name = preset.display_name;
+  const int64_t vocab = m->tokenizer->n_vocab();
+  if (m->cfg.n_vocab == 0) m->cfg.n_vocab = vocab;
+  if (vocab > m->cfg.n_vocab)
+    fail("{}: the vocabulary has {} tokens, more than preset {}'s {}", o.vocab_path, vocab, preset.name, m->cfg.n_vocab);
+  m->cfg.validate("synth preset " + preset.name);
+  m->format = ModelFormat::GGUF;
+  m->path = "synth:" + preset.name;
+
+  const auto plan = tensor_plan(m->cfg);
+  uint64_t total = 0, done = 0;
+  for (auto& t : plan) {
+    uint64_t n = 1;
+    for (auto d : t.ne) n *= d;
+    total += n * (t.is_norm ? 4 : (o.type == DType::F32 ? 4 : 2));
+  }
+  int threads = o.n_threads > 0 ? o.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ThreadPool pool(threads);
+  for (size_t ti = 0; ti < plan.size(); ++ti) {
+    const TensorPlan& t = plan[ti];
+    size_t n = 1;
+    for (auto d : t.ne) n *= static_cast<size_t>(d);
+    const DType type = t.is_norm ? DType::F32 : o.type;
+    const size_t nbytes = n * (type == DType::F32 ? 4 : 2);
+    auto buf = std::make_shared<std::vector<uint8_t>>(nbytes);
+    if (t.is_norm) {
+      std::vector<float> ones(n, 1.0f);
+      std::memcpy(buf->data(), ones.data(), nbytes);
+    } else {
+      generate_tensor(o.seed, ti, type, n, buf->data(), pool);
+    }
+    m->tensors[t.name] = TensorRef{type, t.ne, buf->data(), nbytes};
+    m->owned.push_back(std::move(buf));
+    done += nbytes;
+    if (o.progress) o.progress(done, total);
+  }
+  return m;
+}
+
+void write_synth_gguf(const SynthOptions& o, const std::string& path) {
+  auto m = synth_model(o);
+  ExportOptions e;
+  e.type = o.type;
+  e.progress = static_cast<bool>(o.progress);
+  e.extra.emplace_back("general.file_type", gguf::Value::u32(gguf_file_type(o.type)));
+  export_gguf(*m, path, e);
+}
+
+}  // namespace pocketllm::bench
