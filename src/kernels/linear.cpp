@@ -37,6 +37,7 @@ const uint8_t* stored_rows(const Matrix& w) {
 void linear_float(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy,
                   ThreadPool& pool) {
   const DotF32Fn dot = kernels_of(w).dot_f32;
+  const F16RowFn f16_row = kernels_of(w).f16_to_f32_row;
   const uint8_t* data = stored_rows(w);
   pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
     thread_local std::vector<float> row;
@@ -45,6 +46,9 @@ void linear_float(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens
       const float* wr;
       if (w.type == DType::F32) {
         wr = reinterpret_cast<const float*>(data + r * w.row_bytes);
+      } else if (w.type == DType::F16) {
+        f16_row(reinterpret_cast<const uint16_t*>(data + r * w.row_bytes), row.data(), w.cols);
+        wr = row.data();
       } else {
         row_to_f32(w.type, data + r * w.row_bytes, row.data(), w.cols);
         wr = row.data();
@@ -144,6 +148,7 @@ void prepare_matrix(Matrix& m) { prepare_matrix(m, active_kernels()); }
 
 void prepare_matrix(Matrix& m, const KernelTable& kernels) {
   if (is_float_type(m.type) || m.packed) return;
+  if (!m.data) fail("prepare_matrix: matrix of {} has no data", dtype_name(m.type));
   const auto f = int_weight_format(m.type);
   if (!f) return;  // linear() will report the unsupported type
   if (f->bits == 8 && f->group == 0 && m.cols > 32768)

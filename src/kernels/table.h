@@ -43,12 +43,14 @@ void packed_row_ints(const PackedInt& p, int64_t r, int8_t* q, float* scales);
 using IntGemmFn = void (*)(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t tile1, float* y,
                            int64_t ldy);
 using DotF32Fn = float (*)(const float* a, const float* b, int64_t n);
+using F16RowFn = void (*)(const uint16_t* src, float* dst, int64_t n);  // IEEE half -> f32, exact
 
 struct KernelTable {
   const char* name = "ref";
   IntGemmFn gemm_w4 = nullptr;  // null for ref, which reads weights as stored
   IntGemmFn gemm_w8 = nullptr;
   DotF32Fn dot_f32 = nullptr;
+  F16RowFn f16_to_f32_row = nullptr;
 };
 
 // The table every linear() uses by default: POCKETLLM_ISA if set (throws Error

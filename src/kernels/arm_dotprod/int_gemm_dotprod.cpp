@@ -10,5 +10,5 @@ struct DotSdot {
 };
 }  // namespace
 
-extern const KernelTable kDotprodKernels = {"dotprod", gemm_w4_arm<DotSdot>, gemm_w8_arm<DotSdot>, dot_f32_neon};
+extern const KernelTable kDotprodKernels = {"dotprod", gemm_w4_arm<DotSdot>, gemm_w8_arm<DotSdot>, dot_f32_neon, f16_row_neon};
 }  // namespace pocketllm

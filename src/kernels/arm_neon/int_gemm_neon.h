@@ -147,6 +147,15 @@ inline float dot_f32_neon(const float* a, const float* b, int64_t n) {
   return s;
 }
 
+inline void f16_row_neon(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(src + i))));
+  for (; i < n; ++i) {
+    float16x4_t h = vreinterpret_f16_u16(vdup_n_u16(src[i]));
+    dst[i] = vgetq_lane_f32(vcvt_f32_f16(h), 0);
+  }
+}
+
 // Plain ARMv8 NEON: widening multiplies, then pairwise adds down to one int32 per row.
 // Pair sums fit int16: |w| <= 128 and |a| <= 127.
 struct DotNeon {

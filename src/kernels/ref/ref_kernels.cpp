@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "core/fp16.h"
+
 namespace pocketllm {
 
 float ref_dot_f32(const float* a, const float* b, int64_t n) {
@@ -13,6 +15,10 @@ float ref_dot_f32(const float* a, const float* b, int64_t n) {
   float s = 0;
   for (; i < n; ++i) s += a[i] * b[i];
   return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+void ref_f16_to_f32_row(const uint16_t* src, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(src[i]);
 }
 
 void ref_linear_int(DType t, const uint8_t* data, size_t row_bytes, int64_t cols, const QuantActs& a, int64_t r0,
@@ -34,6 +40,6 @@ void ref_linear_int(DType t, const uint8_t* data, size_t row_bytes, int64_t cols
   }
 }
 
-const KernelTable kRefKernels = {"ref", nullptr, nullptr, ref_dot_f32};
+const KernelTable kRefKernels = {"ref", nullptr, nullptr, ref_dot_f32, ref_f16_to_f32_row};
 
 }  // namespace pocketllm

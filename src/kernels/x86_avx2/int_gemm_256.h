@@ -162,5 +162,12 @@ inline float dot_f32_256(const float* a, const float* b, int64_t n) {
   return s;
 }
 
+inline void f16_row_f16c(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  for (; i < n; ++i) dst[i] = _cvtsh_ss(src[i]);
+}
+
 }  // namespace
 }  // namespace pocketllm
