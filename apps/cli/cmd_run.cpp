@@ -6,6 +6,7 @@
 #include "cli/common_options.h"
 #include "core/error.h"
 #include "core/timer.h"
+#include "runtime/chat_format.h"
 #include "runtime/generate.h"
 #include "tokenizer/tokenizer.h"
 
@@ -17,6 +18,8 @@ struct RunOptions {
   SamplingParams sampling;
   std::string prompt, prompt_file;
   int64_t n_predict = -1;
+  bool chat = false;
+  std::string system, template_file, template_name;
 };
 
 int run(const RunOptions& o) {
@@ -24,7 +27,19 @@ int run(const RunOptions& o) {
   auto model = load_model_or_fail(o.model, true);
   const Tokenizer& tok = *model->tokenizer;
   std::string prompt = o.prompt_file.empty() ? o.prompt : read_text_file(o.prompt_file);
-  std::vector<int32_t> ids = tok.encode(prompt, true, true);
+  std::vector<int32_t> ids;
+  if (o.chat) {
+    // One user turn (after the system prompt, if any) in the model's own template.
+    ChatFormatter fmt(tok, resolve_chat_template(*model, o.template_file, o.template_name));
+    if (!fmt.has_template())
+      std::fprintf(stderr, "warning: %s has no chat template; running the prompt as plain text\n", o.model.model.c_str());
+    std::vector<ChatMessage> msgs;
+    if (!o.system.empty()) msgs.push_back({"system", o.system});
+    msgs.push_back({"user", prompt});
+    ids = fmt.tokenize(fmt.render(msgs, true));
+  } else {
+    ids = tok.encode(prompt, true, true);
+  }
   if (ids.empty()) {
     // Nothing to condition on: start from BOS when the vocab has one.
     if (tok.bos() < 0) fail("the prompt is empty and the vocabulary has no BOS token to start from");
@@ -38,8 +53,10 @@ int run(const RunOptions& o) {
   Sampler sampler(o.sampling, model->cfg.n_vocab);
   StreamDecoder dec(tok, true);
   std::string text;
-  for (int32_t id : ids) text += dec.push(id);
-  std::fwrite(text.data(), 1, text.size(), stdout);
+  if (!o.chat) {  // completion mode echoes the prompt as the tokenizer decodes it (as llama2.c does)
+    for (int32_t id : ids) text += dec.push(id);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  }
   std::fflush(stdout);
   GenerateOptions go;
   go.n_predict = o.n_predict;
@@ -68,6 +85,10 @@ RegisterCommand reg({"run", "Generate text from a prompt", 10, [](CLI::App& sub)
                        sub.add_option("-n,--n-predict", o->n_predict,
                                       "Tokens to generate (-1 = until end of generation or context)")
                            ->capture_default_str();
+                       sub.add_flag("--chat", o->chat, "Wrap the prompt as one user turn in the model's chat template");
+                       sub.add_option("--system-prompt", o->system, "System prompt for --chat (also -sys)");
+                       sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file (with --chat)");
+                       sub.add_option("--chat-template", o->template_name, "Built-in chat template name (with --chat)");
                        return std::function<int()>([o] { return run(*o); });
                      }});
 

@@ -100,3 +100,29 @@ TEST(ChatCli, ScriptedThreeTurnsThroughAPipe) {
   EXPECT_EQ(n_stats, 3) << r.err;
   EXPECT_EQ(r.out.rfind(", there was a little girl", 0), 0u) << r.out;
 }
+
+TEST(RunCli, ChatFlagWrapsThePromptAsOneUserTurn) {
+  auto dir = ts::temp_dir("runchat");
+  ts::write_file(dir / "t.jinja",
+                 "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] }} {% else %}"
+                 "{{ m['content'] }}{% endif %}{% endfor %}");
+  const std::vector<std::string> base = {"-m", shared("models/stories260K/stories260K.bin"), "--tokenizer",
+                                         shared("models/stories260K/tok512.bin"), "--chat-template-file",
+                                         (dir / "t.jinja").string(), "-n", "16", "--temp", "0", "-t", "1"};
+  std::vector<std::string> run = {"run", "--chat", "-p", "Lily saw a dog", "-sys", "Once upon a time"};
+  run.insert(run.end(), base.begin(), base.end());
+  auto r = ts::run_cli(run);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The chat command with the same system prompt and message answers the same text.
+  std::vector<std::string> chat = {"chat", "-sys", "Once upon a time"};
+  chat.insert(chat.end(), base.begin(), base.end());
+  auto c = ts::run_cli(chat, "Lily saw a dog\n");
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(r.out, c.out);
+  EXPECT_EQ(r.out.find("Lily saw a dog"), std::string::npos) << "--chat prints only the answer";
+  // The rendered prompt is "<s>Once upon a time Lily saw a dog": same as completing that text.
+  auto plain = ts::run_cli({"run", "-m", shared("models/stories260K/stories260K.bin"), "--tokenizer",
+                            shared("models/stories260K/tok512.bin"), "-p", "Once upon a time Lily saw a dog", "-n", "16",
+                            "--temp", "0", "-t", "1"});
+  EXPECT_NE(plain.out.find(r.out.substr(0, r.out.size() - 1)), std::string::npos) << plain.out << " vs " << r.out;
+}
