@@ -1,0 +1,195 @@
+#include "server/openai_json.h"
+
+#include <limits>
+
+#include "core/error.h"
+#include "server/api_error.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pocketllm::server {
+namespace {
+
+using nlohmann::json;
+
+// The field's value, or nullptr when absent or null (both mean "default").
+const json* field(const json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+void read_float(const json& body, const char* name, float& out, double lo, double hi) {
+  const json* v = field(body, name);
+  if (!v) return;
+  if (!v->is_number()) bad_request(fmt::format("'{}' must be a number", name));
+  const double d = v->get<double>();
+  if (!(d >= lo && d <= hi)) bad_request(fmt::format("'{}' must be between {} and {}", name, lo, hi));
+  out = static_cast<float>(d);
+}
+
+bool read_int(const json& body, const char* name, int64_t& out, int64_t lo, int64_t hi) {
+  const json* v = field(body, name);
+  if (!v) return false;
+  if (!v->is_number_integer()) bad_request(fmt::format("'{}' must be an integer", name));
+  const int64_t i = v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(hi) ? hi + 1 : v->get<int64_t>();
+  if (i < lo || i > hi) bad_request(fmt::format("'{}' must be between {} and {}", name, lo, hi));
+  out = i;
+  return true;
+}
+
+std::vector<std::string> read_stop(const json& body) {
+  const json* v = field(body, "stop");
+  std::vector<std::string> out;
+  if (!v) return out;
+  if (v->is_string()) {
+    out.push_back(v->get<std::string>());
+  } else if (v->is_array()) {
+    if (v->size() > 16) bad_request("'stop' may hold at most 16 strings");
+    for (auto& s : *v) {
+      if (!s.is_string()) bad_request("'stop' must be a string or an array of strings");
+      out.push_back(s.get<std::string>());
+    }
+  } else {
+    bad_request("'stop' must be a string or an array of strings");
+  }
+  for (auto& s : out)
+    if (s.empty()) bad_request("'stop' strings must not be empty");
+  return out;
+}
+
+// A message content: a string, or an array of {type:"text", text} parts.
+std::string message_content(const json& c) {
+  if (c.is_null()) return "";
+  if (c.is_string()) return c.get<std::string>();
+  if (!c.is_array()) bad_request("a message 'content' must be a string or an array of text parts");
+  std::string out;
+  for (auto& part : c) {
+    if (!part.is_object() || part.value("type", json()) != "text" || !part.contains("text") ||
+        !part["text"].is_string())
+      bad_request("only text content parts ({\"type\":\"text\",\"text\":...}) are supported");
+    out += part["text"].get<std::string>();
+  }
+  return out;
+}
+
+}  // namespace
+
+json parse_body(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) bad_request("the request body is not valid JSON");
+  if (!j.is_object()) bad_request("the request body must be a JSON object");
+  return j;
+}
+
+CompletionRequest parse_common(const json& body, const SamplingParams& defaults) {
+  CompletionRequest r;
+  SamplingParams& s = r.gen.sampling;
+  s = defaults;
+  read_float(body, "temperature", s.temp, 0, 100);
+  read_float(body, "top_p", s.top_p, 0, 1);
+  read_float(body, "min_p", s.min_p, 0, 1);
+  read_float(body, "frequency_penalty", s.frequency_penalty, -2, 2);
+  read_float(body, "presence_penalty", s.presence_penalty, -2, 2);
+  read_float(body, "repeat_penalty", s.repeat_penalty, 0, 100);
+  int64_t i = 0;
+  if (read_int(body, "top_k", i, -1, std::numeric_limits<int32_t>::max())) s.top_k = static_cast<int32_t>(i);
+  if (read_int(body, "repeat_last_n", i, 0, 1 << 20)) s.repeat_last_n = static_cast<int32_t>(i);
+  if (read_int(body, "seed", i, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()))
+    s.seed = i;
+  const int64_t max_limit = int64_t{1} << 40;
+  if (!read_int(body, "max_completion_tokens", r.gen.max_tokens, 0, max_limit))
+    read_int(body, "max_tokens", r.gen.max_tokens, 0, max_limit);
+  if (read_int(body, "n", i, 1, 1000) && i != 1) bad_request("only 'n': 1 is supported");
+  r.gen.stop = read_stop(body);
+  if (const json* v = field(body, "stream")) {
+    if (!v->is_boolean()) bad_request("'stream' must be a boolean");
+    r.stream = v->get<bool>();
+  }
+  if (const json* v = field(body, "model"); v && !v->is_string()) bad_request("'model' must be a string");
+  return r;
+}
+
+CompletionRequest parse_chat_request(const json& body, const ChatFormatter& fmt, const SamplingParams& defaults) {
+  CompletionRequest r = parse_common(body, defaults);
+  const json* msgs = field(body, "messages");
+  if (!msgs) bad_request("'messages' is required");
+  if (!msgs->is_array() || msgs->empty()) bad_request("'messages' must be a non-empty array");
+  std::vector<ChatMessage> conv;
+  for (auto& m : *msgs) {
+    if (!m.is_object()) bad_request("each message must be an object");
+    const json* role = field(m, "role");
+    if (!role || !role->is_string()) bad_request("each message needs a string 'role'");
+    conv.push_back({role->get<std::string>(), message_content(m.value("content", json()))});
+  }
+  std::string rendered;
+  try {
+    rendered = fmt.render(conv, true);
+  } catch (const Error& e) {
+    bad_request(std::string("the chat template failed: ") + e.what());
+  }
+  r.gen.prompt = fmt.tokenize(rendered);
+  return r;
+}
+
+CompletionRequest parse_completion_request(const json& body, const Tokenizer& tok, const SamplingParams& defaults) {
+  CompletionRequest r = parse_common(body, defaults);
+  const json* p = field(body, "prompt");
+  if (!p) bad_request("'prompt' is required");
+  const json* one = p;
+  if (p->is_array() && p->size() == 1 && (*p)[0].is_string()) one = &(*p)[0];
+  if (one->is_string()) {
+    r.gen.prompt = tok.encode(one->get<std::string>(), true, true);
+  } else if (p->is_array() && !p->empty() && (*p)[0].is_number_integer()) {
+    for (auto& t : *p) {
+      if (!t.is_number_integer()) bad_request("'prompt' token arrays must hold only integers");
+      const int64_t id = t.get<int64_t>();
+      if (id < 0 || id >= tok.n_vocab()) bad_request(fmt::format("token id {} is outside the vocabulary", id));
+      r.gen.prompt.push_back(static_cast<int32_t>(id));
+    }
+  } else {
+    bad_request("'prompt' must be a string, a one-string array or an array of token ids");
+  }
+  return r;
+}
+
+json usage_json(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens) {
+  return {{"prompt_tokens", prompt_tokens},
+          {"completion_tokens", completion_tokens},
+          {"total_tokens", prompt_tokens + completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", cached_tokens}}}};
+}
+
+static json base(const ResponseMeta& m, const char* object) {
+  return {{"id", m.id}, {"object", object}, {"created", m.created}, {"model", m.model}};
+}
+
+json full_response(const ResponseMeta& m, const std::string& text, const std::string& finish_reason,
+                   const json& usage) {
+  json r = base(m, m.chat ? "chat.completion" : "text_completion");
+  json choice = {{"index", 0}, {"finish_reason", finish_reason}, {"logprobs", nullptr}};
+  if (m.chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
+  else choice["text"] = text;
+  r["choices"] = json::array({choice});
+  r["usage"] = usage;
+  return r;
+}
+
+json stream_chunk(const ResponseMeta& m, const std::string& text, bool role_only, const std::string& finish_reason,
+                  const json& usage) {
+  json r = base(m, m.chat ? "chat.completion.chunk" : "text_completion");
+  json choice = {{"index", 0}, {"logprobs", nullptr},
+                 {"finish_reason", finish_reason.empty() ? json() : json(finish_reason)}};
+  if (m.chat) {
+    json delta = json::object();
+    if (role_only) delta["role"] = "assistant";
+    else if (finish_reason.empty()) delta["content"] = text;
+    choice["delta"] = delta;
+  } else {
+    choice["text"] = text;
+  }
+  r["choices"] = json::array({choice});
+  if (!finish_reason.empty()) r["usage"] = usage;
+  return r;
+}
+
+}  // namespace pocketllm::server

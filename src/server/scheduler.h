@@ -1,0 +1,108 @@
+// The generation scheduler: one thread owns the model's slot Contexts, admits
+// queued requests into free slots (reusing each slot's cached prompt prefix),
+// and decodes one token for every generating slot in ONE batched forward pass
+// per step (continuous batching). HTTP threads talk to it through GenJob.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "model/context.h"
+#include "sampling/sampler.h"
+
+namespace pocketllm::server {
+
+struct GenRequest {
+  std::vector<int32_t> prompt;  // non-empty, shorter than the slot context
+  SamplingParams sampling;
+  int64_t max_tokens = -1;  // < 0: until the context is full
+  std::vector<std::string> stop;
+};
+
+// One piece of output: text, or the end (done) with its reason or an error.
+struct GenEvent {
+  std::string text;
+  bool done = false;
+  std::string finish_reason;  // "stop" | "length" (when done without error)
+  std::string error;          // non-empty: generation failed
+};
+
+// A request in flight: the scheduler pushes events, the HTTP thread pops them.
+class GenJob {
+ public:
+  explicit GenJob(GenRequest r) : req_(std::move(r)) {}
+  // Waits up to `wait` for the next event; false on timeout.
+  bool next(GenEvent& ev, std::chrono::milliseconds wait);
+  // The client went away: the scheduler frees the slot at its next step.
+  void cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
+  const GenRequest& request() const { return req_; }
+  int64_t prompt_tokens() const { return static_cast<int64_t>(req_.prompt.size()); }
+  int64_t completion_tokens() const { return completion_tokens_.load(); }
+  int64_t cached_tokens() const { return cached_tokens_.load(); }
+
+ private:
+  friend class Scheduler;
+  void push(GenEvent ev);
+
+  GenRequest req_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<GenEvent> events_;
+  std::atomic<bool> cancelled_{false};
+  std::atomic<int64_t> completion_tokens_{0};
+  std::atomic<int64_t> cached_tokens_{0};
+};
+
+struct SchedulerOptions {
+  int n_slots = 1;
+  ContextParams ctx;       // per slot
+  size_t max_queue = 64;   // requests waiting for a slot before 503
+};
+
+class Scheduler {
+ public:
+  Scheduler(const Model& m, const SchedulerOptions& o);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues a request. Throws ApiError: 400 when the prompt does not fit the
+  // slot context, 503 when the queue is full.
+  std::shared_ptr<GenJob> submit(GenRequest r);
+  int64_t n_ctx() const { return n_ctx_; }
+  // {"slots":[{"id","busy","n_past"}],"slots_idle","slots_busy","queued","decode_steps","max_batch_rows"}
+  nlohmann::json state() const;
+
+ private:
+  struct Slot;
+  void run();
+  void admit(std::vector<Slot*>& started);
+  void start(Slot& s);
+  void on_token(Slot& s, int32_t id);
+  void finish(Slot& s, const std::string& reason, const std::string& error = "");
+  void release(Slot& s);
+  void step_decode();
+
+  const Model& m_;
+  SchedulerOptions opt_;
+  int64_t n_ctx_ = 0;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  mutable std::mutex mu_;  // guards queue_, the slots' job pointers and the state snapshot
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<GenJob>> queue_;
+  std::vector<int64_t> n_past_snapshot_;
+  int64_t decode_steps_ = 0, max_batch_rows_ = 0;  // batching evidence for /slots
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace pocketllm::server
