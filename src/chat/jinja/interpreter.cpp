@@ -89,6 +89,24 @@ std::string Interpreter::render(const Template& tpl, const Value& context) {
   if (context.is_object())
     for (const auto& [k, v] : context.object->items)
       if (k.is_string()) root->set(k.text(), v);
+  // Namespaces and macro scopes may reference each other in cycles: break them on every exit.
+  struct Cleanup {
+    Interpreter& in;
+    std::shared_ptr<Scope> root;
+    ~Cleanup() {
+      for (auto& w : in.namespaces_)
+        if (auto o = w.lock()) o->items.clear();
+      for (auto& w : in.scopes_)
+        if (auto sc = w.lock()) {
+          sc->vars.clear();
+          sc->parent.reset();
+        }
+      root->vars.clear();
+      in.namespaces_.clear();
+      in.scopes_.clear();
+      in.out_ = nullptr;
+    }
+  } cleanup{*this, root};
   try {
     exec_body(tpl.body, root);
   } catch (const TemplateRaised&) {
@@ -98,18 +116,6 @@ std::string Interpreter::render(const Template& tpl, const Value& context) {
   } catch (const std::exception& e) {
     throw Error(fmt::format("chat template error, line {}: {}", line_, e.what()));
   }
-  // Namespaces and macro scopes may reference each other in cycles: break them.
-  for (auto& w : namespaces_)
-    if (auto o = w.lock()) o->items.clear();
-  for (auto& w : scopes_)
-    if (auto s = w.lock()) {
-      s->vars.clear();
-      s->parent.reset();
-    }
-  root->vars.clear();
-  namespaces_.clear();
-  scopes_.clear();
-  out_ = nullptr;
   return out;
 }
 
