@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""Seed corpora for the harnesses: small hand-made inputs written here, plus real files
+copied from ../shared/data at run time (never committed). Usage: make_seeds.py OUT_DIR SHARED_DATA"""
+import json, os, shutil, struct, sys
+
+out, shared = sys.argv[1], sys.argv[2]
+
+
+def put(harness, name, data):
+    d = os.path.join(out, harness)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+
+
+def copy(harness, rel, name=None, limit=None):
+    src = os.path.join(shared, rel)
+    if os.path.exists(src):
+        with open(src, "rb") as f:
+            data = f.read()
+        put(harness, name or os.path.basename(rel), data[:limit] if limit else data)
+
+
+# --- GGUF: every value type, a nested array, two small tensors (F32 and Q8_0-sized).
+def gstr(s):
+    b = s.encode()
+    return struct.pack("<Q", len(b)) + b
+
+
+def gguf(kvs, tensors, align=32):
+    out = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kvs))
+    for k, t, payload in kvs:
+        out += gstr(k) + struct.pack("<I", t) + payload
+    off, blobs = 0, []
+    for name, dims, ttype, data in tensors:
+        out += gstr(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims)
+        out += struct.pack("<IQ", ttype, off)
+        blobs.append((off, data))
+        off += (len(data) + align - 1) // align * align
+    out += b"\0" * (-len(out) % align)
+    for o, data in blobs:
+        out += data + b"\0" * (-len(data) % align)
+    return out
+
+
+kvs = [("general.architecture", 8, gstr("llama")), ("general.alignment", 4, struct.pack("<I", 32)),
+       ("u8", 0, b"\x07"), ("i8", 1, b"\xff"), ("u16", 2, b"\x01\x02"), ("i16", 3, b"\xfe\xff"),
+       ("i32", 5, struct.pack("<i", -3)), ("f32", 6, struct.pack("<f", 1.5)), ("b", 7, b"\x01"),
+       ("u64", 10, struct.pack("<Q", 1 << 40)), ("i64", 11, struct.pack("<q", -1)), ("f64", 12, struct.pack("<d", 2.5)),
+       ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, 3) + gstr("<s>") + gstr("a") + gstr("b")),
+       ("tokenizer.ggml.scores", 9, struct.pack("<IQ", 6, 3) + struct.pack("<3f", 0, -1, -2)),
+       ("nested", 9, struct.pack("<IQ", 9, 1) + struct.pack("<IQ", 4, 2) + struct.pack("<2I", 1, 2))]
+put("gguf", "hand_all_types.gguf", gguf(kvs, [("a.weight", [4, 2], 0, struct.pack("<8f", *range(8))),
+                                               ("q.weight", [32], 8, b"\x00\x3c" + bytes(range(32)))]))
+put("gguf", "hand_empty.gguf", gguf([], []))
+for f in ("families/llama-tied.gguf", "families/qwen2.gguf"):
+    copy("gguf", f)
+
+# --- safetensors: single files (byte 0 = mode), and [0x01][u16 len][index.json][shard].
+def st(header, data=b""):
+    h = json.dumps(header).encode()
+    return struct.pack("<Q", len(h)) + h + data
+
+
+one = st({"__metadata__": {"format": "pt"}, "w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]},
+          "h": {"dtype": "BF16", "shape": [3], "data_offsets": [16, 22]}}, bytes(22))
+put("safetensors", "single_mmap", b"\x02" + one)
+put("safetensors", "single_copy", b"\x00" + one)
+index = json.dumps({"metadata": {"total_size": 22}, "weight_map": {"w": "model-00001-of-00002.safetensors",
+                                                                    "h": "model-00002-of-00002.safetensors"}}).encode()
+put("safetensors", "sharded", b"\x01" + struct.pack("<H", len(index)) + index + one)
+
+# --- llama2.c: a tiny valid checkpoint (dim 8, hidden 16, 1 layer, 2 heads, vocab 4, seq 4) and the real one's header.
+dim, hid, layers, heads, kv, vocab, seq = 8, 16, 1, 2, 2, 4, 4
+hs = dim // heads
+n = vocab * dim + layers * (dim + 3 * dim * dim + dim * dim + dim + 3 * dim * hid) + dim + seq * hs
+put("llama2c", "tiny.bin", struct.pack("<7i", dim, hid, layers, heads, kv, vocab, seq) + struct.pack(f"<{n}f", *([0.1] * n)))
+put("llama2c", "untied.bin", struct.pack("<7i", dim, hid, layers, heads, kv, -vocab, seq) +
+    struct.pack(f"<{n + vocab * dim}f", *([0.2] * (n + vocab * dim))))
+copy("llama2c", "models/stories260K/stories260K.bin")
+
+# --- HF config.json
+base = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 256,
+        "max_position_embeddings": 128, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": True}
+put("hf_config", "llama.json", json.dumps(base))
+put("hf_config", "llama3_rope.json", json.dumps(dict(base, rope_scaling={"rope_type": "llama3", "factor": 8.0})))
+put("hf_config", "qwen2.json", json.dumps(dict(base, architectures=["Qwen2ForCausalLM"], model_type="qwen2")))
+put("hf_config", "gemma3.json", json.dumps({"architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
+                                           "text_config": dict(base, model_type="gemma3_text", head_dim=16)}))
+
+# --- tokenizer.json: tiny BPE (byte-level) and SentencePiece-style ones.
+bl = {"version": "1.0", "added_tokens": [{"id": 5, "content": "<|end|>", "special": True, "single_word": False,
+                                           "lstrip": False, "rstrip": False, "normalized": False}],
+      "normalizer": None, "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+      "post_processor": None, "decoder": {"type": "ByteLevel"},
+      "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "Ġ": 3, "Ġab": 4, "<|end|>": 5},
+                "merges": ["a b", "Ġ ab"], "byte_fallback": False}}
+put("tokenizer_json", "bytelevel.json", json.dumps(bl))
+spm = {"version": "1.0", "added_tokens": [{"id": 0, "content": "<unk>", "special": True}, {"id": 1, "content": "<s>", "special": True}],
+       "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"}, {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]},
+       "pre_tokenizer": None, "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
+                                                                            {"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+       "model": {"type": "BPE", "unk_token": "<unk>", "byte_fallback": True, "fuse_unk": True,
+                 "vocab": {"<unk>": 0, "<s>": 1, "<0x41>": 2, "▁": 3, "h": 4, "i": 5, "hi": 6, "▁hi": 7}, "merges": [["h", "i"], ["▁", "hi"]]}}
+put("tokenizer_json", "spm.json", json.dumps(spm, ensure_ascii=False))
+
+# --- tokenize: byte 0 = tokenizer/flags, then text.
+texts = ["Hello world", "  leading spaces\n\n\ttabs", "<|im_start|>user\nhi<|im_end|>", "<s>[INST] x [/INST]",
+         "caf\u00e9 \u4e2d\u6587 \U0001F600", "1234567890 3.14", "don't I'll we've", "\xff\xfe invalid"]
+for i, t in enumerate(texts):
+    for sel in range(4):
+        put("tokenize", f"t{i}_{sel}", bytes([sel | (12 if i % 2 else 0)]) + t.encode("utf-8", "surrogateescape"))
+put("tokenize", "invalid_utf8", b"\x09\xc3\x28\xe2\x82\xf0\x9f\x98")
+
+# --- jinja: every real template, then hand-made ones exercising limits and odd syntax.
+tdir = os.path.join(shared, "chat_templates")
+if os.path.isdir(tdir):
+    for f in sorted(os.listdir(tdir)):
+        if f.endswith(".jinja"):
+            copy("jinja", os.path.join("chat_templates", f))
+for i, t in enumerate(["{% for i in range(10) %}{{ i }}{% endfor %}", "{{ 'a' * 100 }}",
+                       "{% macro f(n) %}{{ f(n - 1) if n else 0 }}{% endmacro %}{{ f(3) }}",
+                       "{% set ns = namespace(x=0) %}{% for m in messages %}{% set ns.x = ns.x + 1 %}{% endfor %}{{ ns.x }}",
+                       "{{ messages | tojson }}{{ tools | length }}{{ messages[0]['content'] | upper | replace('B', 'c') }}",
+                       "{% if x is defined %}{{ x }}{% else %}{{ raise_exception('no') }}{% endif %}",
+                       "{{ (messages | selectattr('role', 'equalto', 'user') | list)[-1].content.split(' ') | join('-') }}",
+                       "{{ 'x' ~ 1 ~ [1,2][1:] ~ {'a': 1}.items() | list | string }}{%- raw %}{{ }}{% endraw -%}"]):
+    put("jinja", f"hand{i}.jinja", t)
+put("jinja", "with_ctx", "{{ a.b[0] }}{% for k, v in d.items() %}{{ k }}={{ v }}{% endfor %}\0" +
+    json.dumps({"a": {"b": [1]}, "d": {"x": 1, "y": [2]}}))
+
+# --- server request bodies
+for i, b in enumerate([{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 8, "temperature": 0.5, "stream": True},
+                       {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "top_p": 0.9, "top_k": 40, "seed": 1},
+                       {"prompt": "Once upon", "max_tokens": 4, "stop": ["\n", "."], "n": 1},
+                       {"prompt": [1, 2, 3], "max_completion_tokens": 2, "presence_penalty": 0.1, "frequency_penalty": 0.2},
+                       {"model": "x", "messages": [], "stream_options": {"include_usage": True}, "logprobs": False}]):
+    put("server_request", f"req{i}.json", json.dumps(b))
