@@ -2,7 +2,7 @@
 # Builds the libFuzzer harnesses (clang, ASan+UBSan) and runs each for SECONDS
 # (default 60), one at a time; prints executions and findings per harness.
 #   fuzz/run.sh [SECONDS] [HARNESS...]     e.g. fuzz/run.sh 600 gguf jinja
-# Env: FUZZ_BUILD (build dir, default build-fuzz), FUZZ_JOBS (ninja -j, default 1),
+# Env: FUZZ_BUILD (build dir, default build-fuzz), FUZZ_JOBS (ninja -j, default 1), FUZZ_NO_BUILD=1 (skip ninja),
 #      POCKETLLM_SHARED (shared folder, default ../shared next to the repo).
 # Corpora grow in $FUZZ_BUILD/corpus/<harness>; crashes land in $FUZZ_BUILD/findings/<harness>.
 # Exit status: 1 when any harness left a finding.
@@ -28,7 +28,9 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 targets=()
 for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
-ninja -C "$build" -j"${FUZZ_JOBS:-1}" "${targets[@]}" >/dev/null || { echo "build failed"; exit 2; }
+if [ -z "${FUZZ_NO_BUILD:-}" ]; then
+  ninja -C "$build" -j"${FUZZ_JOBS:-1}" "${targets[@]}" >/dev/null || { echo "build failed"; exit 2; }
+fi
 
 seeds=$build/seeds
 rm -rf "$seeds"
