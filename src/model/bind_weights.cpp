@@ -1,5 +1,6 @@
-// Binds named tensors to the llama block layout (shared by llama and qwen2, which
-// differs only by Q/K/V biases and the RoPE pairing).
+// Binds named tensors to the block layout shared by every family: the llama block
+// plus optional Q/K/V biases, Q/K norms, post-norms, and fused QKV / gate-up
+// matrices (phi3), which are bound as row views of the fused tensor.
 #include <fmt/ranges.h>
 
 #include "core/error.h"
@@ -40,6 +41,28 @@ std::vector<float> vec(Model& m, const std::string& name, int64_t n) {
   return v;
 }
 
+// Row blocks [r0, r0 + n) of a fused [rows][cols] tensor, each as its own Matrix.
+std::vector<Matrix> split_rows(Model& m, const std::string& name, const std::vector<int64_t>& parts, int64_t cols) {
+  int64_t rows = 0;
+  for (auto p : parts) rows += p;
+  const TensorRef& t = need(m, name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)});
+  std::vector<Matrix> out;
+  try {
+    const size_t row_bytes = make_matrix(t.type, rows, cols, t.data).row_bytes;
+    int64_t r0 = 0;
+    for (auto p : parts) {
+      Matrix mat = make_matrix(t.type, p, cols, t.data + static_cast<size_t>(r0) * row_bytes);
+      mat.act = m.act;
+      prepare_matrix(mat);
+      out.push_back(std::move(mat));
+      r0 += p;
+    }
+  } catch (const Error& e) {
+    fail("{}: tensor '{}': {}", m.path, name, e.what());
+  }
+  return out;
+}
+
 std::vector<float> optional_vec(Model& m, const std::string& name, int64_t n) {
   return m.tensors.count(name) ? vec(m, name, n) : std::vector<float>{};
 }
@@ -57,22 +80,40 @@ void bind_weights(Model& m) {
   } else {
     w.output = w.token_embd;  // tied embeddings
   }
-  if (m.tensors.count("rope_freqs.weight")) w.rope_freq_factors = vec(m, "rope_freqs.weight", c.head_dim / 2);
+  if (m.tensors.count("rope_freqs.weight")) w.rope_freq_factors = vec(m, "rope_freqs.weight", c.rot_dim() / 2);
   w.layers.resize(static_cast<size_t>(c.n_layers));
   for (int64_t i = 0; i < c.n_layers; ++i) {
     const std::string p = fmt::format("blk.{}.", i);
     LayerWeights& l = w.layers[static_cast<size_t>(i)];
     l.attn_norm = vec(m, p + "attn_norm.weight", c.dim);
-    l.wq = matrix(m, p + "attn_q.weight", c.q_dim(), c.dim);
-    l.wk = matrix(m, p + "attn_k.weight", c.kv_dim(), c.dim);
-    l.wv = matrix(m, p + "attn_v.weight", c.kv_dim(), c.dim);
+    if (m.tensors.count(p + "attn_qkv.weight")) {
+      auto qkv = split_rows(m, p + "attn_qkv.weight", {c.q_dim(), c.kv_dim(), c.kv_dim()}, c.dim);
+      l.wq = qkv[0], l.wk = qkv[1], l.wv = qkv[2];
+    } else {
+      l.wq = matrix(m, p + "attn_q.weight", c.q_dim(), c.dim);
+      l.wk = matrix(m, p + "attn_k.weight", c.kv_dim(), c.dim);
+      l.wv = matrix(m, p + "attn_v.weight", c.kv_dim(), c.dim);
+    }
     l.wo = matrix(m, p + "attn_output.weight", c.dim, c.q_dim());
     l.bq = optional_vec(m, p + "attn_q.bias", c.q_dim());
     l.bk = optional_vec(m, p + "attn_k.bias", c.kv_dim());
     l.bv = optional_vec(m, p + "attn_v.bias", c.kv_dim());
+    if (c.qk_norm) {
+      l.q_norm = vec(m, p + "attn_q_norm.weight", c.head_dim);
+      l.k_norm = vec(m, p + "attn_k_norm.weight", c.head_dim);
+    }
+    if (c.post_norms) {
+      l.post_attn_norm = vec(m, p + "post_attention_norm.weight", c.dim);
+      l.post_ffn_norm = vec(m, p + "post_ffw_norm.weight", c.dim);
+    }
     l.ffn_norm = vec(m, p + "ffn_norm.weight", c.dim);
-    l.w_gate = matrix(m, p + "ffn_gate.weight", c.hidden_dim, c.dim);
-    l.w_up = matrix(m, p + "ffn_up.weight", c.hidden_dim, c.dim);
+    if (c.arch == "phi3" && !m.tensors.count(p + "ffn_gate.weight")) {  // phi3 stores ffn_up as [gate; up]
+      auto gate_up = split_rows(m, p + "ffn_up.weight", {c.hidden_dim, c.hidden_dim}, c.dim);
+      l.w_gate = gate_up[0], l.w_up = gate_up[1];
+    } else {
+      l.w_gate = matrix(m, p + "ffn_gate.weight", c.hidden_dim, c.dim);
+      l.w_up = matrix(m, p + "ffn_up.weight", c.hidden_dim, c.dim);
+    }
     l.w_down = matrix(m, p + "ffn_down.weight", c.dim, c.hidden_dim);
   }
 }

@@ -17,6 +17,10 @@ struct RopeScalingLlama3 {
   int64_t original_context = 8192;
 };
 
+// The FFN's gate activation: SwiGLU (llama, qwen, phi3) or GeGLU with the tanh
+// approximation of GELU (gemma).
+enum class Activation { Silu, GeluTanh };
+
 struct ModelConfig {
   std::string arch = "llama";
   std::string name;
@@ -33,6 +37,24 @@ struct ModelConfig {
   RopeStyle rope_style = RopeStyle::Interleaved;
   RopeScalingLlama3 rope_llama3;
   bool tied_embeddings = false;
+  // Family features (defaults: plain llama). Set by the architecture readers in model/arch/.
+  int64_t rope_dim = 0;             // dims of a head that RoPE rotates (0: all; phi3 may rotate fewer)
+  float rope_linear_factor = 1.0f;  // linear RoPE scaling of full-attention layers (positions / factor)
+  float rope_theta_local = 0.0f;    // RoPE base of sliding-window layers (0: rope_theta); gemma3
+  Activation act = Activation::Silu;
+  float embed_scale = 1.0f;         // gemma: embeddings times sqrt(dim)
+  float attn_scale = 0.0f;          // score scale (0: 1/sqrt(head_dim)); gemma: query_pre_attn_scalar^-1/2
+  float attn_softcap = 0.0f;        // gemma2: scores = cap * tanh(scores / cap) (0: off)
+  float final_softcap = 0.0f;       // gemma2: the same on the output logits
+  int64_t sliding_window = 0;       // keys visible to a sliding layer: pos - window < j <= pos
+  std::vector<bool> layer_sliding;  // per layer: uses the sliding window (empty: no layer does)
+  bool qk_norm = false;             // qwen3, gemma3: per-head RMSNorm of Q and K before RoPE
+  bool post_norms = false;          // gemma2/3: RMSNorm of attention and FFN outputs before the residual add
+
+  int64_t rot_dim() const { return rope_dim > 0 ? rope_dim : head_dim; }
+  bool is_sliding(int64_t layer) const {
+    return sliding_window > 0 && layer < static_cast<int64_t>(layer_sliding.size()) && layer_sliding[layer];
+  }
 
   int64_t q_dim() const { return n_heads * head_dim; }
   int64_t kv_dim() const { return n_kv_heads * head_dim; }

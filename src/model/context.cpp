@@ -33,6 +33,7 @@ Context::Context(const Model& m, const ContextParams& p)
   buf_.hb2.resize(B * c.hidden_dim);
   buf_.scores.resize(static_cast<size_t>(pool_->size()) * n_ctx_);
   inv_freq_ = ops::rope_inv_freq(c, m.w.rope_freq_factors);
+  inv_freq_local_ = c.rope_theta_local > 0.0f ? ops::rope_inv_freq(c, {}, true) : inv_freq_;
 }
 
 void Context::truncate(int64_t n) { n_past_ = std::clamp<int64_t>(n, 0, n_past_); }
@@ -62,13 +63,19 @@ void Context::forward_rows(const int32_t* tokens, const std::vector<BatchRow>& r
   const ModelWeights& w = m_.w;
   const int64_t n = static_cast<int64_t>(rows.size());
   for (int64_t t = 0; t < n; ++t) matrix_row(w.token_embd, tokens[t], &buf_.x[t * c.dim]);
-  for (int64_t l = 0; l < c.n_layers; ++l) llama_block_forward(c, w.layers[l], l, buf_, rows, inv_freq_.data(), *pool_);
+  if (c.embed_scale != 1.0f)
+    for (int64_t i = 0; i < n * c.dim; ++i) buf_.x[i] *= c.embed_scale;
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const float* inv_freq = c.is_sliding(l) ? inv_freq_local_.data() : inv_freq_.data();
+    llama_block_forward(c, w.layers[l], l, buf_, rows, inv_freq, *pool_);
+  }
   if (n_out <= 0) return;
   // Only the rows whose logits are wanted go through the final norm and the head.
   const int64_t first = n - n_out;
   for (int64_t t = first; t < n; ++t)
     ops::rmsnorm(&buf_.xb[(t - first) * c.dim], &buf_.x[t * c.dim], w.output_norm.data(), c.dim, c.norm_eps);
   linear(w.output, buf_.xb.data(), c.dim, n_out, logits_out, c.n_vocab, *pool_);
+  if (c.final_softcap > 0.0f) ops::softcap(logits_out, n_out * c.n_vocab, c.final_softcap);
 }
 
 const float* decode_batch(const std::vector<Context*>& ctxs, const std::vector<int32_t>& tokens) {

@@ -57,7 +57,7 @@ class Context {
   std::unique_ptr<ThreadPool> pool_;
   KvCache kv_;
   BlockBuffers buf_;
-  std::vector<float> inv_freq_;
+  std::vector<float> inv_freq_, inv_freq_local_;  // RoPE tables of full and sliding-window layers
   std::vector<float> logits_;
 };
 

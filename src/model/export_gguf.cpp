@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/fp16.h"
 #include "core/timer.h"
+#include "model/arch/arch.h"
 #include "model/ops.h"
 #include "model/qk_layout.h"
 #include "tokenizer/tokenizer.h"
@@ -73,12 +74,13 @@ void export_gguf(const Model& m, const std::string& path, const ExportOptions& o
   w.set(a + "attention.head_count_kv", gguf::Value::u32(static_cast<uint32_t>(c.n_kv_heads)));
   w.set(a + "attention.layer_norm_rms_epsilon", gguf::Value::f32(c.norm_eps));
   w.set(a + "rope.freq_base", gguf::Value::f32(c.rope_theta));
-  w.set(a + "rope.dimension_count", gguf::Value::u32(static_cast<uint32_t>(c.head_dim)));
+  w.set(a + "rope.dimension_count", gguf::Value::u32(static_cast<uint32_t>(c.rot_dim())));
   if (c.head_dim * c.n_heads != c.dim) {
     w.set(a + "attention.key_length", gguf::Value::u32(static_cast<uint32_t>(c.head_dim)));
     w.set(a + "attention.value_length", gguf::Value::u32(static_cast<uint32_t>(c.head_dim)));
   }
   w.set(a + "vocab_size", gguf::Value::u32(static_cast<uint32_t>(c.n_vocab)));
+  detail::write_arch_gguf_metadata(c, w);  // family keys (model/arch/)
   if (m.tokenizer) m.tokenizer->write_gguf(w);
   if (!m.chat_template.empty()) w.set("tokenizer.chat_template", gguf::Value::str(m.chat_template));
   for (auto& [k, v] : opt.extra) w.set(k, v);

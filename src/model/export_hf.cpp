@@ -3,36 +3,47 @@
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "formats/safetensors.h"
+#include "model/arch/arch.h"
 #include "model/export_gguf.h"
 #include "model/qk_layout.h"
 
 namespace pocketllm {
 
 namespace {
-std::string hf_name(const std::string& g) {
-  static const std::pair<const char*, const char*> fixed[] = {
-      {"token_embd.weight", "model.embed_tokens.weight"}, {"output_norm.weight", "model.norm.weight"},
-      {"output.weight", "lm_head.weight"}};
-  for (auto& [a, b] : fixed)
-    if (g == a) return b;
-  static const std::regex blk(R"(blk\.(\d+)\.(.+))");
-  static const std::pair<const char*, const char*> per_layer[] = {
-      {"attn_norm.weight", "input_layernorm.weight"},     {"attn_q.weight", "self_attn.q_proj.weight"},
-      {"attn_k.weight", "self_attn.k_proj.weight"},       {"attn_v.weight", "self_attn.v_proj.weight"},
-      {"attn_output.weight", "self_attn.o_proj.weight"},  {"attn_q.bias", "self_attn.q_proj.bias"},
-      {"attn_k.bias", "self_attn.k_proj.bias"},           {"attn_v.bias", "self_attn.v_proj.bias"},
-      {"ffn_norm.weight", "post_attention_layernorm.weight"}, {"ffn_gate.weight", "mlp.gate_proj.weight"},
-      {"ffn_up.weight", "mlp.up_proj.weight"},            {"ffn_down.weight", "mlp.down_proj.weight"}};
-  std::smatch m;
-  if (std::regex_match(g, m, blk))
-    for (auto& [a, b] : per_layer)
-      if (m[2] == a) return "model.layers." + m[1].str() + "." + b;
-  return "";
+const char* hf_class(const std::string& arch) {
+  if (arch == "qwen2") return "Qwen2ForCausalLM";
+  if (arch == "qwen3") return "Qwen3ForCausalLM";
+  if (arch == "gemma2") return "Gemma2ForCausalLM";
+  if (arch == "gemma3") return "Gemma3ForCausalLM";
+  if (arch == "phi3") return "Phi3ForCausalLM";
+  return "LlamaForCausalLM";
+}
+
+// The config.json keys of the family features (what load_hf and arch/ read back).
+void family_config(const ModelConfig& c, nlohmann::json& cfg) {
+  if (c.arch == "gemma3") cfg["model_type"] = "gemma3_text";
+  if (c.rope_linear_factor != 1.0f) cfg["rope_scaling"] = {{"rope_type", "linear"}, {"factor", c.rope_linear_factor}};
+  if (c.arch == "gemma2" || c.arch == "gemma3") {
+    cfg["hidden_activation"] = "gelu_pytorch_tanh";
+    cfg["hidden_act"] = "gelu_pytorch_tanh";
+    cfg["query_pre_attn_scalar"] = 1.0 / (static_cast<double>(c.attn_scale) * c.attn_scale);
+    cfg["attn_logit_softcapping"] = c.attn_softcap > 0 ? nlohmann::json(c.attn_softcap) : nlohmann::json();
+    cfg["final_logit_softcapping"] = c.final_softcap > 0 ? nlohmann::json(c.final_softcap) : nlohmann::json();
+    if (c.rope_theta_local > 0) cfg["rope_local_base_freq"] = c.rope_theta_local;
+  }
+  if (c.sliding_window > 0) {
+    cfg["sliding_window"] = c.sliding_window;
+    nlohmann::json types = nlohmann::json::array();
+    for (int64_t i = 0; i < c.n_layers; ++i) types.push_back(c.is_sliding(i) ? "sliding_attention" : "full_attention");
+    if (c.arch != "phi3") cfg["layer_types"] = types;
+    if (c.arch == "qwen2" || c.arch == "qwen3") cfg["use_sliding_window"] = true;
+  }
+  if (c.arch == "phi3" && c.rope_dim > 0)
+    cfg["partial_rotary_factor"] = static_cast<double>(c.rope_dim) / static_cast<double>(c.head_dim);
 }
 }  // namespace
 
@@ -42,7 +53,7 @@ void export_hf(const Model& m, const std::string& dir, DType dtype) {
     fail("{}: per-pair rope frequency factors cannot be expressed in config.json", m.path);
   std::filesystem::create_directories(dir);
   nlohmann::json cfg = {
-      {"architectures", {c.arch == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}},
+      {"architectures", {hf_class(c.arch)}},
       {"model_type", c.arch},
       {"hidden_size", c.dim},
       {"intermediate_size", c.hidden_dim},
@@ -63,11 +74,13 @@ void export_hf(const Model& m, const std::string& dir, DType dtype) {
                            {"low_freq_factor", c.rope_llama3.low_freq_factor},
                            {"high_freq_factor", c.rope_llama3.high_freq_factor},
                            {"original_max_position_embeddings", c.rope_llama3.original_context}};
+  family_config(c, cfg);
+  const detail::Architecture& arch = detail::architecture(c.arch, m.path);
   std::vector<ExportedTensor> store;
   std::vector<std::string> names;
   std::vector<std::vector<uint64_t>> shapes;
   for (auto& [name, t] : m.tensors) {
-    std::string hn = hf_name(name);
+    std::string hn = detail::gguf_to_hf_name(arch, name);
     if (hn.empty()) continue;
     int64_t rows, cols;
     std::vector<float> f = tensor_as_f32(m, name, rows, cols);  // GGUF layout (interleaved Q/K for llama)
@@ -77,6 +90,8 @@ void export_hf(const Model& m, const std::string& dir, DType dtype) {
                                c.head_dim, static_cast<size_t>(cols) * 4, false);
       std::memcpy(f.data(), p.data(), p.size());
     }
+    if (arch.hf_norms_store_w && name.ends_with("norm.weight") && t.ne.size() == 1)
+      for (auto& v : f) v -= 1.0f;  // GGUF's 1 + w back to HF's w
     store.push_back(store_float(t.ne.size() == 1 ? DType::F32 : dtype, f.data(), f.size()));
     names.push_back(hn);
     shapes.push_back(std::vector<uint64_t>(t.ne.rbegin(), t.ne.rend()));

@@ -2,6 +2,12 @@
 //   h   = x + Wo · attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x))
 //   out = h + Wdown · (silu(Wgate·norm(h)) * Wup·norm(h))
 // Every matrix product goes through linear(), whatever the weight format.
+// The other families are this block with config switches:
+//   qwen2: Q/K/V biases;  qwen3 (and gemma3): per-head RMSNorm of Q and K before RoPE;
+//   gemma2/3: GELU-tanh gate, RMSNorm of the attention and FFN outputs before each
+//   residual add (post-norms), score scale query_pre_attn_scalar^-1/2, sliding-window
+//   layers, gemma2's tanh soft-capping of scores;  phi3: fused weights, split at load.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -32,14 +38,19 @@ void attend(const ModelConfig& c, const KvCache& kv, int64_t layer, const float*
     for (int64_t d = 0; d < hd; ++d) q16[d] = f16_to_f32(f32_to_f16(qh[d]));
     qh = q16;
   }
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  for (int64_t j = 0; j <= pos; ++j) scores[j] = kv.dot_key(layer, j, kv_head * hd, qh, hd) * scale;
-  ops::softmax(scores, pos + 1);
+  const float scale = c.attn_scale > 0.0f ? c.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd));
+  // A sliding-window layer sees the last `sliding_window` positions only.
+  const int64_t first = c.is_sliding(layer) ? std::max<int64_t>(0, pos - c.sliding_window + 1) : 0;
+  const int64_t n = pos + 1 - first;
+  float* s = scores + first;  // s[j - first] is the score of position j
+  for (int64_t j = first; j <= pos; ++j) s[j - first] = kv.dot_key(layer, j, kv_head * hd, qh, hd) * scale;
+  if (c.attn_softcap > 0.0f) ops::softcap(s, n, c.attn_softcap);
+  ops::softmax(s, n);
   if (f16)
-    for (int64_t j = 0; j <= pos; ++j) scores[j] = f16_to_f32(f32_to_f16(scores[j]));
+    for (int64_t j = 0; j < n; ++j) s[j] = f16_to_f32(f32_to_f16(s[j]));
   float* oh = out + head * hd;
   std::memset(oh, 0, static_cast<size_t>(hd) * sizeof(float));
-  for (int64_t j = 0; j <= pos; ++j) kv.add_value(layer, j, kv_head * hd, scores[j], oh, hd);
+  for (int64_t j = first; j <= pos; ++j) kv.add_value(layer, j, kv_head * hd, s[j - first], oh, hd);
 }
 }  // namespace
 
@@ -56,9 +67,14 @@ void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t la
   add_bias(b.q.data(), w.bq, n, qd);
   add_bias(b.k.data(), w.bk, n, kvd);
   add_bias(b.v.data(), w.bv, n, kvd);
+  if (c.qk_norm) {
+    const int64_t hd = c.head_dim;
+    for (int64_t r = 0; r < n * c.n_heads; ++r) ops::rmsnorm(&b.q[r * hd], &b.q[r * hd], w.q_norm.data(), hd, c.norm_eps);
+    for (int64_t r = 0; r < n * c.n_kv_heads; ++r) ops::rmsnorm(&b.k[r * hd], &b.k[r * hd], w.k_norm.data(), hd, c.norm_eps);
+  }
   for (int64_t t = 0; t < n; ++t) {
-    ops::rope(&b.q[t * qd], c.n_heads, c.head_dim, rows[t].pos, inv_freq, c.rope_style);
-    ops::rope(&b.k[t * kvd], c.n_kv_heads, c.head_dim, rows[t].pos, inv_freq, c.rope_style);
+    ops::rope(&b.q[t * qd], c.n_heads, c.head_dim, rows[t].pos, inv_freq, c.rope_style, c.rot_dim());
+    ops::rope(&b.k[t * kvd], c.n_kv_heads, c.head_dim, rows[t].pos, inv_freq, c.rope_style, c.rot_dim());
     rows[t].kv->store(layer, rows[t].pos, &b.k[t * kvd], &b.v[t * kvd]);
   }
   const int64_t n_ctx = static_cast<int64_t>(b.scores.size()) / pool.size();
@@ -71,14 +87,21 @@ void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t la
     }
   });
   linear(w.wo, b.att.data(), qd, n, b.xb.data(), dim, pool);
+  if (c.post_norms)
+    for (int64_t t = 0; t < n; ++t)
+      ops::rmsnorm(&b.xb[t * dim], &b.xb[t * dim], w.post_attn_norm.data(), dim, c.norm_eps);
   for (int64_t i = 0; i < n * dim; ++i) b.x[i] += b.xb[i];
 
-  // Feed-forward (SwiGLU)
+  // Feed-forward (SwiGLU, or GeGLU for gemma)
   for (int64_t t = 0; t < n; ++t) ops::rmsnorm(&b.xb[t * dim], &b.x[t * dim], w.ffn_norm.data(), dim, c.norm_eps);
   linear(w.w_gate, b.xb.data(), dim, n, b.hb.data(), hid, pool);
   linear(w.w_up, b.xb.data(), dim, n, b.hb2.data(), hid, pool);
-  ops::swiglu(b.hb.data(), b.hb2.data(), n * hid);
+  if (c.act == Activation::GeluTanh) ops::geglu_tanh(b.hb.data(), b.hb2.data(), n * hid);
+  else ops::swiglu(b.hb.data(), b.hb2.data(), n * hid);
   linear(w.w_down, b.hb.data(), hid, n, b.xb.data(), dim, pool);
+  if (c.post_norms)
+    for (int64_t t = 0; t < n; ++t)
+      ops::rmsnorm(&b.xb[t * dim], &b.xb[t * dim], w.post_ffn_norm.data(), dim, c.norm_eps);
   for (int64_t i = 0; i < n * dim; ++i) b.x[i] += b.xb[i];
 }
 

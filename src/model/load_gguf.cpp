@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "formats/gguf.h"
+#include "model/arch/arch.h"
 #include "model/loader_internal.h"
 #include "tokenizer/tokenizer.h"
 
@@ -14,7 +15,7 @@ void load_gguf(Model& m, const std::string& path, const LoadOptions& opt) {
   ModelConfig& c = m.cfg;
   c.arch = f->get_string("general.architecture").value_or("");
   if (c.arch.empty()) fail("{}: no general.architecture key (a vocab-only GGUF is not a model)", path);
-  check_architecture(c.arch, path);
+  const Architecture& arch = architecture(c.arch, path);
   c.name = f->get_string("general.name").value_or("");
   const std::string a = c.arch + ".";
   auto req = [&](const std::string& key) {
@@ -31,9 +32,14 @@ void load_gguf(Model& m, const std::string& path, const LoadOptions& opt) {
   c.head_dim = f->get_int(a + "attention.key_length").value_or(c.n_heads > 0 ? c.dim / c.n_heads : 0);
   c.norm_eps = static_cast<float>(f->get_float(a + "attention.layer_norm_rms_epsilon").value_or(1e-5));
   c.rope_theta = static_cast<float>(f->get_float(a + "rope.freq_base").value_or(10000.0));
-  c.rope_style = c.arch == "llama" ? RopeStyle::Interleaved : RopeStyle::Neox;
-  if (auto rs = f->get_string(a + "rope.scaling.type"); rs && *rs != "none" && *rs != "llama3")
+  c.rope_style = arch.gguf_rope;
+  if (auto rd = f->get_int(a + "rope.dimension_count"); rd && *rd != c.head_dim) c.rope_dim = *rd;
+  if (auto rs = f->get_string(a + "rope.scaling.type"); rs && *rs == "linear") {
+    c.rope_linear_factor = static_cast<float>(f->get_float(a + "rope.scaling.factor").value_or(1.0));
+  } else if (rs && *rs != "none" && *rs != "llama3") {
     fail("{}: rope scaling type '{}' is not supported", path, *rs);
+  }
+  if (arch.from_gguf) arch.from_gguf(c, GgufKeys{*f, a, path});
   for (auto& t : f->tensors()) m.tensors[t.name] = TensorRef{t.type, t.ne, t.data, t.nbytes};
   auto emb = m.tensors.find("token_embd.weight");
   if (emb == m.tensors.end() || emb->second.ne.size() != 2) fail("{}: missing tensor 'token_embd.weight'", path);

@@ -1,11 +1,13 @@
 // Hugging Face folders: config.json + safetensors (single or sharded) + tokenizer files.
 // Q/K rows stay in HF's layout, so RoPE pairs dim i with i + head_dim/2 (Neox).
+// Tensors are renamed to GGUF names (model/arch/) and, for gemma, norm weights
+// become 1 + w as in GGUF, so everything after loading sees one convention.
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "core/error.h"
 #include "formats/safetensors.h"
+#include "model/arch/arch.h"
 #include "model/chat_template_source.h"
 #include "model/loader_internal.h"
 #include "tokenizer/tokenizer.h"
@@ -25,46 +27,45 @@ json read_json(const fs::path& p) {
   }
 }
 
-int64_t get_int(const json& j, const std::string& key, const fs::path& src, std::optional<int64_t> dflt = {}) {
-  if (j.contains(key) && j[key].is_number_integer()) return j[key].get<int64_t>();
-  if (j.contains(key) && !j[key].is_null()) fail("{}: '{}' should be an integer", src.string(), key);
-  if (dflt) return *dflt;
-  fail("{}: missing '{}'", src.string(), key);
+// Multimodal checkpoints (gemma3) keep the text model under a prefix.
+std::string strip_text_model_prefix(const std::string& name) {
+  static const std::pair<const char*, const char*> prefixes[] = {{"language_model.model.", "model."},
+                                                                 {"model.language_model.", "model."},
+                                                                 {"language_model.lm_head.", "lm_head."}};
+  for (auto& [from, to] : prefixes)
+    if (name.starts_with(from)) return to + name.substr(std::char_traits<char>::length(from));
+  return name;
 }
 
-double get_num(const json& j, const std::string& key, double dflt, const fs::path& src) {
-  if (!j.contains(key) || j[key].is_null()) return dflt;
-  if (!j[key].is_number()) fail("{}: '{}' should be a number", src.string(), key);
-  return j[key].get<double>();
+void read_rope_scaling(ModelConfig& c, const HfConfig& k) {
+  if (!k.has("rope_scaling")) return;
+  if (!k.j["rope_scaling"].is_object()) fail("{}: 'rope_scaling' should be an object", k.source);
+  const HfConfig rs{k.j["rope_scaling"], k.source};
+  const std::string type = rs.string("rope_type", rs.string("type", ""));
+  if (type == "llama3") {
+    c.rope_llama3.enabled = true;
+    c.rope_llama3.factor = static_cast<float>(rs.number("factor", 8.0));
+    c.rope_llama3.low_freq_factor = static_cast<float>(rs.number("low_freq_factor", 1.0));
+    c.rope_llama3.high_freq_factor = static_cast<float>(rs.number("high_freq_factor", 4.0));
+    c.rope_llama3.original_context = rs.integer("original_max_position_embeddings", 8192);
+  } else if (type == "linear") {
+    c.rope_linear_factor = static_cast<float>(rs.number("factor", 1.0));
+  } else if (!type.empty() && type != "default") {
+    fail("{}: rope_scaling type '{}' is not supported", k.source, type);
+  }
 }
 
-// HF tensor name -> GGUF tensor name; empty when the tensor is not used.
-std::string gguf_name(const std::string& hf) {
-  static const std::pair<const char*, const char*> fixed[] = {
-      {"model.embed_tokens.weight", "token_embd.weight"},
-      {"model.norm.weight", "output_norm.weight"},
-      {"lm_head.weight", "output.weight"}};
-  for (auto& [a, b] : fixed)
-    if (hf == a) return b;
-  static const std::regex layer(R"(model\.layers\.(\d+)\.(.+))");
-  static const std::pair<const char*, const char*> per_layer[] = {
-      {"input_layernorm.weight", "attn_norm.weight"},
-      {"self_attn.q_proj.weight", "attn_q.weight"},
-      {"self_attn.k_proj.weight", "attn_k.weight"},
-      {"self_attn.v_proj.weight", "attn_v.weight"},
-      {"self_attn.o_proj.weight", "attn_output.weight"},
-      {"self_attn.q_proj.bias", "attn_q.bias"},
-      {"self_attn.k_proj.bias", "attn_k.bias"},
-      {"self_attn.v_proj.bias", "attn_v.bias"},
-      {"post_attention_layernorm.weight", "ffn_norm.weight"},
-      {"mlp.gate_proj.weight", "ffn_gate.weight"},
-      {"mlp.up_proj.weight", "ffn_up.weight"},
-      {"mlp.down_proj.weight", "ffn_down.weight"}};
-  std::smatch mm;
-  if (std::regex_match(hf, mm, layer))
-    for (auto& [a, b] : per_layer)
-      if (mm[2] == a) return "blk." + mm[1].str() + "." + b;
-  return "";
+// 1 + w for each RMSNorm weight, as an owned f32 tensor.
+void add_one_to_norms(Model& m) {
+  for (auto& [name, t] : m.tensors) {
+    if (!name.ends_with("norm.weight") || t.ne.size() != 1) continue;
+    auto buf = std::make_shared<std::vector<uint8_t>>(t.ne[0] * sizeof(float));
+    auto* f = reinterpret_cast<float*>(buf->data());
+    row_to_f32(t.type, t.data, f, static_cast<int64_t>(t.ne[0]));
+    for (uint64_t i = 0; i < t.ne[0]; ++i) f[i] += 1.0f;
+    t = TensorRef{DType::F32, t.ne, buf->data(), buf->size()};
+    m.owned.push_back(std::move(buf));
+  }
 }
 }  // namespace
 
@@ -72,53 +73,51 @@ void load_hf(Model& m, const std::string& folder, const LoadOptions& opt) {
   const fs::path dir(folder);
   const fs::path cfg_path = dir / "config.json";
   if (!fs::exists(cfg_path)) fail("{}: not a Hugging Face model folder (no config.json)", folder);
-  json j = read_json(cfg_path);
-  if (!j.is_object()) fail("{}: config.json is not a JSON object", cfg_path.string());
-  ModelConfig& c = m.cfg;
-  std::string mt = j.value("model_type", "");
-  if (mt == "mistral") mt = "llama";  // same block, same tensor names
-  check_architecture(mt, cfg_path.string());
-  c.arch = mt;
-  c.name = dir.filename().string();
-  c.dim = get_int(j, "hidden_size", cfg_path);
-  c.hidden_dim = get_int(j, "intermediate_size", cfg_path);
-  c.n_layers = get_int(j, "num_hidden_layers", cfg_path);
-  c.n_heads = get_int(j, "num_attention_heads", cfg_path);
-  c.n_kv_heads = get_int(j, "num_key_value_heads", cfg_path, c.n_heads);
-  c.head_dim = get_int(j, "head_dim", cfg_path, c.n_heads > 0 ? c.dim / c.n_heads : 0);
-  c.n_vocab = get_int(j, "vocab_size", cfg_path);
-  c.context_length = get_int(j, "max_position_embeddings", cfg_path, 2048);
-  c.norm_eps = static_cast<float>(get_num(j, "rms_norm_eps", 1e-6, cfg_path));
-  c.rope_theta = static_cast<float>(get_num(j, "rope_theta", 10000.0, cfg_path));
-  c.rope_style = RopeStyle::Neox;
-  c.tied_embeddings = j.value("tie_word_embeddings", false);
-  if (j.contains("rope_scaling") && j["rope_scaling"].is_object()) {
-    const json& rs = j["rope_scaling"];
-    std::string type = rs.value("rope_type", rs.value("type", ""));
-    if (type == "llama3") {
-      c.rope_llama3.enabled = true;
-      c.rope_llama3.factor = static_cast<float>(get_num(rs, "factor", 8.0, cfg_path));
-      c.rope_llama3.low_freq_factor = static_cast<float>(get_num(rs, "low_freq_factor", 1.0, cfg_path));
-      c.rope_llama3.high_freq_factor = static_cast<float>(get_num(rs, "high_freq_factor", 4.0, cfg_path));
-      c.rope_llama3.original_context = get_int(rs, "original_max_position_embeddings", cfg_path, 8192);
-    } else if (!type.empty() && type != "default") {
-      fail("{}: rope_scaling type '{}' is not supported", cfg_path.string(), type);
-    }
+  const json top = read_json(cfg_path);
+  if (!top.is_object()) fail("{}: config.json is not a JSON object", cfg_path.string());
+  const std::string mt = top.value("model_type", "");
+  const Architecture* arch = architecture_for_hf_type(mt);
+  if (!arch) {
+    std::string list;
+    for (auto& a : architectures())
+      for (auto& t : a.hf_types) list += (list.empty() ? "" : ", ") + t;
+    fail("{}: unsupported architecture '{}' (supported: {})", cfg_path.string(), mt, list);
   }
+  // gemma3's multimodal config keeps the text model's keys in text_config.
+  const json& j = top.contains("text_config") && top["text_config"].is_object() ? top["text_config"] : top;
+  const HfConfig k{j, cfg_path.string()};
+  ModelConfig& c = m.cfg;
+  c.arch = arch->name;
+  c.name = dir.filename().string();
+  c.dim = k.integer("hidden_size");
+  c.hidden_dim = k.integer("intermediate_size");
+  c.n_layers = k.integer("num_hidden_layers");
+  c.n_heads = k.integer("num_attention_heads");
+  c.n_kv_heads = k.integer("num_key_value_heads", c.n_heads);
+  c.head_dim = k.integer("head_dim", c.n_heads > 0 ? c.dim / c.n_heads : 0);
+  c.n_vocab = k.integer("vocab_size");
+  c.context_length = k.integer("max_position_embeddings", 2048);
+  c.norm_eps = static_cast<float>(k.number("rms_norm_eps", 1e-6));
+  c.rope_theta = static_cast<float>(k.number("rope_theta", 10000.0));
+  c.rope_style = RopeStyle::Neox;
+  c.tied_embeddings = j.value("tie_word_embeddings", top.value("tie_word_embeddings", false));
+  read_rope_scaling(c, k);
+  if (arch->from_hf) arch->from_hf(c, k);
 
   auto archive = safetensors::Archive::open(folder, opt.use_mmap);
   for (auto& f : archive.files()) m.files.push_back(f);
   for (auto& [name, t] : archive.tensors()) {
-    std::string g = gguf_name(name);
+    std::string g = hf_to_gguf_name(*arch, strip_text_model_prefix(name));
     if (g.empty()) continue;
     auto dt = safetensors::to_dtype(t.dtype);
     if (!dt) fail("{}: tensor '{}' has dtype {}; only F32, F16 and BF16 are supported", t.file, name, t.dtype);
     std::vector<uint64_t> ne(t.shape.rbegin(), t.shape.rend());
     m.tensors[g] = TensorRef{*dt, std::move(ne), t.data, t.nbytes};
   }
+  if (arch->hf_norms_store_w) add_one_to_norms(m);
   if (c.tied_embeddings) m.tensors.erase("output.weight");
   c.tied_embeddings = !m.tensors.count("output.weight");
-  m.info.emplace_back("config.model_type", j.value("model_type", ""));
+  m.info.emplace_back("config.model_type", mt);
 
   m.chat_template = read_model_chat_template(folder);
   if (!opt.load_tokenizer) return;

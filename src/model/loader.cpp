@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "formats/llama2c.h"
 #include "kernels/int_weights.h"
+#include "model/arch/arch.h"
 #include "model/loader_internal.h"
 #include "tokenizer/tokenizer.h"
 
@@ -22,17 +23,15 @@ uint64_t Model::n_params() const {
 
 namespace detail {
 const std::vector<std::string>& supported_architectures() {
-  static const std::vector<std::string> a = {"llama", "qwen2"};
-  return a;
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (auto& a : architectures()) v.push_back(a.name);
+    return v;
+  }();
+  return names;
 }
 
-void check_architecture(const std::string& arch, const std::string& source) {
-  for (auto& a : supported_architectures())
-    if (a == arch) return;
-  std::string list;
-  for (auto& a : supported_architectures()) list += (list.empty() ? "" : ", ") + a;
-  fail("{}: unsupported architecture '{}' (supported: {})", source, arch, list);
-}
+void check_architecture(const std::string& arch, const std::string& source) { architecture(arch, source); }
 }  // namespace detail
 
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& opt) {

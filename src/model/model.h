@@ -17,9 +17,11 @@ class Tokenizer;
 
 struct LayerWeights {
   std::vector<float> attn_norm, ffn_norm;
-  Matrix wq, wk, wv, wo;
+  Matrix wq, wk, wv, wo;  // row views into attn_qkv when the file stores it fused (phi3)
   std::vector<float> bq, bk, bv;  // optional biases (empty when absent)
-  Matrix w_gate, w_up, w_down;
+  std::vector<float> q_norm, k_norm;  // [head_dim] when cfg.qk_norm
+  std::vector<float> post_attn_norm, post_ffn_norm;  // [dim] when cfg.post_norms
+  Matrix w_gate, w_up, w_down;  // gate/up: row views into a fused ffn_up ([gate; up]) for phi3
 };
 
 struct ModelWeights {

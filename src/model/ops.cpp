@@ -27,11 +27,28 @@ void swiglu(float* a, const float* b, int64_t n) {
   for (int64_t i = 0; i < n; ++i) a[i] = a[i] / (1.0f + std::exp(-a[i])) * b[i];
 }
 
-std::vector<float> rope_inv_freq(const ModelConfig& c, const std::vector<float>& freq_factors) {
-  const int64_t half = c.head_dim / 2;
+void geglu_tanh(float* a, const float* b, int64_t n) {
+  const float k = 0.7978845608028654f;  // sqrt(2 / pi)
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = a[i];
+    a[i] = 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x))) * b[i];
+  }
+}
+
+void softcap(float* x, int64_t n, float cap) {
+  const float inv = 1.0f / cap;
+  for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] * inv);
+}
+
+std::vector<float> rope_inv_freq(const ModelConfig& c, const std::vector<float>& freq_factors, bool local) {
+  const int64_t rot = c.rot_dim(), half = rot / 2;
+  const float theta = local && c.rope_theta_local > 0.0f ? c.rope_theta_local : c.rope_theta;
   std::vector<float> f(static_cast<size_t>(half));
   for (int64_t i = 0; i < half; ++i)
-    f[i] = 1.0f / std::pow(c.rope_theta, static_cast<float>(2 * i) / static_cast<float>(c.head_dim));
+    f[i] = 1.0f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(rot));
+  if (local) return f;
+  if (c.rope_linear_factor != 1.0f)
+    for (auto& v : f) v /= c.rope_linear_factor;
   if (c.rope_llama3.enabled && freq_factors.empty()) {
     // Llama 3.x: long wavelengths are slowed by `factor`, short ones kept, a smooth blend between.
     const auto& s = c.rope_llama3;
@@ -52,8 +69,9 @@ std::vector<float> rope_inv_freq(const ModelConfig& c, const std::vector<float>&
   return f;
 }
 
-void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const float* inv_freq, RopeStyle style) {
-  const int64_t half = head_dim / 2;
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const float* inv_freq, RopeStyle style,
+          int64_t rot_dim) {
+  const int64_t half = (rot_dim > 0 ? rot_dim : head_dim) / 2;
   for (int64_t i = 0; i < half; ++i) {
     const float angle = static_cast<float>(pos) * inv_freq[i];
     const float c = std::cos(angle), s = std::sin(angle);

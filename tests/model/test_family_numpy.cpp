@@ -1,0 +1,156 @@
+// Every family against an independent numpy reference (tests/reference/): a tiny
+// random model is written as a Hugging Face folder and as a llama.cpp-style GGUF
+// by make_tiny_models.py; pocketllm's logits from both (and from its own GGUF/HF
+// exports) must match reference_model.py's float64 forward pass within 1e-4, and
+// greedy generation must pick the same ids. ablation_check.py first shows that
+// each family feature (soft-capping, sliding window, Q/K norms, ...) changes the
+// tiny model's logits far beyond that tolerance.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "model/context.h"
+#include "model/export_gguf.h"
+#include "model/export_hf.h"
+#include "runtime/generate.h"
+#include "support/test_support.h"
+
+using namespace pocketllm;
+namespace ts = testsupport;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+const std::vector<int32_t> kIds = {1, 5, 9, 33, 2, 70, 12, 8, 3, 44, 60, 7};
+constexpr int kGreedy = 6;
+
+fs::path reference_dir() { return fs::path(POCKETLLM_SOURCE_DIR) / "tests" / "reference"; }
+
+void python(const std::string& args, const fs::path& out) {
+  const std::string cmd = "cd '" + reference_dir().string() + "' && /usr/bin/python3 " + args + " > '" +
+                          out.string() + "' 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ts::read_file(out);
+}
+
+std::unique_ptr<Model> load(const fs::path& p) {
+  LoadOptions lo;
+  lo.load_tokenizer = false;
+  return load_model(p.string(), lo);
+}
+
+// Logits of every position, fed in batches of n_batch (several batches exercise the KV cache).
+std::vector<float> all_logits(const Model& m, int64_t n_batch) {
+  ContextParams p;
+  p.n_threads = 2;
+  p.n_ctx = 64;
+  p.n_batch = n_batch;
+  Context ctx(m, p);
+  const float* l = ctx.eval(kIds.data(), static_cast<int64_t>(kIds.size()), true);
+  return std::vector<float>(l, l + kIds.size() * m.cfg.n_vocab);
+}
+
+std::vector<int32_t> greedy(const Model& m) {
+  ContextParams p;
+  p.n_threads = 2;
+  p.n_ctx = 64;
+  Context ctx(m, p);
+  SamplingParams sp;
+  sp.temp = 0;
+  Sampler s(sp, static_cast<int32_t>(m.cfg.n_vocab));
+  std::vector<int32_t> out;
+  GenerateOptions go;
+  go.n_predict = kGreedy;
+  go.is_eog = [](int32_t) { return false; };
+  go.on_token = [&](int32_t id) {
+    out.push_back(id);
+    return true;
+  };
+  generate(ctx, s, kIds, go);
+  return out;
+}
+
+struct Reference {
+  std::vector<float> logits;
+  std::vector<int32_t> greedy;
+};
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double d = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    if (!std::isfinite(a[i])) return INFINITY;
+    d = std::max(d, static_cast<double>(std::fabs(a[i] - b[i])));
+  }
+  return d;
+}
+
+void expect_matches(const Model& m, const Reference& ref, const std::string& what, int64_t n_batch = 512) {
+  const double d = max_abs_diff(all_logits(m, n_batch), ref.logits);
+  EXPECT_LT(d, 1e-4) << what;
+  EXPECT_EQ(greedy(m), ref.greedy) << what;
+  std::printf("[ %s ] max |logit - reference| = %.2e\n", what.c_str(), d);
+}
+}  // namespace
+
+class FamilyNumpy : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(FamilyNumpy, LogitsAndGreedyMatchReferenceFromHfAndGguf) {
+  const std::string family = GetParam();
+  const fs::path dir = ts::temp_dir("fam-" + family);
+  python("make_tiny_models.py " + family + " '" + dir.string() + "'", dir / "make.log");
+  std::string ids;
+  for (auto id : kIds) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  python("reference_model.py '" + (dir / "hf").string() + "' " + ids + " " + std::to_string(kGreedy), dir / "ref.json");
+  // Each family feature must move the tiny model's logits far beyond the tolerance.
+  python("ablation_check.py " + family + " '" + (dir / "hf").string() + "'", dir / "ablation.log");
+  if (HasFatalFailure()) return;
+  const json j = json::parse(ts::read_file(dir / "ref.json"));
+  Reference ref;
+  for (auto& row : j["logits"])
+    for (auto& v : row) ref.logits.push_back(v.get<float>());
+  ref.greedy = j["greedy"].get<std::vector<int32_t>>();
+  ASSERT_EQ(ref.greedy.size(), static_cast<size_t>(kGreedy));
+
+  auto hf = load(dir / "hf");
+  const std::string arch = family;
+  EXPECT_EQ(hf->cfg.arch, arch);
+  expect_matches(*hf, ref, family + " HF");
+
+  auto gg = load(dir / "model.gguf");
+  EXPECT_EQ(gg->cfg.arch, arch);
+  expect_matches(*gg, ref, family + " GGUF (llama.cpp layout)", 5);
+
+  // pocketllm's own conversions: HF -> GGUF (what `convert` writes) and GGUF -> HF.
+  ExportOptions eo;
+  eo.progress = false;
+  export_gguf(*hf, (dir / "converted.gguf").string(), eo);
+  expect_matches(*load(dir / "converted.gguf"), ref, family + " HF -> GGUF", 3);
+  if (gg->w.rope_freq_factors.empty()) {  // Llama 3 GGUF factors have no config.json form
+    export_hf(*gg, (dir / "exported_hf").string());
+    expect_matches(*load(dir / "exported_hf"), ref, family + " GGUF -> HF");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, FamilyNumpy,
+                         ::testing::Values("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"),
+                         [](const auto& info) { return info.param; });
+
+TEST(FamilyNumpy, UnsupportedArchitectureListsTheSupportedOnes) {
+  const fs::path dir = ts::temp_dir("fam-unsupported");
+  python("make_tiny_models.py qwen3 '" + dir.string() + "'", dir / "make.log");
+  auto cfg = json::parse(ts::read_file(dir / "hf/config.json"));
+  cfg["model_type"] = "mamba";
+  ts::write_file(dir / "hf/config.json", cfg.dump());
+  try {
+    load(dir / "hf");
+    FAIL() << "mamba loaded";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("unsupported architecture 'mamba'"), std::string::npos) << msg;
+    for (const char* name : {"llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"})
+      EXPECT_NE(msg.find(name), std::string::npos) << msg;
+  }
+}
