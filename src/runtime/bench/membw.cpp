@@ -1,6 +1,8 @@
 #include "runtime/bench/membw.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +19,7 @@ constexpr size_t kAlign = 4096;
 
 // Each reader sums 64-byte lines in several independent accumulators so the
 // loop is bound by loads, not by the add latency.
+#if defined(__x86_64__)
 __attribute__((target("avx512f"))) uint64_t read_avx512(const uint8_t* p, size_t n) {
   __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
   for (size_t i = 0; i + 256 <= n; i += 256) {
@@ -47,6 +50,8 @@ __attribute__((target("avx2"))) uint64_t read_avx2(const uint8_t* p, size_t n) {
   return lanes[0] ^ lanes[1] ^ lanes[2] ^ lanes[3];
 }
 
+#endif
+
 uint64_t read_scalar(const uint8_t* p, size_t n) {
   uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
   for (size_t i = 0; i + 32 <= n; i += 32) {
@@ -60,10 +65,12 @@ uint64_t read_scalar(const uint8_t* p, size_t n) {
 using Reader = uint64_t (*)(const uint8_t*, size_t);
 
 Reader pick_reader() {
+#if defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f")) return read_avx512;
   if (__builtin_cpu_supports("avx2")) return read_avx2;
-  return read_scalar;
+#endif
+  return read_scalar;  // other CPUs: 64-bit loads the compiler vectorizes
 }
 
 }  // namespace
@@ -79,7 +86,11 @@ ReadBandwidthProbe::~ReadBandwidthProbe() { std::free(data_); }
 
 std::string ReadBandwidthProbe::isa() {
   Reader r = pick_reader();
-  return r == read_avx512 ? "avx512" : r == read_avx2 ? "avx2" : "scalar";
+#if defined(__x86_64__)
+  if (r == read_avx512) return "avx512";
+  if (r == read_avx2) return "avx2";
+#endif
+  return r == read_scalar ? "scalar" : "?";
 }
 
 double ReadBandwidthProbe::measure(int n_threads) {
