@@ -94,7 +94,9 @@ void linear_int8(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens,
   // A reference, not the thread_local itself: workers must see the caller's copy.
   thread_local QuantActs caller_acts;
   QuantActs& acts = caller_acts;
-  quantize_acts(x, ldx, n_tokens, w.cols, effective_group(f, w.cols), padded_cols(f, w.cols), acts);
+  quantize_acts_shape(n_tokens, effective_group(f, w.cols), padded_cols(f, w.cols), acts);
+  if (n_tokens < 4) quantize_acts_tokens(x, ldx, 0, n_tokens, w.cols, acts);  // not worth a thread handoff
+  else pool.parallel_for(n_tokens, [&](int64_t t0, int64_t t1) { quantize_acts_tokens(x, ldx, t0, t1, w.cols, acts); });
   const auto* p = prepared(w);
   if (p && p->has_tiles) {
     const KernelTable& k = *p->kernels;
@@ -166,8 +168,18 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels) {
   m.packed = std::move(p);
 }
 
+namespace {
+LinearObserver& linear_observer() {
+  static LinearObserver observer;
+  return observer;
+}
+}  // namespace
+
+void set_linear_observer(LinearObserver observer) { linear_observer() = std::move(observer); }
+
 void linear(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy, ThreadPool& pool) {
   if (n_tokens <= 0 || w.rows == 0) return;
+  if (const auto& observe = linear_observer()) observe(w, x, ldx, n_tokens);
   if (n_tokens > 1 && (ldx < w.cols || ldy < w.rows)) fail("linear: ldx {} / ldy {} smaller than a row ({} / {})", ldx, ldy, w.cols, w.rows);
   if (is_float_type(w.type)) return linear_float(w, x, ldx, n_tokens, y, ldy, pool);
   if (int_weight_format(w.type)) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "core/dtype.h"
@@ -45,6 +46,11 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels);
 // quantize x per token and group to int8 (scale max|x|/127) and accumulate in int32;
 // with act == Float they are dequantized and multiplied in float.
 void linear(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy, ThreadPool& pool);
+
+// Calibration hook: when set, linear() first shows it every call's weights and
+// inputs (one global observer; set it before running a model, clear with {}).
+using LinearObserver = std::function<void(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens)>;
+void set_linear_observer(LinearObserver observer);
 
 // Writes row r of w as floats (embedding lookup).
 void matrix_row(const Matrix& w, int64_t r, float* out);

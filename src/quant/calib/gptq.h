@@ -1,0 +1,44 @@
+// Calibrated weight quantization: GPTQ (error feedback through the inverse
+// calibration Hessian, column by column) and/or clipped scales, producing
+// values on the same symmetric grid quantize_rtn() stores, so the output file
+// uses the ordinary RTN-layout types.
+//
+//   CalibratedWeights cw = quantize_calibrated(w, rows, cols, 4, 32, H, {.gptq = true, .clip = true});
+//   QuantizedTensor q = quantize_rtn(cw.values.data(), rows, cols, replay_scheme(Scheme{4, 32}, cw));
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "quant/quantize.h"
+
+namespace pocketllm::calib {
+
+struct CalibMethod {
+  bool gptq = false;     // error feedback with the calibration Hessian
+  bool clip = false;     // per-group clip-ratio search weighted by diag(H)
+  float damp = 0.01f;    // GPTQ: added to diag(H), times its mean
+};
+
+struct CalibratedWeights {
+  int64_t rows = 0, cols = 0, group = 0, groups_per_row = 0;
+  std::vector<float> values;  // [rows][cols], each exactly q * scale with |q| <= qmax
+  std::vector<float> scales;  // [rows][groups_per_row], f16-exact
+};
+
+// group: weights per scale as stored (effective group: the padded row length for per-row schemes).
+// hessian: [cols][cols] mean x xᵀ of the input; may be empty when neither method needs it
+// (clip then weights all columns equally; GPTQ requires it).
+CalibratedWeights quantize_calibrated(const float* w, int64_t rows, int64_t cols, int bits, int64_t group,
+                                      const std::vector<float>& hessian, const CalibMethod& method);
+
+// A copy of `base` whose choose_scale returns cw's scales: quantize_rtn(cw.values.data(), ...)
+// then stores exactly cw's grid values. The returned scheme refers to cw (keep it alive).
+Scheme replay_scheme(const Scheme& base, const CalibratedWeights& cw);
+
+// Relative output error tr((W-Q) H (W-Q)ᵀ) / tr(W H Wᵀ).
+double relative_output_error(const float* w, const float* q, int64_t rows, int64_t cols, const std::vector<float>& h);
+
+// The stored group of a scheme for rows of cols (the padded row for per-row schemes).
+int64_t stored_group(const Scheme& s, int64_t cols);
+
+}  // namespace pocketllm::calib

@@ -1,0 +1,56 @@
+#include "quant/calib/stats.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace pocketllm::calib {
+
+LinearStats::LinearStats(int64_t c) : cols(c) {
+  if (c < 0 || c > 65536) fail("calibration: a linear input of {} columns is not supported", c);
+  xtx.assign(static_cast<size_t>(c * c), 0.0);
+  abs_max.assign(static_cast<size_t>(c), 0.0f);
+}
+
+void LinearStats::add(const float* x, int64_t ldx, int64_t n) {
+  std::vector<double> row(static_cast<size_t>(cols));
+  for (int64_t t = 0; t < n; ++t) {
+    const float* xt = x + t * ldx;
+    for (int64_t i = 0; i < cols; ++i) {
+      row[i] = xt[i];
+      abs_max[i] = std::max(abs_max[i], std::fabs(xt[i]));
+    }
+    // Upper triangle only; hessian() mirrors it.
+    for (int64_t i = 0; i < cols; ++i) {
+      const double xi = row[i];
+      double* h = xtx.data() + i * cols;
+      for (int64_t j = i; j < cols; ++j) h[j] += xi * row[j];
+    }
+  }
+  n_tokens += n;
+}
+
+std::vector<float> LinearStats::hessian() const {
+  std::vector<float> h(static_cast<size_t>(cols * cols), 0.0f);
+  if (n_tokens == 0) return h;
+  const double inv = 1.0 / static_cast<double>(n_tokens);
+  for (int64_t i = 0; i < cols; ++i)
+    for (int64_t j = i; j < cols; ++j) h[i * cols + j] = h[j * cols + i] = static_cast<float>(xtx[i * cols + j] * inv);
+  return h;
+}
+
+std::string stats_key(const std::string& name) {
+  if (!name.starts_with("blk.")) return "";
+  const auto dot = name.find('.', 4);
+  if (dot == std::string::npos) return "";
+  const std::string layer = name.substr(0, dot + 1);
+  const std::string rest = name.substr(dot + 1);
+  if (rest == "attn_q.weight" || rest == "attn_k.weight" || rest == "attn_v.weight") return layer + "attn_in";
+  if (rest == "attn_output.weight") return layer + "attn_out_in";
+  if (rest == "ffn_gate.weight" || rest == "ffn_up.weight") return layer + "ffn_in";
+  if (rest == "ffn_down.weight") return layer + "ffn_down_in";
+  return "";
+}
+
+}  // namespace pocketllm::calib
