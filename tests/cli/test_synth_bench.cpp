@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <regex>
 #include <sstream>
@@ -204,7 +205,7 @@ TEST(Bench, CsvAndArgumentErrors) {
 TEST(Bench, ReadBandwidthProbeMeasuresSomething) {
   bench::ReadBandwidthProbe p(8 << 20);
   EXPECT_EQ(p.bytes(), size_t{8} << 20);
-  EXPECT_GT(p.measure(1), 1e8);  // any machine reads > 100 MB/s
+  EXPECT_GT(p.measure(1), 1e7);  // any machine, however busy, reads > 10 MB/s
   EXPECT_DOUBLE_EQ(bench::median({3, 1, 2}), 2.0);
   EXPECT_DOUBLE_EQ(bench::median({4, 1, 2, 3}), 2.5);
 }
