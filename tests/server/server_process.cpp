@@ -87,7 +87,7 @@ HttpResult http_get(int port, const std::string& path, const std::vector<std::pa
   httplib::Client cli("127.0.0.1", port);
   cli.set_read_timeout(60, 0);
   auto res = cli.Get(path, to_headers(headers));
-  if (!res) return {};
+  if (!res) return {0, "no response: " + httplib::to_string(res.error())};
   return {res->status, res->body};
 }
 
@@ -96,7 +96,7 @@ HttpResult http_post(int port, const std::string& path, const std::string& body,
   httplib::Client cli("127.0.0.1", port);
   cli.set_read_timeout(60, 0);
   auto res = cli.Post(path, to_headers(headers), body, "application/json");
-  if (!res) return {};
+  if (!res) return {0, "no response: " + httplib::to_string(res.error())};
   return {res->status, res->body};
 }
 
