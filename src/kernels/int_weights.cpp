@@ -81,34 +81,54 @@ void unpack_int_row(DType t, const uint8_t* row, int64_t cols, int8_t* q, float*
   }
 }
 
-void quantize_acts(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, int64_t group, int64_t kp,
-                   QuantActs& a) {
+void quantize_acts_shape(int64_t n_tokens, int64_t group, int64_t kp, QuantActs& a) {
   a.n_tokens = n_tokens;
   a.kp = kp;
   a.group = group;
   a.n_groups = kp / group;
-  a.q.assign(static_cast<size_t>(n_tokens * kp), 0);
-  a.d.assign(static_cast<size_t>(n_tokens * a.n_groups), 0.0f);
-  a.sum.assign(static_cast<size_t>(n_tokens * a.n_groups), 0);
-  for (int64_t t = 0; t < n_tokens; ++t) {
+  // resize, not assign: quantize_acts_tokens writes every element, padding included.
+  a.q.resize(static_cast<size_t>(n_tokens * kp));
+  a.d.resize(static_cast<size_t>(n_tokens * a.n_groups));
+  a.sum.resize(static_cast<size_t>(n_tokens * a.n_groups));
+}
+
+void quantize_acts_tokens(const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t cols, QuantActs& a) {
+  // x + 1.5 * 2^23 - 1.5 * 2^23 rounds to nearest even like lrintf for |x| < 2^22,
+  // in plain float arithmetic the compiler can vectorize (lrintf is a libm call).
+  constexpr float kRound = 12582912.0f;
+  const int64_t group = a.group;
+  for (int64_t t = t0; t < t1; ++t) {
     const float* xt = x + t * ldx;
+    int8_t* q = a.q.data() + t * a.kp;
     for (int64_t gi = 0; gi < a.n_groups; ++gi) {
       const int64_t c0 = gi * group, c1 = std::min(cols, c0 + group);
+      float lane_max[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // max is exact: any order gives the same result
+      int64_t c = c0;
+      for (; c + 8 <= c1; c += 8)
+        for (int k = 0; k < 8; ++k) lane_max[k] = std::max(lane_max[k], std::fabs(xt[c + k]));
       float amax = 0;
-      for (int64_t c = c0; c < c1; ++c) amax = std::max(amax, std::fabs(xt[c]));
+      for (; c < c1; ++c) amax = std::max(amax, std::fabs(xt[c]));
+      for (float m : lane_max) amax = std::max(amax, m);
       const float d = amax / 127.0f;
       const float inv = d > 0 ? 1.0f / d : 0.0f;
       int32_t sum = 0;
-      int8_t* q = a.q.data() + t * kp;
-      for (int64_t c = c0; c < c1; ++c) {
-        const long v = std::clamp<long>(std::lrintf(xt[c] * inv), -127, 127);
+      for (c = c0; c < c1; ++c) {
+        const float r = std::clamp((xt[c] * inv + kRound) - kRound, -127.0f, 127.0f);
+        const int v = static_cast<int>(r);
         q[c] = static_cast<int8_t>(v);
-        sum += static_cast<int32_t>(v);
+        sum += v;
       }
+      for (c = c1; c < c0 + group; ++c) q[c] = 0;
       a.d[t * a.n_groups + gi] = d;
       a.sum[t * a.n_groups + gi] = sum;
     }
   }
+}
+
+void quantize_acts(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, int64_t group, int64_t kp,
+                   QuantActs& a) {
+  quantize_acts_shape(n_tokens, group, kp, a);
+  quantize_acts_tokens(x, ldx, 0, n_tokens, cols, a);
 }
 
 }  // namespace pocketllm

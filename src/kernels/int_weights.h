@@ -44,5 +44,9 @@ struct QuantActs {
 };
 void quantize_acts(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, int64_t group, int64_t kp,
                    QuantActs& a);
+// The same in two steps, so tokens can be split across threads: size `a` for
+// n_tokens, then quantize tokens [t0, t1) (each writes only its own rows).
+void quantize_acts_shape(int64_t n_tokens, int64_t group, int64_t kp, QuantActs& a);
+void quantize_acts_tokens(const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t cols, QuantActs& a);
 
 }  // namespace pocketllm

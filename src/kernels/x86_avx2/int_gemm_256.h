@@ -15,6 +15,10 @@ namespace pocketllm {
 namespace {
 
 constexpr int64_t kTokenChunk256 = 64;
+#ifndef POCKETLLM_GEMM_TOKENS
+#define POCKETLLM_GEMM_TOKENS 4
+#endif
+constexpr int kGemmTokens256 = POCKETLLM_GEMM_TOKENS;  // tokens per register tile
 
 inline __m256i bcast4_256(const void* p) {
   int32_t v;
@@ -32,34 +36,89 @@ inline void store_rows_256(float* dst, __m256 v, int n_rows) {
   for (int i = 0; i < n_rows; ++i) dst[i] = tmp[i];
 }
 
-template <class Dot, int NT>
-void w4_tile_256(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t tok0, float* y, int64_t ldy) {
-  const __m256i m4 = _mm256_set1_epi8(0x0F);
+// One 32-weight chunk of a group is 4 steps of 64 bytes. Dot::part() sums a chunk's
+// products in a narrow accumulator (AVX2: int16, whose 8 maddubs terms stay within
+// 8 * 2 * 15 * 127 = 30480) and Dot::flush() adds it to the int32 group sum.
+inline __m256i nib_lo(__m256i v) { return _mm256_and_si256(v, _mm256_set1_epi8(0x0F)); }
+inline __m256i nib_hi(__m256i v) { return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F)); }
+
+// Decode (one token): both 8-row halves of a tile per pass, streamed once, prefetched ahead.
+// kChunks: 32-weight chunks per group when known at compile time (g32: 1), else 0.
+template <class Dot, int kChunks>
+void w4_tile_gemv_256(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t tok, float* y, int64_t ldy) {
+  __m256 facc0 = _mm256_setzero_ps(), facc1 = _mm256_setzero_ps();
+  const uint8_t* src = w.tile(tile);
+  const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
+  const int64_t chunks = kChunks ? kChunks : w.group / 32;
+  const int8_t* aq = a.q.data() + tok * a.kp;
+  for (int64_t g = 0; g < w.n_groups; ++g) {
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+    for (int64_t c = 0; c < chunks; ++c) {
+      __m256i p0 = Dot::zero_part(), p1 = Dot::zero_part();
+      for (int s = 0; s < 4; ++s, src += 64, aq += 8) {
+        _mm_prefetch(reinterpret_cast<const char*>(src) + 1024, _MM_HINT_T0);
+        const __m256i alo = bcast4_256(aq), ahi = bcast4_256(aq + 4);
+        const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+        const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32));
+        p0 = Dot::part(p0, nib_lo(v0), nib_hi(v0), alo, ahi);
+        p1 = Dot::part(p1, nib_lo(v1), nib_hi(v1), alo, ahi);
+      }
+      acc0 = Dot::flush(acc0, p0);
+      acc1 = Dot::flush(acc1, p1);
+    }
+    const int64_t ag = tok * a.n_groups + g;
+    const __m256i corr = _mm256_set1_epi32(8 * a.sum[ag]);
+    const __m256 da = _mm256_set1_ps(a.d[ag]);
+    const __m256 ws0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc + g * kTileRows)));
+    const __m256 ws1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc + g * kTileRows + 8)));
+    facc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc0, corr)), _mm256_mul_ps(ws0, da), facc0);
+    facc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc1, corr)), _mm256_mul_ps(ws1, da), facc1);
+  }
+  const int n_rows = static_cast<int>(std::min<int64_t>(kTileRows, w.rows - tile * kTileRows));
+  float* dst = y + tok * ldy + tile * kTileRows;
+  store_rows_256(dst, facc0, n_rows);
+  if (n_rows > 8) store_rows_256(dst + 8, facc1, n_rows - 8);
+}
+
+// Prefill: NT tokens against a whole tile; the nibbles unpacked once and each
+// broadcast activation word feed both 8-row halves.
+template <class Dot, int kChunks, int NT>
+void w4_tile_gemm_256(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t tok0, float* y, int64_t ldy) {
   __m256 facc[NT][2];
   for (int t = 0; t < NT; ++t) facc[t][0] = facc[t][1] = _mm256_setzero_ps();
   const uint8_t* src = w.tile(tile);
   const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
-  const int64_t steps = w.group / 8;
+  const int64_t chunks = kChunks ? kChunks : w.group / 32;
+  const int8_t* aq = a.q.data() + tok0 * a.kp;
   for (int64_t g = 0; g < w.n_groups; ++g) {
     __m256i acc[NT][2];
     for (int t = 0; t < NT; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_si256();
-    const int8_t* aq = a.q.data() + tok0 * a.kp + g * w.group;
-    for (int64_t s = 0; s < steps; ++s, src += 64, aq += 8) {
-      for (int h = 0; h < 2; ++h) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32 * h));
-        const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-        for (int t = 0; t < NT; ++t)
-          acc[t][h] = Dot::nibbles(acc[t][h], lo, hi, bcast4_256(aq + t * a.kp), bcast4_256(aq + t * a.kp + 4));
+    for (int64_t c = 0; c < chunks; ++c) {
+      __m256i part[NT][2];
+      for (int t = 0; t < NT; ++t) part[t][0] = part[t][1] = Dot::zero_part();
+      // Not unrolled: GCC would reassociate the int16 sums of 4 steps into a tree and spill it.
+#pragma GCC unroll 1
+      for (int s = 0; s < 4; ++s, src += 64, aq += 8) {
+        const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+        const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32));
+        const __m256i lo0 = nib_lo(v0), hi0 = nib_hi(v0), lo1 = nib_lo(v1), hi1 = nib_hi(v1);
+        for (int t = 0; t < NT; ++t) {
+          const __m256i alo = bcast4_256(aq + t * a.kp), ahi = bcast4_256(aq + t * a.kp + 4);
+          part[t][0] = Dot::part(part[t][0], lo0, hi0, alo, ahi);
+          part[t][1] = Dot::part(part[t][1], lo1, hi1, alo, ahi);
+        }
+      }
+      for (int t = 0; t < NT; ++t) {
+        acc[t][0] = Dot::flush(acc[t][0], part[t][0]);
+        acc[t][1] = Dot::flush(acc[t][1], part[t][1]);
       }
     }
-    for (int t = 0; t < NT; ++t) {
-      const int64_t ag = (tok0 + t) * a.n_groups + g;
-      const __m256i corr = _mm256_set1_epi32(8 * a.sum[ag]);
-      const __m256 da = _mm256_set1_ps(a.d[ag]);
-      for (int h = 0; h < 2; ++h) {
-        const __m256 ws = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc + g * kTileRows + 8 * h)));
-        const __m256i isum = _mm256_sub_epi32(acc[t][h], corr);
-        facc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(ws, da), facc[t][h]);
+    for (int h = 0; h < 2; ++h) {
+      const __m256 ws = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc + g * kTileRows + 8 * h)));
+      for (int t = 0; t < NT; ++t) {
+        const int64_t ag = (tok0 + t) * a.n_groups + g;
+        const __m256i isum = _mm256_sub_epi32(acc[t][h], _mm256_set1_epi32(8 * a.sum[ag]));
+        facc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(ws, _mm256_set1_ps(a.d[ag])), facc[t][h]);
       }
     }
   }
@@ -112,16 +171,27 @@ void w8_tile_256(const PackedInt& w, const QuantActs& a, const uint8_t* acts, in
   }
 }
 
-template <class Dot>
-void gemm_w4_256(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t tile1, float* y, int64_t ldy) {
+template <class Dot, int kChunks>
+void gemm_w4_chunks_256(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t tile1, float* y, int64_t ldy) {
+  if (a.n_tokens == 1) {
+    for (int64_t tile = tile0; tile < tile1; ++tile) w4_tile_gemv_256<Dot, kChunks>(w, a, tile, 0, y, ldy);
+    return;
+  }
   for (int64_t c0 = 0; c0 < a.n_tokens; c0 += kTokenChunk256) {
     const int64_t c1 = std::min(a.n_tokens, c0 + kTokenChunk256);
     for (int64_t tile = tile0; tile < tile1; ++tile) {
       int64_t t = c0;
-      for (; t + 2 <= c1; t += 2) w4_tile_256<Dot, 2>(w, a, tile, t, y, ldy);
-      if (t < c1) w4_tile_256<Dot, 1>(w, a, tile, t, y, ldy);
+      for (; t + kGemmTokens256 <= c1; t += kGemmTokens256)
+        w4_tile_gemm_256<Dot, kChunks, kGemmTokens256>(w, a, tile, t, y, ldy);
+      for (; t < c1; ++t) w4_tile_gemm_256<Dot, kChunks, 1>(w, a, tile, t, y, ldy);
     }
   }
+}
+
+template <class Dot>
+void gemm_w4_256(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t tile1, float* y, int64_t ldy) {
+  if (w.group == 32) return gemm_w4_chunks_256<Dot, 1>(w, a, tile0, tile1, y, ldy);
+  gemm_w4_chunks_256<Dot, 0>(w, a, tile0, tile1, y, ldy);
 }
 
 template <class Dot>

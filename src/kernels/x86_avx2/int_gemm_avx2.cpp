@@ -7,10 +7,12 @@ namespace pocketllm {
 namespace {
 struct DotAvx2 {
   static constexpr bool kOffsetActs = false;
-  static __m256i nibbles(__m256i acc, __m256i lo, __m256i hi, __m256i alo, __m256i ahi) {
-    const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, alo), _mm256_maddubs_epi16(hi, ahi));
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+  // 4-bit: int16 partial sums over one 32-weight chunk (8 maddubs terms, |sum| <= 30480).
+  static __m256i zero_part() { return _mm256_setzero_si256(); }
+  static __m256i part(__m256i p, __m256i lo, __m256i hi, __m256i alo, __m256i ahi) {
+    return _mm256_add_epi16(p, _mm256_add_epi16(_mm256_maddubs_epi16(lo, alo), _mm256_maddubs_epi16(hi, ahi)));
   }
+  static __m256i flush(__m256i acc, __m256i p) { return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1))); }
   static __m256i prepare_w8(__m256i w) { return _mm256_abs_epi8(w); }
   static __m256i bytes(__m256i acc, __m256i w, __m256i abs_w, __m256i a) {
     const __m256i p = _mm256_maddubs_epi16(abs_w, _mm256_sign_epi8(a, w));

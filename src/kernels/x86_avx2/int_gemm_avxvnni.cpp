@@ -8,9 +8,12 @@ namespace pocketllm {
 namespace {
 struct DotAvxVnni {
   static constexpr bool kOffsetActs = true;  // activations as q + 128, minus 128 * sum(w)
-  static __m256i nibbles(__m256i acc, __m256i lo, __m256i hi, __m256i alo, __m256i ahi) {
-    return _mm256_dpbusd_avx_epi32(_mm256_dpbusd_avx_epi32(acc, lo, alo), hi, ahi);
+  // 4-bit: vpdpbusd sums straight into int32, so a chunk's "part" is already int32.
+  static __m256i zero_part() { return _mm256_setzero_si256(); }
+  static __m256i part(__m256i p, __m256i lo, __m256i hi, __m256i alo, __m256i ahi) {
+    return _mm256_dpbusd_avx_epi32(_mm256_dpbusd_avx_epi32(p, lo, alo), hi, ahi);
   }
+  static __m256i flush(__m256i acc, __m256i p) { return _mm256_add_epi32(acc, p); }
   static __m256i prepare_w8(__m256i w) { return w; }
   static __m256i bytes(__m256i acc, __m256i w, __m256i, __m256i a_offset) {
     return _mm256_dpbusd_avx_epi32(acc, a_offset, w);
