@@ -81,6 +81,14 @@ void bind_weights(Model& m) {
     w.output = w.token_embd;  // tied embeddings
   }
   if (m.tensors.count("rope_freqs.weight")) w.rope_freq_factors = vec(m, "rope_freqs.weight", c.rot_dim() / 2);
+  if (m.tensors.count("rope_factors_short.weight")) {
+    w.rope_factors_short = vec(m, "rope_factors_short.weight", c.rot_dim() / 2);
+    w.rope_factors_long = vec(m, "rope_factors_long.weight", c.rot_dim() / 2);
+  }
+  if (!w.rope_factors_short.empty() &&
+      (w.rope_factors_short.size() != static_cast<size_t>(c.rot_dim() / 2) ||
+       w.rope_factors_long.size() != w.rope_factors_short.size()))
+    fail("{}: LongRoPE factor lists need {} values each", m.path, c.rot_dim() / 2);
   w.layers.resize(static_cast<size_t>(c.n_layers));
   for (int64_t i = 0; i < c.n_layers; ++i) {
     const std::string p = fmt::format("blk.{}.", i);

@@ -21,6 +21,16 @@ struct RopeScalingLlama3 {
 // approximation of GELU (gemma).
 enum class Activation { Silu, GeluTanh };
 
+// Phi-3.5/Phi-4 "LongRoPE": per-pair frequency divisors, one set for contexts up
+// to original_context and one beyond (bound from the rope_factors_short/long
+// tensors; the HF loader makes them from config.json), and a scale of the rotated dims.
+struct RopeLongrope {
+  bool enabled = false;
+  std::vector<float> short_factor, long_factor;
+  float attn_factor = 1.0f;
+  int64_t original_context = 0;
+};
+
 struct ModelConfig {
   std::string arch = "llama";
   std::string name;
@@ -36,6 +46,7 @@ struct ModelConfig {
   float rope_theta = 10000.0f;
   RopeStyle rope_style = RopeStyle::Interleaved;
   RopeScalingLlama3 rope_llama3;
+  RopeLongrope rope_longrope;  // from config.json; GGUF carries the factors as tensors
   bool tied_embeddings = false;
   // Family features (defaults: plain llama). Set by the architecture readers in model/arch/.
   int64_t rope_dim = 0;             // dims of a head that RoPE rotates (0: all; phi3 may rotate fewer)

@@ -32,7 +32,12 @@ Context::Context(const Model& m, const ContextParams& p)
   buf_.hb.resize(B * c.hidden_dim);
   buf_.hb2.resize(B * c.hidden_dim);
   buf_.scores.resize(static_cast<size_t>(pool_->size()) * n_ctx_);
-  inv_freq_ = ops::rope_inv_freq(c, m.w.rope_freq_factors);
+  // LongRoPE picks its factors by the context size (as llama.cpp does), so the KV
+  // cache never mixes two RoPE tables.
+  const bool long_ctx = n_ctx_ > c.rope_longrope.original_context;
+  const auto& factors = !m.w.rope_factors_short.empty() ? (long_ctx ? m.w.rope_factors_long : m.w.rope_factors_short)
+                                                        : m.w.rope_freq_factors;
+  inv_freq_ = ops::rope_inv_freq(c, factors);
   inv_freq_local_ = c.rope_theta_local > 0.0f ? ops::rope_inv_freq(c, {}, true) : inv_freq_;
 }
 

@@ -42,6 +42,8 @@ void family_config(const ModelConfig& c, nlohmann::json& cfg) {
     if (c.arch != "phi3") cfg["layer_types"] = types;
     if (c.arch == "qwen2" || c.arch == "qwen3") cfg["use_sliding_window"] = true;
   }
+  if (c.rope_longrope.enabled)
+    cfg["original_max_position_embeddings"] = c.rope_longrope.original_context;
   if (c.arch == "phi3" && c.rope_dim > 0)
     cfg["partial_rotary_factor"] = static_cast<double>(c.rope_dim) / static_cast<double>(c.head_dim);
 }
@@ -75,6 +77,11 @@ void export_hf(const Model& m, const std::string& dir, DType dtype) {
                            {"high_freq_factor", c.rope_llama3.high_freq_factor},
                            {"original_max_position_embeddings", c.rope_llama3.original_context}};
   family_config(c, cfg);
+  if (c.rope_longrope.enabled)
+    cfg["rope_scaling"] = {{"rope_type", "longrope"},
+                           {"attention_factor", c.rope_longrope.attn_factor},
+                           {"short_factor", m.w.rope_factors_short},
+                           {"long_factor", m.w.rope_factors_long}};
   const detail::Architecture& arch = detail::architecture(c.arch, m.path);
   std::vector<ExportedTensor> store;
   std::vector<std::string> names;

@@ -72,9 +72,10 @@ void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t la
     for (int64_t r = 0; r < n * c.n_heads; ++r) ops::rmsnorm(&b.q[r * hd], &b.q[r * hd], w.q_norm.data(), hd, c.norm_eps);
     for (int64_t r = 0; r < n * c.n_kv_heads; ++r) ops::rmsnorm(&b.k[r * hd], &b.k[r * hd], w.k_norm.data(), hd, c.norm_eps);
   }
+  const float mscale = c.rope_longrope.enabled ? c.rope_longrope.attn_factor : 1.0f;
   for (int64_t t = 0; t < n; ++t) {
-    ops::rope(&b.q[t * qd], c.n_heads, c.head_dim, rows[t].pos, inv_freq, c.rope_style, c.rot_dim());
-    ops::rope(&b.k[t * kvd], c.n_kv_heads, c.head_dim, rows[t].pos, inv_freq, c.rope_style, c.rot_dim());
+    ops::rope(&b.q[t * qd], c.n_heads, c.head_dim, rows[t].pos, inv_freq, c.rope_style, c.rot_dim(), mscale);
+    ops::rope(&b.k[t * kvd], c.n_kv_heads, c.head_dim, rows[t].pos, inv_freq, c.rope_style, c.rot_dim(), mscale);
     rows[t].kv->store(layer, rows[t].pos, &b.k[t * kvd], &b.v[t * kvd]);
   }
   const int64_t n_ctx = static_cast<int64_t>(b.scores.size()) / pool.size();

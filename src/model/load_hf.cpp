@@ -2,6 +2,7 @@
 // Q/K rows stay in HF's layout, so RoPE pairs dim i with i + head_dim/2 (Neox).
 // Tensors are renamed to GGUF names (model/arch/) and, for gemma, norm weights
 // become 1 + w as in GGUF, so everything after loading sees one convention.
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -50,9 +51,19 @@ void read_rope_scaling(ModelConfig& c, const HfConfig& k) {
     c.rope_llama3.original_context = rs.integer("original_max_position_embeddings", 8192);
   } else if (type == "linear") {
     c.rope_linear_factor = static_cast<float>(rs.number("factor", 1.0));
+  } else if ((type == "longrope" || type == "su") && c.arch == "phi3") {
+    // read by arch/phi3.cpp
   } else if (!type.empty() && type != "default") {
     fail("{}: rope_scaling type '{}' is not supported", k.source, type);
   }
+}
+
+void add_f32_tensor(Model& m, const std::string& name, const std::vector<float>& v) {
+  if (v.empty()) return;
+  auto buf = std::make_shared<std::vector<uint8_t>>(v.size() * sizeof(float));
+  std::memcpy(buf->data(), v.data(), buf->size());
+  m.tensors[name] = TensorRef{DType::F32, {v.size()}, buf->data(), buf->size()};
+  m.owned.push_back(std::move(buf));
 }
 
 // 1 + w for each RMSNorm weight, as an owned f32 tensor.
@@ -115,6 +126,9 @@ void load_hf(Model& m, const std::string& folder, const LoadOptions& opt) {
     m.tensors[g] = TensorRef{*dt, std::move(ne), t.data, t.nbytes};
   }
   if (arch->hf_norms_store_w) add_one_to_norms(m);
+  // LongRoPE factor lists become the tensors llama.cpp's GGUF files carry.
+  add_f32_tensor(m, "rope_factors_short.weight", c.rope_longrope.short_factor);
+  add_f32_tensor(m, "rope_factors_long.weight", c.rope_longrope.long_factor);
   if (c.tied_embeddings) m.tensors.erase("output.weight");
   c.tied_embeddings = !m.tensors.count("output.weight");
   m.info.emplace_back("config.model_type", mt);

@@ -30,6 +30,8 @@ struct ModelWeights {
   Matrix output;      // [n_vocab][dim]; shares token_embd's bytes when tied
   std::vector<LayerWeights> layers;
   std::vector<float> rope_freq_factors;  // per pair divisors (Llama 3 GGUF rope_freqs), may be empty
+  // LongRoPE divisors (GGUF rope_factors_short/long, or config.json), empty when not used.
+  std::vector<float> rope_factors_short, rope_factors_long;
 };
 
 // A tensor as found in a file, named with GGUF's names (token_embd.weight,

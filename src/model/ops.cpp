@@ -70,11 +70,11 @@ std::vector<float> rope_inv_freq(const ModelConfig& c, const std::vector<float>&
 }
 
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const float* inv_freq, RopeStyle style,
-          int64_t rot_dim) {
+          int64_t rot_dim, float mscale) {
   const int64_t half = (rot_dim > 0 ? rot_dim : head_dim) / 2;
   for (int64_t i = 0; i < half; ++i) {
     const float angle = static_cast<float>(pos) * inv_freq[i];
-    const float c = std::cos(angle), s = std::sin(angle);
+    const float c = std::cos(angle) * mscale, s = std::sin(angle) * mscale;
     for (int64_t h = 0; h < n_heads; ++h) {
       float* hx = x + h * head_dim;
       const int64_t a = style == RopeStyle::Interleaved ? 2 * i : i;

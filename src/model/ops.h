@@ -25,7 +25,8 @@ void softcap(float* x, int64_t n, float cap);
 std::vector<float> rope_inv_freq(const ModelConfig& c, const std::vector<float>& freq_factors, bool local = false);
 // Rotates the first rot_dim dims (0: all) of n_heads heads of head_dim at position
 // pos, pairing dims as `style` says; the rest of each head passes through.
+// mscale multiplies the rotated dims (LongRoPE's attention factor).
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const float* inv_freq, RopeStyle style,
-          int64_t rot_dim = 0);
+          int64_t rot_dim = 0, float mscale = 1.0f);
 
 }  // namespace pocketllm::ops

@@ -42,10 +42,10 @@ std::unique_ptr<Model> load(const fs::path& p) {
 }
 
 // Logits of every position, fed in batches of n_batch (several batches exercise the KV cache).
-std::vector<float> all_logits(const Model& m, int64_t n_batch) {
+std::vector<float> all_logits(const Model& m, int64_t n_batch, int64_t n_ctx = 64) {
   ContextParams p;
   p.n_threads = 2;
-  p.n_ctx = 64;
+  p.n_ctx = n_ctx;
   p.n_batch = n_batch;
   Context ctx(m, p);
   const float* l = ctx.eval(kIds.data(), static_cast<int64_t>(kIds.size()), true);
@@ -77,6 +77,13 @@ struct Reference {
   std::vector<int32_t> greedy;
 };
 
+std::vector<float> flat_logits(const json& j) {
+  std::vector<float> out;
+  for (auto& row : j["logits"])
+    for (auto& v : row) out.push_back(v.get<float>());
+  return out;
+}
+
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   EXPECT_EQ(a.size(), b.size());
   double d = 0;
@@ -102,15 +109,17 @@ TEST_P(FamilyNumpy, LogitsAndGreedyMatchReferenceFromHfAndGguf) {
   const fs::path dir = ts::temp_dir("fam-" + family);
   python("make_tiny_models.py " + family + " '" + dir.string() + "'", dir / "make.log");
   std::string ids;
-  for (auto id : kIds) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  for (auto id : kIds) {
+    if (!ids.empty()) ids += ',';
+    ids += std::to_string(id);
+  }
   python("reference_model.py '" + (dir / "hf").string() + "' " + ids + " " + std::to_string(kGreedy), dir / "ref.json");
   // Each family feature must move the tiny model's logits far beyond the tolerance.
   python("ablation_check.py " + family + " '" + (dir / "hf").string() + "'", dir / "ablation.log");
   if (HasFatalFailure()) return;
   const json j = json::parse(ts::read_file(dir / "ref.json"));
   Reference ref;
-  for (auto& row : j["logits"])
-    for (auto& v : row) ref.logits.push_back(v.get<float>());
+  ref.logits = flat_logits(j);
   ref.greedy = j["greedy"].get<std::vector<int32_t>>();
   ASSERT_EQ(ref.greedy.size(), static_cast<size_t>(kGreedy));
 
@@ -128,6 +137,16 @@ TEST_P(FamilyNumpy, LogitsAndGreedyMatchReferenceFromHfAndGguf) {
   eo.progress = false;
   export_gguf(*hf, (dir / "converted.gguf").string(), eo);
   expect_matches(*load(dir / "converted.gguf"), ref, family + " HF -> GGUF", 3);
+  if (family == "phi3") {
+    // LongRoPE: a context beyond original_max_position_embeddings (64) uses the long factors.
+    python("reference_model.py '" + (dir / "hf").string() + "' " + ids + " 0 '{\"_long_factors\": true}'",
+           dir / "ref_long.json");
+    if (HasFatalFailure()) return;
+    const auto want = flat_logits(json::parse(ts::read_file(dir / "ref_long.json")));
+    EXPECT_GT(max_abs_diff(want, ref.logits), 1e-2);
+    EXPECT_LT(max_abs_diff(all_logits(*hf, 512, 128), want), 1e-4) << "phi3 HF, long context";
+    EXPECT_LT(max_abs_diff(all_logits(*gg, 512, 128), want), 1e-4) << "phi3 GGUF, long context";
+  }
   if (gg->w.rope_freq_factors.empty()) {  // Llama 3 GGUF factors have no config.json form
     export_hf(*gg, (dir / "exported_hf").string());
     expect_matches(*load(dir / "exported_hf"), ref, family + " GGUF -> HF");

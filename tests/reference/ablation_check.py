@@ -25,7 +25,8 @@ ABLATIONS = {
                "local rope base": {"rope_local_base_freq": 1000.0},
                "linear rope scaling": {"rope_scaling": None},
                "query_pre_attn_scalar": {"query_pre_attn_scalar": 16}},
-    "phi3": {"partial rotary": {"partial_rotary_factor": 1.0},
+    "phi3": {"partial rotary": {"partial_rotary_factor": 1.0, "rope_scaling": None},
+             "longrope": {"rope_scaling": None},
              "sliding window": {"sliding_window": None}},
 }
 

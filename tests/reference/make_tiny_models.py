@@ -30,8 +30,11 @@ FAMILIES = {
     "gemma3": dict(model_type="gemma3_text", query_pre_attn_scalar=32, sliding_window=3, num_hidden_layers=6,
                    rope_theta=1000.0, rope_local_base_freq=50.0, rope_scaling=dict(rope_type="linear", factor=2.0),
                    hidden_activation="gelu_pytorch_tanh", attn_logit_softcapping=None, final_logit_softcapping=None),
+    # LongRoPE: contexts up to 64 use the short factors (the C++ test runs n_ctx = 64)
     "phi3": dict(model_type="phi3", tie_word_embeddings=False, partial_rotary_factor=0.75, sliding_window=5,
-                 hidden_act="silu"),
+                 hidden_act="silu", original_max_position_embeddings=64,
+                 rope_scaling=dict(type="longrope", short_factor=[1.0, 1.5, 2.0, 3.0, 1.2, 4.0],
+                                   long_factor=[2.0, 3.0, 5.0, 7.0, 9.0, 11.0])),
 }
 
 
@@ -163,6 +166,11 @@ def write_family_gguf(cfg, w, path):
             md[a + "rope.scaling.factor"] = float(cfg["rope_scaling"]["factor"])
     if mt == "phi3":
         md[a + "attention.sliding_window"] = cfg["sliding_window"]
+        if cfg.get("rope_scaling"):  # llama.cpp's converter: attn factor key + factor tensors
+            orig = cfg["original_max_position_embeddings"]
+            scale = cfg["max_position_embeddings"] / orig
+            md[a + "rope.scaling.attn_factor"] = math.sqrt(1 + math.log(scale) / math.log(orig)) if scale > 1 else 1.0
+            md[a + "rope.scaling.original_context_length"] = orig
     t = {}
     for name, arr in w.items():
         if name == "model.embed_tokens.weight":
@@ -180,6 +188,9 @@ def write_family_gguf(cfg, w, path):
         if mt.startswith("gemma") and g.endswith("norm.weight"):
             arr = arr + 1.0
         t[g] = arr
+    if mt == "phi3" and cfg.get("rope_scaling"):
+        t["rope_factors_long.weight"] = np.array(cfg["rope_scaling"]["long_factor"])
+        t["rope_factors_short.weight"] = np.array(cfg["rope_scaling"]["short_factor"])
     if mt == "llama" and cfg.get("rope_scaling"):
         t["rope_freqs.weight"] = llama3_rope_freqs(cfg)
     write_gguf(path, md, t)

@@ -4,7 +4,7 @@ Gemma2ForCausalLM, Gemma3ForCausalLM, Phi3ForCausalLM), in float64, over a whole
 sequence at once (no KV cache). Reads an HF folder (config.json + one
 model.safetensors, F32/F16).
 
-usage: reference_model.py HF_DIR IDS(comma-separated) N_GREEDY
+usage: reference_model.py HF_DIR IDS(comma-separated) N_GREEDY [CONFIG_OVERRIDES_JSON]
 prints JSON {"logits": [[...] per position], "greedy": [ids]}
 """
 import json
@@ -30,6 +30,18 @@ def silu(x):
     return x / (1.0 + np.exp(-x))
 
 
+def longrope(cfg, base, dim, seq_len):
+    """transformers' longrope: per-pair divisors (short up to the original context,
+    long beyond) and a scale of cos/sin; returns (inv_freq, attention_factor)."""
+    rs = cfg["rope_scaling"]
+    orig = cfg.get("original_max_position_embeddings", cfg["max_position_embeddings"])
+    factor = cfg["max_position_embeddings"] / orig
+    af = rs.get("attention_factor") or (1.0 if factor <= 1 else math.sqrt(1 + math.log(factor) / math.log(orig)))
+    use_long = seq_len > orig or cfg.get("_long_factors")  # the override mimics a long context
+    ext = np.array(rs["long_factor"] if use_long else rs["short_factor"], dtype=np.float64)
+    return 1.0 / (ext * base ** (np.arange(0, dim, 2, dtype=np.float64) / dim)), af
+
+
 def rope_inv_freq(base, dim, scaling):
     inv = 1.0 / base ** (np.arange(0, dim, 2, dtype=np.float64) / dim)
     if not scaling:
@@ -51,12 +63,12 @@ def rope_inv_freq(base, dim, scaling):
     raise ValueError(f"rope scaling {kind} not in the reference")
 
 
-def apply_rope(x, inv_freq):
+def apply_rope(x, inv_freq, mscale=1.0):
     """x: [T, heads, rot] with HF's rotate_half pairing (i, i + rot/2)."""
     t = np.arange(x.shape[0], dtype=np.float64)
     freqs = np.outer(t, inv_freq)
     emb = np.concatenate([freqs, freqs], axis=-1)
-    cos, sin = np.cos(emb)[:, None, :], np.sin(emb)[:, None, :]
+    cos, sin = mscale * np.cos(emb)[:, None, :], mscale * np.sin(emb)[:, None, :]
     half = x.shape[-1] // 2
     rotated = np.concatenate([-x[..., half:], x[..., :half]], axis=-1)
     return x * cos + rotated * sin
@@ -84,7 +96,11 @@ class Reference:
             self.layer_types = ["full_attention"] * self.n_layers
         self.rot = int(self.hd * c.get("partial_rotary_factor", 1.0))
         theta = c.get("rope_theta", 10000.0)
-        self.inv_freq_global = rope_inv_freq(theta, self.rot, c.get("rope_scaling"))
+        scaling = c.get("rope_scaling") or {}
+        if scaling.get("rope_type", scaling.get("type")) in ("longrope", "su"):
+            self.inv_freq_global = None  # depends on the sequence length
+        else:
+            self.inv_freq_global = rope_inv_freq(theta, self.rot, c.get("rope_scaling"))
         # Gemma 3's sliding layers: their own base, never scaled.
         self.inv_freq_local = rope_inv_freq(c["rope_local_base_freq"], self.rot, None) \
             if self.mt == "gemma3_text" else self.inv_freq_global
@@ -107,10 +123,12 @@ class Reference:
         if self.mt in ("qwen3", "gemma3_text") and not c.get("_no_qk_norm"):
             q, k = self.norm(q, p + "q_norm.weight"), self.norm(k, p + "k_norm.weight")
         sliding = self.layer_types[i] == "sliding_attention"
-        inv = self.inv_freq_local if sliding else self.inv_freq_global
+        inv, mscale = self.inv_freq_local if sliding else self.inv_freq_global, 1.0
+        if inv is None:
+            inv, mscale = longrope(c, c.get("rope_theta", 10000.0), self.rot, T)
         r = self.rot
-        q = np.concatenate([apply_rope(q[..., :r], inv), q[..., r:]], axis=-1)
-        k = np.concatenate([apply_rope(k[..., :r], inv), k[..., r:]], axis=-1)
+        q = np.concatenate([apply_rope(q[..., :r], inv, mscale), q[..., r:]], axis=-1)
+        k = np.concatenate([apply_rope(k[..., :r], inv, mscale), k[..., r:]], axis=-1)
         k, v = np.repeat(k, nh // nkv, axis=1), np.repeat(v, nh // nkv, axis=1)
         scale = c["query_pre_attn_scalar"] ** -0.5 if self.gemma else hd ** -0.5
         scores = np.einsum("qhd,khd->hqk", q, k) * scale
@@ -171,7 +189,7 @@ class Reference:
 
 
 def main():
-    ref = Reference(sys.argv[1])
+    ref = Reference(sys.argv[1], json.loads(sys.argv[4]) if len(sys.argv) > 4 else None)
     ids = [int(t) for t in sys.argv[2].split(",")]
     print(json.dumps({"logits": ref.logits(ids).tolist(), "greedy": ref.greedy(ids, int(sys.argv[3]))}))
 

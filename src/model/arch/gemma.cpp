@@ -37,7 +37,8 @@ void gemma_common_gguf(ModelConfig& c, const GgufKeys& k, int64_t pattern) {
   c.attn_scale = static_cast<float>(k.number("attention.scale").value_or(1.0 / std::sqrt(static_cast<double>(c.head_dim))));
   c.attn_softcap = static_cast<float>(k.number("attn_logit_softcapping").value_or(0.0));
   c.final_softcap = static_cast<float>(k.number("final_logit_softcapping").value_or(0.0));
-  c.sliding_window = k.integer("attention.sliding_window").value_or(0);
+  // llama.cpp assumes Gemma 2's 4096 when an old file lacks the key.
+  c.sliding_window = k.integer("attention.sliding_window").value_or(c.arch == "gemma2" ? 4096 : 0);
   c.layer_sliding = sliding_layers_by_pattern(c.n_layers, k.integer("attention.sliding_window_pattern").value_or(pattern));
 }
 
