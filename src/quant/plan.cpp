@@ -1,5 +1,7 @@
 #include "quant/plan.h"
 
+#include <string_view>
+
 #include "core/error.h"
 
 namespace pocketllm {
@@ -36,7 +38,7 @@ TensorPlan plan_tensor(const QuantPlanOptions& o, const std::string& name, int64
   if (rows <= 1) return p;  // norms, biases, rope factors: F32
   const bool is_head = name == "output.weight" || (o.tied && name == "token_embd.weight");
   const bool is_embed = name == "token_embd.weight" && !o.tied;
-  std::string fmt;
+  std::string_view fmt;  // views o.head / o.embed or a literal
   if (is_head) fmt = o.head;
   else if (is_embed) fmt = o.embed;
   else if (is_block_linear(name)) fmt = o.scheme == "w8a8" ? "w8" : "w4";
