@@ -18,7 +18,7 @@ fi
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPOCKETLLM_BUILD_TESTS=ON \
   -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-aarch64.cmake" >/dev/null
-ninja -C "$build" -j"${JOBS:-1}" test_kernels
+ninja -C "$build" -j"${JOBS:-$(nproc)}" test_kernels pocketllm
 
 run() { qemu-aarch64 -L /usr/aarch64-linux-gnu "$@"; }
 # qemu-aarch64 7.2 here hangs when the guest creates a thread: tests stay single-threaded.
@@ -35,3 +35,36 @@ if POCKETLLM_ISA=i8mm run -cpu cortex-a53 "$build/tests/test_kernels" --gtest_fi
 fi
 POCKETLLM_ISA=neon run -cpu cortex-a53 "$build/tests/test_kernels" --gtest_brief=1
 echo "aarch64 kernel tests passed"
+
+# stories260K end to end on ARM: FP32 greedy output equals llama2.c's golden stdout, and the
+# W4A8 (quantized natively) greedy output is the same on every ARM table as on this machine.
+native=${NATIVE_BIN:-$root/build/apps/pocketllm}
+shared=$(cd "$root/.." && pwd)/shared/data/models/stories260K
+if [[ -x "$native" && -f "$shared/stories260K.bin" ]]; then
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  /usr/bin/python3 - "$shared/golden.json" "$tmp" <<'PY'
+import json, sys
+g = json.load(open(sys.argv[1]))
+for i, c in enumerate(g["cases"]):
+    open(f"{sys.argv[2]}/case{i}.prompt", "w").write(c["prompt"])
+    open(f"{sys.argv[2]}/case{i}.n", "w").write(str(len(c["generated_ids"])))
+    open(f"{sys.argv[2]}/case{i}.want", "w").write(c["run_c_cli_stdout"])
+PY
+  "$native" quantize "$shared/stories260K.bin" "$tmp/w4a8.gguf" --tokenizer "$shared/tok512.bin" --scheme w4a8 --group 32 2>/dev/null
+  "$native" run -m "$tmp/w4a8.gguf" -p "Once upon a time" -n 40 --temp 0 -t 1 > "$tmp/w4a8.want" 2>/dev/null
+  for isa in neon dotprod i8mm; do
+    for want in "$tmp"/case*.want; do
+      c=${want%.want}
+      POCKETLLM_ISA=$isa run -cpu max "$build/apps/pocketllm" run -m "$shared/stories260K.bin" --tokenizer "$shared/tok512.bin" \
+        -p "$(cat "$c.prompt")" -n "$(cat "$c.n")" --temp 0 -t 1 > "$c.got" 2>/dev/null
+      cmp -s "$want" "$c.got" || { echo "FAIL: aarch64 $isa FP32 golden output differs for $c" >&2; exit 1; }
+    done
+    POCKETLLM_ISA=$isa run -cpu max "$build/apps/pocketllm" run -m "$tmp/w4a8.gguf" -p "Once upon a time" -n 40 --temp 0 -t 1 \
+      > "$tmp/w4a8.got" 2>/dev/null
+    cmp -s "$tmp/w4a8.want" "$tmp/w4a8.got" || { echo "FAIL: aarch64 $isa W4A8 output differs from x86" >&2; exit 1; }
+    echo "== aarch64 $isa: stories260K FP32 golden stdout and W4A8 greedy output match"
+  done
+else
+  echo "skipping the aarch64 end-to-end check: build the native binary first ($native)"
+fi
