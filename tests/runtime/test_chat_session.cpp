@@ -53,7 +53,9 @@ TEST(ChatSession, ThreeTurnsReuseTheCommonPrefixAndConditionOnTheWholePrompt) {
     EXPECT_EQ(r.prompt_ids, ids);
     const size_t lcp = common_prefix(ids, cached);
     EXPECT_EQ(r.stats.n_prompt, static_cast<int64_t>(ids.size() - lcp)) << "turn " << t + 1;
-    if (t > 0) EXPECT_GT(lcp, 0u) << "turn " << t + 1 << " reused nothing";
+    if (t > 0) {
+      EXPECT_GT(lcp, 0u) << "turn " << t + 1 << " reused nothing";
+    }
     ASSERT_FALSE(r.generated.empty());
     EXPECT_EQ(r.generated.front(), greedy_after(*m, ids)) << "turn " << t + 1;
     EXPECT_EQ(r.finish_reason, "length");

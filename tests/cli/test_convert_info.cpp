@@ -1,0 +1,53 @@
+// `convert` carries weights AND vocabulary: the GGUF runs exactly like the llama2.c
+// original, with no --tokenizer. `info` describes what was loaded.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "formats/gguf.h"
+#include "support/test_support.h"
+
+namespace ts = testsupport;
+using nlohmann::json;
+
+namespace {
+std::string stories(const std::string& f) { return (ts::shared_data() / "models/stories260K" / f).string(); }
+}  // namespace
+
+TEST(ConvertCli, Llama2cToGgufKeepsGoldenOutputAndVocab) {
+  auto dir = ts::temp_dir("convert");
+  const json g = json::parse(ts::read_file(stories("golden.json")));
+  for (const char* type : {"f32", "f16"}) {
+    const std::string out = (dir / (std::string("s-") + type + ".gguf")).string();
+    auto r = ts::run_cli({"convert", stories("stories260K.bin"), out, "--tokenizer", stories("tok512.bin"), "--type", type});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto f = pocketllm::gguf::File::open(out);
+    EXPECT_EQ(f->get_string("tokenizer.ggml.model").value(), "llama");
+    auto toks = f->get_string_array("tokenizer.ggml.tokens").value();
+    ASSERT_EQ(toks.size(), 512u);
+    EXPECT_EQ(toks[1], "<s>");
+    EXPECT_EQ(toks[2], "</s>");
+    EXPECT_EQ(toks[403], "\xe2\x96\x81Once");  // "▁Once": SPM spelling of the space
+    auto& c = g["cases"][0];
+    r = ts::run_cli({"run", "-m", out, "-p", c["prompt"].get<std::string>(), "-n",
+                     std::to_string(c["generated_ids"].size()), "--temp", "0", "-t", "1"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, c["run_c_cli_stdout"].get<std::string>()) << type;
+  }
+}
+
+TEST(InfoCli, DescribesEachFormat) {
+  auto r = ts::run_cli({"info", stories("stories260K.bin"), "--tokenizer", stories("tok512.bin")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* want : {"llama2.c checkpoint", "architecture:    llama", "layers:          5",
+                           "heads:           8 (KV heads 4, head dim 8)", "FFN size:        172", "tied",
+                           "tensors:         48 (F32: 48)", "512 tokens", "chat template:   none"})
+    EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
+  r = ts::run_cli({"info", (ts::shared_data() / "families/qwen2.gguf").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("architecture:    qwen2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("half-split"), std::string::npos) << r.out;
+  r = ts::run_cli({"info", (ts::shared_data() / "tokenizers/llamacpp/ggml-vocab-gpt-2.gguf").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("vocab-only GGUF is not a model"), std::string::npos) << r.err;
+}
