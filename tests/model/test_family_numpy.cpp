@@ -16,6 +16,7 @@
 #include "model/export_gguf.h"
 #include "model/export_hf.h"
 #include "runtime/generate.h"
+#include "support/greedy.h"
 #include "support/test_support.h"
 
 using namespace pocketllm;
@@ -56,20 +57,7 @@ std::vector<int32_t> greedy(const Model& m) {
   ContextParams p;
   p.n_threads = 2;
   p.n_ctx = 64;
-  Context ctx(m, p);
-  SamplingParams sp;
-  sp.temp = 0;
-  Sampler s(sp, static_cast<int32_t>(m.cfg.n_vocab));
-  std::vector<int32_t> out;
-  GenerateOptions go;
-  go.n_predict = kGreedy;
-  go.is_eog = [](int32_t) { return false; };
-  go.on_token = [&](int32_t id) {
-    out.push_back(id);
-    return true;
-  };
-  generate(ctx, s, kIds, go);
-  return out;
+  return testsupport::greedy_ids(m, kIds, kGreedy, p);
 }
 
 struct Reference {

@@ -10,6 +10,7 @@
 #include "model/export_gguf.h"
 #include "model/export_hf.h"
 #include "runtime/generate.h"
+#include "support/greedy.h"
 #include "support/test_support.h"
 
 using namespace pocketllm;
@@ -41,22 +42,7 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 std::vector<int32_t> greedy(const Model& m, const std::vector<int32_t>& prompt, int64_t n) {
-  ContextParams p;
-  p.n_threads = 1;
-  Context ctx(m, p);
-  SamplingParams sp;
-  sp.temp = 0;
-  Sampler s(sp, static_cast<int32_t>(m.cfg.n_vocab));
-  std::vector<int32_t> out;
-  GenerateOptions go;
-  go.n_predict = n;
-  go.is_eog = [](int32_t id) { return id == 1; };
-  go.on_token = [&](int32_t id) {
-    out.push_back(id);
-    return true;
-  };
-  generate(ctx, s, prompt, go);
-  return out;
+  return ts::greedy_ids(m, prompt, n, {}, [](int32_t id) { return id == 1; });
 }
 
 const std::vector<int32_t> kIds = {1, 403, 407, 261, 378, 383, 286, 261, 376, 298, 315, 421};

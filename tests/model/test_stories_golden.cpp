@@ -8,6 +8,7 @@
 #include "model/context.h"
 #include "runtime/generate.h"
 #include "sampling/sampler.h"
+#include "support/greedy.h"
 #include "support/test_support.h"
 
 using namespace pocketllm;
@@ -30,20 +31,7 @@ std::vector<int32_t> greedy(const Model& m, const std::vector<int32_t>& prompt, 
   ContextParams p;
   p.n_threads = threads;
   p.kv_type = kv;
-  Context ctx(m, p);
-  SamplingParams sp;
-  sp.temp = 0;
-  Sampler s(sp, static_cast<int32_t>(m.cfg.n_vocab));
-  std::vector<int32_t> out;
-  GenerateOptions go;
-  go.n_predict = n;
-  go.is_eog = [](int32_t id) { return id == 1; };  // llama2.c stops on BOS
-  go.on_token = [&](int32_t id) {
-    out.push_back(id);
-    return true;
-  };
-  generate(ctx, s, prompt, go);
-  return out;
+  return ts::greedy_ids(m, prompt, n, p, [](int32_t id) { return id == 1; });  // llama2.c stops on BOS
 }
 }  // namespace
 
