@@ -2,6 +2,7 @@
 // bytes, lossy repair (U+FFFD per maximal subpart, as WHATWG TextDecoder and
 // Rust's from_utf8_lossy do), the GPT-2 byte<->unicode map, NFC via utf8proc.
 #pragma once
+#include "core/utf8.h"
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -25,7 +26,7 @@ uint32_t utf8_code_point(std::string_view s, size_t pos, size_t& len);
 std::string utf8_lossy(std::string_view s);
 // Bytes at the end of s that begin a valid but incomplete UTF-8 char (0..3).
 size_t utf8_incomplete_tail(std::string_view s);
-void append_utf8(std::string& out, uint32_t cp);
+using pocketllm::append_utf8;  // core/utf8.h
 
 // GPT-2 byte-level map: every byte as a printable unicode char ("Ġ" for ' ').
 const std::string& byte_to_unicode(uint8_t b);

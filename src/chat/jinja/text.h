@@ -1,6 +1,7 @@
 // Unicode-aware string helpers with Python str semantics (code point indexing,
 // Python's notion of whitespace, printable characters and case mapping via utf8proc).
 #pragma once
+#include "core/utf8.h"
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -11,7 +12,7 @@ namespace pocketllm::chat::jinja::text {
 // Decodes UTF-8 into code points; invalid bytes map to themselves (U+0080..U+00FF range).
 std::vector<char32_t> decode(std::string_view s);
 std::string encode(const std::vector<char32_t>& cps, size_t begin = 0, size_t end = SIZE_MAX);
-void append_utf8(std::string& out, char32_t cp);
+using pocketllm::append_utf8;  // core/utf8.h
 size_t length(std::string_view s);  // number of code points
 
 bool is_space(char32_t c);      // Python str.isspace()
