@@ -44,6 +44,10 @@ using IntGemmFn = void (*)(const PackedInt& w, const QuantActs& a, int64_t tile0
                            int64_t ldy);
 using DotF32Fn = float (*)(const float* a, const float* b, int64_t n);
 using F16RowFn = void (*)(const uint16_t* src, float* dst, int64_t n);  // IEEE half -> f32, exact
+// x[i] = x[i] rounded to the nearest IEEE half (as f32), ties to even.
+using RoundF16Fn = void (*)(float* x, int64_t n);
+// out[i] = sum_j a[j] * rows[j * n + i] for i < n (attention's weighted sum of values).
+using AxpyRowsFn = void (*)(const float* a, const float* rows, int64_t n_rows, int64_t n, float* out);
 
 struct KernelTable {
   const char* name = "ref";
@@ -51,6 +55,8 @@ struct KernelTable {
   IntGemmFn gemm_w8 = nullptr;
   DotF32Fn dot_f32 = nullptr;
   F16RowFn f16_to_f32_row = nullptr;
+  RoundF16Fn round_f16 = nullptr;
+  AxpyRowsFn axpy_rows = nullptr;
 };
 
 // The table every linear() uses by default: POCKETLLM_ISA if set (throws Error

@@ -31,7 +31,6 @@ Context::Context(const Model& m, const ContextParams& p)
   buf_.v.resize(B * c.kv_dim());
   buf_.hb.resize(B * c.hidden_dim);
   buf_.hb2.resize(B * c.hidden_dim);
-  buf_.scores.resize(static_cast<size_t>(pool_->size()) * n_ctx_);
   // LongRoPE picks its factors by the context size (as llama.cpp does), so the KV
   // cache never mixes two RoPE tables.
   const bool long_ctx = n_ctx_ > c.rope_longrope.original_context;

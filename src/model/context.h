@@ -20,7 +20,7 @@ struct ContextParams {
 
 // Activation buffers for a batch of up to n_batch tokens (allocated once).
 struct BlockBuffers {
-  std::vector<float> x, xb, q, k, v, att, hb, hb2, scores;
+  std::vector<float> x, xb, q, k, v, att, hb, hb2;
 };
 
 // Where one row of a batch lives: its sequence's KV cache and its position there.

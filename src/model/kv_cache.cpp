@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "kernels/table.h"
 
 namespace pocketllm {
 
@@ -33,27 +34,17 @@ void KvCache::store(int64_t layer, int64_t pos, const float* k, const float* v) 
   }
 }
 
-float KvCache::dot_key(int64_t layer, int64_t pos, int64_t off, const float* q, int64_t n) const {
-  const size_t i = index(layer, pos, off);
-  float s = 0.0f;
-  if (type_ == KvType::F32) {
-    const float* k = reinterpret_cast<const float*>(&k_[i]);
-    for (int64_t d = 0; d < n; ++d) s += q[d] * k[d];
-  } else {
-    const uint16_t* k = reinterpret_cast<const uint16_t*>(&k_[i]);
-    for (int64_t d = 0; d < n; ++d) s += q[d] * f16_to_f32(k[d]);
-  }
-  return s;
-}
-
-void KvCache::add_value(int64_t layer, int64_t pos, int64_t off, float a, float* out, int64_t n) const {
-  const size_t i = index(layer, pos, off);
-  if (type_ == KvType::F32) {
-    const float* v = reinterpret_cast<const float*>(&v_[i]);
-    for (int64_t d = 0; d < n; ++d) out[d] += a * v[d];
-  } else {
-    const uint16_t* v = reinterpret_cast<const uint16_t*>(&v_[i]);
-    for (int64_t d = 0; d < n; ++d) out[d] += a * f16_to_f32(v[d]);
+void KvCache::read(int64_t layer, int64_t p0, int64_t p1, int64_t off, int64_t n, float* k, float* v) const {
+  const F16RowFn f16_row = active_kernels().f16_to_f32_row;
+  for (int64_t pos = p0; pos < p1; ++pos, k += n, v += n) {
+    const size_t i = index(layer, pos, off);
+    if (type_ == KvType::F32) {
+      std::memcpy(k, &k_[i], static_cast<size_t>(n) * 4);
+      std::memcpy(v, &v_[i], static_cast<size_t>(n) * 4);
+    } else {
+      f16_row(reinterpret_cast<const uint16_t*>(&k_[i]), k, n);
+      f16_row(reinterpret_cast<const uint16_t*>(&v_[i]), v, n);
+    }
   }
 }
 

@@ -17,10 +17,9 @@ class KvCache {
   size_t bytes() const { return k_.size() + v_.size(); }
 
   void store(int64_t layer, int64_t pos, const float* k, const float* v);
-  // Dot product of q (n floats) with the key at (layer, pos) starting at dim `off`.
-  float dot_key(int64_t layer, int64_t pos, int64_t off, const float* q, int64_t n) const;
-  // out += a * value at (layer, pos) starting at dim `off`.
-  void add_value(int64_t layer, int64_t pos, int64_t off, float a, float* out, int64_t n) const;
+  // Copies n dims from `off` of the keys and values at positions [p0, p1) of a
+  // layer as f32: k[(pos - p0) * n + i], v likewise.
+  void read(int64_t layer, int64_t p0, int64_t p1, int64_t off, int64_t n, float* k, float* v) const;
 
  private:
   size_t index(int64_t layer, int64_t pos, int64_t off) const {

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "core/fp16.h"
+#include "model/attention.h"
 #include "model/context.h"
 #include "model/ops.h"
 
@@ -24,34 +25,6 @@ void add_bias(float* y, const std::vector<float>& b, int64_t n_tokens, int64_t d
     for (int64_t i = 0; i < dim; ++i) y[t * dim + i] += b[i];
 }
 
-// Causal grouped-query attention of token t (at position pos) over positions 0..pos.
-void attend(const ModelConfig& c, const KvCache& kv, int64_t layer, const float* q, int64_t pos, float* out,
-            float* scores, int64_t head) {
-  const int64_t hd = c.head_dim;
-  const int64_t kv_head = head / (c.n_heads / c.n_kv_heads);
-  const float* qh = q + head * hd;
-  // With an f16 cache both operands of each dot product are f16 (as in llama.cpp,
-  // which converts q and the attention weights to f16 for its f16 kernels).
-  const bool f16 = kv.type() == KvType::F16;
-  float q16[1024];
-  if (f16) {
-    for (int64_t d = 0; d < hd; ++d) q16[d] = f16_to_f32(f32_to_f16(qh[d]));
-    qh = q16;
-  }
-  const float scale = c.attn_scale > 0.0f ? c.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd));
-  // A sliding-window layer sees the last `sliding_window` positions only.
-  const int64_t first = c.is_sliding(layer) ? std::max<int64_t>(0, pos - c.sliding_window + 1) : 0;
-  const int64_t n = pos + 1 - first;
-  float* s = scores + first;  // s[j - first] is the score of position j
-  for (int64_t j = first; j <= pos; ++j) s[j - first] = kv.dot_key(layer, j, kv_head * hd, qh, hd) * scale;
-  if (c.attn_softcap > 0.0f) ops::softcap(s, n, c.attn_softcap);
-  ops::softmax(s, n);
-  if (f16)
-    for (int64_t j = 0; j < n; ++j) s[j] = f16_to_f32(f32_to_f16(s[j]));
-  float* oh = out + head * hd;
-  std::memset(oh, 0, static_cast<size_t>(hd) * sizeof(float));
-  for (int64_t j = first; j <= pos; ++j) kv.add_value(layer, j, kv_head * hd, s[j - first], oh, hd);
-}
 }  // namespace
 
 void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t layer, BlockBuffers& b,
@@ -78,15 +51,7 @@ void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t la
     ops::rope(&b.k[t * kvd], c.n_kv_heads, c.head_dim, rows[t].pos, inv_freq, c.rope_style, c.rot_dim(), mscale);
     rows[t].kv->store(layer, rows[t].pos, &b.k[t * kvd], &b.v[t * kvd]);
   }
-  const int64_t n_ctx = static_cast<int64_t>(b.scores.size()) / pool.size();
-  pool.run([&](int ti, int nt) {
-    float* scores = &b.scores[static_cast<size_t>(ti) * n_ctx];
-    auto [i0, i1] = ThreadPool::split(n * c.n_heads, ti, nt);
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t t = i / c.n_heads, h = i % c.n_heads;
-      attend(c, *rows[t].kv, layer, &b.q[t * qd], rows[t].pos, &b.att[t * qd], scores, h);
-    }
-  });
+  attention(c, layer, rows, b.q.data(), b.att.data(), pool);
   linear(w.wo, b.att.data(), qd, n, b.xb.data(), dim, pool);
   if (c.post_norms)
     for (int64_t t = 0; t < n; ++t)

@@ -156,6 +156,28 @@ inline void f16_row_neon(const uint16_t* src, float* dst, int64_t n) {
   }
 }
 
+inline void round_f16_neon(float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(x + i, vcvt_f32_f16(vcvt_f16_f32(vld1q_f32(x + i))));
+  for (; i < n; ++i) x[i] = vgetq_lane_f32(vcvt_f32_f16(vcvt_f16_f32(vdupq_n_f32(x[i]))), 0);
+}
+
+// Columns in blocks of 16 held in 4 registers across all rows, so `out` is written once.
+inline void axpy_rows_neon(const float* a, const float* rows, int64_t n_rows, int64_t n, float* out) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    float32x4_t acc[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+    for (int64_t j = 0; j < n_rows; ++j)
+      for (int k = 0; k < 4; ++k) acc[k] = vfmaq_n_f32(acc[k], vld1q_f32(rows + j * n + i + 4 * k), a[j]);
+    for (int k = 0; k < 4; ++k) vst1q_f32(out + i + 4 * k, acc[k]);
+  }
+  for (; i < n; ++i) {
+    float s = 0.0f;
+    for (int64_t j = 0; j < n_rows; ++j) s += a[j] * rows[j * n + i];
+    out[i] = s;
+  }
+}
+
 // Plain ARMv8 NEON: widening multiplies, then pairwise adds down to one int32 per row.
 // Pair sums fit int16: |w| <= 128 and |a| <= 127.
 struct DotNeon {

@@ -21,6 +21,16 @@ void ref_f16_to_f32_row(const uint16_t* src, float* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(src[i]);
 }
 
+void ref_round_f16(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = f16_to_f32(f32_to_f16(x[i]));
+}
+
+void ref_axpy_rows(const float* a, const float* rows, int64_t n_rows, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = 0.0f;
+  for (int64_t j = 0; j < n_rows; ++j)
+    for (int64_t i = 0; i < n; ++i) out[i] += a[j] * rows[j * n + i];
+}
+
 void ref_linear_int(DType t, const uint8_t* data, size_t row_bytes, int64_t cols, const QuantActs& a, int64_t r0,
                     int64_t r1, float* y, int64_t ldy) {
   std::vector<int8_t> q(static_cast<size_t>(a.kp));
@@ -40,6 +50,7 @@ void ref_linear_int(DType t, const uint8_t* data, size_t row_bytes, int64_t cols
   }
 }
 
-const KernelTable kRefKernels = {"ref", nullptr, nullptr, ref_dot_f32, ref_f16_to_f32_row};
+const KernelTable kRefKernels = {"ref", nullptr, nullptr, ref_dot_f32, ref_f16_to_f32_row,
+                                ref_round_f16, ref_axpy_rows};
 
 }  // namespace pocketllm

@@ -155,8 +155,33 @@ void f16_row(const uint16_t* src, float* dst, int64_t n) {
   for (; i < n; ++i) dst[i] = _cvtsh_ss(src[i]);
 }
 
+void round_f16(float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(x + i, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+  for (; i < n; ++i) x[i] = _cvtsh_ss(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
+}
+
+// Columns in blocks of 64 held in 4 registers across all rows; a masked last block.
+void axpy_rows(const float* a, const float* rows, int64_t n_rows, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; i += 64) {
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    __mmask16 m[4];
+    for (int k = 0; k < 4; ++k) {
+      const int64_t left = std::clamp<int64_t>(n - i - 16 * k, 0, 16);
+      m[k] = static_cast<__mmask16>((1u << left) - 1);
+    }
+    for (int64_t j = 0; j < n_rows; ++j) {
+      const __m512 aj = _mm512_set1_ps(a[j]);
+      for (int k = 0; k < 4; ++k)
+        acc[k] = _mm512_fmadd_ps(aj, _mm512_maskz_loadu_ps(m[k], rows + j * n + i + 16 * k), acc[k]);
+    }
+    for (int k = 0; k < 4; ++k) _mm512_mask_storeu_ps(out + i + 16 * k, m[k], acc[k]);
+  }
+}
+
 }  // namespace
 
-extern const KernelTable kAvx512VnniKernels = {"avx512vnni", gemm_w4, gemm_w8, dot_f32, f16_row};
+extern const KernelTable kAvx512VnniKernels = {"avx512vnni", gemm_w4, gemm_w8, dot_f32, f16_row, round_f16, axpy_rows};
 
 }  // namespace pocketllm

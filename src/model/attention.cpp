@@ -1,0 +1,94 @@
+#include "model/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/table.h"
+#include "model/ops.h"
+
+namespace pocketllm {
+
+namespace {
+// One thread's f32 copy of the keys and values of one KV head of one sequence,
+// positions [0, len): converted once and shared by every query head of the group
+// and every later row of the same sequence in the batch.
+struct HeadCache {
+  const KvCache* kv = nullptr;
+  int64_t layer = -1, kv_head = -1, len = 0;
+  std::vector<float> k, v;  // [pos][head_dim]
+
+  void extend_to(const KvCache& cache, int64_t lay, int64_t head, int64_t hd, int64_t n) {
+    if (kv != &cache || layer != lay || kv_head != head) {
+      kv = &cache;
+      layer = lay;
+      kv_head = head;
+      len = 0;
+    }
+    if (n <= len) return;
+    k.resize(static_cast<size_t>(n * hd));
+    v.resize(static_cast<size_t>(n * hd));
+    cache.read(lay, len, n, head * hd, hd, &k[len * hd], &v[len * hd]);
+    len = n;
+  }
+};
+
+void attend_head(const ModelConfig& c, const HeadCache& hc, int64_t layer, const float* qh, int64_t pos, float* out,
+                 std::vector<float>& scores, const KernelTable& kt) {
+  const int64_t hd = c.head_dim;
+  // With an f16 cache both operands of each dot product are f16 (as in llama.cpp,
+  // which converts q and the attention weights to f16 for its f16 kernels).
+  const bool f16 = hc.kv->type() == KvType::F16;
+  float q16[1024];
+  if (f16) {
+    std::memcpy(q16, qh, static_cast<size_t>(hd) * sizeof(float));
+    kt.round_f16(q16, hd);
+    qh = q16;
+  }
+  const float scale = c.attn_scale > 0.0f ? c.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd));
+  // A sliding-window layer sees the last `sliding_window` positions only.
+  const int64_t first = c.is_sliding(layer) ? std::max<int64_t>(0, pos - c.sliding_window + 1) : 0;
+  const int64_t n = pos + 1 - first;
+  scores.resize(static_cast<size_t>(n));
+  float* s = scores.data();
+  const float* k = hc.k.data() + first * hd;
+  for (int64_t j = 0; j < n; ++j) s[j] = kt.dot_f32(qh, k + j * hd, hd) * scale;
+  if (c.attn_softcap > 0.0f) ops::softcap(s, n, c.attn_softcap);
+  ops::softmax(s, n);
+  if (f16) kt.round_f16(s, n);
+  kt.axpy_rows(s, hc.v.data() + first * hd, n, hd, out);
+}
+}  // namespace
+
+void attention(const ModelConfig& c, int64_t layer, const std::vector<BatchRow>& rows, const float* q, float* att,
+               ThreadPool& pool) {
+  const int64_t n_rows = static_cast<int64_t>(rows.size()), hd = c.head_dim, qd = c.q_dim();
+  const int64_t group = c.n_heads / c.n_kv_heads;
+  // Work units: (row run, query head), where a run is consecutive rows of one
+  // sequence. Every head does the same work, so a contiguous split is balanced;
+  // within a unit the run's positions only grow, so the head cache only extends.
+  std::vector<std::pair<int64_t, int64_t>> runs;  // [begin, end) of rows
+  for (int64_t t = 0; t < n_rows; ++t) {
+    if (runs.empty() || rows[t].kv != rows[runs.back().first].kv) runs.push_back({t, t});
+    runs.back().second = t + 1;
+  }
+  const KernelTable& kt = active_kernels();
+  pool.run([&](int ti, int nt) {
+    thread_local HeadCache hc;
+    thread_local std::vector<float> scores;
+    hc.kv = nullptr;  // the cache may hold another call's (since overwritten) values
+    const int64_t units = static_cast<int64_t>(runs.size()) * c.n_heads;
+    auto [u0, u1] = ThreadPool::split(units, ti, nt);
+    for (int64_t u = u0; u < u1; ++u) {
+      const auto [r0, r1] = runs[static_cast<size_t>(u / c.n_heads)];
+      const int64_t h = u % c.n_heads, kv_head = h / group;
+      int64_t len = 0;
+      for (int64_t t = r0; t < r1; ++t) len = std::max(len, rows[t].pos + 1);
+      hc.extend_to(*rows[r0].kv, layer, kv_head, hd, len);
+      for (int64_t t = r0; t < r1; ++t)
+        attend_head(c, hc, layer, q + t * qd + h * hd, rows[t].pos, att + t * qd + h * hd, scores, kt);
+    }
+  });
+}
+
+}  // namespace pocketllm
