@@ -90,6 +90,15 @@ void bind_weights(Model& m) {
        w.rope_factors_long.size() != w.rope_factors_short.size()))
     fail("{}: LongRoPE factor lists need {} values each", m.path, c.rot_dim() / 2);
   w.layers.resize(static_cast<size_t>(c.n_layers));
+  std::shared_ptr<const OrthoTransform> down_rotation;
+  if (c.online_down_rotation) {  // the m x m block of the online transform (quant/rotate.h)
+    const int64_t k = odd_factor(c.hidden_dim);
+    const TensorRef& t = need(m, "ffn_down_rotation.weight", {static_cast<uint64_t>(k), static_cast<uint64_t>(k)});
+    if (t.type != DType::F32) fail("{}: tensor 'ffn_down_rotation.weight' must be F32", m.path);
+    std::vector<float> q(static_cast<size_t>(k * k));
+    row_to_f32(t.type, t.data, q.data(), k * k);
+    down_rotation = std::make_shared<const OrthoTransform>(OrthoTransform::from_block(c.hidden_dim, std::move(q)));
+  }
   for (int64_t i = 0; i < c.n_layers; ++i) {
     const std::string p = fmt::format("blk.{}.", i);
     LayerWeights& l = w.layers[static_cast<size_t>(i)];
@@ -123,6 +132,7 @@ void bind_weights(Model& m) {
       l.w_up = matrix(m, p + "ffn_up.weight", c.hidden_dim, c.dim);
     }
     l.w_down = matrix(m, p + "ffn_down.weight", c.dim, c.hidden_dim);
+    l.down_rotation = down_rotation;
   }
 }
 

@@ -61,6 +61,8 @@ struct ModelConfig {
   std::vector<bool> layer_sliding;  // per layer: uses the sliding window (empty: no layer does)
   bool qk_norm = false;             // qwen3, gemma3: per-head RMSNorm of Q and K before RoPE
   bool post_norms = false;          // gemma2/3: RMSNorm of attention and FFN outputs before the residual add
+  // pocketllm.online_rotation = "ffn_down" (quant/rotate.h): ffn_down's input is rotated online.
+  bool online_down_rotation = false;
 
   int64_t rot_dim() const { return rope_dim > 0 ? rope_dim : head_dim; }
   bool is_sliding(int64_t layer) const {

@@ -83,6 +83,7 @@ void export_gguf(const Model& m, const std::string& path, const ExportOptions& o
   detail::write_arch_gguf_metadata(c, w);  // family keys (model/arch/)
   if (m.tokenizer) m.tokenizer->write_gguf(w);
   if (!m.chat_template.empty()) w.set("tokenizer.chat_template", gguf::Value::str(m.chat_template));
+  if (c.online_down_rotation) w.set("pocketllm.online_rotation", gguf::Value::str("ffn_down"));
   for (auto& [k, v] : opt.extra) w.set(k, v);
 
   std::vector<std::string> names;

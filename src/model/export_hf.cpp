@@ -51,6 +51,8 @@ void family_config(const ModelConfig& c, nlohmann::json& cfg) {
 
 void export_hf(const Model& m, const std::string& dir, DType dtype) {
   const ModelConfig& c = m.cfg;
+  if (c.online_down_rotation)  // Hugging Face has no place for the online ffn_down transform
+    fail("{}: this model needs pocketllm's online ffn_down rotation and cannot be exported to Hugging Face", m.path);
   if (m.w.rope_freq_factors.size() && !c.rope_llama3.enabled)
     fail("{}: per-pair rope frequency factors cannot be expressed in config.json", m.path);
   std::filesystem::create_directories(dir);

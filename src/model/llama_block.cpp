@@ -64,6 +64,7 @@ void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t la
   linear(w.w_up, b.xb.data(), dim, n, b.hb2.data(), hid, pool);
   if (c.act == Activation::GeluTanh) ops::geglu_tanh(b.hb.data(), b.hb2.data(), n * hid);
   else ops::swiglu(b.hb.data(), b.hb2.data(), n * hid);
+  if (c.online_down_rotation) w.down_rotation->apply_transposed_rows(b.hb.data(), n, hid);  // quant/rotate.h
   linear(w.w_down, b.hb.data(), hid, n, b.xb.data(), dim, pool);
   if (c.post_norms)
     for (int64_t t = 0; t < n; ++t)

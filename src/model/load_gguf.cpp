@@ -40,6 +40,10 @@ void load_gguf(Model& m, const std::string& path, const LoadOptions& opt) {
     fail("{}: rope scaling type '{}' is not supported", path, *rs);
   }
   if (arch.from_gguf) arch.from_gguf(c, GgufKeys{*f, a, path});
+  if (auto rot = f->get_string("pocketllm.online_rotation")) {  // quant/rotate.h
+    if (*rot != "ffn_down") fail("{}: pocketllm.online_rotation '{}' is not supported (this build knows 'ffn_down')", path, *rot);
+    c.online_down_rotation = true;
+  }
   for (auto& t : f->tensors()) m.tensors[t.name] = TensorRef{t.type, t.ne, t.data, t.nbytes};
   auto emb = m.tensors.find("token_embd.weight");
   if (emb == m.tensors.end() || emb->second.ne.size() != 2) fail("{}: missing tensor 'token_embd.weight'", path);

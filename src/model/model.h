@@ -10,6 +10,7 @@
 #include "core/mapped_file.h"
 #include "kernels/linear.h"
 #include "model/config.h"
+#include "quant/hadamard.h"
 
 namespace pocketllm {
 
@@ -22,6 +23,7 @@ struct LayerWeights {
   std::vector<float> q_norm, k_norm;  // [head_dim] when cfg.qk_norm
   std::vector<float> post_attn_norm, post_ffn_norm;  // [dim] when cfg.post_norms
   Matrix w_gate, w_up, w_down;  // gate/up: row views into a fused ffn_up ([gate; up]) for phi3
+  std::shared_ptr<const OrthoTransform> down_rotation;  // when cfg.online_down_rotation (shared by all layers)
 };
 
 struct ModelWeights {
