@@ -114,7 +114,9 @@ void quantize_acts_tokens(const float* x, int64_t ldx, int64_t t0, int64_t t1, i
       int32_t sum = 0;
       for (c = c0; c < c1; ++c) {
         const float r = std::clamp((xt[c] * inv + kRound) - kRound, -127.0f, 127.0f);
-        const int v = static_cast<int>(r);
+        // NaN (a NaN input, or inf * 0 when the group holds an inf) becomes 0: casting
+        // NaN to int is undefined behaviour. The comparison keeps the loop vectorizable.
+        const int v = static_cast<int>(r == r ? r : 0.0f);
         q[c] = static_cast<int8_t>(v);
         sum += v;
       }

@@ -77,3 +77,27 @@ TEST(QuantizeActs, TokenSplitEqualsOneCall) {
   quantize_acts_tokens(x.data(), cols, 0, 4, cols, split);
   expect_same(one, split);
 }
+
+// Non-finite activations (a diverging model) must not reach the float -> int cast
+// as NaN (undefined behaviour, caught by UBSan): NaN quantizes to 0, and a group
+// with an inf has an infinite scale, so its finite entries quantize to 0 as well.
+TEST(QuantizeActs, NonFiniteInputsQuantizeToZero) {
+  const int64_t cols = 64, group = 32, kp = 64;
+  std::vector<float> x(static_cast<size_t>(cols), 1.0f);
+  x[3] = std::nanf("");
+  x[5] = -2.0f;
+  x[40] = INFINITY;
+  x[41] = 7.0f;
+  QuantActs a;
+  quantize_acts(x.data(), cols, 1, cols, group, kp, a);
+  ASSERT_EQ(a.n_groups, 2);
+  // Group 0: the NaN is ignored by the max (|-2| sets the scale), and quantizes to 0.
+  EXPECT_EQ(a.q[3], 0);
+  EXPECT_EQ(a.q[5], -127);
+  EXPECT_EQ(a.q[0], 64);  // 1 / (2 / 127) = 63.5 -> 64 (ties to even)
+  EXPECT_FLOAT_EQ(a.d[0], 2.0f / 127.0f);
+  // Group 1: inf scale, everything 0, sum 0.
+  EXPECT_TRUE(std::isinf(a.d[1]));
+  for (int64_t c = 32; c < 64; ++c) EXPECT_EQ(a.q[c], 0) << c;
+  EXPECT_EQ(a.sum[1], 0);
+}
