@@ -6,6 +6,7 @@
 
 #include "cli/command.h"
 #include "cli/common_options.h"
+#include "model/arch/family.h"
 #include "tokenizer/tokenizer.h"
 
 namespace pocketllm::cli {
@@ -34,6 +35,7 @@ int run(const InfoOptions& o) {
   const char* fmt_name = m->format == ModelFormat::GGUF ? "GGUF" : m->format == ModelFormat::HuggingFace ? "Hugging Face folder" : "llama2.c checkpoint";
   std::printf("file:            %s (%s, %.2f MiB)\n", o.model.c_str(), fmt_name, m->file_bytes / 1048576.0);
   std::printf("architecture:    %s\n", c.arch.c_str());
+  std::printf("family:          %s\n", describe_family(*m).c_str());
   if (!c.name.empty()) std::printf("name:            %s\n", c.name.c_str());
   std::printf("parameters:      %s (%llu)\n", human_count(static_cast<double>(m->n_params())).c_str(),
               static_cast<unsigned long long>(m->n_params()));

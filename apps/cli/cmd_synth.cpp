@@ -14,6 +14,8 @@ struct SynthCliOptions {
   std::string preset, vocab, out, type = "f16";
   uint64_t seed = 1;
   int threads = 0;
+  int64_t layers = 0;
+  bool unpadded_vocab = false;
 };
 
 int run_synth(const SynthCliOptions& c) {
@@ -22,6 +24,8 @@ int run_synth(const SynthCliOptions& c) {
   o.vocab_path = c.vocab;
   o.seed = c.seed;
   o.n_threads = c.threads;
+  o.n_layers = c.layers;
+  o.pad_vocab = !c.unpadded_vocab;
   auto t = dtype_from_name(c.type);
   if (!t || (*t != DType::F16 && *t != DType::F32 && *t != DType::BF16))
     fail("--type {}: expected f16, f32 or bf16", c.type);
@@ -49,6 +53,9 @@ RegisterCommand reg({"synth", "Write a random-weight model with a preset's exact
                        sub.add_option("--type", o->type, "Matrix type: f16, f32 or bf16")->capture_default_str();
                        sub.add_option("--seed", o->seed, "RNG seed (same seed, same file)")->capture_default_str();
                        sub.add_option("-t,--threads", o->threads, "Generator threads (default: all)");
+                       sub.add_option("--layers", o->layers, "Write only the first N layers (small files for tests)");
+                       sub.add_flag("--unpadded-vocab", o->unpadded_vocab,
+                                    "Size the embedding to the vocabulary, not the preset's vocab size");
                        return std::function<int()>([o] { return run_synth(*o); });
                      }});
 

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "core/fp16.h"
 #include "core/thread_pool.h"
@@ -12,43 +14,6 @@
 
 namespace pocketllm::bench {
 namespace {
-
-ModelConfig llama_shape(int64_t vocab, int64_t dim, int64_t ffn, int64_t layers, int64_t heads, int64_t kv_heads,
-                        int64_t ctx, float theta) {
-  ModelConfig c;
-  c.arch = "llama";
-  c.n_vocab = vocab;
-  c.dim = dim;
-  c.hidden_dim = ffn;
-  c.n_layers = layers;
-  c.n_heads = heads;
-  c.n_kv_heads = kv_heads;
-  c.head_dim = dim / heads;
-  c.context_length = ctx;
-  c.rope_theta = theta;
-  c.rope_style = RopeStyle::Interleaved;  // GGUF llama stores Q/K interleaved
-  return c;
-}
-
-std::vector<SynthPreset> make_presets() {
-  std::vector<SynthPreset> p;
-  {
-    ModelConfig c = llama_shape(32000, 2048, 5632, 22, 32, 4, 2048, 10000.0f);
-    p.push_back({"tinyllama-1.1b", "TinyLlama-1.1B (synthetic weights)", c});
-  }
-  {
-    ModelConfig c = llama_shape(128256, 2048, 8192, 16, 32, 8, 131072, 500000.0f);
-    c.rope_llama3 = {true, 32.0f, 1.0f, 4.0f, 8192};
-    c.tied_embeddings = true;
-    p.push_back({"llama-3.2-1b", "Llama-3.2-1B (synthetic weights)", c});
-  }
-  {
-    // For tests: the vocabulary decides n_vocab.
-    ModelConfig c = llama_shape(0, 64, 172, 2, 4, 2, 256, 10000.0f);
-    p.push_back({"tiny", "tiny (synthetic weights)", c});
-  }
-  return p;
-}
 
 uint64_t splitmix64(uint64_t& s) {
   uint64_t z = (s += 0x9E3779B97F4A7C15ull);
@@ -60,29 +25,56 @@ uint64_t splitmix64(uint64_t& s) {
 // Uniform in (0, 1]: never 0, so log() stays finite.
 double unit(uint64_t& s) { return (static_cast<double>(splitmix64(s) >> 11) + 1.0) * 0x1.0p-53; }
 
+enum class Init { Random, Ones, Bias };
+
 struct TensorPlan {
   std::string name;
   std::vector<uint64_t> ne;
-  bool is_norm = false;
+  Init init = Init::Random;
+  bool is_float32() const { return init != Init::Random; }  // norms and biases stay F32
 };
 
+// The tensors llama.cpp's converter writes for the family, in GGUF names and shapes.
 std::vector<TensorPlan> tensor_plan(const ModelConfig& c) {
   const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
+  const bool phi3 = c.arch == "phi3", biases = c.arch == "qwen2";
   std::vector<TensorPlan> t;
   t.push_back({"token_embd.weight", {u(c.dim), u(c.n_vocab)}});
-  t.push_back({"output_norm.weight", {u(c.dim)}, true});
+  t.push_back({"output_norm.weight", {u(c.dim)}, Init::Ones});
   if (!c.tied_embeddings) t.push_back({"output.weight", {u(c.dim), u(c.n_vocab)}});
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
-    t.push_back({b + "attn_norm.weight", {u(c.dim)}, true});
-    t.push_back({b + "attn_q.weight", {u(c.dim), u(c.q_dim())}});
-    t.push_back({b + "attn_k.weight", {u(c.dim), u(c.kv_dim())}});
-    t.push_back({b + "attn_v.weight", {u(c.dim), u(c.kv_dim())}});
+    t.push_back({b + "attn_norm.weight", {u(c.dim)}, Init::Ones});
+    if (phi3) {
+      t.push_back({b + "attn_qkv.weight", {u(c.dim), u(c.q_dim() + 2 * c.kv_dim())}});
+    } else {
+      t.push_back({b + "attn_q.weight", {u(c.dim), u(c.q_dim())}});
+      t.push_back({b + "attn_k.weight", {u(c.dim), u(c.kv_dim())}});
+      t.push_back({b + "attn_v.weight", {u(c.dim), u(c.kv_dim())}});
+    }
     t.push_back({b + "attn_output.weight", {u(c.q_dim()), u(c.dim)}});
-    t.push_back({b + "ffn_norm.weight", {u(c.dim)}, true});
-    t.push_back({b + "ffn_gate.weight", {u(c.dim), u(c.hidden_dim)}});
-    t.push_back({b + "ffn_up.weight", {u(c.dim), u(c.hidden_dim)}});
+    t.push_back({b + "ffn_norm.weight", {u(c.dim)}, Init::Ones});
+    if (phi3) {
+      t.push_back({b + "ffn_up.weight", {u(c.dim), u(2 * c.hidden_dim)}});  // [gate; up]
+    } else {
+      t.push_back({b + "ffn_gate.weight", {u(c.dim), u(c.hidden_dim)}});
+      t.push_back({b + "ffn_up.weight", {u(c.dim), u(c.hidden_dim)}});
+    }
     t.push_back({b + "ffn_down.weight", {u(c.hidden_dim), u(c.dim)}});
+    // Family extras after the llama tensors, so llama presets keep their RNG streams.
+    if (biases) {
+      t.push_back({b + "attn_q.bias", {u(c.q_dim())}, Init::Bias});
+      t.push_back({b + "attn_k.bias", {u(c.kv_dim())}, Init::Bias});
+      t.push_back({b + "attn_v.bias", {u(c.kv_dim())}, Init::Bias});
+    }
+    if (c.qk_norm) {
+      t.push_back({b + "attn_q_norm.weight", {u(c.head_dim)}, Init::Ones});
+      t.push_back({b + "attn_k_norm.weight", {u(c.head_dim)}, Init::Ones});
+    }
+    if (c.post_norms) {
+      t.push_back({b + "post_attention_norm.weight", {u(c.dim)}, Init::Ones});
+      t.push_back({b + "post_ffw_norm.weight", {u(c.dim)}, Init::Ones});
+    }
   }
   return t;
 }
@@ -122,7 +114,7 @@ uint32_t gguf_file_type(DType t) {
 }  // namespace
 
 const std::vector<SynthPreset>& synth_presets() {
-  static const std::vector<SynthPreset> p = make_presets();
+  static const std::vector<SynthPreset> p = make_synth_presets();
   return p;
 }
 
@@ -153,8 +145,16 @@ std::unique_ptr<Model> synth_model(const SynthOptions& o) {
   m->tokenizer = Tokenizer::load(o.vocab_path);
   m->cfg = preset.cfg;
   m->cfg.name = preset.display_name;
+  if (o.n_layers < 0 || o.n_layers > m->cfg.n_layers)
+    fail("synth: --layers {} is not between 1 and preset {}'s {}", o.n_layers, preset.name, m->cfg.n_layers);
+  if (o.n_layers > 0 && o.n_layers < m->cfg.n_layers) {
+    // Small test files: the preset's first layers, each with its own attention kind.
+    m->cfg.n_layers = o.n_layers;
+    if (!m->cfg.layer_sliding.empty()) m->cfg.layer_sliding.resize(static_cast<size_t>(o.n_layers));
+    m->cfg.name += fmt::format(", first {} layers", o.n_layers);
+  }
   const int64_t vocab = m->tokenizer->n_vocab();
-  if (m->cfg.n_vocab == 0) m->cfg.n_vocab = vocab;
+  if (m->cfg.n_vocab == 0 || !o.pad_vocab) m->cfg.n_vocab = vocab;
   if (vocab > m->cfg.n_vocab)
     fail("{}: the vocabulary has {} tokens, more than preset {}'s {}", o.vocab_path, vocab, preset.name, m->cfg.n_vocab);
   m->cfg.validate("synth preset " + preset.name);
@@ -166,7 +166,7 @@ std::unique_ptr<Model> synth_model(const SynthOptions& o) {
   for (auto& t : plan) {
     uint64_t n = 1;
     for (auto d : t.ne) n *= d;
-    total += n * (t.is_norm ? 4 : (o.type == DType::F32 ? 4 : 2));
+    total += n * (t.is_float32() ? 4 : (o.type == DType::F32 ? 4 : 2));
   }
   int threads = o.n_threads > 0 ? o.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   ThreadPool pool(threads);
@@ -174,10 +174,10 @@ std::unique_ptr<Model> synth_model(const SynthOptions& o) {
     const TensorPlan& t = plan[ti];
     size_t n = 1;
     for (auto d : t.ne) n *= static_cast<size_t>(d);
-    const DType type = t.is_norm ? DType::F32 : o.type;
+    const DType type = t.is_float32() ? DType::F32 : o.type;
     const size_t nbytes = n * (type == DType::F32 ? 4 : 2);
     auto buf = std::make_shared<std::vector<uint8_t>>(nbytes);
-    if (t.is_norm) {
+    if (t.init == Init::Ones) {
       std::vector<float> ones(n, 1.0f);
       std::memcpy(buf->data(), ones.data(), nbytes);
     } else {

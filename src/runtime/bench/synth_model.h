@@ -20,8 +20,9 @@ struct SynthPreset {
   ModelConfig cfg;
 };
 
-// Every known preset (the one table to extend with new families).
+// Every known preset (the one table to extend with new families: synth_presets.cpp).
 const std::vector<SynthPreset>& synth_presets();
+std::vector<SynthPreset> make_synth_presets();
 // The preset called `name`; throws Error listing the known names otherwise.
 const SynthPreset& find_synth_preset(const std::string& name);
 
@@ -31,11 +32,15 @@ struct SynthOptions {
   DType type = DType::F16;  // matrices; norms stay F32
   uint64_t seed = 1;
   int n_threads = 0;  // 0: hardware threads
+  // Small files for tests: only the first n_layers layers (0: all), and an embedding of
+  // the vocabulary's own size instead of the preset's padded one.
+  int64_t n_layers = 0;
+  bool pad_vocab = true;
   // Called with (bytes generated, bytes total) from the calling thread.
   std::function<void(uint64_t, uint64_t)> progress;
 };
 
-// Builds the model in memory: weights ~ normal(0, 0.02), norms 1, the real
+// Builds the model in memory: weights and biases ~ normal(0, 0.02), norms 1, the real
 // vocabulary (the embedding padded to the preset's size). Same seed, same bytes,
 // whatever the thread count.
 std::unique_ptr<Model> synth_model(const SynthOptions& o);
