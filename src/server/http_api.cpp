@@ -1,6 +1,7 @@
 #include "server/http_api.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <cstdio>
@@ -9,6 +10,7 @@
 
 #include "core/error.h"
 #include "server/api_error.h"
+#include "server/client_connection.h"
 #include "server/openai_json.h"
 #include "tokenizer/tokenizer.h"
 
@@ -53,6 +55,14 @@ HttpApi::HttpApi(ServerOptions o) : opt_(std::move(o)), svr_(std::make_unique<ht
   svr_->new_task_queue = [n] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
   svr_->set_payload_max_length(opt_.max_body_bytes);
   svr_->set_keep_alive_timeout(5);
+  // httplib's default sets SO_REUSEPORT, which lets a second server bind a port that
+  // is in use (the two then share its connections): SO_REUSEADDR only, and remember
+  // the socket to widen its listen backlog after binding.
+  svr_->set_socket_options([this](socket_t sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd_ = sock;
+  });
   install_routes();
 }
 
@@ -66,6 +76,10 @@ int HttpApi::bind() {
   } else if (!svr_->bind_to_port(opt_.host, port)) {
     fail("cannot bind to {}:{} (in use, or not an address of this machine)", opt_.host, port);
   }
+  // httplib listens with a backlog of 5. A burst of clients overflows that queue; the
+  // kernel then drops handshakes and some clients lose their request and get no answer
+  // (issue 7). The kernel caps the backlog at net.core.somaxconn.
+  if (listen_fd_ < 0 || ::listen(listen_fd_, SOMAXCONN) != 0) fail("cannot listen on {}:{}", opt_.host, port);
   return port;
 }
 
@@ -151,10 +165,24 @@ void HttpApi::install_routes() {
                         static_cast<int64_t>(std::time(nullptr)), chat};
       std::shared_ptr<GenJob> job = backend_.scheduler->submit(std::move(cr.gen));
       if (!cr.stream) {
+        // A client that hangs up frees its slot: look at its connection every 100 ms.
+        const ClientConnection conn(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
+        auto next_check = Clock::now();
         std::string text;
         GenEvent ev;
         for (;;) {
-          if (!job->next(ev, std::chrono::milliseconds(1000))) continue;
+          const bool got = job->next(ev, std::chrono::milliseconds(100));
+          if (Clock::now() >= next_check) {
+            if (conn.closed()) {
+              job->cancel();  // the scheduler frees the slot at its next step
+              t_tokens = job->completion_tokens();
+              // Nobody reads this answer; 499 ("client closed request") marks it in the log.
+              set_error(res, 499, "invalid_request_error", "the client closed the connection");
+              return;
+            }
+            next_check = Clock::now() + std::chrono::milliseconds(100);
+          }
+          if (!got) continue;
           if (ev.done) break;
           text += ev.text;
         }

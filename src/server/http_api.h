@@ -54,6 +54,7 @@ class HttpApi {
   std::unique_ptr<httplib::Server> svr_;
   Backend backend_;
   std::atomic<bool> ready_{false};
+  int listen_fd_ = -1;  // the listening socket (httplib owns it)
 };
 
 }  // namespace pocketllm::server

@@ -104,6 +104,9 @@ TEST_F(Errors, ApiKeyIsRequiredWhenSet) {
 }
 
 // One slot and no queue: while a long answer runs, another request gets 503.
+// 64 clients connect at once, far more than httplib's own listen backlog (5):
+// every one must get an answer (issue 7: with the small backlog, handshakes the
+// kernel dropped left some clients with a lost request and no response).
 TEST_F(Errors, FullQueueIs503) {
   ServerProcess small({"-np", "1", "--queue-size", "0", "-c", "512"});
   ASSERT_NE(small.port(), 0);
@@ -111,14 +114,14 @@ TEST_F(Errors, FullQueueIs503) {
   std::vector<std::thread> clients;
   json long_req = {{"prompt", "Once upon a time"}, {"max_tokens", 400}, {"temperature", 1.5}, {"seed", 3},
                    {"min_p", 0}, {"top_k", 0}, {"top_p", 1}};
-  for (int i = 0; i < 24; ++i)
+  for (int i = 0; i < 64; ++i)
     clients.emplace_back([&] {
       auto r = http_post(small.port(), "/v1/completions", long_req.dump());
       if (r.status == 200) ++ok;
       else if (r.status == 503 && r.json()["error"]["type"] == "unavailable_error" && r.json()["error"]["code"] == 503)
         ++busy;
       else if (r.status == 0)
-        ++transport;  // KNOWN ISSUE: under heavy CPU load a few 503 answers are lost ("Read"); see the report
+        ++transport;
       else {
         ++other;
         ADD_FAILURE() << "unexpected answer " << r.status << ": " << r.body;
@@ -128,7 +131,7 @@ TEST_F(Errors, FullQueueIs503) {
   EXPECT_GE(ok.load(), 1);
   EXPECT_GE(busy.load(), 1);
   EXPECT_EQ(other.load(), 0);
-  EXPECT_LE(transport.load(), 6) << "connections lost without an answer";
+  EXPECT_EQ(transport.load(), 0) << "connections lost without an answer";
   EXPECT_TRUE(wait_all_idle(small.port(), 1));
 }
 
