@@ -4,23 +4,22 @@
 // and the file says it needs pocketllm (docs/FORMAT.md).
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <map>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
 #include "cli/common_options.h"
+#include "cli/quantize_methods.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/int_weights.h"
 #include "kernels/linear.h"
-#include "model/context.h"
 #include "model/export_gguf.h"
 #include "quant/calib/gptq.h"
 #include "quant/calib/stats.h"
 #include "quant/plan.h"
-#include "tokenizer/tokenizer.h"
 
 namespace pocketllm::cli {
 namespace {
@@ -28,65 +27,11 @@ namespace {
 struct QuantizeOptions {
   std::string in, out, tokenizer;
   QuantPlanOptions plan;
-  int threads = 0;
-  // Calibration (docs/CALIBRATION.md); without these flags the output is plain RTN.
-  std::string calib_file;
-  int64_t calib_tokens = 8192;
-  int64_t calib_ctx = 256;
-  calib::CalibMethod method;
+  // Calibration and methods (docs/CALIBRATION.md); without them the output is plain RTN.
+  MethodOptions methods;
+  std::string preset;
+  std::string act_mode = "dynamic";
 };
-
-bool calibrating(const QuantizeOptions& o) { return o.method.gptq || o.method.clip; }
-
-// Runs the unquantized model over the calibration text and collects, per linear
-// input, the second moments x xᵀ (memory: cols² doubles per distinct input).
-calib::CalibStats collect_stats(const Model& m, const QuantizeOptions& o) {
-  if (o.calib_tokens < 1) fail("--calib-tokens must be at least 1");
-  if (o.calib_ctx < 4) fail("--calib-ctx must be at least 4");
-  std::map<const Matrix*, std::string> keys;
-  for (size_t l = 0; l < m.w.layers.size(); ++l) {
-    const LayerWeights& lw = m.w.layers[l];
-    const std::string b = "blk." + std::to_string(l) + ".";
-    for (auto [mat, name] : {std::pair{&lw.wq, "attn_q"}, {&lw.wk, "attn_k"}, {&lw.wv, "attn_v"}, {&lw.wo, "attn_output"},
-                             {&lw.w_gate, "ffn_gate"}, {&lw.w_up, "ffn_up"}, {&lw.w_down, "ffn_down"}})
-      keys[mat] = calib::stats_key(b + name + ".weight");
-  }
-  calib::CalibStats stats;
-  set_linear_observer([&](const Matrix& w, const float* x, int64_t ldx, int64_t n) {
-    auto it = keys.find(&w);
-    if (it == keys.end() || it->second.empty()) return;
-    auto [st, fresh] = stats.try_emplace(it->second, w.cols);
-    st->second.add(x, ldx, n);
-  });
-  struct ClearObserver {
-    ~ClearObserver() { set_linear_observer({}); }
-  } clear_observer;
-  const Tokenizer& tok = *m.tokenizer;
-  const bool add_bos = tok.add_bos() && tok.bos() >= 0;
-  std::vector<int32_t> tokens = tok.encode(read_text_file(o.calib_file), false, false);
-  if (tokens.empty()) fail("{}: no calibration tokens", o.calib_file);
-  const int64_t total = std::min<int64_t>(o.calib_tokens, static_cast<int64_t>(tokens.size()));
-  ContextParams cp;
-  cp.n_ctx = o.calib_ctx;
-  cp.n_threads = o.threads;
-  Context ctx(m, cp);
-  const int64_t body = o.calib_ctx - (add_bos ? 1 : 0);
-  std::vector<int32_t> chunk;
-  for (int64_t done = 0; done < total;) {
-    const int64_t n = std::min(body, total - done);
-    chunk.clear();
-    if (add_bos) chunk.push_back(tok.bos());
-    chunk.insert(chunk.end(), tokens.begin() + done, tokens.begin() + done + n);
-    ctx.truncate(0);
-    ctx.eval(chunk.data(), static_cast<int64_t>(chunk.size()));
-    done += n;
-    const int width = 30, filled = static_cast<int>(width * done / total);
-    std::fprintf(stderr, "\rcalibrate: [%s%s] %lld/%lld tokens", std::string(filled, '#').c_str(),
-                 std::string(width - filled, ' ').c_str(), static_cast<long long>(done), static_cast<long long>(total));
-  }
-  std::fprintf(stderr, "\n");
-  return stats;
-}
 
 bool is_standard(DType t) { return static_cast<uint32_t>(t) < static_cast<uint32_t>(DType::POCKETLLM_FIRST); }
 
@@ -95,13 +40,26 @@ int run(QuantizeOptions& o) {
   register_quant_types();
   LoadOptions lo;
   lo.tokenizer_path = o.tokenizer;
-  auto m = load_model(o.in, lo);
+  if (o.act_mode != "dynamic")
+    fail("--act {}: only dynamic per-token activation ranges are supported (static ranges need a kernel change, "
+         "see docs/CALIBRATION.md)", o.act_mode);
+  if (!o.preset.empty()) apply_method_preset(o.preset, o.plan.group, o.methods);
+  auto orig = load_model(o.in, lo);
+  o.plan.tied = !orig->tensors.count("output.weight");
+  ThreadPool pool(o.methods.threads > 0 ? o.methods.threads : physical_core_count());
+  PreparedModel prep = prepare_methods(*orig, o.methods, o.plan, pool);
+  const Model* m = &prep.model(*orig);  // the transformed model when --rotate/--smooth ran
+  if (o.plan.tied && m->tensors.count("output.weight") && o.plan.head == "f16" && o.plan.embed != "f16") {
+    o.plan.embed = "f16";  // the rotation untied the head: keep the embedding as precise as the tied head was
+    std::fprintf(stderr, "rotate: the head is untied now; the embedding stays F16 like the head\n");
+  }
   o.plan.tied = !m->tensors.count("output.weight");
-  calib::CalibStats stats;
-  if (!o.calib_file.empty()) stats = collect_stats(*m, o);
-  if (o.method.gptq && o.calib_file.empty()) fail("--gptq needs calibration data (--calib FILE)");
+  const calib::CalibStats& stats = prep.stats;
+  const calib::CalibMethod& method = o.methods.weights;
+  const bool calibrating = method.gptq || method.clip;
+  const ActPrecision act = plan_activations(o.plan) == "float" ? ActPrecision::Float : ActPrecision::Int8;
   nlohmann::json report = nlohmann::json::array();
-  ThreadPool pool(o.threads > 0 ? o.threads : physical_core_count());
+  std::map<std::string, calib::OutputError> final_errors;  // stored weights, on calibration samples
   bool pocketllm_only = false;
   uint64_t in_bytes = 0, out_bytes = 0;
   ExportOptions eo;
@@ -110,12 +68,12 @@ int run(QuantizeOptions& o) {
     in_bytes += static_cast<uint64_t>(rows * cols) * 4;
     ExportedTensor e;
     const std::string key = calib::stats_key(name);
-    if (p.quantize && calibrating(o) && !key.empty()) {
+    if (p.quantize && calibrating && !key.empty()) {
       std::vector<float> h;
       if (auto it = stats.find(key); it != stats.end() && it->second.cols == cols) h = it->second.hessian();
-      if (o.method.gptq && h.empty()) fail("{}: no calibration statistics for this tensor", name);
+      if (method.gptq && h.empty()) fail("{}: no calibration statistics for this tensor", name);
       const int64_t g = calib::stored_group(p.scheme, cols);
-      const calib::CalibratedWeights cw = calib::quantize_calibrated(data, rows, cols, p.scheme.bits, g, h, o.method);
+      const calib::CalibratedWeights cw = calib::quantize_calibrated(data, rows, cols, p.scheme.bits, g, h, method);
       QuantizedTensor q = quantize_rtn(cw.values.data(), rows, cols, calib::replay_scheme(p.scheme, cw));
       e.type = q.type;
       e.bytes = std::move(q.bytes);
@@ -139,6 +97,10 @@ int run(QuantizeOptions& o) {
       });
       if (rows > 0 && e.type == DType::F32) e.type = scheme_type(p.scheme, cols);
     }
+    if (auto st = stats.find(key); p.quantize && !key.empty() && st != stats.end() && st->second.n_samples() > 0) {
+      QuantizedTensor q{e.type, rows, cols, *dtype_row_bytes(e.type, static_cast<uint64_t>(cols)), e.bytes};
+      final_errors[name] = calib::quantized_output_error(data, q, act, st->second.samples.data(), st->second.n_samples(), pool);
+    }
     pocketllm_only |= !is_standard(e.type);
     out_bytes += e.bytes.size();
     return e;
@@ -154,19 +116,38 @@ int run(QuantizeOptions& o) {
     TensorPlan p = plan_tensor(o.plan, name, static_cast<int64_t>(t.ne[1]), static_cast<int64_t>(t.ne[0]));
     if (p.quantize && !is_standard(scheme_type(p.scheme, static_cast<int64_t>(t.ne[0])))) needs = true;
   }
+  if (prep.online_rotation) needs = true;  // llama.cpp would ignore pocketllm.online_rotation and mis-run the model
   eo.extra.emplace_back("pocketllm.required", gguf::Value::boolean(needs));
+  if (o.methods.rotate) eo.extra.emplace_back("pocketllm.rotated", gguf::Value::boolean(true));
   std::fprintf(stderr, "quantize: %s -> %s (%s, group %d, head %s)\n", o.in.c_str(), o.out.c_str(),
                o.plan.scheme.c_str(), o.plan.group, o.plan.head.c_str());
   export_gguf(*m, o.out, eo);
-  if (pocketllm_only != needs) fail("internal error: pocketllm-only flag mismatch");
-  if (!report.empty()) {
+  if ((pocketllm_only || prep.online_rotation) != needs) fail("internal error: pocketllm-only flag mismatch");
+  if (!report.empty() || !prep.stages.empty() || o.methods.rotate) {
+    const nlohmann::json layers = layer_error_report(prep, final_errors, m->cfg.n_layers);
+    const nlohmann::json j = {{"methods",
+                               {{"rotate", o.methods.rotate},
+                                {"online_rotation", prep.online_rotation},
+                                {"smooth", o.methods.smooth},
+                                {"gptq", method.gptq},
+                                {"act_order", method.act_order},
+                                {"clip", method.clip},
+                                {"damp", method.damp},
+                                {"seed", o.methods.seed}}},
+                              {"scheme", o.plan.scheme},
+                              {"group", o.plan.group},
+                              {"calib_file", o.methods.calib_file},
+                              {"calib_tokens", o.methods.calib_tokens},
+                              {"layer_output_error", layers},
+                              {"smooth", prep.smooth_report},
+                              {"tensors", report}};
     const std::string path = o.out + ".calib.json";
-    std::ofstream(path) << nlohmann::json{{"gptq", o.method.gptq}, {"clip", o.method.clip},
-                                          {"calib_file", o.calib_file}, {"tensors", report}}.dump(1) << "\n";
-    std::fprintf(stderr, "calibrate: per-tensor output errors in %s\n", path.c_str());
+    write_file_atomic(path, j.dump(1) + "\n");
+    std::fprintf(stderr, "calibrate: report in %s\n", path.c_str());
   }
   std::fprintf(stderr, "quantize: %.2f MiB -> %.2f MiB%s\n", in_bytes / 1048576.0, out_bytes / 1048576.0,
-               needs ? " (uses pocketllm types: llama.cpp cannot load this file)" : " (standard GGML types only)");
+               needs ? " (needs pocketllm: pocketllm types or the online rotation; llama.cpp cannot run this file)"
+                     : " (standard GGML types only)");
   return 0;
 }
 
@@ -182,13 +163,24 @@ RegisterCommand reg({"quantize", "Quantize a model to W4A8, W8A8 or W4A16 (round
                        sub.add_flag("--compat", o->plan.compat,
                                     "Only types llama.cpp reads: tensors GGML types cannot hold stay F16");
                        sub.add_option("--tokenizer", o->tokenizer, "Tokenizer file for llama2.c checkpoints");
-                       sub.add_option("--calib", o->calib_file, "Calibration text (never the evaluation text)");
-                       sub.add_option("--calib-tokens", o->calib_tokens, "Calibration tokens to run")->capture_default_str();
-                       sub.add_option("--calib-ctx", o->calib_ctx, "Tokens per calibration chunk")->capture_default_str();
-                       sub.add_flag("--gptq", o->method.gptq, "GPTQ with the calibration Hessian (needs --calib)");
-                       sub.add_flag("--clip", o->method.clip, "Search clipped scales per group (weighted by --calib statistics)");
-                       sub.add_option("--damp", o->method.damp, "GPTQ damping (fraction of mean diag H)")->capture_default_str();
-                       sub.add_option("-t,--threads", o->threads, "Threads (default: physical cores)");
+                       MethodOptions& mo = o->methods;
+                       sub.add_option("--calib", mo.calib_file, "Calibration text (never the evaluation text)");
+                       sub.add_option("--calib-tokens", mo.calib_tokens, "Calibration tokens to run")->capture_default_str();
+                       sub.add_option("--calib-ctx", mo.calib_ctx, "Tokens per calibration chunk")->capture_default_str();
+                       sub.add_option("--calib-samples", mo.calib_samples,
+                                      "Input rows kept per linear for --smooth and the error report")->capture_default_str();
+                       sub.add_flag("--rotate", mo.rotate,
+                                    "Hadamard rotation of the residual stream folded into the weights, plus an online "
+                                    "rotation of ffn_down's input (needs pocketllm; --compat: residual only)");
+                       sub.add_flag("--smooth", mo.smooth, "Per-channel smoothing scales searched on --calib data");
+                       sub.add_flag("--gptq", mo.weights.gptq, "GPTQ with the calibration Hessian (needs --calib)");
+                       sub.add_flag("--act-order", mo.weights.act_order, "GPTQ: columns by decreasing activation energy");
+                       sub.add_flag("--clip", mo.weights.clip, "Search clipped scales per group (weighted by --calib statistics)");
+                       sub.add_option("--damp", mo.weights.damp, "GPTQ damping (fraction of mean diag H)")->capture_default_str();
+                       sub.add_option("--method", o->preset, "Preset: rtn, or best (the combination measured best)");
+                       sub.add_option("--act", o->act_mode, "Activation ranges: dynamic (per token)")->capture_default_str();
+                       sub.add_option("--seed", mo.seed, "Rotation seed")->capture_default_str();
+                       sub.add_option("-t,--threads", mo.threads, "Threads (default: physical cores)");
                        return std::function<int()>([o] { return run(*o); });
                      }});
 

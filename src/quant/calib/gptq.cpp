@@ -85,10 +85,21 @@ CalibratedWeights quantize_calibrated(const float* w, int64_t rows, int64_t cols
   if (have_h)
     for (int64_t i = 0; i < cols; ++i) diag[i] = hessian[i * cols + i];
 
-  std::vector<float> work(w, w + rows * cols);  // GPTQ updates the not-yet-quantized columns
+  // Column order: storage order, or with act_order decreasing diag(H). GPTQ works on
+  // permuted copies (work, h, u) and writes values back at the original columns.
+  std::vector<int64_t> order(static_cast<size_t>(cols));
+  for (int64_t i = 0; i < cols; ++i) order[i] = i;
+  const bool act_order = method.gptq && method.act_order;
+  if (act_order)
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return diag[a] > diag[b]; });
+  std::vector<float> work(static_cast<size_t>(rows * cols));  // GPTQ updates the not-yet-quantized columns
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < cols; ++k) work[r * cols + k] = w[r * cols + order[k]];
   std::vector<double> u;
   if (method.gptq) {
-    std::vector<double> h(hessian.begin(), hessian.end());
+    std::vector<double> h(static_cast<size_t>(cols * cols));
+    for (int64_t i = 0; i < cols; ++i)
+      for (int64_t j = 0; j < cols; ++j) h[i * cols + j] = hessian[order[i] * cols + order[j]];
     double mean_diag = 0;
     for (int64_t i = 0; i < cols; ++i) mean_diag += h[i * cols + i];
     mean_diag = std::max(mean_diag / static_cast<double>(cols), 1e-12);
@@ -107,24 +118,26 @@ CalibratedWeights quantize_calibrated(const float* w, int64_t rows, int64_t cols
     }
   }
 
-  for (int64_t c0 = 0; c0 < cols; c0 += group) {
-    const int64_t n = std::min(group, cols - c0), gi = c0 / group;
-    // Scales from the current (error-compensated) weights of this group.
+  // Scales of group gi of row r from weights g[0..n) (error-compensated ones, or the originals with act_order).
+  auto choose = [&](int64_t r, int64_t gi, const float* g, int64_t n) {
+    cw.scales[r * cw.groups_per_row + gi] =
+        method.clip ? search_clip_scale(g, diag.data() + gi * group, n, qmax) : rtn_scale(g, n, qmax);
+  };
+  if (act_order)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c0 = 0; c0 < cols; c0 += group) choose(r, c0 / group, w + r * cols + c0, std::min(group, cols - c0));
+  for (int64_t k = 0; k < cols; ++k) {
+    const int64_t c = order[k], gi = c / group;
+    if (!act_order && c % group == 0)  // storage order: a group starts, scale it from the compensated weights
+      for (int64_t r = 0; r < rows; ++r) choose(r, gi, work.data() + r * cols + k, std::min(group, cols - c));
     for (int64_t r = 0; r < rows; ++r) {
-      const float* g = work.data() + r * cols + c0;
-      cw.scales[r * cw.groups_per_row + gi] =
-          method.clip ? search_clip_scale(g, diag.data() + c0, n, qmax) : rtn_scale(g, n, qmax);
-    }
-    for (int64_t c = c0; c < c0 + n; ++c) {
-      for (int64_t r = 0; r < rows; ++r) {
-        float* wr = work.data() + r * cols;
-        const float q = grid_value(wr[c], cw.scales[r * cw.groups_per_row + gi], qmax);
-        cw.values[r * cols + c] = q;
-        if (!method.gptq) continue;
-        const double* ur = u.data() + c * cols;
-        const double err = (static_cast<double>(wr[c]) - q) / ur[c];
-        for (int64_t j = c + 1; j < cols; ++j) wr[j] -= static_cast<float>(err * ur[j]);
-      }
+      float* wr = work.data() + r * cols;
+      const float q = grid_value(wr[k], cw.scales[r * cw.groups_per_row + gi], qmax);
+      cw.values[r * cols + c] = q;
+      if (!method.gptq) continue;
+      const double* ur = u.data() + k * cols;
+      const double err = (static_cast<double>(wr[k]) - q) / ur[k];
+      for (int64_t j = k + 1; j < cols; ++j) wr[j] -= static_cast<float>(err * ur[j]);
     }
   }
   return cw;

@@ -17,6 +17,9 @@ struct CalibMethod {
   bool gptq = false;     // error feedback with the calibration Hessian
   bool clip = false;     // per-group clip-ratio search weighted by diag(H)
   float damp = 0.01f;    // GPTQ: added to diag(H), times its mean
+  // GPTQ: columns in order of decreasing diag(H) (most active inputs first); group scales are
+  // then fixed up front from the original weights ("static groups"), so the stored layout is unchanged.
+  bool act_order = false;
 };
 
 struct CalibratedWeights {

@@ -7,20 +7,32 @@
 
 namespace pocketllm::calib {
 
-LinearStats::LinearStats(int64_t c) : cols(c) {
+LinearStats::LinearStats(int64_t c, int64_t max_samples_, bool second_moments_)
+    : cols(c), second_moments(second_moments_), max_samples(max_samples_) {
   if (c < 0 || c > 65536) fail("calibration: a linear input of {} columns is not supported", c);
-  xtx.assign(static_cast<size_t>(c * c), 0.0);
+  if (second_moments) xtx.assign(static_cast<size_t>(c * c), 0.0);
   abs_max.assign(static_cast<size_t>(c), 0.0f);
+}
+
+void LinearStats::divide_channels(const std::vector<float>& s) {
+  if (s.size() != static_cast<size_t>(cols)) fail("calibration: {} smoothing scales for {} channels", s.size(), cols);
+  for (int64_t i = 0; i < cols; ++i) abs_max[i] /= s[i];
+  for (size_t k = 0; k < samples.size(); ++k) samples[k] /= s[k % static_cast<size_t>(cols)];
+  if (!xtx.empty())
+    for (int64_t i = 0; i < cols; ++i)
+      for (int64_t j = 0; j < cols; ++j) xtx[i * cols + j] /= static_cast<double>(s[i]) * s[j];
 }
 
 void LinearStats::add(const float* x, int64_t ldx, int64_t n) {
   std::vector<double> row(static_cast<size_t>(cols));
   for (int64_t t = 0; t < n; ++t) {
     const float* xt = x + t * ldx;
+    if (n_samples() < max_samples) samples.insert(samples.end(), xt, xt + cols);
     for (int64_t i = 0; i < cols; ++i) {
       row[i] = xt[i];
       abs_max[i] = std::max(abs_max[i], std::fabs(xt[i]));
     }
+    if (!second_moments) continue;
     // Upper triangle only; hessian() mirrors it.
     for (int64_t i = 0; i < cols; ++i) {
       const double xi = row[i];
@@ -33,7 +45,7 @@ void LinearStats::add(const float* x, int64_t ldx, int64_t n) {
 
 std::vector<float> LinearStats::hessian() const {
   std::vector<float> h(static_cast<size_t>(cols * cols), 0.0f);
-  if (n_tokens == 0) return h;
+  if (n_tokens == 0 || xtx.empty()) return h;
   const double inv = 1.0 / static_cast<double>(n_tokens);
   for (int64_t i = 0; i < cols; ++i)
     for (int64_t j = i; j < cols; ++j) h[i * cols + j] = h[j * cols + i] = static_cast<float>(xtx[i * cols + j] * inv);
@@ -46,9 +58,7 @@ std::string stats_key(const std::string& name) {
   if (dot == std::string::npos) return "";
   const std::string layer = name.substr(0, dot + 1);
   const std::string rest = name.substr(dot + 1);
-  // phi3's fused attn_qkv (and its [gate; up] ffn_up) reads the same input as the split matrices.
-  if (rest == "attn_q.weight" || rest == "attn_k.weight" || rest == "attn_v.weight" || rest == "attn_qkv.weight")
-    return layer + "attn_in";
+  if (rest == "attn_q.weight" || rest == "attn_k.weight" || rest == "attn_v.weight") return layer + "attn_in";
   if (rest == "attn_output.weight") return layer + "attn_out_in";
   if (rest == "ffn_gate.weight" || rest == "ffn_up.weight") return layer + "ffn_in";
   if (rest == "ffn_down.weight") return layer + "ffn_down_in";

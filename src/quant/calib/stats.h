@@ -14,10 +14,16 @@ struct LinearStats {
   int64_t n_tokens = 0;
   std::vector<double> xtx;     // [cols][cols], symmetric
   std::vector<float> abs_max;  // [cols]
+  bool second_moments = true;  // false: only abs_max and samples (cheaper)
+  int64_t max_samples = 0;     // keep the first max_samples input rows (smoothing search, error report)
+  std::vector<float> samples;  // [n_samples][cols]
 
-  explicit LinearStats(int64_t c = 0);
+  explicit LinearStats(int64_t c = 0, int64_t max_samples = 0, bool second_moments = true);
   // Adds n rows x[t * ldx + 0 .. cols).
   void add(const float* x, int64_t ldx, int64_t n);
+  int64_t n_samples() const { return cols > 0 ? static_cast<int64_t>(samples.size()) / cols : 0; }
+  // The statistics of x diag(1 / s): what the input becomes when a smoothing scale s moves into the weights.
+  void divide_channels(const std::vector<float>& s);
   // H / n_tokens as floats (mean second moment); empty stats give zeros.
   std::vector<float> hessian() const;
 };
