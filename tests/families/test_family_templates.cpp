@@ -22,6 +22,8 @@ struct FamilyTemplate {
   const char* tokenizer;  // relative to shared data; empty when not shipped
 };
 
+void PrintTo(const FamilyTemplate& f, std::ostream* os) { *os << f.tmpl; }
+
 // Qwen3 shares Qwen2.5's vocabulary (the reference ids of the Qwen2.5 template were
 // made with the Qwen3 tokenizer.json); no Qwen3 template is shipped in shared data.
 const FamilyTemplate kFamilies[] = {

@@ -151,7 +151,7 @@ std::unique_ptr<Model> synth_model(const SynthOptions& o) {
     // Small test files: the preset's first layers, each with its own attention kind.
     m->cfg.n_layers = o.n_layers;
     if (!m->cfg.layer_sliding.empty()) m->cfg.layer_sliding.resize(static_cast<size_t>(o.n_layers));
-    m->cfg.name += fmt::format(", first {} layers", o.n_layers);
+    m->cfg.name += fmt::format(", first {} of {} layers", o.n_layers, preset.cfg.n_layers);
   }
   const int64_t vocab = m->tokenizer->n_vocab();
   if (m->cfg.n_vocab == 0 || !o.pad_vocab) m->cfg.n_vocab = vocab;
