@@ -20,6 +20,12 @@ void register_quant_types() {
     register_dtype(kW4Row, {"PL_W4_ROW", 32, sizeof(BlockW4Bare), true, 2});
     register_dtype(kW8G32, {"PL_W8_G32", 32, sizeof(BlockQ8_0), true, 0});
     register_dtype(kW8Row, {"PL_W8_ROW", 32, sizeof(BlockW8Bare), true, 2});
+    register_dtype(kW4G32T, {"PL_W4_G32_T16", 32, sizeof(BlockQ4_0), true, 0});
+    register_dtype(kW4G64T, {"PL_W4_G64_T16", 64, sizeof(BlockW4G64), true, 0});
+    register_dtype(kW4G128T, {"PL_W4_G128_T16", 128, sizeof(BlockW4G128), true, 0});
+    register_dtype(kW4RowT, {"PL_W4_ROW_T16", 32, sizeof(BlockW4Bare), true, 2});
+    register_dtype(kW8G32T, {"PL_W8_G32_T16", 32, sizeof(BlockQ8_0), true, 0});
+    register_dtype(kW8RowT, {"PL_W8_ROW_T16", 32, sizeof(BlockW8Bare), true, 2});
   });
 }
 
@@ -30,6 +36,23 @@ std::optional<IntWeightFormat> int_weight_format(DType t) {
   if (t == kW4Row) return IntWeightFormat{4, 0};
   if (t == DType::Q8_0 || t == kW8G32) return IntWeightFormat{8, 32};
   if (t == kW8Row) return IntWeightFormat{8, 0};
+  if (t == kW4G32T) return IntWeightFormat{4, 32, true};
+  if (t == kW4G64T) return IntWeightFormat{4, 64, true};
+  if (t == kW4G128T) return IntWeightFormat{4, 128, true};
+  if (t == kW4RowT) return IntWeightFormat{4, 0, true};
+  if (t == kW8G32T) return IntWeightFormat{8, 32, true};
+  if (t == kW8RowT) return IntWeightFormat{8, 0, true};
+  return std::nullopt;
+}
+
+std::optional<DType> tiled_int_type(DType t, int64_t rows) {
+  if (rows <= 0 || rows % 16 != 0) return std::nullopt;
+  if (t == DType::Q4_0 || t == kW4G32) return kW4G32T;
+  if (t == kW4G64) return kW4G64T;
+  if (t == kW4G128) return kW4G128T;
+  if (t == kW4Row) return kW4RowT;
+  if (t == DType::Q8_0 || t == kW8G32) return kW8G32T;
+  if (t == kW8Row) return kW8RowT;
   return std::nullopt;
 }
 
@@ -57,6 +80,7 @@ void unpack_nibbles(const uint8_t* qs, int g, int8_t* q) {
 void unpack_int_row(DType t, const uint8_t* row, int64_t cols, int8_t* q, float* scales) {
   const auto f = int_weight_format(t);
   if (!f) fail("unpack_int_row: {} is not an integer weight format", dtype_name(t));
+  if (f->tiled) fail("unpack_int_row: {} is stored in tiles, not rows (read it through pack_int)", dtype_name(t));
   const int64_t g = effective_group(*f, cols);
   const int64_t n_groups = (cols + g - 1) / g;
   if (f->group == 0) {  // f16 row scale, then 32-weight bare blocks

@@ -18,10 +18,14 @@ void register_quant_types();
 struct IntWeightFormat {
   int bits = 4;   // 4 or 8
   int group = 0;  // weights per scale; 0 = one scale per row
+  bool tiled = false;  // stored as the kernels' 16-row tiles (whole matrix only, no row access)
 };
 
 // Q4_0, Q8_0 and pocketllm's W4/W8 types; nullopt for anything else.
 std::optional<IntWeightFormat> int_weight_format(DType t);
+// The tiled type with the same bits and group as row type t (nullopt if t has none,
+// e.g. it is already tiled, or rows is not a multiple of the 16-row tile).
+std::optional<DType> tiled_int_type(DType t, int64_t rows);
 
 // The scale group the kernels use for a row of `cols`: the format's group, or for
 // per-row formats the whole row rounded up to 32.

@@ -18,7 +18,7 @@ bool is_float_type(DType t) { return t == DType::F32 || t == DType::F16 || t == 
 struct PreparedWeights {
   const KernelTable* kernels = nullptr;
   std::vector<uint8_t> raw;  // the stored rows, when the table reads weights as stored (ref)
-  PackedInt tiles;           // int weights retiled, for SIMD tables
+  PackedInt tiles;           // int weights as tiles (SIMD tables, or any table for tiled types)
   bool has_tiles = false;
 };
 
@@ -101,8 +101,10 @@ void linear_int8(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens,
   if (p && p->has_tiles) {
     const KernelTable& k = *p->kernels;
     const IntGemmFn gemm = f.bits == 4 ? k.gemm_w4 : k.gemm_w8;
-    pool.parallel_for(p->tiles.n_tiles,
-                      [&](int64_t t0, int64_t t1) { gemm(p->tiles, acts, t0, t1, y, ldy); });
+    if (gemm)
+      pool.parallel_for(p->tiles.n_tiles, [&](int64_t t0, int64_t t1) { gemm(p->tiles, acts, t0, t1, y, ldy); });
+    else  // the scalar table over a tiled file
+      pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) { ref_linear_packed(p->tiles, acts, r0, r1, y, ldy); });
     return;
   }
   const uint8_t* data = stored_rows(w);
@@ -157,10 +159,10 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels) {
     fail("per-row 8-bit weights with {} columns could overflow int32 sums (max 32768)", m.cols);
   auto p = std::make_shared<PreparedWeights>();
   p->kernels = &kernels;
-  if (kernels.gemm_w4 && kernels.gemm_w8) {
+  if ((kernels.gemm_w4 && kernels.gemm_w8) || f->tiled) {
     pack_int(m.type, m.data, m.row_bytes, m.rows, m.cols, p->tiles);
     p->has_tiles = true;
-    m.packed_bytes = p->tiles.q.size() + p->tiles.scales.size() * 2 + p->tiles.wsum128.size() * 4;
+    m.packed_bytes = p->tiles.owned_bytes();
   } else {
     p->raw.assign(m.data, m.data + m.row_bytes * m.rows);
     m.packed_bytes = p->raw.size();

@@ -7,39 +7,61 @@
 
 namespace pocketllm {
 
-void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedInt& p) {
-  const auto f = int_weight_format(t);
-  if (!f) fail("pack_int: {} is not an integer weight format", dtype_name(t));
-  p.bits = f->bits;
+namespace {
+// Shape fields of p for a matrix of format f (no data yet).
+void set_shape(const IntWeightFormat& f, int64_t rows, int64_t cols, PackedInt& p) {
+  p.bits = f.bits;
   p.rows = rows;
   p.cols = cols;
-  p.group = effective_group(*f, cols);
-  p.kp = padded_cols(*f, cols);
+  p.group = effective_group(f, cols);
+  p.kp = padded_cols(f, cols);
   p.n_groups = p.kp / p.group;
   p.n_tiles = (rows + kTileRows - 1) / kTileRows;
   p.tile_bytes = static_cast<size_t>(p.kp) * kTileRows * p.bits / 8;
-  p.q.assign(p.tile_bytes * p.n_tiles, 0);
-  const size_t n_sc = static_cast<size_t>(p.n_tiles * p.n_groups * kTileRows);
-  p.scales.assign(n_sc, 0);
-  p.wsum128.assign(p.bits == 8 ? n_sc : 0, 0);
+}
+
+// 128 * (sum of a group's 8-bit weights), which the kernels that offset
+// activations by 128 subtract; read back from the tiles.
+void fill_wsum128(PackedInt& p) {
+  p.own_wsum128.assign(static_cast<size_t>(p.n_tiles * p.n_groups * kTileRows), 0);
+  for (int64_t tile = 0; tile < p.n_tiles; ++tile) {
+    const auto* src = reinterpret_cast<const int8_t*>(p.tile(tile));
+    for (int64_t g = 0; g < p.n_groups; ++g)
+      for (int64_t k = g * p.group; k < (g + 1) * p.group; k += 4)
+        for (int i = 0; i < kTileRows; ++i)
+          for (int j = 0; j < 4; ++j)
+            p.own_wsum128[static_cast<size_t>((tile * p.n_groups + g) * kTileRows + i)] += 128 * src[k / 4 * 64 + 4 * i + j];
+  }
+  p.wsum128 = p.own_wsum128.data();
+}
+}  // namespace
+
+void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedInt& p) {
+  const auto f = int_weight_format(t);
+  if (!f) fail("pack_int: {} is not an integer weight format", dtype_name(t));
+  set_shape(*f, rows, cols, p);
+  if (f->tiled) {
+    if (rows % kTileRows != 0) fail("{} needs a multiple of {} rows, not {}", dtype_name(t), kTileRows, rows);
+    p.q = data;
+    p.scales = reinterpret_cast<const uint16_t*>(data + p.tile_bytes * p.n_tiles);
+    if (reinterpret_cast<uintptr_t>(p.scales) % alignof(uint16_t) != 0) fail("{}: misaligned tensor data", dtype_name(t));
+    if (p.bits == 8) fill_wsum128(p);
+    (void)row_bytes;
+    return;
+  }
+  p.own_q.assign(p.tile_bytes * p.n_tiles, 0);
+  p.own_scales.assign(static_cast<size_t>(p.n_tiles * p.n_groups * kTileRows), 0);
   // Padding rows are all-zero ints; as 4-bit they are stored as nibble 8.
-  if (p.bits == 4) std::fill(p.q.begin(), p.q.end(), 0x88);
+  if (p.bits == 4) std::fill(p.own_q.begin(), p.own_q.end(), 0x88);
 
   std::vector<int8_t> q(static_cast<size_t>(p.kp));
   std::vector<float> sc(static_cast<size_t>(p.n_groups));
   for (int64_t r = 0; r < rows; ++r) {
     unpack_int_row(t, data + r * row_bytes, cols, q.data(), sc.data());
     const int64_t tile = r / kTileRows, i = r % kTileRows;
-    uint8_t* dst = p.q.data() + tile * p.tile_bytes;
-    for (int64_t g = 0; g < p.n_groups; ++g) {
-      const size_t at = static_cast<size_t>((tile * p.n_groups + g) * kTileRows + i);
-      p.scales[at] = f32_to_f16(sc[g]);  // every int format's scales are f16
-      if (p.bits == 8) {
-        int32_t s = 0;
-        for (int64_t k = g * p.group; k < (g + 1) * p.group; ++k) s += q[k];
-        p.wsum128[at] = 128 * s;
-      }
-    }
+    uint8_t* dst = p.own_q.data() + tile * p.tile_bytes;
+    for (int64_t g = 0; g < p.n_groups; ++g)
+      p.own_scales[static_cast<size_t>((tile * p.n_groups + g) * kTileRows + i)] = f32_to_f16(sc[g]);  // every int format's scales are f16
     if (p.bits == 4) {
       for (int64_t k = 0; k < p.kp; k += 8)
         for (int j = 0; j < 4; ++j) {
@@ -51,6 +73,19 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
         for (int j = 0; j < 4; ++j) dst[k / 4 * 64 + 4 * i + j] = static_cast<uint8_t>(q[k + j]);
     }
   }
+  p.q = p.own_q.data();
+  p.scales = p.own_scales.data();
+  if (p.bits == 8) fill_wsum128(p);
+}
+
+std::vector<uint8_t> tile_int_rows(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols) {
+  if (!tiled_int_type(t, rows)) fail("{} with {} rows has no tiled form", dtype_name(t), rows);
+  PackedInt p;
+  pack_int(t, data, row_bytes, rows, cols, p);
+  std::vector<uint8_t> out(p.own_q.size() + p.own_scales.size() * 2);
+  std::memcpy(out.data(), p.own_q.data(), p.own_q.size());
+  std::memcpy(out.data() + p.own_q.size(), p.own_scales.data(), p.own_scales.size() * 2);
+  return out;
 }
 
 void packed_row_ints(const PackedInt& p, int64_t r, int8_t* q, float* scales) {

@@ -23,19 +23,34 @@ namespace pocketllm {
 
 inline constexpr int kTileRows = 16;
 
+// The tiles of one matrix. The pointers view either the owned vectors (weights
+// repacked at load) or the model file itself (the tiled types of quant/blocks.h
+// store exactly this layout: all tiles, then all scales), so a tiled file is
+// used in place, with no second copy of the weights.
 struct PackedInt {
   int bits = 4;
   int64_t rows = 0, cols = 0, kp = 0, group = 0, n_groups = 0, n_tiles = 0;
-  size_t tile_bytes = 0;        // kp * 16 * bits / 8
-  std::vector<uint8_t> q;       // [n_tiles][tile_bytes]
-  std::vector<uint16_t> scales; // f16 bits (as stored, so exact): [n_tiles][n_groups][16]; 0 for padding rows
-  std::vector<int32_t> wsum128; // 8-bit only: [n_tiles][n_groups][16] = 128 * sum(q)
+  size_t tile_bytes = 0;              // kp * 16 * bits / 8
+  const uint8_t* q = nullptr;         // [n_tiles][tile_bytes]
+  const uint16_t* scales = nullptr;   // f16 bits (as stored, so exact): [n_tiles][n_groups][16]; 0 for padding rows
+  const int32_t* wsum128 = nullptr;   // 8-bit only: [n_tiles][n_groups][16] = 128 * sum(q)
+  std::vector<uint8_t> own_q;
+  std::vector<uint16_t> own_scales;
+  std::vector<int32_t> own_wsum128;
 
-  const uint8_t* tile(int64_t t) const { return q.data() + static_cast<size_t>(t) * tile_bytes; }
+  PackedInt() = default;
+  PackedInt(const PackedInt&) = delete;  // the views would point into the source
+  PackedInt& operator=(const PackedInt&) = delete;
+
+  const uint8_t* tile(int64_t t) const { return q + static_cast<size_t>(t) * tile_bytes; }
+  size_t owned_bytes() const { return own_q.size() + own_scales.size() * 2 + own_wsum128.size() * 4; }
 };
 
-// Repacks `rows` stored rows (row r at data + r * row_bytes) of an integer weight type.
+// Repacks `rows` stored rows (row r at data + r * row_bytes) of an integer weight
+// type; for a tiled type, views `data` in place (rows must be a multiple of 16).
 void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedInt& p);
+// The bytes of the tiled type (tiled_int_type(t)) holding the same matrix.
+std::vector<uint8_t> tile_int_rows(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols);
 // Reads row r of a packed matrix back as signed ints and scales (same as unpack_int_row).
 void packed_row_ints(const PackedInt& p, int64_t r, int8_t* q, float* scales);
 

@@ -20,12 +20,23 @@ const TensorRef& need(Model& m, const std::string& name, std::vector<uint64_t> n
   return it->second;
 }
 
+// Once a matrix has been repacked into memory of its own, its pages in the mapped
+// file are dropped from the resident set (they are re-read from the file if touched
+// again), so a repacked model does not hold two copies of its weights.
+void release_source(const Model& m, const Matrix& mat) {
+  if (mat.packed_bytes == 0) return;
+  const size_t n = mat.row_bytes * static_cast<size_t>(mat.rows);
+  for (const auto& f : m.files)
+    if (mat.data >= f->data() && mat.data + n <= f->data() + f->size()) f->release(mat.data - f->data(), n);
+}
+
 Matrix matrix(Model& m, const std::string& name, int64_t rows, int64_t cols) {
   const TensorRef& t = need(m, name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)});
   try {
     Matrix mat = make_matrix(t.type, rows, cols, t.data);
     mat.act = m.act;
     prepare_matrix(mat);
+    release_source(m, mat);
     return mat;
   } catch (const Error& e) {
     fail("{}: tensor '{}': {}", m.path, name, e.what());
@@ -54,6 +65,7 @@ std::vector<Matrix> split_rows(Model& m, const std::string& name, const std::vec
       Matrix mat = make_matrix(t.type, p, cols, t.data + static_cast<size_t>(r0) * row_bytes);
       mat.act = m.act;
       prepare_matrix(mat);
+      release_source(m, mat);
       out.push_back(std::move(mat));
       r0 += p;
     }

@@ -16,6 +16,15 @@ inline constexpr DType kW4G128 = static_cast<DType>(1026);  // BlockW4G128
 inline constexpr DType kW4Row = static_cast<DType>(1027);   // f16 row scale + BlockW4Bare
 inline constexpr DType kW8G32 = static_cast<DType>(1028);   // BlockQ8_0 blocks, padded rows
 inline constexpr DType kW8Row = static_cast<DType>(1029);   // f16 row scale + BlockW8Bare
+// The same six formats stored as the kernels' 16-row tiles (kernels/table.h,
+// docs/FORMAT.md): a whole matrix of rows % 16 == 0, its tiles then its scales,
+// exactly as many bytes as the row format. Loaded in place, no repacking.
+inline constexpr DType kW4G32T = static_cast<DType>(1030);
+inline constexpr DType kW4G64T = static_cast<DType>(1031);
+inline constexpr DType kW4G128T = static_cast<DType>(1032);
+inline constexpr DType kW4RowT = static_cast<DType>(1033);
+inline constexpr DType kW8G32T = static_cast<DType>(1034);
+inline constexpr DType kW8RowT = static_cast<DType>(1035);
 
 // GGML Q4_0: value = (q - 8) * d. Byte j holds weight j (low nibble) and j+16 (high).
 struct BlockQ4_0 {

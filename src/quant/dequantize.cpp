@@ -8,6 +8,7 @@
 #include "core/fp16.h"
 #include "kernels/int_weights.h"
 #include "kernels/linear.h"
+#include "kernels/table.h"
 #include "quant/blocks.h"
 #include "quant/quantize.h"
 
@@ -137,6 +138,17 @@ std::vector<float> dequantize(DType t, const void* data, size_t nbytes, int64_t 
     fail("dequantize: tensor too large");
   std::vector<float> out(static_cast<size_t>(rows * cols));
   const auto* p = static_cast<const uint8_t*>(data);
+  if (const auto f = int_weight_format(t); f && f->tiled) {  // no row access: read the tiles
+    PackedInt tiles;
+    pack_int(t, p, *rb, rows, cols, tiles);
+    std::vector<int8_t> q(static_cast<size_t>(tiles.kp));
+    std::vector<float> sc(static_cast<size_t>(tiles.n_groups));
+    for (int64_t r = 0; r < rows; ++r) {
+      packed_row_ints(tiles, r, q.data(), sc.data());
+      for (int64_t c = 0; c < cols; ++c) out[static_cast<size_t>(r * cols + c)] = static_cast<float>(q[c]) * sc[c / tiles.group];
+    }
+    return out;
+  }
   for (int64_t r = 0; r < rows; ++r) dequantize_row(t, p + r * *rb, cols, out.data() + r * cols);
   return out;
 }

@@ -26,7 +26,7 @@ void tile_2tokens(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t 
   float32x4_t facc[8];
   for (auto& f : facc) f = vdupq_n_f32(0.0f);
   const uint8_t* src = w.tile(tile);
-  const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
+  const uint16_t* sc = w.scales + tile * w.n_groups * kTileRows;
   const int64_t steps = w.group / 8;
   const int8_t* a0 = a.q.data() + tok0 * a.kp;
   const int8_t* a1 = a0 + a.kp;

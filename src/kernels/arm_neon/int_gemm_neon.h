@@ -42,7 +42,7 @@ void w4_tile_arm(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t t
   for (int t = 0; t < NT; ++t)
     for (int q = 0; q < 4; ++q) facc[t][q] = vdupq_n_f32(0.0f);
   const uint8_t* src = w.tile(tile);
-  const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
+  const uint16_t* sc = w.scales + tile * w.n_groups * kTileRows;
   const int64_t steps = w.group / 8;
   for (int64_t g = 0; g < w.n_groups; ++g) {
     int32x4_t acc[NT][4];
@@ -80,7 +80,7 @@ void w8_tile_arm(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t t
   for (int t = 0; t < NT; ++t)
     for (int q = 0; q < 4; ++q) facc[t][q] = vdupq_n_f32(0.0f);
   const uint8_t* src = w.tile(tile);
-  const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
+  const uint16_t* sc = w.scales + tile * w.n_groups * kTileRows;
   const int64_t steps = w.group / 8;  // two 4-k steps at a time
   for (int64_t g = 0; g < w.n_groups; ++g) {
     int32x4_t acc[NT][4];

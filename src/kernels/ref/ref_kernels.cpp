@@ -31,22 +31,37 @@ void ref_axpy_rows(const float* a, const float* rows, int64_t n_rows, int64_t n,
     for (int64_t i = 0; i < n; ++i) out[i] += a[j] * rows[j * n + i];
 }
 
+namespace {
+void ref_row_times_acts(const int8_t* q, const float* scales, const QuantActs& a, int64_t r, float* y, int64_t ldy) {
+  for (int64_t tok = 0; tok < a.n_tokens; ++tok) {
+    const int8_t* x = a.q.data() + tok * a.kp;
+    float acc = 0;
+    for (int64_t g = 0; g < a.n_groups; ++g) {
+      int32_t isum = 0;
+      for (int64_t k = g * a.group; k < (g + 1) * a.group; ++k) isum += int32_t{q[k]} * int32_t{x[k]};
+      acc += static_cast<float>(isum) * (scales[g] * a.d[tok * a.n_groups + g]);
+    }
+    y[tok * ldy + r] = acc;
+  }
+}
+}  // namespace
+
 void ref_linear_int(DType t, const uint8_t* data, size_t row_bytes, int64_t cols, const QuantActs& a, int64_t r0,
                     int64_t r1, float* y, int64_t ldy) {
   std::vector<int8_t> q(static_cast<size_t>(a.kp));
   std::vector<float> scales(static_cast<size_t>(a.n_groups));
   for (int64_t r = r0; r < r1; ++r) {
     unpack_int_row(t, data + r * row_bytes, cols, q.data(), scales.data());
-    for (int64_t tok = 0; tok < a.n_tokens; ++tok) {
-      const int8_t* x = a.q.data() + tok * a.kp;
-      float acc = 0;
-      for (int64_t g = 0; g < a.n_groups; ++g) {
-        int32_t isum = 0;
-        for (int64_t k = g * a.group; k < (g + 1) * a.group; ++k) isum += int32_t{q[k]} * int32_t{x[k]};
-        acc += static_cast<float>(isum) * (scales[g] * a.d[tok * a.n_groups + g]);
-      }
-      y[tok * ldy + r] = acc;
-    }
+    ref_row_times_acts(q.data(), scales.data(), a, r, y, ldy);
+  }
+}
+
+void ref_linear_packed(const PackedInt& w, const QuantActs& a, int64_t r0, int64_t r1, float* y, int64_t ldy) {
+  std::vector<int8_t> q(static_cast<size_t>(a.kp));
+  std::vector<float> scales(static_cast<size_t>(a.n_groups));
+  for (int64_t r = r0; r < r1; ++r) {
+    packed_row_ints(w, r, q.data(), scales.data());
+    ref_row_times_acts(q.data(), scales.data(), a, r, y, ldy);
   }
 }
 

@@ -18,6 +18,9 @@ void ref_axpy_rows(const float* a, const float* rows, int64_t n_rows, int64_t n,
 void ref_linear_int(DType t, const uint8_t* data, size_t row_bytes, int64_t cols, const QuantActs& a, int64_t r0,
                     int64_t r1, float* y, int64_t ldy);
 
+// The same over rows [r0, r1) of a tiled matrix.
+void ref_linear_packed(const PackedInt& w, const QuantActs& a, int64_t r0, int64_t r1, float* y, int64_t ldy);
+
 extern const KernelTable kRefKernels;
 
 }  // namespace pocketllm

@@ -48,7 +48,7 @@ template <class Dot, int kChunks>
 void w4_tile_gemv_256(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t tok, float* y, int64_t ldy) {
   __m256 facc0 = _mm256_setzero_ps(), facc1 = _mm256_setzero_ps();
   const uint8_t* src = w.tile(tile);
-  const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
+  const uint16_t* sc = w.scales + tile * w.n_groups * kTileRows;
   const int64_t chunks = kChunks ? kChunks : w.group / 32;
   const int8_t* aq = a.q.data() + tok * a.kp;
   for (int64_t g = 0; g < w.n_groups; ++g) {
@@ -87,7 +87,7 @@ void w4_tile_gemm_256(const PackedInt& w, const QuantActs& a, int64_t tile, int6
   __m256 facc[NT][2];
   for (int t = 0; t < NT; ++t) facc[t][0] = facc[t][1] = _mm256_setzero_ps();
   const uint8_t* src = w.tile(tile);
-  const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
+  const uint16_t* sc = w.scales + tile * w.n_groups * kTileRows;
   const int64_t chunks = kChunks ? kChunks : w.group / 32;
   const int8_t* aq = a.q.data() + tok0 * a.kp;
   for (int64_t g = 0; g < w.n_groups; ++g) {
@@ -137,8 +137,8 @@ void w8_tile_256(const PackedInt& w, const QuantActs& a, const uint8_t* acts, in
   __m256 facc[NT][2];
   for (int t = 0; t < NT; ++t) facc[t][0] = facc[t][1] = _mm256_setzero_ps();
   const uint8_t* src = w.tile(tile);
-  const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
-  const int32_t* wsum = w.wsum128.data() + tile * w.n_groups * kTileRows;
+  const uint16_t* sc = w.scales + tile * w.n_groups * kTileRows;
+  const int32_t* wsum = w.wsum128 + tile * w.n_groups * kTileRows;
   const int64_t steps = w.group / 4;
   for (int64_t g = 0; g < w.n_groups; ++g) {
     __m256i acc[NT][2];

@@ -33,7 +33,7 @@ void w4_tile(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t tok0,
   __m512 facc[NT];
   for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
   const uint8_t* src = w.tile(tile);
-  const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
+  const uint16_t* sc = w.scales + tile * w.n_groups * kTileRows;
   const int64_t steps = w.group / 8;
   for (int64_t g = 0; g < w.n_groups; ++g) {
     __m512i lo_acc[NT], hi_acc[NT];
@@ -67,8 +67,8 @@ void w8_tile(const PackedInt& w, const QuantActs& a, const uint8_t* au, int64_t 
   __m512 facc[NT];
   for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
   const uint8_t* src = w.tile(tile);
-  const uint16_t* sc = w.scales.data() + tile * w.n_groups * kTileRows;
-  const int32_t* wsum = w.wsum128.data() + tile * w.n_groups * kTileRows;
+  const uint16_t* sc = w.scales + tile * w.n_groups * kTileRows;
+  const int32_t* wsum = w.wsum128 + tile * w.n_groups * kTileRows;
   const int64_t steps = w.group / 4;  // even: groups are multiples of 32
   for (int64_t g = 0; g < w.n_groups; ++g) {
     __m512i acc0[NT], acc1[NT];
