@@ -16,6 +16,8 @@
 #include "core/thread_pool.h"
 #include "kernels/int_weights.h"
 #include "kernels/linear.h"
+#include "kernels/table.h"
+#include "model/arch/family.h"
 #include "model/export_gguf.h"
 #include "quant/calib/gptq.h"
 #include "quant/calib/stats.h"
@@ -31,6 +33,7 @@ struct QuantizeOptions {
   MethodOptions methods;
   std::string preset;
   std::string act_mode = "dynamic";
+  bool tiles = false;  // store Q4_0/Q8_0-shaped matrices as tiles too (faster load, llama.cpp cannot read)
 };
 
 bool is_standard(DType t) { return static_cast<uint32_t>(t) < static_cast<uint32_t>(DType::POCKETLLM_FIRST); }
@@ -62,6 +65,7 @@ int run(QuantizeOptions& o) {
   std::map<std::string, calib::OutputError> final_errors;  // stored weights, on calibration samples
   bool pocketllm_only = false;
   uint64_t in_bytes = 0, out_bytes = 0;
+  bool needs = false;  // the file needs pocketllm (decided from the plan below, before any tensor is written)
   ExportOptions eo;
   eo.convert = [&](const std::string& name, int64_t rows, int64_t cols, const float* data) {
     TensorPlan p = plan_tensor(o.plan, name, rows, cols);
@@ -101,6 +105,29 @@ int run(QuantizeOptions& o) {
       QuantizedTensor q{e.type, rows, cols, *dtype_row_bytes(e.type, static_cast<uint64_t>(cols)), e.bytes};
       final_errors[name] = calib::quantized_output_error(data, q, act, st->second.samples.data(), st->second.n_samples(), pool);
     }
+    // pocketllm's integer matrices are stored as the kernels' tiles, so they load in place (no
+    // repacking, no second copy); Q4_0/Q8_0 stay standard for llama.cpp unless --tiles or
+    // the file needs pocketllm anyway.
+    // A fused tensor (phi3's attn_qkv, [gate; up] ffn_up) is tiled block by block: the loader
+    // views each block as its own matrix, so no tile may mix rows of two blocks.
+    std::vector<int64_t> blocks = fused_row_blocks(m->cfg, name, rows);
+    if (blocks.empty()) blocks = {rows};
+    bool blocks_tile = true;
+    for (auto b : blocks) blocks_tile = blocks_tile && tiled_int_type(e.type, b).has_value();
+    if (const auto tiled = tiled_int_type(e.type, rows);
+        tiled && blocks_tile && !o.plan.compat && (o.tiles || needs || !is_standard(e.type))) {
+      const size_t row_bytes = *dtype_row_bytes(e.type, static_cast<uint64_t>(cols));
+      std::vector<uint8_t> out;
+      out.reserve(e.bytes.size());
+      int64_t r0 = 0;
+      for (auto b : blocks) {
+        const auto t = tile_int_rows(e.type, e.bytes.data() + static_cast<size_t>(r0) * row_bytes, row_bytes, b, cols);
+        out.insert(out.end(), t.begin(), t.end());
+        r0 += b;
+      }
+      e.bytes = std::move(out);
+      e.type = *tiled;
+    }
     pocketllm_only |= !is_standard(e.type);
     out_bytes += e.bytes.size();
     return e;
@@ -110,11 +137,12 @@ int run(QuantizeOptions& o) {
   eo.extra.emplace_back("pocketllm.group", gguf::Value::u32(static_cast<uint32_t>(o.plan.group)));
   // The flag is decided after conversion; export_gguf writes extra keys first, so mark
   // it from the plan: any non-GGML type makes the file pocketllm-only.
-  bool needs = false;
   for (auto& [name, t] : m->tensors) {
     if (t.ne.size() < 2) continue;
     TensorPlan p = plan_tensor(o.plan, name, static_cast<int64_t>(t.ne[1]), static_cast<int64_t>(t.ne[0]));
-    if (p.quantize && !is_standard(scheme_type(p.scheme, static_cast<int64_t>(t.ne[0])))) needs = true;
+    const DType st = scheme_type(p.scheme, static_cast<int64_t>(t.ne[0]));
+    if (p.quantize && (!is_standard(st) || (o.tiles && !o.plan.compat && tiled_int_type(st, static_cast<int64_t>(t.ne[1])))))
+      needs = true;
   }
   if (prep.online_rotation) needs = true;  // llama.cpp would ignore pocketllm.online_rotation and mis-run the model
   eo.extra.emplace_back("pocketllm.required", gguf::Value::boolean(needs));
@@ -162,6 +190,9 @@ RegisterCommand reg({"quantize", "Quantize a model to W4A8, W8A8 or W4A16 (round
                        sub.add_option("--embed", o->plan.embed, "Token embedding (untied models): q8 or f16")->capture_default_str();
                        sub.add_flag("--compat", o->plan.compat,
                                     "Only types llama.cpp reads: tensors GGML types cannot hold stay F16");
+                       sub.add_flag("--tiles", o->tiles,
+                                    "Store W4 g32 / W8 g32 matrices as pocketllm tiles instead of Q4_0/Q8_0: loads in place "
+                                    "(no repacking, less memory) but llama.cpp cannot read the file");
                        sub.add_option("--tokenizer", o->tokenizer, "Tokenizer file for llama2.c checkpoints");
                        MethodOptions& mo = o->methods;
                        sub.add_option("--calib", mo.calib_file, "Calibration text (never the evaluation text)");
