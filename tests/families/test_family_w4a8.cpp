@@ -161,6 +161,7 @@ TEST(FamilyW4A8Phi3, FusedProjectionsAreQuantizedPerOutputBlock) {
 
   quantize(dir / "hf", dir / "fused.gguf");
   quantize(dir / "split", dir / "split.gguf");
+  quantize(dir / "model.gguf", dir / "fused_from_gguf.gguf");  // llama.cpp's layout as input
   if (HasFatalFailure()) return;
   auto fused_q = load(dir / "fused.gguf"), split_q = load(dir / "split.gguf");
   ASSERT_TRUE(fused_q->tensors.count("blk.0.attn_qkv.weight"));
@@ -168,6 +169,7 @@ TEST(FamilyW4A8Phi3, FusedProjectionsAreQuantizedPerOutputBlock) {
   EXPECT_EQ(fused_q->tensors.at("blk.0.ffn_up.weight").ne[1], static_cast<uint64_t>(2 * fused_q->cfg.hidden_dim));
   const auto a = all_logits(*fused_q, ids), b = all_logits(*split_q, ids);
   EXPECT_EQ(max_abs_diff(a, b), 0.0);
+  EXPECT_EQ(max_abs_diff(a, all_logits(*load(dir / "fused_from_gguf.gguf"), ids)), 0.0);
   EXPECT_GT(max_abs_diff(a, all_logits(*fused_fp, ids)), 1e-3);  // and it was quantized
 
   // The blocks quantizers must keep apart, and calibration statistics shared with the split form.
