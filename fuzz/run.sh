@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (clang, ASan+UBSan) and runs each for SECONDS
-# (default 60), one at a time; prints executions and findings per harness.
+# (default 60), FUZZ_PARALLEL at a time; prints executions and findings per harness.
 #   fuzz/run.sh [SECONDS] [HARNESS...]     e.g. fuzz/run.sh 600 gguf jinja
 # Env: FUZZ_BUILD (build dir, default build-fuzz), FUZZ_JOBS (ninja -j, default 1), FUZZ_NO_BUILD=1 (skip ninja),
+#      FUZZ_PARALLEL (harnesses run at once, default 1),
 #      POCKETLLM_SHARED (shared folder, default ../shared next to the repo).
 # Corpora grow in $FUZZ_BUILD/corpus/<harness>; crashes land in $FUZZ_BUILD/findings/<harness>.
 # Exit status: 1 when any harness left a finding.
@@ -36,10 +37,10 @@ seeds=$build/seeds
 rm -rf "$seeds"
 /usr/bin/python3 "$root/fuzz/seeds/make_seeds.py" "$seeds" "$shared/data" || exit 2
 
-status=0
-printf '%-16s %8s %12s %10s %s\n' harness seconds executions exec/s findings
-for h in "${harnesses[@]}"; do
-  corpus=$build/corpus/$h findings=$build/findings/$h log=$build/logs/$h.log
+# One harness: its run's figures go to $build/logs/<harness>.result as
+# "harness seconds executions exec/s findings rc".
+run_one() {
+  local h=$1 corpus=$build/corpus/$1 findings=$build/findings/$1 log=$build/logs/$1.log start rc took runs speed found
   mkdir -p "$corpus" "$findings" "$(dirname "$log")"
   start=$(date +%s)
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1} \
@@ -52,11 +53,27 @@ for h in "${harnesses[@]}"; do
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   found=$(find "$findings" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
-  printf '%-16s %8s %12s %10s %s\n' "$h" "$took" "${runs:-?}" "${speed:-?}" "$found"
-  if [ "$rc" -ne 0 ] || [ "$found" -ne 0 ]; then
+  echo "$h $took ${runs:-?} ${speed:-?} $found $rc" >"$build/logs/$h.result"
+}
+
+# FUZZ_PARALLEL harnesses at a time (default 1): each libFuzzer process uses one core.
+parallel=${FUZZ_PARALLEL:-1}
+for h in "${harnesses[@]}"; do
+  rm -f "$build/logs/$h.result"
+  while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n; done
+  run_one "$h" &
+done
+wait
+
+status=0
+printf '%-16s %8s %12s %10s %s\n' harness seconds executions exec/s findings
+for h in "${harnesses[@]}"; do
+  read -r _ took runs speed found rc <"$build/logs/$h.result" || { took=? runs=? speed=? found=? rc=1; }
+  printf '%-16s %8s %12s %10s %s\n' "$h" "$took" "$runs" "$speed" "$found"
+  if [ "$rc" != 0 ] || [ "$found" != 0 ]; then
     status=1
-    grep -m3 -E 'ERROR: |SUMMARY: |runtime error' "$log" | sed 's/^/    /'
-    echo "    log: $log; inputs: $findings"
+    grep -m3 -E 'ERROR: |SUMMARY: |runtime error' "$build/logs/$h.log" | sed 's/^/    /'
+    echo "    log: $build/logs/$h.log; inputs: $build/findings/$h"
   fi
 done
 exit $status

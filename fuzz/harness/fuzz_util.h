@@ -14,13 +14,19 @@
 namespace fuzzutil {
 
 inline const std::filesystem::path& scratch_dir() {
-  static const std::filesystem::path dir = [] {
+  // Never destroyed, so the exit handler below can still read it.
+  static const std::filesystem::path* dir = [] {
     std::filesystem::path base = std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
-    auto d = base / ("pocketllm-fuzz-" + std::to_string(getpid()));
-    std::filesystem::create_directories(d);
+    auto* d = new std::filesystem::path(base / ("pocketllm-fuzz-" + std::to_string(getpid())));
+    std::filesystem::create_directories(*d);
+    // libFuzzer ends a timed run with exit(): leave no scratch folder behind.
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(scratch_dir(), ec);
+    });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 inline std::string write_file(const std::string& name, const uint8_t* data, size_t size) {
