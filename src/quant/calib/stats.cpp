@@ -58,7 +58,9 @@ std::string stats_key(const std::string& name) {
   if (dot == std::string::npos) return "";
   const std::string layer = name.substr(0, dot + 1);
   const std::string rest = name.substr(dot + 1);
-  if (rest == "attn_q.weight" || rest == "attn_k.weight" || rest == "attn_v.weight") return layer + "attn_in";
+  // phi3's fused attn_qkv (and its [gate; up] ffn_up) reads the same input as the split matrices.
+  if (rest == "attn_q.weight" || rest == "attn_k.weight" || rest == "attn_v.weight" || rest == "attn_qkv.weight")
+    return layer + "attn_in";
   if (rest == "attn_output.weight") return layer + "attn_out_in";
   if (rest == "ffn_gate.weight" || rest == "ffn_up.weight") return layer + "ffn_in";
   if (rest == "ffn_down.weight") return layer + "ffn_down_in";
