@@ -1,5 +1,7 @@
 #include "model/export_gguf.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -99,12 +101,18 @@ void export_gguf(const Model& m, const std::string& path, const ExportOptions& o
   Timer t;
   size_t done = 0;
   const size_t total = names.size() + (rope_factors.empty() ? 0 : 1);
+  const bool tty = isatty(fileno(stderr));
   auto report = [&](const std::string& name) {
     ++done;
     if (!opt.progress) return;
     const double el = t.ms() / 1000.0, eta = el / static_cast<double>(done) * static_cast<double>(total - done);
-    std::fprintf(stderr, "\r[%zu/%zu] %-40s %5.1fs elapsed, ETA %5.1fs", done, total, name.c_str(), el, eta);
-    if (done == total) std::fprintf(stderr, "\n");
+    // A terminal gets one line redrawn; a log gets a line per ~10% (not one per tensor).
+    if (tty) {
+      std::fprintf(stderr, "\r[%zu/%zu] %-40s %5.1fs elapsed, ETA %5.1fs", done, total, name.c_str(), el, eta);
+      if (done == total) std::fprintf(stderr, "\n");
+    } else if (done == total || done * 10 / total != (done - 1) * 10 / total) {
+      std::fprintf(stderr, "[%zu/%zu] %5.1fs elapsed, ETA %5.1fs\n", done, total, el, eta);
+    }
   };
   for (auto& name : names) {
     const TensorRef& src = m.tensors.at(name);
