@@ -130,3 +130,40 @@ TEST(CalibGptq, BadInputsFailClearly) {
   // A zero Hessian (no signal) still factorizes thanks to the dead-channel handling.
   EXPECT_NO_THROW(quantize_calibrated(w.data(), 1, 64, 4, 32, std::vector<float>(64 * 64, 0.0f), {.gptq = true}));
 }
+
+TEST(CalibGptq, ActOrderKeepsTheStoredLayoutAndCutsError) {
+  const int64_t rows = 32, cols = 128;
+  const auto w = random_weights(rows * cols, 8);
+  const auto h = correlated_stats(cols, 1000, 9).hessian();
+  for (int group : {0, 32}) {
+    const Scheme s{4, group, {}};
+    const int64_t g = stored_group(s, cols);
+    const CalibMethod ao{.gptq = true, .clip = false, .damp = 0.01f, .act_order = true};
+    const auto cw = quantize_calibrated(w.data(), rows, cols, 4, g, h, ao);
+    // Static groups: scales are the original weights' RTN scales, and the replay is exact.
+    const auto rtn = quantize_calibrated(w.data(), rows, cols, 4, g, {}, {});
+    EXPECT_EQ(cw.scales, rtn.scales) << "group " << group;
+    const QuantizedTensor q = quantize_rtn(cw.values.data(), rows, cols, replay_scheme(s, cw));
+    const auto back = dequantize(q.type, q.bytes.data(), q.bytes.size(), rows, cols);
+    for (int64_t i = 0; i < rows * cols; ++i) ASSERT_EQ(back[i], cw.values[i]) << "group " << group << " at " << i;
+    const double e_rtn = relative_output_error(w.data(), rtn.values.data(), rows, cols, h);
+    const double e_ao = relative_output_error(w.data(), cw.values.data(), rows, cols, h);
+    EXPECT_LT(e_ao, 0.8 * e_rtn) << "group " << group;
+  }
+}
+
+TEST(CalibStats, SamplesAndChannelScaling) {
+  LinearStats st(2, 2, true);
+  const float x[6] = {1, 2, 3, -4, 5, 6};
+  st.add(x, 2, 3);
+  ASSERT_EQ(st.n_samples(), 2);  // capped at max_samples
+  EXPECT_EQ(st.samples, (std::vector<float>{1, 2, 3, -4}));
+  const auto h0 = st.hessian();
+  st.divide_channels({2.0f, 4.0f});
+  EXPECT_EQ(st.samples, (std::vector<float>{0.5f, 0.5f, 1.5f, -1.0f}));
+  EXPECT_FLOAT_EQ(st.abs_max[1], 6.0f / 4);
+  const auto h1 = st.hessian();
+  EXPECT_FLOAT_EQ(h1[0 * 2 + 1], h0[0 * 2 + 1] / 8);
+  EXPECT_FLOAT_EQ(h1[1 * 2 + 1], h0[1 * 2 + 1] / 16);
+  EXPECT_THROW(st.divide_channels({1.0f}), Error);
+}
