@@ -1,5 +1,6 @@
-// Calibrated W4A8 (GPTQ + clipping, calibrated on calib.txt only) against plain
+// Calibrated W4A8 (--method best, calibrated on calib.txt only) against plain
 // round-to-nearest, both measured on eval.txt: the KL ratio is computed here.
+// Also: a rotated file is marked as needing pocketllm, --compat drops the online part.
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -20,27 +21,75 @@ double mean_kl(const std::string& q) {
   return std::stod(m[1]);
 }
 
-std::string quantize(const std::string& dir, const std::string& group, bool calibrated) {
-  const std::string out = dir + "/q-g" + group + (calibrated ? "-cal" : "-rtn") + ".gguf";
+std::string calib_txt() { return (ts::shared_data() / "text/calib.txt").string(); }
+
+ts::CmdResult quantize_to(const std::string& out, const std::string& group, const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"quantize", stories("stories260K.bin"), out, "--tokenizer", stories("tok512.bin"),
                                    "--scheme", "w4a8", "--group", group, "--head", "f16", "-t", "2"};
-  if (calibrated)
-    args.insert(args.end(), {"--calib", (ts::shared_data() / "text/calib.txt").string(), "--gptq", "--clip"});
-  auto r = ts::run_cli(args);
+  args.insert(args.end(), extra.begin(), extra.end());
+  return ts::run_cli(args);
+}
+
+std::string quantize(const std::string& dir, const std::string& group, const std::string& tag,
+                     const std::vector<std::string>& extra) {
+  const std::string out = dir + "/q-g" + group + "-" + tag + ".gguf";
+  auto r = quantize_to(out, group, extra);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return out;
 }
+
+std::string quantize(const std::string& dir, const std::string& group, bool calibrated) {
+  return calibrated ? quantize(dir, group, "cal", {"--calib", calib_txt(), "--gptq", "--clip"})
+                    : quantize(dir, group, "rtn", {});
+}
 }  // namespace
 
-TEST(Calibration, GptqPlusClipCutsKlBelowSixTenthsOfRtn) {
+TEST(Calibration, BestMethodCutsKlBelowSixTenthsOfRtn) {
+  // --method best (docs/CALIBRATION.md) against plain RTN, both measured here on eval.txt.
   auto dir = ts::temp_dir("calib").string();
   for (const char* g : {"32", "0"}) {
     const double rtn = mean_kl(quantize(dir, g, false));
-    const double cal = mean_kl(quantize(dir, g, true));
-    std::printf("W4A8 g%s: RTN KL %.4f, GPTQ+clip KL %.4f, ratio %.3f\n", g, rtn, cal, cal / rtn);
+    const double best = mean_kl(quantize(dir, g, "best", {"--calib", calib_txt(), "--method", "best"}));
+    std::printf("W4A8 g%s: RTN KL %.4f, best KL %.4f, ratio %.3f\n", g, rtn, best, best / rtn);
     EXPECT_GT(rtn, 0.05) << "RTN must lose quality for the ratio to mean anything";
-    EXPECT_LE(cal, 0.6 * rtn) << "group " << g;
+    EXPECT_LE(best, 0.6 * rtn) << "group " << g;
   }
+}
+
+TEST(Calibration, RotatedFileNeedsPocketllmAndRuns) {
+  auto dir = ts::temp_dir("calib-rot").string();
+  const std::string out = quantize(dir, "32", "rot", {"--rotate", "--calib", calib_txt()});
+  const std::string bytes = ts::read_file(out);
+  EXPECT_NE(bytes.find("pocketllm.online_rotation"), std::string::npos);
+  EXPECT_NE(bytes.find("ffn_down_rotation.weight"), std::string::npos);
+  const double kl = mean_kl(out);
+  std::printf("W4A8 g32 rotated (RTN): KL %.4f\n", kl);
+  EXPECT_LT(kl, 0.3) << "a rotated model that runs without its online transform would be far worse";
+  // The JSON report has the per-layer errors of each stage.
+  const std::string report = ts::read_file(out + ".calib.json");
+  EXPECT_NE(report.find("layer_output_error"), std::string::npos);
+  EXPECT_NE(report.find("\"rotate\""), std::string::npos);
+  // --compat: llama.cpp cannot run the online part; it is dropped with a message.
+  const std::string compat = dir + "/compat.gguf";
+  auto r = quantize_to(compat, "32", {"--rotate", "--compat"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("rotating the residual stream only"), std::string::npos) << r.err;
+  const std::string cb = ts::read_file(compat);
+  EXPECT_EQ(cb.find("pocketllm.online_rotation"), std::string::npos);
+  EXPECT_EQ(cb.find("ffn_down_rotation.weight"), std::string::npos);
+}
+
+TEST(Calibration, StaticActivationsAndBadMethodsFailClearly) {
+  auto dir = ts::temp_dir("calib-bad").string();
+  auto r = quantize_to(dir + "/a.gguf", "32", {"--act", "static"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("static"), std::string::npos) << r.err;
+  r = quantize_to(dir + "/b.gguf", "32", {"--method", "magic"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("unknown --method"), std::string::npos) << r.err;
+  r = quantize_to(dir + "/c.gguf", "32", {"--smooth"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--smooth needs calibration data"), std::string::npos) << r.err;
 }
 
 TEST(Calibration, IsDeterministic) {
