@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "model/context.h"
 #include "model/export_gguf.h"
+#include "model/export_hf.h"
 #include "model/float_model.h"
 #include "quant/hadamard.h"
 #include "quant/rotate.h"
@@ -150,4 +151,22 @@ TEST(Rotate, OnlineKeyWithoutItsBlockIsAClearError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("ffn_down_rotation.weight"), std::string::npos) << e.what();
   }
+}
+
+TEST(Rotate, HuggingFaceLlamaFolderRotatesExactlyToo) {
+  // HF llama stores Q/K for half-split RoPE; the float tensors are in GGUF order, so the
+  // in-memory model must switch to interleaved RoPE.
+  auto m = stories();
+  const auto dir = ts::temp_dir("rotate-hf") / "hf";
+  export_hf(*m, dir.string());
+  auto hf = load_model(dir.string());
+  ASSERT_EQ(hf->format, ModelFormat::HuggingFace);
+  const auto ids = prompt(*m);
+  const auto base = all_logits(*m, ids);
+  FloatTensors t = model_float_tensors(*hf);
+  auto same = model_over_float_tensors(*hf, t, false);
+  EXPECT_LE(max_abs_diff(all_logits(*same, ids), base), 1e-4f);
+  rotate_model(t, hf->cfg.n_layers, RotateOptions{1, true});
+  auto rot = model_over_float_tensors(*hf, t, true);
+  EXPECT_LE(max_abs_diff(all_logits(*rot, ids), base), 1e-4f);
 }
