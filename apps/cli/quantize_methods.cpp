@@ -91,13 +91,13 @@ std::map<std::string, calib::OutputError> rtn_errors(const FloatTensors& t, cons
 }  // namespace
 
 void apply_method_preset(const std::string& name, int group, MethodOptions& o) {
+  // Presets only switch methods on: flags given with them (e.g. --method best --rotate) still apply.
   if (name == "rtn") {
-    o.rotate = o.smooth = o.weights.gptq = o.weights.clip = o.weights.act_order = false;
-  } else if (name == "best") {  // measured best on stories260K (docs/CALIBRATION.md)
-    o.rotate = o.smooth = false;  // both measured worse than GPTQ + clip alone there
+    if (o.any() || o.weights.act_order) fail("--method rtn cannot be combined with --rotate, --smooth, --gptq or --clip");
+  } else if (name == "best") {  // measured best on stories260K (docs/CALIBRATION.md); rotate/smooth did not help there
     o.weights.gptq = true;
     o.weights.clip = true;
-    o.weights.act_order = group == 0;  // helps per-channel scales, not groups of 32
+    if (group == 0) o.weights.act_order = true;  // helps per-channel scales, not groups of 32
   } else {
     fail("unknown --method '{}' (rtn, best)", name);
   }

@@ -31,7 +31,8 @@ struct MethodOptions {
   bool any() const { return rotate || smooth || weights.gptq || weights.clip; }
 };
 
-// Applies a --method preset ("rtn", "best") for weights of `group` (0: per channel) to o;
+// Applies a --method preset ("rtn", "best") for weights of `group` (0: per channel) to o (switching
+// methods on; flags given with the preset stay on);
 // throws Error for an unknown name.
 void apply_method_preset(const std::string& name, int group, MethodOptions& o);
 
