@@ -137,10 +137,13 @@ void quantize_acts_tokens(const float* x, int64_t ldx, int64_t t0, int64_t t1, i
       const float inv = d > 0 ? 1.0f / d : 0.0f;
       int32_t sum = 0;
       for (c = c0; c < c1; ++c) {
-        const float r = std::clamp((xt[c] * inv + kRound) - kRound, -127.0f, 127.0f);
-        // NaN (a NaN input, or inf * 0 when the group holds an inf) becomes 0: casting
-        // NaN to int is undefined behaviour. The comparison keeps the loop vectorizable.
-        const int v = static_cast<int>(r == r ? r : 0.0f);
+        // NaN (a NaN input, or inf * 0 when the group holds an inf) becomes 0 before any
+        // arithmetic: casting NaN to int is undefined behaviour, and a test after the
+        // clamp can be folded away (GCC treats the clamped value as never NaN).
+        float y = xt[c] * inv;
+        y = std::isnan(y) ? 0.0f : y;
+        const float r = std::clamp((y + kRound) - kRound, -127.0f, 127.0f);
+        const int v = static_cast<int>(r);
         q[c] = static_cast<int8_t>(v);
         sum += v;
       }

@@ -163,6 +163,7 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels) {
     pack_int(m.type, m.data, m.row_bytes, m.rows, m.cols, p->tiles);
     p->has_tiles = true;
     m.packed_bytes = p->tiles.owned_bytes();
+    m.stream_bytes = p->tiles.n_tiles * (p->tiles.tile_bytes + static_cast<size_t>(p->tiles.n_groups) * kTileRows * 2);
   } else {
     p->raw.assign(m.data, m.data + m.row_bytes * m.rows);
     m.packed_bytes = p->raw.size();

@@ -25,7 +25,8 @@ struct Matrix {
   size_t row_bytes = 0;
   ActPrecision act = ActPrecision::Int8;
   std::shared_ptr<void> packed;
-  size_t packed_bytes = 0;
+  size_t packed_bytes = 0;  // memory `packed` owns (0 when it views the stored tiles in place)
+  size_t stream_bytes = 0;  // weight bytes one linear() call reads (set by prepare_matrix; 0: rows * row_bytes)
 
   bool empty() const { return data == nullptr && !packed; }
 };

@@ -28,7 +28,8 @@ std::string from_tokenizer_config(const fs::path& p) {
   std::string first;
   for (auto& e : ct) {
     if (!e.is_object() || !e.contains("template") || !e["template"].is_string()) continue;
-    if (e.value("name", "") == "default") return e["template"].get<std::string>();
+    if (e.contains("name") && e["name"].is_string() && e["name"].get<std::string>() == "default")
+      return e["template"].get<std::string>();
     if (first.empty()) first = e["template"].get<std::string>();
   }
   return first;

@@ -86,7 +86,7 @@ void load_hf(Model& m, const std::string& folder, const LoadOptions& opt) {
   if (!fs::exists(cfg_path)) fail("{}: not a Hugging Face model folder (no config.json)", folder);
   const json top = read_json(cfg_path);
   if (!top.is_object()) fail("{}: config.json is not a JSON object", cfg_path.string());
-  const std::string mt = top.value("model_type", "");
+  const std::string mt = HfConfig{top, cfg_path.string()}.string("model_type", "");
   const Architecture* arch = architecture_for_hf_type(mt);
   if (!arch) {
     std::string list;
@@ -111,7 +111,7 @@ void load_hf(Model& m, const std::string& folder, const LoadOptions& opt) {
   c.norm_eps = static_cast<float>(k.number("rms_norm_eps", 1e-6));
   c.rope_theta = static_cast<float>(k.number("rope_theta", 10000.0));
   c.rope_style = RopeStyle::Neox;
-  c.tied_embeddings = j.value("tie_word_embeddings", top.value("tie_word_embeddings", false));
+  c.tied_embeddings = k.boolean("tie_word_embeddings", HfConfig{top, cfg_path.string()}.boolean("tie_word_embeddings", false));
   read_rope_scaling(c, k);
   if (arch->from_hf) arch->from_hf(c, k);
 

@@ -124,6 +124,16 @@ TEST(ModelErrors, MissingTensorShapeMismatchAndBadConfig) {
   bad["model_type"] = "mamba";
   ts::write_file(dir / "hf/config.json", bad.dump());
   expect_load_error((dir / "hf").string(), "unsupported architecture 'mamba' (supported: llama");
+  // Keys of the wrong JSON type name the key (found by fuzz_hf_config: they used to
+  // surface as nlohmann's own type_error, without the file).
+  bad = cfg;
+  bad["model_type"] = 2;
+  ts::write_file(dir / "hf/config.json", bad.dump());
+  expect_load_error((dir / "hf").string(), "config.json: 'model_type' should be a string");
+  bad = cfg;
+  bad["tie_word_embeddings"] = "yes";
+  ts::write_file(dir / "hf/config.json", bad.dump());
+  expect_load_error((dir / "hf").string(), "'tie_word_embeddings' should be true or false");
   ts::write_file(dir / "hf/config.json", "{broken");
   expect_load_error((dir / "hf").string(), "invalid JSON");
   // Not a model at all.

@@ -19,6 +19,12 @@ double HfConfig::number(const std::string& key, double dflt) const {
   return j[key].get<double>();
 }
 
+bool HfConfig::boolean(const std::string& key, bool dflt) const {
+  if (!has(key)) return dflt;
+  if (!j[key].is_boolean()) fail("{}: '{}' should be true or false", source, key);
+  return j[key].get<bool>();
+}
+
 std::string HfConfig::string(const std::string& key, const std::string& dflt) const {
   if (!has(key)) return dflt;
   if (!j[key].is_string()) fail("{}: '{}' should be a string", source, key);

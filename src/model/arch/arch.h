@@ -22,6 +22,7 @@ struct HfConfig {
   int64_t integer(const std::string& key, std::optional<int64_t> dflt = {}) const;
   double number(const std::string& key, double dflt) const;
   std::string string(const std::string& key, const std::string& dflt) const;
+  bool boolean(const std::string& key, bool dflt) const;
 };
 
 // GGUF <arch>.* keys (source = the file path).

@@ -7,7 +7,7 @@ namespace pocketllm::detail {
 namespace {
 // HF Qwen: with use_sliding_window, layers from max_window_layers on slide.
 void qwen_sliding_from_hf(ModelConfig& c, const HfConfig& k) {
-  if (!k.j.value("use_sliding_window", false) || !k.has("sliding_window")) return;
+  if (!k.boolean("use_sliding_window", false) || !k.has("sliding_window")) return;
   c.sliding_window = k.integer("sliding_window");
   if (k.has("layer_types")) {
     c.layer_sliding = sliding_layers_from_hf(k, c.n_layers, 0);

@@ -35,7 +35,7 @@ double stddev(const std::vector<double>& v) {
 
 size_t matrix_bytes(const Matrix& w) {
   if (w.empty()) return 0;
-  return w.packed ? w.packed_bytes : static_cast<size_t>(w.rows) * w.row_bytes;
+  return w.stream_bytes ? w.stream_bytes : static_cast<size_t>(w.rows) * w.row_bytes;
 }
 
 double now_ns() {
