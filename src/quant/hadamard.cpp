@@ -3,17 +3,11 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/splitmix.h"
 
 namespace pocketllm {
 
 namespace {
-uint64_t splitmix64(uint64_t& s) {
-  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 // Uniform in [-1, 1) from the top 53 bits: exact, the same on every platform.
 double uniform(uint64_t& s) { return static_cast<double>(splitmix64(s) >> 11) * 0x1.0p-52 - 1.0; }
 

@@ -13,6 +13,7 @@
 #include "model/float_model.h"
 #include "quant/hadamard.h"
 #include "quant/rotate.h"
+#include "support/model_helpers.h"
 #include "support/test_support.h"
 #include "tokenizer/tokenizer.h"
 
@@ -34,20 +35,6 @@ double norm2(const std::vector<float>& v) {
   return s;
 }
 
-std::unique_ptr<Model> stories() {
-  LoadOptions lo;
-  lo.tokenizer_path = (ts::shared_data() / "models/stories260K/tok512.bin").string();
-  return load_model((ts::shared_data() / "models/stories260K/stories260K.bin").string(), lo);
-}
-
-std::vector<float> all_logits(const Model& m, const std::vector<int32_t>& ids) {
-  ContextParams p;
-  p.n_ctx = 64;
-  p.n_threads = 1;
-  Context ctx(m, p);
-  const float* l = ctx.eval(ids.data(), static_cast<int64_t>(ids.size()), true);
-  return std::vector<float>(l, l + ids.size() * m.cfg.n_vocab);
-}
 
 std::vector<int32_t> prompt(const Model& m) {
   std::vector<int32_t> ids = m.tokenizer->encode("Once upon a time there was a little girl named Lily. She", false, false);
@@ -100,9 +87,9 @@ TEST(Hadamard, KroneckerTransformIsOrthogonalForAnySize) {
 }
 
 TEST(Rotate, Fp32LogitsUnchangedInMemory) {
-  auto m = stories();
+  auto m = ts::stories_model();
   const auto ids = prompt(*m);
-  const std::vector<float> base = all_logits(*m, ids);
+  const std::vector<float> base = ts::all_logits(*m, ids, 64);
   for (bool online : {false, true}) {
     FloatTensors t = model_float_tensors(*m);
     rotate_model(t, m->cfg.n_layers, RotateOptions{3, online});
@@ -111,22 +98,22 @@ TEST(Rotate, Fp32LogitsUnchangedInMemory) {
     // The rotation really changed the weights (not a no-op).
     EXPECT_GT(max_abs_diff(t.at("blk.0.attn_q.weight").data, model_float_tensors(*m).at("blk.0.attn_q.weight").data), 0.01f);
     auto r = model_over_float_tensors(*m, t, online);
-    EXPECT_LE(max_abs_diff(all_logits(*r, ids), base), 1e-4f) << "online " << online;
+    EXPECT_LE(max_abs_diff(ts::all_logits(*r, ids, 64), base), 1e-4f) << "online " << online;
   }
 }
 
 TEST(Rotate, WithoutTheOnlineTransformTheRotatedDownProjIsWrong) {
   // Guards the test above: dropping the runtime transform must change the logits.
-  auto m = stories();
+  auto m = ts::stories_model();
   const auto ids = prompt(*m);
   FloatTensors t = model_float_tensors(*m);
   rotate_model(t, m->cfg.n_layers, RotateOptions{3, true});
   auto r = model_over_float_tensors(*m, t, false);
-  EXPECT_GT(max_abs_diff(all_logits(*r, ids), all_logits(*m, ids)), 0.1f);
+  EXPECT_GT(max_abs_diff(ts::all_logits(*r, ids, 64), ts::all_logits(*m, ids, 64)), 0.1f);
 }
 
 TEST(Rotate, GgufRoundTripKeepsTheOnlineTransform) {
-  auto m = stories();
+  auto m = ts::stories_model();
   const auto ids = prompt(*m);
   FloatTensors t = model_float_tensors(*m);
   rotate_model(t, m->cfg.n_layers, RotateOptions{0, true});
@@ -137,11 +124,11 @@ TEST(Rotate, GgufRoundTripKeepsTheOnlineTransform) {
   export_gguf(*r, path, eo);
   auto back = load_model(path);
   EXPECT_TRUE(back->cfg.online_down_rotation);
-  EXPECT_LE(max_abs_diff(all_logits(*back, ids), all_logits(*m, ids)), 1e-4f);
+  EXPECT_LE(max_abs_diff(ts::all_logits(*back, ids, 64), ts::all_logits(*m, ids, 64)), 1e-4f);
 }
 
 TEST(Rotate, OnlineKeyWithoutItsBlockIsAClearError) {
-  auto m = stories();
+  auto m = ts::stories_model();
   FloatTensors t = model_float_tensors(*m);
   rotate_model(t, m->cfg.n_layers, RotateOptions{0, true});
   t.erase(kDownRotationTensor);
@@ -156,17 +143,17 @@ TEST(Rotate, OnlineKeyWithoutItsBlockIsAClearError) {
 TEST(Rotate, HuggingFaceLlamaFolderRotatesExactlyToo) {
   // HF llama stores Q/K for half-split RoPE; the float tensors are in GGUF order, so the
   // in-memory model must switch to interleaved RoPE.
-  auto m = stories();
+  auto m = ts::stories_model();
   const auto dir = ts::temp_dir("rotate-hf") / "hf";
   export_hf(*m, dir.string());
   auto hf = load_model(dir.string());
   ASSERT_EQ(hf->format, ModelFormat::HuggingFace);
   const auto ids = prompt(*m);
-  const auto base = all_logits(*m, ids);
+  const auto base = ts::all_logits(*m, ids, 64);
   FloatTensors t = model_float_tensors(*hf);
   auto same = model_over_float_tensors(*hf, t, false);
-  EXPECT_LE(max_abs_diff(all_logits(*same, ids), base), 1e-4f);
+  EXPECT_LE(max_abs_diff(ts::all_logits(*same, ids, 64), base), 1e-4f);
   rotate_model(t, hf->cfg.n_layers, RotateOptions{1, true});
   auto rot = model_over_float_tensors(*hf, t, true);
-  EXPECT_LE(max_abs_diff(all_logits(*rot, ids), base), 1e-4f);
+  EXPECT_LE(max_abs_diff(ts::all_logits(*rot, ids, 64), base), 1e-4f);
 }

@@ -8,6 +8,7 @@
 #include "model/context.h"
 #include "model/float_model.h"
 #include "quant/calib/smooth.h"
+#include "support/model_helpers.h"
 #include "support/test_support.h"
 #include "tokenizer/tokenizer.h"
 
@@ -15,20 +16,6 @@ using namespace pocketllm;
 namespace ts = testsupport;
 
 namespace {
-std::unique_ptr<Model> stories() {
-  LoadOptions lo;
-  lo.tokenizer_path = (ts::shared_data() / "models/stories260K/tok512.bin").string();
-  return load_model((ts::shared_data() / "models/stories260K/stories260K.bin").string(), lo);
-}
-
-std::vector<float> all_logits(const Model& m, const std::vector<int32_t>& ids) {
-  ContextParams p;
-  p.n_ctx = 256;
-  p.n_threads = 1;
-  Context ctx(m, p);
-  const float* l = ctx.eval(ids.data(), static_cast<int64_t>(ids.size()), true);
-  return std::vector<float>(l, l + ids.size() * m.cfg.n_vocab);
-}
 
 // Statistics of each linear input over `ids` (one chunk), as quantize collects them.
 calib::CalibStats collect(const Model& m, const std::vector<int32_t>& ids) {
@@ -46,14 +33,14 @@ calib::CalibStats collect(const Model& m, const std::vector<int32_t>& ids) {
     if (it == keys.end()) return;
     stats.try_emplace(it->second, w.cols, 256, true).first->second.add(x, ldx, n);
   });
-  all_logits(m, ids);
+  ts::all_logits(m, ids);
   set_linear_observer({});
   return stats;
 }
 }  // namespace
 
 TEST(Smooth, KeepsFp32LogitsAndLowersTheSearchedError) {
-  auto m = stories();
+  auto m = ts::stories_model();
   std::vector<int32_t> ids = m->tokenizer->encode(ts::read_file(ts::shared_data() / "text/calib.txt").substr(0, 900), false, false);
   ids.resize(std::min<size_t>(ids.size(), 200));
   ids.insert(ids.begin(), m->tokenizer->bos());
@@ -75,7 +62,7 @@ TEST(Smooth, KeepsFp32LogitsAndLowersTheSearchedError) {
   for (auto& [name, x] : t) norms_changed += name.ends_with("norm.weight") && x.data != before.at(name).data;
   EXPECT_GT(norms_changed, 0);
   auto sm = model_over_float_tensors(*m, t, false);
-  const auto a = all_logits(*m, ids), b = all_logits(*sm, ids);
+  const auto a = ts::all_logits(*m, ids), b = ts::all_logits(*sm, ids);
   float d = 0;
   for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(a[i] - b[i]));
   EXPECT_LE(d, 1e-4f);

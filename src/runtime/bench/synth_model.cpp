@@ -8,19 +8,13 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "core/splitmix.h"
 #include "core/thread_pool.h"
 #include "model/export_gguf.h"
 #include "tokenizer/tokenizer.h"
 
 namespace pocketllm::bench {
 namespace {
-
-uint64_t splitmix64(uint64_t& s) {
-  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 // Uniform in (0, 1]: never 0, so log() stays finite.
 double unit(uint64_t& s) { return (static_cast<double>(splitmix64(s) >> 11) + 1.0) * 0x1.0p-53; }
