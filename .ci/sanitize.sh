@@ -6,16 +6,16 @@
 #     reuses the same build directory, so CI compiles the sanitized libraries once.
 #     UBSan does not recover there: any report fails the test.
 #  2. TSan (GCC, -DPOCKETLLM_SANITIZE=thread, its own build directory): the threaded
-#     tests - the thread pool and the 2-thread kernels. TSAN_LABELS="core kernels server"
-#     adds the server's concurrency tests (the server binary is then built with TSan too;
-#     that build is the whole project, which does not fit CI's budget on 2 cores).
+#     tests - the thread pool, the 2-thread kernels and the server's concurrency tests
+#     (the server binary is built with TSan too: the whole project, ~10 min on 2 cores;
+#     TSAN_LABELS="core kernels" skips it).
 # Budget ~15 min on 2 cores. Overrides: SANITIZE_LABELS, TSAN_LABELS, TSAN_TESTS (ctest -R),
 # SANITIZE_EXCLUDE (ctest -E), SANITIZE_JOBS, FUZZ_BUILD (stage 1's directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${SANITIZE_JOBS:-$(nproc)}
 asan_labels=${SANITIZE_LABELS:-core formats tokenizer chat kernels}
-tsan_labels=${TSAN_LABELS:-core kernels}
+tsan_labels=${TSAN_LABELS:-core kernels server}
 tsan_tests=${TSAN_TESTS:-ThreadPool|ThreadsDoNotChangeResults|Concurrency|FullQueueIs503|Disconnect}
 asan_build=${FUZZ_BUILD:-$PWD/build-fuzz-ci}
 # Timing tests measure speed, which a sanitizer build does not have; gpt-2's long-run
@@ -47,8 +47,11 @@ fi
   ninja -C build-tsan -j"$jobs" $(targets_of $tsan_labels)
   say "TSan: ctest -L '$(label_regex $tsan_labels)' -R '$tsan_tests'"
   # Kernel tests use at most 2 threads (POCKETLLM_TEST_MAX_THREADS).
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 POCKETLLM_TEST_MAX_THREADS=2 \
-    ctest --test-dir build-tsan -L "$(label_regex $tsan_labels)" -R "$tsan_tests" -E "$exclude" \
+  # .ci/tsan.supp: races TSan reports inside Debian's uninstrumented cpp-httplib. The
+  # hang-up test is timing-bound (it races a 2,000-token answer), too slow under TSan.
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/.ci/tsan.supp POCKETLLM_TEST_MAX_THREADS=2 \
+    ctest --test-dir build-tsan -L "$(label_regex $tsan_labels)" -R "$tsan_tests" \
+      -E "$exclude|NonStreamedClientThatHangsUp" \
       --output-on-failure -j"$jobs" --timeout 900
 }
 say "sanitizer stages passed"
