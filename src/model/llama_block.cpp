@@ -7,11 +7,6 @@
 //   gemma2/3: GELU-tanh gate, RMSNorm of the attention and FFN outputs before each
 //   residual add (post-norms), score scale query_pre_attn_scalar^-1/2, sliding-window
 //   layers, gemma2's tanh soft-capping of scores;  phi3: fused weights, split at load.
-#include <algorithm>
-#include <cmath>
-#include <cstring>
-
-#include "core/fp16.h"
 #include "model/attention.h"
 #include "model/context.h"
 #include "model/ops.h"
