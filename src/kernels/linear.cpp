@@ -160,7 +160,7 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels) {
   auto p = std::make_shared<PreparedWeights>();
   p->kernels = &kernels;
   if ((kernels.gemm_w4 && kernels.gemm_w8) || f->tiled) {
-    pack_int(m.type, m.data, m.row_bytes, m.rows, m.cols, p->tiles);
+    pack_int(m.type, m.data, m.row_bytes, m.rows, m.cols, p->tiles, kernels.reads_wsum128);
     p->has_tiles = true;
     m.packed_bytes = p->tiles.owned_bytes();
     m.stream_bytes = p->tiles.n_tiles * (p->tiles.tile_bytes + static_cast<size_t>(p->tiles.n_groups) * kTileRows * 2);

@@ -36,7 +36,8 @@ void fill_wsum128(PackedInt& p) {
 }
 }  // namespace
 
-void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedInt& p) {
+void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedInt& p,
+              bool with_wsum128) {
   const auto f = int_weight_format(t);
   if (!f) fail("pack_int: {} is not an integer weight format", dtype_name(t));
   set_shape(*f, rows, cols, p);
@@ -45,7 +46,7 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
     p.q = data;
     p.scales = reinterpret_cast<const uint16_t*>(data + p.tile_bytes * p.n_tiles);
     if (reinterpret_cast<uintptr_t>(p.scales) % alignof(uint16_t) != 0) fail("{}: misaligned tensor data", dtype_name(t));
-    if (p.bits == 8) fill_wsum128(p);
+    if (p.bits == 8 && with_wsum128) fill_wsum128(p);
     (void)row_bytes;
     return;
   }
@@ -75,7 +76,7 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
   }
   p.q = p.own_q.data();
   p.scales = p.own_scales.data();
-  if (p.bits == 8) fill_wsum128(p);
+  if (p.bits == 8 && with_wsum128) fill_wsum128(p);
 }
 
 std::vector<uint8_t> tile_int_rows(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols) {

@@ -33,7 +33,7 @@ struct PackedInt {
   size_t tile_bytes = 0;              // kp * 16 * bits / 8
   const uint8_t* q = nullptr;         // [n_tiles][tile_bytes]
   const uint16_t* scales = nullptr;   // f16 bits (as stored, so exact): [n_tiles][n_groups][16]; 0 for padding rows
-  const int32_t* wsum128 = nullptr;   // 8-bit only: [n_tiles][n_groups][16] = 128 * sum(q)
+  const int32_t* wsum128 = nullptr;   // 8-bit, for reads_wsum128 tables (else null): [n_tiles][n_groups][16] = 128 * sum(q)
   std::vector<uint8_t> own_q;
   std::vector<uint16_t> own_scales;
   std::vector<int32_t> own_wsum128;
@@ -48,7 +48,9 @@ struct PackedInt {
 
 // Repacks `rows` stored rows (row r at data + r * row_bytes) of an integer weight
 // type; for a tiled type, views `data` in place (rows must be a multiple of 16).
-void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedInt& p);
+// with_wsum128: also fill wsum128 (8-bit only; the tables with reads_wsum128 need it).
+void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedInt& p,
+              bool with_wsum128 = false);
 // The bytes of the tiled type (tiled_int_type(t)) holding the same matrix.
 std::vector<uint8_t> tile_int_rows(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols);
 // Reads row r of a packed matrix back as signed ints and scales (same as unpack_int_row).
@@ -72,6 +74,7 @@ struct KernelTable {
   F16RowFn f16_to_f32_row = nullptr;
   RoundF16Fn round_f16 = nullptr;
   AxpyRowsFn axpy_rows = nullptr;
+  bool reads_wsum128 = false;  // its 8-bit kernels offset activations by 128 and need PackedInt::wsum128
 };
 
 // The table every linear() uses by default: POCKETLLM_ISA if set (throws Error

@@ -182,6 +182,6 @@ void axpy_rows(const float* a, const float* rows, int64_t n_rows, int64_t n, flo
 
 }  // namespace
 
-extern const KernelTable kAvx512VnniKernels = {"avx512vnni", gemm_w4, gemm_w8, dot_f32, f16_row, round_f16, axpy_rows};
+extern const KernelTable kAvx512VnniKernels = {"avx512vnni", gemm_w4, gemm_w8, dot_f32, f16_row, round_f16, axpy_rows, true};
 
 }  // namespace pocketllm
