@@ -138,7 +138,8 @@ void w8_tile_256(const PackedInt& w, const QuantActs& a, const uint8_t* acts, in
   for (int t = 0; t < NT; ++t) facc[t][0] = facc[t][1] = _mm256_setzero_ps();
   const uint8_t* src = w.tile(tile);
   const uint16_t* sc = w.scales + tile * w.n_groups * kTileRows;
-  const int32_t* wsum = w.wsum128 + tile * w.n_groups * kTileRows;
+  // Null unless the table offsets activations (pack_int skips it): no arithmetic on it then.
+  const int32_t* wsum = Dot::kOffsetActs ? w.wsum128 + tile * w.n_groups * kTileRows : nullptr;
   const int64_t steps = w.group / 4;
   for (int64_t g = 0; g < w.n_groups; ++g) {
     __m256i acc[NT][2];
