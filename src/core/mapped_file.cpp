@@ -36,7 +36,7 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, bool use_m
       return f;
     }
   }
-  f->buffer_.resize(f->size_);
+  f->buffer_ = HugeBuffer(f->size_);
   size_t off = 0;
   while (off < f->size_) {
     ssize_t n = ::read(fd, f->buffer_.data() + off, f->size_ - off);

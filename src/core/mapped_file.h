@@ -1,10 +1,12 @@
-// A read-only view of a whole file: mmap'd when allowed, else read into memory.
+// A read-only view of a whole file: mmap'd when allowed, else read into memory
+// (huge pages when the kernel grants them: see core/huge_buffer.h).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <vector>
+
+#include "core/huge_buffer.h"
 
 namespace pocketllm {
 
@@ -29,7 +31,7 @@ class MappedFile {
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   bool mapped_ = false;
-  std::vector<uint8_t> buffer_;
+  HugeBuffer buffer_;
 };
 
 }  // namespace pocketllm

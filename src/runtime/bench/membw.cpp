@@ -18,15 +18,20 @@ namespace {
 constexpr size_t kAlign = 4096;
 
 // Each reader sums 64-byte lines in several independent accumulators so the
-// loop is bound by loads, not by the add latency.
+// loop is bound by loads, not by the add latency. It reads its share as two
+// streams in lockstep (first and second half): one stream per core leaves
+// bandwidth unused on some CPUs (Zen 5: ~20% less), and a decode that wants
+// the ceiling can read its weights the same way.
 #if defined(__x86_64__)
 __attribute__((target("avx512f"))) uint64_t read_avx512(const uint8_t* p, size_t n) {
   __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-  for (size_t i = 0; i + 256 <= n; i += 256) {
+  const size_t half = n / 2 / 128 * 128;
+  const uint8_t* q = p + half;
+  for (size_t i = 0; i + 128 <= half; i += 128) {
     a0 = _mm512_xor_si512(a0, _mm512_load_si512(p + i));
     a1 = _mm512_xor_si512(a1, _mm512_load_si512(p + i + 64));
-    a2 = _mm512_xor_si512(a2, _mm512_load_si512(p + i + 128));
-    a3 = _mm512_xor_si512(a3, _mm512_load_si512(p + i + 192));
+    a2 = _mm512_xor_si512(a2, _mm512_load_si512(q + i));
+    a3 = _mm512_xor_si512(a3, _mm512_load_si512(q + i + 64));
   }
   __m512i s = _mm512_xor_si512(_mm512_xor_si512(a0, a1), _mm512_xor_si512(a2, a3));
   alignas(64) uint64_t lanes[8];
@@ -38,11 +43,13 @@ __attribute__((target("avx512f"))) uint64_t read_avx512(const uint8_t* p, size_t
 
 __attribute__((target("avx2"))) uint64_t read_avx2(const uint8_t* p, size_t n) {
   __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-  for (size_t i = 0; i + 128 <= n; i += 128) {
+  const size_t half = n / 2 / 64 * 64;
+  const uint8_t* q = p + half;
+  for (size_t i = 0; i + 64 <= half; i += 64) {
     a0 = _mm256_xor_si256(a0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
     a1 = _mm256_xor_si256(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
-    a2 = _mm256_xor_si256(a2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
-    a3 = _mm256_xor_si256(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+    a2 = _mm256_xor_si256(a2, _mm256_load_si256(reinterpret_cast<const __m256i*>(q + i)));
+    a3 = _mm256_xor_si256(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(q + i + 32)));
   }
   __m256i s = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
   alignas(32) uint64_t lanes[4];
@@ -54,9 +61,11 @@ __attribute__((target("avx2"))) uint64_t read_avx2(const uint8_t* p, size_t n) {
 
 uint64_t read_scalar(const uint8_t* p, size_t n) {
   uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  for (size_t i = 0; i + 32 <= n; i += 32) {
+  const size_t half = n / 2 / 16 * 16;
+  for (size_t i = 0; i + 16 <= half; i += 16) {
     uint64_t w[4];
-    std::memcpy(w, p + i, 32);
+    std::memcpy(w, p + i, 16);
+    std::memcpy(w + 2, p + half + i, 16);
     a0 ^= w[0], a1 ^= w[1], a2 ^= w[2], a3 ^= w[3];
   }
   return a0 ^ a1 ^ a2 ^ a3;
@@ -77,12 +86,10 @@ Reader pick_reader() {
 
 ReadBandwidthProbe::ReadBandwidthProbe(size_t bytes) {
   bytes_ = (std::max<size_t>(bytes, kAlign) + kAlign - 1) / kAlign * kAlign;
-  data_ = static_cast<uint8_t*>(std::aligned_alloc(kAlign, bytes_));
-  if (!data_) fail("membw: cannot allocate {} bytes", bytes_);
+  buffer_ = HugeBuffer(bytes_);
+  data_ = buffer_.data();
   for (size_t i = 0; i < bytes_; ++i) data_[i] = static_cast<uint8_t>(i * 131);
 }
-
-ReadBandwidthProbe::~ReadBandwidthProbe() { std::free(data_); }
 
 std::string ReadBandwidthProbe::isa() {
   Reader r = pick_reader();

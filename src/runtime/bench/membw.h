@@ -5,24 +5,26 @@
 #include <string>
 #include <vector>
 
+#include "core/huge_buffer.h"
+
 namespace pocketllm::bench {
 
 class ReadBandwidthProbe {
  public:
-  // A buffer of `bytes` (rounded up to 4 KiB), touched once so pages are resident.
+  // A buffer of `bytes` (rounded up to 4 KiB; huge pages when granted), touched once so pages are resident.
   explicit ReadBandwidthProbe(size_t bytes = size_t{1} << 30);
   ReadBandwidthProbe(const ReadBandwidthProbe&) = delete;
   ReadBandwidthProbe& operator=(const ReadBandwidthProbe&) = delete;
-  ~ReadBandwidthProbe();
 
   // Reads the whole buffer once with n_threads threads (each a contiguous
-  // share, streaming vector loads) and returns bytes/second.
+  // share read as two streams in lockstep, vector loads) and returns bytes/second.
   double measure(int n_threads);
   size_t bytes() const { return bytes_; }
   // "avx512", "avx2" or "scalar": the loads measure() uses on this CPU.
   static std::string isa();
 
  private:
+  HugeBuffer buffer_;
   uint8_t* data_ = nullptr;
   size_t bytes_ = 0;
   volatile uint64_t sink_ = 0;  // keeps the reads from being optimized away

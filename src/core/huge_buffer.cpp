@@ -1,0 +1,108 @@
+#include "core/huge_buffer.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+namespace pocketllm {
+
+namespace {
+constexpr size_t kHuge = size_t{2} << 20;
+}
+
+HugeBuffer::HugeBuffer(size_t bytes) {
+  if (bytes == 0) return;
+  const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+  // Map one huge page more than needed and trim, so the buffer starts on a 2 MiB boundary.
+  void* p = mmap(nullptr, rounded + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) fail("cannot allocate {} bytes: {}", bytes, std::strerror(errno));
+  auto* base = static_cast<uint8_t*>(p);
+  auto* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base) + kHuge - 1) / kHuge * kHuge);
+  if (aligned > base) munmap(base, static_cast<size_t>(aligned - base));
+  const size_t tail = static_cast<size_t>(base + rounded + kHuge - (aligned + rounded));
+  if (tail) munmap(aligned + rounded, tail);
+#ifdef MADV_HUGEPAGE
+  madvise(aligned, rounded, MADV_HUGEPAGE);  // a hint: without THP the buffer simply uses 4 KiB pages
+#endif
+  data_ = aligned;
+  size_ = bytes;
+  mapped_ = rounded;
+}
+
+HugeBuffer::~HugeBuffer() {
+  if (data_) munmap(data_, mapped_);
+}
+
+HugeBuffer& HugeBuffer::operator=(HugeBuffer&& o) noexcept {
+  if (this != &o) {
+    if (data_) munmap(data_, mapped_);
+    data_ = o.data_;
+    size_ = o.size_;
+    mapped_ = o.mapped_;
+    o.data_ = nullptr;
+    o.size_ = o.mapped_ = 0;
+  }
+  return *this;
+}
+
+uint8_t* HugeArena::alloc(size_t bytes) {
+  bytes = (bytes + 63) / 64 * 64;
+  if (bytes > left_) {
+    chunks_.emplace_back(std::max(chunk_, bytes));
+    next_ = chunks_.back().data();
+    left_ = chunks_.back().size();
+  }
+  uint8_t* p = next_;
+  next_ += bytes;
+  left_ -= bytes;
+  used_ += bytes;
+  return p;
+}
+
+void prefault_read(const void* p, size_t n) {
+#ifdef MADV_POPULATE_READ
+  const uintptr_t page = 4096, b = reinterpret_cast<uintptr_t>(p) / page * page;
+  madvise(reinterpret_cast<void*>(b), reinterpret_cast<uintptr_t>(p) + n - b, MADV_POPULATE_READ);
+#else
+  (void)p, (void)n;
+#endif
+}
+
+void copy_parallel(uint8_t* dst, const uint8_t* src, size_t n) {
+  static const int cores = physical_core_count();
+  constexpr size_t kMinShare = size_t{4} << 20;
+  const size_t n_threads = std::min<size_t>(static_cast<size_t>(cores), std::max<size_t>(1, n / kMinShare));
+  if (n_threads <= 1) {
+    std::memcpy(dst, src, n);
+    return;
+  }
+  std::vector<std::thread> threads;
+  const size_t share = (n / n_threads + 4095) / 4096 * 4096;
+  for (size_t i = 1; i < n_threads; ++i) {
+    const size_t b = i * share, e = std::min(n, b + share);
+    if (b < e) threads.emplace_back([=] { std::memcpy(dst + b, src + b, e - b); });
+  }
+  std::memcpy(dst, src, std::min(n, share));
+  for (auto& t : threads) t.join();
+}
+
+bool transparent_huge_pages_enabled() {
+  static const bool enabled = [] {
+    std::ifstream f("/sys/kernel/mm/transparent_hugepage/enabled");
+    std::string s;
+    std::getline(f, s);
+    return s.find("[always]") != std::string::npos || s.find("[madvise]") != std::string::npos;
+  }();
+  return enabled;
+}
+
+}  // namespace pocketllm
