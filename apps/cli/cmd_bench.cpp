@@ -13,13 +13,14 @@ namespace {
 
 struct BenchCliOptions {
   std::string model, output = "md", kv_type = "f16";
-  bool no_mmap = false;
+  bool no_mmap = false, no_huge_pages = false;
   bench::BenchParams params;
 };
 
 int run_bench_cmd(BenchCliOptions& c) {
   LoadOptions lo;
   lo.use_mmap = !c.no_mmap;
+  lo.huge_pages = !c.no_huge_pages;
   auto m = load_model(c.model, lo);
   c.params.kv_type = c.kv_type == "f32" ? KvType::F32 : KvType::F16;
   for (int t : c.params.threads)
@@ -67,6 +68,8 @@ RegisterCommand reg({"bench", "Benchmark prefill and decode speed (llama-bench's
                            ->check(CLI::Range(size_t{1} << 20, size_t{1} << 34))
                            ->capture_default_str();
                        sub.add_flag("--no-mmap", o->no_mmap, "Read the model into memory instead of mapping it");
+                       sub.add_flag("--no-huge-pages", o->no_huge_pages,
+                                    "Stream the weights from the mapped file instead of copying them into transparent huge pages");
                        return std::function<int()>([o] { return run_bench_cmd(*o); });
                      }});
 

@@ -15,6 +15,9 @@ void add_model_options(CLI::App& app, ModelOptions& o, bool with_context) {
                  "Tokenizer file for llama2.c checkpoints (tokenizer.bin format); overrides the model's own otherwise")
       ->envname("POCKETLLM_TOKENIZER");
   app.add_flag("--no-mmap", o.no_mmap, "Read the model into memory instead of mapping it")->envname("POCKETLLM_NO_MMAP");
+  app.add_flag("--no-huge-pages", o.no_huge_pages,
+               "Stream the weights from the mapped file instead of copying them into transparent huge pages")
+      ->envname("POCKETLLM_NO_HUGE_PAGES");
   app.add_option("-t,--threads", o.threads, "Threads (default: physical cores)")
       ->check(CLI::Range(0, 1024))
       ->envname("POCKETLLM_THREADS");
@@ -44,6 +47,7 @@ void add_sampling_options(CLI::App& app, SamplingParams& s) {
 std::unique_ptr<Model> load_model_or_fail(const ModelOptions& o, bool need_tokenizer) {
   LoadOptions lo;
   lo.use_mmap = !o.no_mmap;
+  lo.huge_pages = !o.no_huge_pages;
   lo.tokenizer_path = o.tokenizer;
   auto m = load_model(o.model, lo);
   if (need_tokenizer && !m->tokenizer)

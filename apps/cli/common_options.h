@@ -16,6 +16,7 @@ struct ModelOptions {
   std::string model;
   std::string tokenizer;
   bool no_mmap = false;
+  bool no_huge_pages = false;
   int threads = 0;
   int64_t ctx = 0;
   std::string kv_type;  // "" = default for the model

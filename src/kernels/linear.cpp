@@ -1,10 +1,14 @@
 #include "kernels/linear.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "core/huge_buffer.h"
 #include "kernels/int_weights.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/table.h"
@@ -20,7 +24,27 @@ struct PreparedWeights {
   std::vector<uint8_t> raw;  // the stored rows, when the table reads weights as stored (ref)
   PackedInt tiles;           // int weights as tiles (SIMD tables, or any table for tiled types)
   bool has_tiles = false;
+  std::shared_ptr<HugeArena> arena;  // holds the tiles when they were moved into huge pages
 };
+
+// Copies the tiles' bytes into the arena and points the views there.
+size_t move_tiles_to_arena(PackedInt& p, HugeArena& arena) {
+  const size_t q_bytes = p.tile_bytes * static_cast<size_t>(p.n_tiles);
+  const size_t sc_bytes = static_cast<size_t>(p.n_tiles * p.n_groups * kTileRows) * 2;
+  const size_t ws_bytes = p.wsum128 ? sc_bytes * 2 : 0;
+  uint8_t* dst = arena.alloc(q_bytes + sc_bytes + ws_bytes);
+  prefault_read(p.q, q_bytes);  // one call maps a mapped file's pages, instead of a fault per 4 KiB
+  copy_parallel(dst, p.q, q_bytes);
+  std::memcpy(dst + q_bytes, p.scales, sc_bytes);
+  if (ws_bytes) std::memcpy(dst + q_bytes + sc_bytes, p.wsum128, ws_bytes);
+  p.q = dst;
+  p.scales = reinterpret_cast<const uint16_t*>(dst + q_bytes);
+  if (ws_bytes) p.wsum128 = reinterpret_cast<const int32_t*>(dst + q_bytes + sc_bytes);
+  p.own_q = {};
+  p.own_scales = {};
+  p.own_wsum128 = {};
+  return q_bytes + sc_bytes + ws_bytes;
+}
 
 const PreparedWeights* prepared(const Matrix& w) { return static_cast<const PreparedWeights*>(w.packed.get()); }
 const KernelTable& kernels_of(const Matrix& w) {
@@ -88,25 +112,68 @@ void linear_dequant(const Matrix& w, const float* x, int64_t ldx, int64_t n_toke
   });
 }
 
-void linear_int8(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy,
-                 ThreadPool& pool) {
-  const auto f = *int_weight_format(w.type);
+// One matrix's share of a tile pass: its tiles and where its outputs go.
+struct TileJob {
+  const PackedInt* tiles;
+  IntGemmFn gemm;
+  float* y;
+  int64_t ldy;
+};
+
+// Runs the tiles of all jobs as one list. Threads claim chunks of tiles from
+// a shared counter, so a thread slowed by the machine (or by a smaller share of
+// bandwidth) takes fewer chunks instead of holding up the others. Each tile is
+// computed whole by one thread with the same code, so results do not depend on
+// the schedule.
+void run_tile_jobs(std::span<const TileJob> jobs, const QuantActs& acts, ThreadPool& pool) {
+  int64_t total = 0;
+  for (const auto& j : jobs) total += j.tiles->n_tiles;
+  const auto run_range = [&](int64_t c0, int64_t c1) {
+    int64_t base = 0;
+    for (const auto& j : jobs) {
+      const int64_t b = std::max(c0, base), e = std::min(c1, base + j.tiles->n_tiles);
+      if (b < e) j.gemm(*j.tiles, acts, b - base, e - base, j.y, j.ldy);
+      base += j.tiles->n_tiles;
+    }
+  };
+  if (pool.size() == 1 || total < 2) return run_range(0, total);
+  const int64_t chunk = std::max<int64_t>(1, total / (8 * pool.size()));
+  std::atomic<int64_t> next{0};
+  pool.run([&](int, int) {
+    for (int64_t c0; (c0 = next.fetch_add(chunk, std::memory_order_relaxed)) < total;)
+      run_range(c0, std::min(total, c0 + chunk));
+  });
+}
+
+// Quantizes the activations of n_tokens once for every matrix that reads them.
+const QuantActs& quantize_shared_acts(const IntWeightFormat& f, int64_t cols, const float* x, int64_t ldx,
+                                      int64_t n_tokens, ThreadPool& pool) {
   // A reference, not the thread_local itself: workers must see the caller's copy.
   thread_local QuantActs caller_acts;
   QuantActs& acts = caller_acts;
-  quantize_acts_shape(n_tokens, effective_group(f, w.cols), padded_cols(f, w.cols), acts);
-  if (n_tokens < 4) quantize_acts_tokens(x, ldx, 0, n_tokens, w.cols, acts);  // not worth a thread handoff
-  else pool.parallel_for(n_tokens, [&](int64_t t0, int64_t t1) { quantize_acts_tokens(x, ldx, t0, t1, w.cols, acts); });
+  quantize_acts_shape(n_tokens, effective_group(f, cols), padded_cols(f, cols), acts);
+  if (n_tokens < 4) quantize_acts_tokens(x, ldx, 0, n_tokens, cols, acts);  // not worth a thread handoff
+  else pool.parallel_for(n_tokens, [&](int64_t t0, int64_t t1) { quantize_acts_tokens(x, ldx, t0, t1, cols, acts); });
+  return acts;
+}
+
+// The tile job of w, or none when its table has no SIMD GEMM (ref reads rows).
+std::optional<TileJob> tile_job(const Matrix& w, float* y, int64_t ldy) {
   const auto* p = prepared(w);
-  if (p && p->has_tiles) {
-    const KernelTable& k = *p->kernels;
-    const IntGemmFn gemm = f.bits == 4 ? k.gemm_w4 : k.gemm_w8;
-    if (gemm)
-      pool.parallel_for(p->tiles.n_tiles, [&](int64_t t0, int64_t t1) { gemm(p->tiles, acts, t0, t1, y, ldy); });
-    else  // the scalar table over a tiled file
-      pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) { ref_linear_packed(p->tiles, acts, r0, r1, y, ldy); });
-    return;
-  }
+  if (!p || !p->has_tiles) return std::nullopt;
+  const IntGemmFn gemm = p->tiles.bits == 4 ? p->kernels->gemm_w4 : p->kernels->gemm_w8;
+  if (!gemm) return std::nullopt;
+  return TileJob{&p->tiles, gemm, y, ldy};
+}
+
+void linear_int8(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy,
+                 ThreadPool& pool) {
+  const auto f = *int_weight_format(w.type);
+  const QuantActs& acts = quantize_shared_acts(f, w.cols, x, ldx, n_tokens, pool);
+  if (const auto job = tile_job(w, y, ldy)) return run_tile_jobs({&*job, 1}, acts, pool);
+  const auto* p = prepared(w);
+  if (p && p->has_tiles)  // the scalar table over a tiled file
+    return pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) { ref_linear_packed(p->tiles, acts, r0, r1, y, ldy); });
   const uint8_t* data = stored_rows(w);
   pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
     ref_linear_int(w.type, data, w.row_bytes, w.cols, acts, r0, r1, y, ldy);
@@ -150,7 +217,7 @@ Matrix make_matrix(DType type, int64_t rows, int64_t cols, const void* data) {
 
 void prepare_matrix(Matrix& m) { prepare_matrix(m, active_kernels()); }
 
-void prepare_matrix(Matrix& m, const KernelTable& kernels) {
+void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr<HugeArena>& arena) {
   if (is_float_type(m.type) || m.packed) return;
   if (!m.data) fail("prepare_matrix: matrix of {} has no data", dtype_name(m.type));
   const auto f = int_weight_format(m.type);
@@ -163,6 +230,10 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels) {
     pack_int(m.type, m.data, m.row_bytes, m.rows, m.cols, p->tiles, kernels.reads_wsum128);
     p->has_tiles = true;
     m.packed_bytes = p->tiles.owned_bytes();
+    if (arena) {
+      m.packed_bytes = move_tiles_to_arena(p->tiles, *arena);
+      p->arena = arena;
+    }
     m.stream_bytes = p->tiles.n_tiles * (p->tiles.tile_bytes + static_cast<size_t>(p->tiles.n_groups) * kTileRows * 2);
   } else {
     p->raw.assign(m.data, m.data + m.row_bytes * m.rows);
@@ -190,6 +261,30 @@ void linear(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, floa
     return linear_int8(w, x, ldx, n_tokens, y, ldy, pool);
   }
   fail("no kernel for weights of type {} (convert them at load time, see quant/quantize.h)", dtype_name(w.type));
+}
+
+void linear_shared_input(std::span<const LinearOut> outs, const float* x, int64_t ldx, int64_t n_tokens,
+                         ThreadPool& pool) {
+  if (outs.empty() || n_tokens <= 0) return;
+  const Matrix& w0 = *outs[0].w;
+  const auto f0 = int_weight_format(w0.type);
+  // Shared quantization needs the same activation format: same type, act precision and width.
+  bool shared = f0 && w0.act == ActPrecision::Int8 && outs.size() > 1;
+  std::vector<TileJob> jobs;
+  for (const auto& o : outs) {
+    if (!shared) break;
+    const auto job = tile_job(*o.w, o.y, o.ldy);
+    shared = job && o.w->type == w0.type && o.w->act == w0.act && o.w->cols == w0.cols && o.w->rows > 0 &&
+             prepared(*o.w)->kernels == prepared(w0)->kernels && (n_tokens == 1 || o.ldy >= o.w->rows);
+    if (shared) jobs.push_back(*job);
+  }
+  if (!shared || (n_tokens > 1 && ldx < w0.cols)) {
+    for (const auto& o : outs) linear(*o.w, x, ldx, n_tokens, o.y, o.ldy, pool);
+    return;
+  }
+  if (const auto& observe = linear_observer())
+    for (const auto& o : outs) observe(*o.w, x, ldx, n_tokens);
+  run_tile_jobs(jobs, quantize_shared_acts(*f0, w0.cols, x, ldx, n_tokens, pool), pool);
 }
 
 void matrix_row(const Matrix& w, int64_t r, float* out) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 
 #include "core/dtype.h"
 #include "core/thread_pool.h"
@@ -39,14 +40,30 @@ Matrix make_matrix(DType type, int64_t rows, int64_t cols, const void* data);
 // need, so the caller may drop `data`'s pages.
 void prepare_matrix(Matrix& m);
 struct KernelTable;
+class HugeArena;
 // The same with a given kernel table (tests and benchmarks compare tables).
-void prepare_matrix(Matrix& m, const KernelTable& kernels);
+// With an arena, integer tiles (repacked, or viewed in a tiled file) are kept
+// in its huge pages: decode streams every weight once per token, and over 4 KiB
+// pages of a mapped file it loses a quarter of its speed to TLB misses.
+void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr<HugeArena>& arena = nullptr);
 
 // y[t * ldy + r] = sum_c W[r][c] * x[t * ldx + c], for t < n_tokens, r < W.rows.
 // Integer weights (Q4_0, Q8_0, pocketllm W4/W8, quant/blocks.h) with act == Int8
 // quantize x per token and group to int8 (scale max|x|/127) and accumulate in int32;
 // with act == Float they are dequantized and multiplied in float.
 void linear(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy, ThreadPool& pool);
+
+// Several matrices over the same input (Q/K/V, gate/up): one activation
+// quantization and one parallel pass over all their rows, instead of one per
+// matrix. Same results as calling linear() for each; falls back to that when
+// the matrices do not share a weight format and kernel table.
+struct LinearOut {
+  const Matrix* w;
+  float* y;
+  int64_t ldy;
+};
+void linear_shared_input(std::span<const LinearOut> outs, const float* x, int64_t ldx, int64_t n_tokens,
+                         ThreadPool& pool);
 
 // Calibration hook: when set, linear() first shows it every call's weights and
 // inputs (one global observer; set it before running a model, clear with {}).

@@ -4,6 +4,8 @@
 #include <fmt/ranges.h>
 
 #include "core/error.h"
+#include "kernels/int_weights.h"
+#include "kernels/table.h"
 #include "model/loader_internal.h"
 
 namespace pocketllm::detail {
@@ -30,13 +32,29 @@ void release_source(const Model& m, const Matrix& mat) {
     if (mat.data >= f->data() && mat.data + n <= f->data() + f->size()) f->release(mat.data - f->data(), n);
 }
 
-Matrix matrix(Model& m, const std::string& name, int64_t rows, int64_t cols) {
+bool in_mapped_file(const Model& m, const Matrix& mat) {
+  for (const auto& f : m.files)
+    if (f->is_mapped() && mat.data >= f->data() && mat.data < f->data() + f->size()) return true;
+  return false;
+}
+
+// Streamed matrices (every one decode reads whole per token) go to the model's
+// huge-page arena, unless they already sit in memory read from the file (--no-mmap)
+// and need no repacking. The token embedding is only row-read unless it is tied to
+// the output, so it stays in the file: its untouched rows never become resident.
+void prepare_bound(const Model& m, Matrix& mat, bool streamed) {
+  const auto f = int_weight_format(mat.type);
+  const bool to_arena = m.arena && streamed && f && (!f->tiled || in_mapped_file(m, mat));
+  prepare_matrix(mat, active_kernels(), to_arena ? m.arena : nullptr);
+  release_source(m, mat);
+}
+
+Matrix matrix(Model& m, const std::string& name, int64_t rows, int64_t cols, bool streamed = true) {
   const TensorRef& t = need(m, name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)});
   try {
     Matrix mat = make_matrix(t.type, rows, cols, t.data);
     mat.act = m.act;
-    prepare_matrix(mat);
-    release_source(m, mat);
+    prepare_bound(m, mat, streamed);
     return mat;
   } catch (const Error& e) {
     fail("{}: tensor '{}': {}", m.path, name, e.what());
@@ -64,8 +82,7 @@ std::vector<Matrix> split_rows(Model& m, const std::string& name, const std::vec
     for (auto p : parts) {
       Matrix mat = make_matrix(t.type, p, cols, t.data + static_cast<size_t>(r0) * row_bytes);
       mat.act = m.act;
-      prepare_matrix(mat);
-      release_source(m, mat);
+      prepare_bound(m, mat, true);
       out.push_back(std::move(mat));
       r0 += p;
     }
@@ -85,9 +102,10 @@ void bind_weights(Model& m) {
   c.validate(m.path);
   check_architecture(c.arch, m.path);
   ModelWeights& w = m.w;
-  w.token_embd = matrix(m, "token_embd.weight", c.n_vocab, c.dim);
+  const bool tied = !m.tensors.count("output.weight");
+  w.token_embd = matrix(m, "token_embd.weight", c.n_vocab, c.dim, tied);
   w.output_norm = vec(m, "output_norm.weight", c.dim);
-  if (m.tensors.count("output.weight")) {
+  if (!tied) {
     w.output = matrix(m, "output.weight", c.n_vocab, c.dim);
   } else {
     w.output = w.token_embd;  // tied embeddings

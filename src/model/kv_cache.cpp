@@ -12,9 +12,9 @@ KvCache::KvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_dim, KvType type)
     : n_ctx_(n_ctx), kv_dim_(kv_dim), type_(type), elem_(type == KvType::F32 ? 4 : 2) {
   const size_t n = static_cast<size_t>(n_layers * n_ctx * kv_dim) * elem_;
   try {
-    k_.resize(n);
-    v_.resize(n);
-  } catch (const std::bad_alloc&) {
+    k_ = HugeBuffer(n);
+    v_ = HugeBuffer(n);
+  } catch (const Error&) {
     fail("cannot allocate a KV cache of {} MiB for a context of {}: use a smaller -c", 2 * n >> 20, n_ctx);
   }
 }
@@ -22,12 +22,12 @@ KvCache::KvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_dim, KvType type)
 void KvCache::store(int64_t layer, int64_t pos, const float* k, const float* v) {
   const size_t i = index(layer, pos, 0);
   if (type_ == KvType::F32) {
-    std::memcpy(&k_[i], k, static_cast<size_t>(kv_dim_) * 4);
-    std::memcpy(&v_[i], v, static_cast<size_t>(kv_dim_) * 4);
+    std::memcpy(k_.data() + i, k, static_cast<size_t>(kv_dim_) * 4);
+    std::memcpy(v_.data() + i, v, static_cast<size_t>(kv_dim_) * 4);
     return;
   }
-  auto* kh = reinterpret_cast<uint16_t*>(&k_[i]);
-  auto* vh = reinterpret_cast<uint16_t*>(&v_[i]);
+  auto* kh = reinterpret_cast<uint16_t*>(k_.data() + i);
+  auto* vh = reinterpret_cast<uint16_t*>(v_.data() + i);
   for (int64_t d = 0; d < kv_dim_; ++d) {
     kh[d] = f32_to_f16(k[d]);
     vh[d] = f32_to_f16(v[d]);
@@ -39,11 +39,11 @@ void KvCache::read(int64_t layer, int64_t p0, int64_t p1, int64_t off, int64_t n
   for (int64_t pos = p0; pos < p1; ++pos, k += n, v += n) {
     const size_t i = index(layer, pos, off);
     if (type_ == KvType::F32) {
-      std::memcpy(k, &k_[i], static_cast<size_t>(n) * 4);
-      std::memcpy(v, &v_[i], static_cast<size_t>(n) * 4);
+      std::memcpy(k, k_.data() + i, static_cast<size_t>(n) * 4);
+      std::memcpy(v, v_.data() + i, static_cast<size_t>(n) * 4);
     } else {
-      f16_row(reinterpret_cast<const uint16_t*>(&k_[i]), k, n);
-      f16_row(reinterpret_cast<const uint16_t*>(&v_[i]), v, n);
+      f16_row(reinterpret_cast<const uint16_t*>(k_.data() + i), k, n);
+      f16_row(reinterpret_cast<const uint16_t*>(v_.data() + i), v, n);
     }
   }
 }

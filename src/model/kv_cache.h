@@ -1,9 +1,11 @@
 // Keys and values of every past position, per layer: [layer][pos][kv_dim],
-// stored as f32 or f16.
+// stored as f32 or f16. The memory is mapped lazily (zero pages until written), so
+// a context only part used costs only what it uses, and creating one is cheap.
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <vector>
+
+#include "core/huge_buffer.h"
 
 namespace pocketllm {
 
@@ -14,7 +16,7 @@ class KvCache {
   KvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_dim, KvType type);
   int64_t n_ctx() const { return n_ctx_; }
   KvType type() const { return type_; }
-  size_t bytes() const { return k_.size() + v_.size(); }
+  size_t bytes() const { return k_.size() + v_.size(); }  // reserved, not resident
 
   void store(int64_t layer, int64_t pos, const float* k, const float* v);
   // Copies n dims from `off` of the keys and values at positions [p0, p1) of a
@@ -28,7 +30,7 @@ class KvCache {
   int64_t n_ctx_, kv_dim_;
   KvType type_;
   size_t elem_;
-  std::vector<uint8_t> k_, v_;
+  HugeBuffer k_, v_;
 };
 
 }  // namespace pocketllm

@@ -1,7 +1,8 @@
 // The forward pass of one Llama block, for a batch of n tokens:
 //   h   = x + Wo · attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x))
 //   out = h + Wdown · (silu(Wgate·norm(h)) * Wup·norm(h))
-// Every matrix product goes through linear(), whatever the weight format.
+// Every matrix product goes through linear() (Q/K/V and gate/up, which read the
+// same input, through linear_shared_input()), whatever the weight format.
 // The other families are this block with config switches:
 //   qwen2: Q/K/V biases;  qwen3 (and gemma3): per-head RMSNorm of Q and K before RoPE;
 //   gemma2/3: GELU-tanh gate, RMSNorm of the attention and FFN outputs before each
@@ -29,9 +30,8 @@ void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t la
 
   // Attention
   for (int64_t t = 0; t < n; ++t) ops::rmsnorm(&b.xb[t * dim], &b.x[t * dim], w.attn_norm.data(), dim, c.norm_eps);
-  linear(w.wq, b.xb.data(), dim, n, b.q.data(), qd, pool);
-  linear(w.wk, b.xb.data(), dim, n, b.k.data(), kvd, pool);
-  linear(w.wv, b.xb.data(), dim, n, b.v.data(), kvd, pool);
+  const LinearOut qkv[] = {{&w.wq, b.q.data(), qd}, {&w.wk, b.k.data(), kvd}, {&w.wv, b.v.data(), kvd}};
+  linear_shared_input(qkv, b.xb.data(), dim, n, pool);
   add_bias(b.q.data(), w.bq, n, qd);
   add_bias(b.k.data(), w.bk, n, kvd);
   add_bias(b.v.data(), w.bv, n, kvd);
@@ -55,8 +55,8 @@ void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t la
 
   // Feed-forward (SwiGLU, or GeGLU for gemma)
   for (int64_t t = 0; t < n; ++t) ops::rmsnorm(&b.xb[t * dim], &b.x[t * dim], w.ffn_norm.data(), dim, c.norm_eps);
-  linear(w.w_gate, b.xb.data(), dim, n, b.hb.data(), hid, pool);
-  linear(w.w_up, b.xb.data(), dim, n, b.hb2.data(), hid, pool);
+  const LinearOut gate_up[] = {{&w.w_gate, b.hb.data(), hid}, {&w.w_up, b.hb2.data(), hid}};
+  linear_shared_input(gate_up, b.xb.data(), dim, n, pool);
   if (c.act == Activation::GeluTanh) ops::geglu_tanh(b.hb.data(), b.hb2.data(), n * hid);
   else ops::swiglu(b.hb.data(), b.hb2.data(), n * hid);
   if (c.online_down_rotation) w.down_rotation->apply_transposed_rows(b.hb.data(), n, hid);  // quant/rotate.h

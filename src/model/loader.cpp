@@ -58,6 +58,7 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
     }
   }
   for (auto& f : m->files) m->file_bytes += f->size();
+  if (opt.huge_pages && transparent_huge_pages_enabled()) m->arena = std::make_shared<HugeArena>();
   detail::bind_weights(*m);
   return m;
 }

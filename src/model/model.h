@@ -58,6 +58,8 @@ struct Model {
   // Everything the weights point into: file mappings and converted copies.
   std::vector<std::shared_ptr<MappedFile>> files;
   std::vector<std::shared_ptr<std::vector<uint8_t>>> owned;
+  // Huge-page memory the streamed integer weights are copied into (null: used in place).
+  std::shared_ptr<HugeArena> arena;
   // The named tensors as loaded (before binding), for info/convert/quantize.
   std::map<std::string, TensorRef> tensors;
   // Extra metadata worth showing (GGUF key/values rendered, HF config keys).
@@ -69,6 +71,9 @@ struct Model {
 
 struct LoadOptions {
   bool use_mmap = true;
+  // Copy the matrices decode streams (integer tiles) out of the mapped file into
+  // transparent huge pages, when the kernel offers them (core/huge_buffer.h).
+  bool huge_pages = true;
   std::string tokenizer_path;  // llama2.c tokenizer (.bin), or a tokenizer override
   bool load_tokenizer = true;
 };
