@@ -63,8 +63,12 @@ using DotF32Fn = float (*)(const float* a, const float* b, int64_t n);
 using F16RowFn = void (*)(const uint16_t* src, float* dst, int64_t n);  // IEEE half -> f32, exact
 // x[i] = x[i] rounded to the nearest IEEE half (as f32), ties to even.
 using RoundF16Fn = void (*)(float* x, int64_t n);
-// out[i] = sum_j a[j] * rows[j * n + i] for i < n (attention's weighted sum of values).
-using AxpyRowsFn = void (*)(const float* a, const float* rows, int64_t n_rows, int64_t n, float* out);
+// out[i] = sum_j a[j] * rows[j * ld + i] for i < n (attention: the weighted sum of
+// values, and the scores of one query against keys stored transposed).
+using AxpyRowsFn = void (*)(const float* a, const float* rows, int64_t n_rows, int64_t n, int64_t ld, float* out);
+
+// x[i] = exp(x[i] - max) / sum over i < n (n >= 1): attention's weights.
+using SoftmaxFn = void (*)(float* x, int64_t n);
 
 struct KernelTable {
   const char* name = "ref";
@@ -75,6 +79,7 @@ struct KernelTable {
   RoundF16Fn round_f16 = nullptr;
   AxpyRowsFn axpy_rows = nullptr;
   bool reads_wsum128 = false;  // its 8-bit kernels offset activations by 128 and need PackedInt::wsum128
+  SoftmaxFn softmax = nullptr;
 };
 
 // The table every linear() uses by default: POCKETLLM_ISA if set (throws Error

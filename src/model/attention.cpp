@@ -12,11 +12,14 @@ namespace pocketllm {
 namespace {
 // One thread's f32 copy of the keys and values of one KV head of one sequence,
 // positions [0, len): converted once and shared by every query head of the group
-// and every later row of the same sequence in the batch.
+// and every later row of the same sequence in the batch. Keys are kept
+// transposed, so a query's scores are one pass of axpy_rows over head_dim rows
+// (vector lanes over positions) instead of a dot product and reduction per key.
 struct HeadCache {
   const KvCache* kv = nullptr;
-  int64_t layer = -1, kv_head = -1, len = 0;
+  int64_t layer = -1, kv_head = -1, len = 0, cap = 0;
   std::vector<float> k, v;  // [pos][head_dim]
+  std::vector<float> kt;    // [head_dim][cap]
 
   void extend_to(const KvCache& cache, int64_t lay, int64_t head, int64_t hd, int64_t n) {
     if (kv != &cache || layer != lay || kv_head != head) {
@@ -29,6 +32,14 @@ struct HeadCache {
     k.resize(static_cast<size_t>(n * hd));
     v.resize(static_cast<size_t>(n * hd));
     cache.read(lay, len, n, head * hd, hd, &k[len * hd], &v[len * hd]);
+    int64_t from = len;
+    if (n > cap) {  // grow geometrically and re-lay every position at the new stride
+      cap = std::max<int64_t>((n + 15) / 16 * 16, 2 * cap);
+      kt.resize(static_cast<size_t>(hd * cap));
+      from = 0;
+    }
+    for (int64_t d = 0; d < hd; ++d)
+      for (int64_t p = from; p < n; ++p) kt[static_cast<size_t>(d * cap + p)] = k[static_cast<size_t>(p * hd + d)];
     len = n;
   }
 };
@@ -51,12 +62,12 @@ void attend_head(const ModelConfig& c, const HeadCache& hc, int64_t layer, const
   const int64_t n = pos + 1 - first;
   scores.resize(static_cast<size_t>(n));
   float* s = scores.data();
-  const float* k = hc.k.data() + first * hd;
-  for (int64_t j = 0; j < n; ++j) s[j] = kt.dot_f32(qh, k + j * hd, hd) * scale;
+  kt.axpy_rows(qh, hc.kt.data() + first, hd, n, hc.cap, s);
+  for (int64_t j = 0; j < n; ++j) s[j] *= scale;
   if (c.attn_softcap > 0.0f) ops::softcap(s, n, c.attn_softcap);
-  ops::softmax(s, n);
+  kt.softmax(s, n);
   if (f16) kt.round_f16(s, n);
-  kt.axpy_rows(s, hc.v.data() + first * hd, n, hd, out);
+  kt.axpy_rows(s, hc.v.data() + first * hd, n, hd, hd, out);
 }
 }  // namespace
 

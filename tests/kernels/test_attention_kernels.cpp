@@ -31,21 +31,45 @@ TEST(AttentionKernels, RoundF16MatchesSoftwareConversion) {
 
 TEST(AttentionKernels, AxpyRowsMatchesRef) {
   for (int64_t n : {1, 5, 8, 31, 32, 64, 80, 128, 257})
-    for (int64_t n_rows : {0, 1, 3, 100}) {
+    for (int64_t n_rows : {0, 1, 3, 100})
+      for (int64_t pad : {0, 3}) {  // rows packed (ld = n) or strided (transposed keys: ld = capacity)
+      const int64_t ld = n + pad;
       const auto a = kt::random_floats(static_cast<size_t>(n_rows), 11);
-      auto rows = kt::random_floats(static_cast<size_t>(n_rows * n), 12, 10.0f);
-      if (n_rows > 1) rows[n] = 0.0f;  // a zero among the values
+      auto rows = kt::random_floats(static_cast<size_t>(n_rows * ld), 12, 10.0f);
+      if (n_rows > 1) rows[ld] = 0.0f;  // a zero among the values
       std::vector<float> want(static_cast<size_t>(n), -1.0f);
-      ref_axpy_rows(a.data(), rows.data(), n_rows, n, want.data());
+      ref_axpy_rows(a.data(), rows.data(), n_rows, n, ld, want.data());
       for (const KernelTable* k : kt::tested_kernels()) {
         std::vector<float> got(static_cast<size_t>(n) + 1, 123.0f);  // the guard element must survive
-        k->axpy_rows(a.data(), rows.data(), n_rows, n, got.data());
+        k->axpy_rows(a.data(), rows.data(), n_rows, n, ld, got.data());
         ASSERT_EQ(got[n], 123.0f) << k->name << " wrote past n=" << n;
         for (int64_t i = 0; i < n; ++i) {
           double mag = 0;
-          for (int64_t j = 0; j < n_rows; ++j) mag += std::fabs(double(a[j]) * rows[j * n + i]);
+          for (int64_t j = 0; j < n_rows; ++j) mag += std::fabs(double(a[j]) * rows[j * ld + i]);
           ASSERT_NEAR(got[i], want[i], 1e-6 * mag + 1e-30) << k->name << " n=" << n << " rows=" << n_rows << " i=" << i;
         }
+      }
+    }
+}
+
+TEST(AttentionKernels, SoftmaxMatchesRef) {
+  for (int64_t n : {1, 2, 15, 16, 17, 100, 513})
+    for (float spread : {0.1f, 10.0f, 200.0f}) {  // 200: most weights underflow to 0
+      auto x = kt::random_floats(static_cast<size_t>(n), 21, spread);
+      if (n > 3) x[2] = x[3] = -1e30f;  // scores far below the rest
+      std::vector<float> want = x;
+      ref_softmax(want.data(), n);
+      for (const KernelTable* k : kt::tested_kernels()) {
+        std::vector<float> got = x;
+        got.push_back(55.0f);  // guard
+        k->softmax(got.data(), n);
+        ASSERT_EQ(got[n], 55.0f) << k->name << " wrote past n=" << n;
+        double sum = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_NEAR(got[i], want[i], 5e-7 * want[i] + 1e-12) << k->name << " n=" << n << " spread " << spread << " i=" << i;
+          sum += got[i];
+        }
+        EXPECT_NEAR(sum, 1.0, 1e-5) << k->name;
       }
     }
 }

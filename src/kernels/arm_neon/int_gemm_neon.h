@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/ref/ref_kernels.h"
 #include "kernels/table.h"
 
 namespace pocketllm {
@@ -163,17 +164,17 @@ inline void round_f16_neon(float* x, int64_t n) {
 }
 
 // Columns in blocks of 16 held in 4 registers across all rows, so `out` is written once.
-inline void axpy_rows_neon(const float* a, const float* rows, int64_t n_rows, int64_t n, float* out) {
+inline void axpy_rows_neon(const float* a, const float* rows, int64_t n_rows, int64_t n, int64_t ld, float* out) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     float32x4_t acc[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
     for (int64_t j = 0; j < n_rows; ++j)
-      for (int k = 0; k < 4; ++k) acc[k] = vfmaq_n_f32(acc[k], vld1q_f32(rows + j * n + i + 4 * k), a[j]);
+      for (int k = 0; k < 4; ++k) acc[k] = vfmaq_n_f32(acc[k], vld1q_f32(rows + j * ld + i + 4 * k), a[j]);
     for (int k = 0; k < 4; ++k) vst1q_f32(out + i + 4 * k, acc[k]);
   }
   for (; i < n; ++i) {
     float s = 0.0f;
-    for (int64_t j = 0; j < n_rows; ++j) s += a[j] * rows[j * n + i];
+    for (int64_t j = 0; j < n_rows; ++j) s += a[j] * rows[j * ld + i];
     out[i] = s;
   }
 }

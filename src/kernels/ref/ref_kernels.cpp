@@ -1,5 +1,7 @@
 #include "kernels/ref/ref_kernels.h"
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "core/fp16.h"
@@ -25,10 +27,22 @@ void ref_round_f16(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = f16_to_f32(f32_to_f16(x[i]));
 }
 
-void ref_axpy_rows(const float* a, const float* rows, int64_t n_rows, int64_t n, float* out) {
+void ref_softmax(float* x, int64_t n) {
+  float mx = x[0];
+  for (int64_t i = 1; i < n; ++i) mx = std::max(mx, x[i]);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void ref_axpy_rows(const float* a, const float* rows, int64_t n_rows, int64_t n, int64_t ld, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = 0.0f;
   for (int64_t j = 0; j < n_rows; ++j)
-    for (int64_t i = 0; i < n; ++i) out[i] += a[j] * rows[j * n + i];
+    for (int64_t i = 0; i < n; ++i) out[i] += a[j] * rows[j * ld + i];
 }
 
 namespace {
@@ -66,6 +80,6 @@ void ref_linear_packed(const PackedInt& w, const QuantActs& a, int64_t r0, int64
 }
 
 const KernelTable kRefKernels = {"ref", nullptr, nullptr, ref_dot_f32, ref_f16_to_f32_row,
-                                ref_round_f16, ref_axpy_rows};
+                                ref_round_f16, ref_axpy_rows, false, ref_softmax};
 
 }  // namespace pocketllm

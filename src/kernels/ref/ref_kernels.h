@@ -11,7 +11,8 @@ namespace pocketllm {
 float ref_dot_f32(const float* a, const float* b, int64_t n);
 void ref_f16_to_f32_row(const uint16_t* src, float* dst, int64_t n);
 void ref_round_f16(float* x, int64_t n);
-void ref_axpy_rows(const float* a, const float* rows, int64_t n_rows, int64_t n, float* out);
+void ref_softmax(float* x, int64_t n);
+void ref_axpy_rows(const float* a, const float* rows, int64_t n_rows, int64_t n, int64_t ld, float* out);
 
 // W4A8/W8A8 over stored rows [r0, r1): per group an exact int32 dot product of
 // weight ints and activation ints, then y += isum * (d_w * d_a), groups in order.

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/ref/ref_kernels.h"
 #include "kernels/table.h"
 
 namespace pocketllm {
@@ -248,24 +249,24 @@ inline void round_f16_f16c(float* x, int64_t n) {
 }
 
 // Columns in blocks of 32 held in 4 registers across all rows, so `out` is written once.
-inline void axpy_rows_256(const float* a, const float* rows, int64_t n_rows, int64_t n, float* out) {
+inline void axpy_rows_256(const float* a, const float* rows, int64_t n_rows, int64_t n, int64_t ld, float* out) {
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t j = 0; j < n_rows; ++j) {
       const __m256 aj = _mm256_set1_ps(a[j]);
-      for (int k = 0; k < 4; ++k) acc[k] = _mm256_fmadd_ps(aj, _mm256_loadu_ps(rows + j * n + i + 8 * k), acc[k]);
+      for (int k = 0; k < 4; ++k) acc[k] = _mm256_fmadd_ps(aj, _mm256_loadu_ps(rows + j * ld + i + 8 * k), acc[k]);
     }
     for (int k = 0; k < 4; ++k) _mm256_storeu_ps(out + i + 8 * k, acc[k]);
   }
   for (; i + 8 <= n; i += 8) {
     __m256 acc = _mm256_setzero_ps();
-    for (int64_t j = 0; j < n_rows; ++j) acc = _mm256_fmadd_ps(_mm256_set1_ps(a[j]), _mm256_loadu_ps(rows + j * n + i), acc);
+    for (int64_t j = 0; j < n_rows; ++j) acc = _mm256_fmadd_ps(_mm256_set1_ps(a[j]), _mm256_loadu_ps(rows + j * ld + i), acc);
     _mm256_storeu_ps(out + i, acc);
   }
   for (; i < n; ++i) {
     float s = 0.0f;
-    for (int64_t j = 0; j < n_rows; ++j) s += a[j] * rows[j * n + i];
+    for (int64_t j = 0; j < n_rows; ++j) s += a[j] * rows[j * ld + i];
     out[i] = s;
   }
 }

@@ -22,6 +22,6 @@ struct DotAvx2 {
 }  // namespace
 
 extern const KernelTable kAvx2Kernels = {"avx2", gemm_w4_256<DotAvx2>, gemm_w8_256<DotAvx2>, dot_f32_256,
-                                         f16_row_f16c, round_f16_f16c, axpy_rows_256};
+                                         f16_row_f16c, round_f16_f16c, axpy_rows_256, false, ref_softmax};
 
 }  // namespace pocketllm

@@ -22,7 +22,7 @@ struct DotAvxVnni {
 }  // namespace
 
 extern const KernelTable kAvxVnniKernels = {"avxvnni", gemm_w4_256<DotAvxVnni>, gemm_w8_256<DotAvxVnni>,
-                                            dot_f32_256, f16_row_f16c, round_f16_f16c, axpy_rows_256, true};
+                                            dot_f32_256, f16_row_f16c, round_f16_f16c, axpy_rows_256, true, ref_softmax};
 
 }  // namespace pocketllm
 #pragma GCC pop_options

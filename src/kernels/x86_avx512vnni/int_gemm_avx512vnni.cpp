@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -210,7 +211,7 @@ void round_f16(float* x, int64_t n) {
 }
 
 // Columns in blocks of 64 held in 4 registers across all rows; a masked last block.
-void axpy_rows(const float* a, const float* rows, int64_t n_rows, int64_t n, float* out) {
+void axpy_rows(const float* a, const float* rows, int64_t n_rows, int64_t n, int64_t ld, float* out) {
   for (int64_t i = 0; i < n; i += 64) {
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     __mmask16 m[4];
@@ -221,14 +222,50 @@ void axpy_rows(const float* a, const float* rows, int64_t n_rows, int64_t n, flo
     for (int64_t j = 0; j < n_rows; ++j) {
       const __m512 aj = _mm512_set1_ps(a[j]);
       for (int k = 0; k < 4; ++k)
-        acc[k] = _mm512_fmadd_ps(aj, _mm512_maskz_loadu_ps(m[k], rows + j * n + i + 16 * k), acc[k]);
+        acc[k] = _mm512_fmadd_ps(aj, _mm512_maskz_loadu_ps(m[k], rows + j * ld + i + 16 * k), acc[k]);
     }
     for (int k = 0; k < 4; ++k) _mm512_mask_storeu_ps(out + i + 16 * k, m[k], acc[k]);
   }
 }
 
+// exp(x) for x <= 0 (softmax's shifted scores): 2^n * p(r), r = x - n ln2 in
+// [-ln2/2, ln2/2] (ln2 split in two for an exact product), p the classic
+// single-precision minimax polynomial (about 1 ulp, as libm's expf); below -87
+// the result is 0, where expf's would be denormal or zero.
+inline __m512 exp_nonpositive(__m512 x) {
+  const __m512 xc = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
+  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~tiny), _mm512_scalef_ps(p, n));
+}
+
+void softmax(float* x, int64_t n) {
+  const auto mask = [&](int64_t i) { return static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1); };
+  __m512 mx = _mm512_set1_ps(-INFINITY);
+  for (int64_t i = 0; i < n; i += 16) mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(mx, mask(i), x + i));
+  const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = mask(i);
+    const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m));
+    _mm512_mask_storeu_ps(x + i, k, e);
+    sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(k, e));
+  }
+  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+  for (int64_t i = 0; i < n; i += 16) _mm512_mask_storeu_ps(x + i, mask(i), _mm512_mul_ps(_mm512_maskz_loadu_ps(mask(i), x + i), inv));
+}
+
 }  // namespace
 
-extern const KernelTable kAvx512VnniKernels = {"avx512vnni", gemm_w4, gemm_w8, dot_f32, f16_row, round_f16, axpy_rows, true};
+extern const KernelTable kAvx512VnniKernels = {"avx512vnni", gemm_w4, gemm_w8, dot_f32, f16_row, round_f16, axpy_rows, true, softmax};
 
 }  // namespace pocketllm
