@@ -68,6 +68,17 @@ uint8_t* HugeArena::alloc(size_t bytes) {
   return p;
 }
 
+void* map_zero_pages(size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return p;
+}
+
+void unmap_pages(void* p, size_t bytes) {
+  if (p) munmap(p, bytes == 0 ? 1 : bytes);
+}
+
 void prefault_read(const void* p, size_t n) {
 #ifdef MADV_POPULATE_READ
   const uintptr_t page = 4096, b = reinterpret_cast<uintptr_t>(p) / page * page;

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
+#include <utility>
 #include <vector>
 
 namespace pocketllm {
@@ -54,6 +56,33 @@ void prefault_read(const void* p, size_t n);
 // memcpy split over the machine's cores for large n: copying into fresh huge
 // pages is bound by the kernel zeroing them on first touch, one core at a time.
 void copy_parallel(uint8_t* dst, const uint8_t* src, size_t n);
+
+// Pages straight from the kernel (zero until written) for large scratch vectors.
+void* map_zero_pages(size_t bytes);  // throws std::bad_alloc
+void unmap_pages(void* p, size_t bytes);
+
+// An allocator for large scratch vectors (a batch's activations): fresh memory
+// is the kernel's zero pages and resize() does not write it, so only the rows a
+// batch uses become resident. Growing again after a shrink keeps the old values
+// instead of zeros: use it for buffers that are sized once and then overwritten.
+template <class T>
+struct LazyZeroAllocator {
+  using value_type = T;
+  LazyZeroAllocator() = default;
+  template <class U>
+  LazyZeroAllocator(const LazyZeroAllocator<U>&) noexcept {}
+  T* allocate(size_t n) { return static_cast<T*>(map_zero_pages(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) noexcept { unmap_pages(p, n * sizeof(T)); }
+  template <class U>
+  void construct(U*) noexcept {}  // value-initialization: the pages are zero already
+  template <class U, class... A>
+  void construct(U* p, A&&... a) {
+    ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+  }
+  bool operator==(const LazyZeroAllocator&) const noexcept { return true; }
+};
+template <class T>
+using LazyZeroVector = std::vector<T, LazyZeroAllocator<T>>;
 
 // Whether the kernel hands out transparent huge pages for madvise'd memory
 // (/sys/kernel/mm/transparent_hugepage/enabled is "always" or "madvise").

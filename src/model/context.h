@@ -19,8 +19,9 @@ struct ContextParams {
 };
 
 // Activation buffers for a batch of up to n_batch tokens (allocated once).
+// Sized for a full batch once; a shorter batch leaves the rest unmapped.
 struct BlockBuffers {
-  std::vector<float> x, xb, q, k, v, att, hb, hb2;
+  LazyZeroVector<float> x, xb, q, k, v, att, hb, hb2;
 };
 
 // Where one row of a batch lives: its sequence's KV cache and its position there.
