@@ -88,8 +88,9 @@ void prefault_read(const void* p, size_t n) {
 #endif
 }
 
-void copy_parallel(uint8_t* dst, const uint8_t* src, size_t n) {
-  static const int cores = physical_core_count();
+void copy_parallel(uint8_t* dst, const uint8_t* src, size_t n, int max_threads) {
+  static const int physical = physical_core_count();
+  const int cores = max_threads > 0 ? max_threads : physical;
   constexpr size_t kMinShare = size_t{4} << 20;
   const size_t n_threads = std::min<size_t>(static_cast<size_t>(cores), std::max<size_t>(1, n / kMinShare));
   if (n_threads <= 1) {

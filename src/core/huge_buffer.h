@@ -55,7 +55,7 @@ void prefault_read(const void* p, size_t n);
 
 // memcpy split over the machine's cores for large n: copying into fresh huge
 // pages is bound by the kernel zeroing them on first touch, one core at a time.
-void copy_parallel(uint8_t* dst, const uint8_t* src, size_t n);
+void copy_parallel(uint8_t* dst, const uint8_t* src, size_t n, int max_threads = 0);  // 0: physical cores
 
 // Pages straight from the kernel (zero until written) for large scratch vectors.
 void* map_zero_pages(size_t bytes);  // throws std::bad_alloc

@@ -9,8 +9,6 @@ namespace pocketllm::ops {
 
 // out = x / rms(x) * w, row of n.
 void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps);
-// In-place softmax over n values.
-void softmax(float* x, int64_t n);
 // a[i] = silu(a[i]) * b[i]
 void swiglu(float* a, const float* b, int64_t n);
 

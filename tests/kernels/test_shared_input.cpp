@@ -87,7 +87,7 @@ TEST(HugeArena, CopyParallelCopiesEveryByte) {
   for (size_t n : {size_t{0}, size_t{7}, size_t{9} << 20, (size_t{9} << 20) + 13}) {
     std::vector<uint8_t> src(n), dst(n, 0);
     for (size_t i = 0; i < n; ++i) src[i] = static_cast<uint8_t>(i * 131 + 7);
-    copy_parallel(dst.data(), src.data(), n);
+    copy_parallel(dst.data(), src.data(), n, kt::max_test_threads());
     EXPECT_EQ(src, dst) << n;
   }
 }
