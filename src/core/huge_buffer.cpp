@@ -91,6 +91,7 @@ void prefault_read(const void* p, size_t n) {
 void copy_parallel(uint8_t* dst, const uint8_t* src, size_t n, int max_threads) {
   static const int physical = physical_core_count();
   const int cores = max_threads > 0 ? max_threads : physical;
+  if (n == 0) return;  // memcpy wants valid pointers even for 0 bytes
   constexpr size_t kMinShare = size_t{4} << 20;
   const size_t n_threads = std::min<size_t>(static_cast<size_t>(cores), std::max<size_t>(1, n / kMinShare));
   if (n_threads <= 1) {
