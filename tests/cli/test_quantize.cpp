@@ -169,3 +169,19 @@ TEST(Quantize, MalformedQuantizedFilesAreClearErrors) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("not a multiple of Q4_0's block size 32"), std::string::npos) << r.err;
 }
+
+// Weights copied into huge pages (the default), used in place in the mapped file
+// (--no-huge-pages) or read into memory (--no-mmap): the same bytes, the same text.
+TEST(Quantize, SameGreedyOutputForEveryLoadMode) {
+  auto dir = ts::temp_dir("quant-load").string();
+  for (const char* g : {"32", "0"}) {  // g32: repacked at load; 0: tiled, used in place
+    const std::string q = quantize(dir, "w4a8", g);
+    const std::string want = greedy(q);
+    EXPECT_EQ(want.rfind("Once upon a time", 0), 0u) << want;
+    for (const char* flag : {"--no-huge-pages", "--no-mmap"}) {
+      auto r = ts::run_cli({"run", "-m", q, "-p", "Once upon a time", "-n", "40", "--temp", "0", "-t", "1", flag});
+      ASSERT_EQ(r.exit_code, 0) << flag << ": " << r.err;
+      EXPECT_EQ(r.out, want) << "g" << g << " " << flag;
+    }
+  }
+}
