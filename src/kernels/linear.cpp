@@ -229,11 +229,8 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr
   if ((kernels.gemm_w4 && kernels.gemm_w8) || f->tiled) {
     pack_int(m.type, m.data, m.row_bytes, m.rows, m.cols, p->tiles, kernels.reads_wsum128);
     p->has_tiles = true;
-    m.packed_bytes = p->tiles.owned_bytes();
-    if (arena) {
-      m.packed_bytes = move_tiles_to_arena(p->tiles, *arena);
-      p->arena = arena;
-    }
+    p->arena = arena;
+    m.packed_bytes = arena ? move_tiles_to_arena(p->tiles, *arena) : p->tiles.owned_bytes();
     m.stream_bytes = p->tiles.n_tiles * (p->tiles.tile_bytes + static_cast<size_t>(p->tiles.n_groups) * kTileRows * 2);
   } else {
     p->raw.assign(m.data, m.data + m.row_bytes * m.rows);
@@ -263,28 +260,38 @@ void linear(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, floa
   fail("no kernel for weights of type {} (convert them at load time, see quant/quantize.h)", dtype_name(w.type));
 }
 
+namespace {
+// The tile jobs of `outs` when they can share one quantized input (same type,
+// act precision, width and kernel table, all with SIMD tiles), else none.
+std::vector<TileJob> shared_tile_jobs(std::span<const LinearOut> outs, int64_t ldx, int64_t n_tokens) {
+  const Matrix& w0 = *outs[0].w;
+  if (outs.size() < 2 || !int_weight_format(w0.type) || w0.act != ActPrecision::Int8 || (n_tokens > 1 && ldx < w0.cols))
+    return {};
+  std::vector<TileJob> jobs;
+  for (const auto& o : outs) {
+    const Matrix& w = *o.w;
+    const auto job = tile_job(w, o.y, o.ldy);
+    if (!job || w.type != w0.type || w.act != w0.act || w.cols != w0.cols || w.rows == 0 ||
+        prepared(w)->kernels != prepared(w0)->kernels || (n_tokens > 1 && o.ldy < w.rows))
+      return {};  // linear() handles (or reports) each on its own
+    jobs.push_back(*job);
+  }
+  return jobs;
+}
+}  // namespace
+
 void linear_shared_input(std::span<const LinearOut> outs, const float* x, int64_t ldx, int64_t n_tokens,
                          ThreadPool& pool) {
   if (outs.empty() || n_tokens <= 0) return;
-  const Matrix& w0 = *outs[0].w;
-  const auto f0 = int_weight_format(w0.type);
-  // Shared quantization needs the same activation format: same type, act precision and width.
-  bool shared = f0 && w0.act == ActPrecision::Int8 && outs.size() > 1;
-  std::vector<TileJob> jobs;
-  for (const auto& o : outs) {
-    if (!shared) break;
-    const auto job = tile_job(*o.w, o.y, o.ldy);
-    shared = job && o.w->type == w0.type && o.w->act == w0.act && o.w->cols == w0.cols && o.w->rows > 0 &&
-             prepared(*o.w)->kernels == prepared(w0)->kernels && (n_tokens == 1 || o.ldy >= o.w->rows);
-    if (shared) jobs.push_back(*job);
-  }
-  if (!shared || (n_tokens > 1 && ldx < w0.cols)) {
+  const std::vector<TileJob> jobs = shared_tile_jobs(outs, ldx, n_tokens);
+  if (jobs.empty()) {
     for (const auto& o : outs) linear(*o.w, x, ldx, n_tokens, o.y, o.ldy, pool);
     return;
   }
   if (const auto& observe = linear_observer())
     for (const auto& o : outs) observe(*o.w, x, ldx, n_tokens);
-  run_tile_jobs(jobs, quantize_shared_acts(*f0, w0.cols, x, ldx, n_tokens, pool), pool);
+  const Matrix& w0 = *outs[0].w;
+  run_tile_jobs(jobs, quantize_shared_acts(*int_weight_format(w0.type), w0.cols, x, ldx, n_tokens, pool), pool);
 }
 
 void matrix_row(const Matrix& w, int64_t r, float* out) {

@@ -18,8 +18,9 @@ namespace {
 struct HeadCache {
   const KvCache* kv = nullptr;
   int64_t layer = -1, kv_head = -1, len = 0, cap = 0;
-  std::vector<float> k, v;  // [pos][head_dim]
-  std::vector<float> kt;    // [head_dim][cap]
+  std::vector<float> v;      // [pos][head_dim]
+  std::vector<float> kt;     // [head_dim][cap]: the keys, transposed
+  std::vector<float> fresh;  // scratch: the keys of the positions being added, [pos][head_dim]
 
   void extend_to(const KvCache& cache, int64_t lay, int64_t head, int64_t hd, int64_t n) {
     if (kv != &cache || layer != lay || kv_head != head) {
@@ -29,17 +30,20 @@ struct HeadCache {
       len = 0;
     }
     if (n <= len) return;
-    k.resize(static_cast<size_t>(n * hd));
-    v.resize(static_cast<size_t>(n * hd));
-    cache.read(lay, len, n, head * hd, hd, &k[len * hd], &v[len * hd]);
-    int64_t from = len;
-    if (n > cap) {  // grow geometrically and re-lay every position at the new stride
-      cap = std::max<int64_t>((n + 15) / 16 * 16, 2 * cap);
-      kt.resize(static_cast<size_t>(hd * cap));
-      from = 0;
+    if (n > cap) {  // grow geometrically, moving the positions kept to the new stride
+      const int64_t grown = std::max<int64_t>((n + 15) / 16 * 16, 2 * cap);
+      std::vector<float> next(static_cast<size_t>(hd * grown));
+      for (int64_t d = 0; d < hd && len > 0; ++d)
+        std::memcpy(&next[static_cast<size_t>(d * grown)], &kt[static_cast<size_t>(d * cap)], static_cast<size_t>(len) * 4);
+      kt.swap(next);
+      cap = grown;
     }
+    v.resize(static_cast<size_t>(n * hd));
+    fresh.resize(static_cast<size_t>((n - len) * hd));
+    cache.read(lay, len, n, head * hd, hd, fresh.data(), &v[len * hd]);
     for (int64_t d = 0; d < hd; ++d)
-      for (int64_t p = from; p < n; ++p) kt[static_cast<size_t>(d * cap + p)] = k[static_cast<size_t>(p * hd + d)];
+      for (int64_t p = len; p < n; ++p)
+        kt[static_cast<size_t>(d * cap + p)] = fresh[static_cast<size_t>((p - len) * hd + d)];
     len = n;
   }
 };

@@ -22,20 +22,20 @@ const TensorRef& need(Model& m, const std::string& name, std::vector<uint64_t> n
   return it->second;
 }
 
+// The mapped file a matrix's stored rows lie in, if any.
+const MappedFile* mapped_source(const Model& m, const Matrix& mat) {
+  const size_t n = mat.row_bytes * static_cast<size_t>(mat.rows);
+  for (const auto& f : m.files)
+    if (f->is_mapped() && mat.data >= f->data() && mat.data + n <= f->data() + f->size()) return f.get();
+  return nullptr;
+}
+
 // Once a matrix has been repacked into memory of its own, its pages in the mapped
 // file are dropped from the resident set (they are re-read from the file if touched
 // again), so a repacked model does not hold two copies of its weights.
 void release_source(const Model& m, const Matrix& mat) {
   if (mat.packed_bytes == 0) return;
-  const size_t n = mat.row_bytes * static_cast<size_t>(mat.rows);
-  for (const auto& f : m.files)
-    if (mat.data >= f->data() && mat.data + n <= f->data() + f->size()) f->release(mat.data - f->data(), n);
-}
-
-bool in_mapped_file(const Model& m, const Matrix& mat) {
-  for (const auto& f : m.files)
-    if (f->is_mapped() && mat.data >= f->data() && mat.data < f->data() + f->size()) return true;
-  return false;
+  if (const MappedFile* f = mapped_source(m, mat)) f->release(mat.data - f->data(), mat.row_bytes * static_cast<size_t>(mat.rows));
 }
 
 // Streamed matrices (every one decode reads whole per token) go to the model's
@@ -44,7 +44,7 @@ bool in_mapped_file(const Model& m, const Matrix& mat) {
 // the output, so it stays in the file: its untouched rows never become resident.
 void prepare_bound(const Model& m, Matrix& mat, bool streamed) {
   const auto f = int_weight_format(mat.type);
-  const bool to_arena = m.arena && streamed && f && (!f->tiled || in_mapped_file(m, mat));
+  const bool to_arena = m.arena && streamed && f && (!f->tiled || mapped_source(m, mat));
   prepare_matrix(mat, active_kernels(), to_arena ? m.arena : nullptr);
   release_source(m, mat);
 }

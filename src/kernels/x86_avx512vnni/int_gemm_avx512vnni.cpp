@@ -104,12 +104,13 @@ void w4_tile_pair(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t 
   }
 }
 
-// Decode (one token): w4_tile<1> with two steps per iteration into four
-// accumulators, so the vpdpbusd latency chain is not what bounds the stream
-// (one chain per nibble half caps a core near 50 GB/s of weights).
 // Software prefetch distance of the GEMV: 4 KiB ahead was +5% tg with 2 threads on
 // Zen 5 (alternating runs, bench/RESULTS.md); prefetches past the end cannot fault.
 constexpr int64_t kPrefetchAhead = 4096;
+
+// Decode (one token): w4_tile<1> with two steps per iteration into four
+// accumulators, so the vpdpbusd latency chain is not what bounds the stream
+// (one chain per nibble half caps a core near 50 GB/s of weights).
 void w4_tile_gemv(const PackedInt& w, const QuantActs& a, int64_t tile, float* y) {
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 facc = _mm512_setzero_ps();
@@ -207,18 +208,22 @@ void gemm_w4(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t tile
   }
 }
 
+// au = q + 128 for tokens [c0, c1) of a: the unsigned side vpdpbusd wants.
+void offset_acts(const QuantActs& a, int64_t c0, int64_t c1, std::vector<uint8_t>& au) {
+  au.resize(static_cast<size_t>((c1 - c0) * a.kp));
+  const int8_t* q = a.q.data() + c0 * a.kp;
+  for (size_t i = 0; i < au.size(); ++i) au[i] = static_cast<uint8_t>(q[i] ^ 0x80);
+}
+
 void gemm_w8(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t tile1, float* y, int64_t ldy) {
   thread_local std::vector<uint8_t> au;
   if (a.n_tokens == 1) {
-    au.resize(static_cast<size_t>(a.kp));
-    for (size_t i = 0; i < au.size(); ++i) au[i] = static_cast<uint8_t>(a.q[i] ^ 0x80);
+    offset_acts(a, 0, 1, au);
     return gemv_two_streams(tile0, tile1, [&](int64_t tile) { w8_tile<1>(w, a, au.data(), tile, 0, y, ldy); });
   }
   for (int64_t c0 = 0; c0 < a.n_tokens; c0 += kTokenChunk) {
     const int64_t c1 = std::min(a.n_tokens, c0 + kTokenChunk);
-    au.resize(static_cast<size_t>((c1 - c0) * a.kp));
-    const int8_t* q = a.q.data() + c0 * a.kp;
-    for (size_t i = 0; i < au.size(); ++i) au[i] = static_cast<uint8_t>(q[i] ^ 0x80);  // q + 128
+    offset_acts(a, c0, c1, au);
     for (int64_t tile = tile0; tile < tile1; ++tile) {
       int64_t t = c0;
       for (; t + 4 <= c1; t += 4) w8_tile<4>(w, a, au.data() + (t - c0) * a.kp, tile, t, y, ldy);

@@ -84,11 +84,10 @@ Reader pick_reader() {
 
 }  // namespace
 
-ReadBandwidthProbe::ReadBandwidthProbe(size_t bytes) {
-  bytes_ = (std::max<size_t>(bytes, kAlign) + kAlign - 1) / kAlign * kAlign;
-  buffer_ = HugeBuffer(bytes_);
-  data_ = buffer_.data();
-  for (size_t i = 0; i < bytes_; ++i) data_[i] = static_cast<uint8_t>(i * 131);
+ReadBandwidthProbe::ReadBandwidthProbe(size_t bytes)
+    : buffer_((std::max<size_t>(bytes, kAlign) + kAlign - 1) / kAlign * kAlign) {
+  uint8_t* data = buffer_.data();
+  for (size_t i = 0; i < buffer_.size(); ++i) data[i] = static_cast<uint8_t>(i * 131);
 }
 
 std::string ReadBandwidthProbe::isa() {
@@ -104,21 +103,21 @@ double ReadBandwidthProbe::measure(int n_threads) {
   static const Reader reader = pick_reader();
   n_threads = std::max(1, n_threads);
   // Shares are whole 4 KiB pages so every reader's loads stay aligned.
-  const size_t pages = bytes_ / kAlign;
+  const size_t pages = buffer_.size() / kAlign;
   std::vector<uint64_t> sums(static_cast<size_t>(n_threads));
   std::vector<std::thread> threads;
   const auto t0 = std::chrono::steady_clock::now();
   for (int t = 0; t < n_threads; ++t) {
     const size_t b = pages * static_cast<size_t>(t) / static_cast<size_t>(n_threads);
     const size_t e = pages * static_cast<size_t>(t + 1) / static_cast<size_t>(n_threads);
-    threads.emplace_back([&, b, e, t] { sums[static_cast<size_t>(t)] = reader(data_ + b * kAlign, (e - b) * kAlign); });
+    threads.emplace_back([&, b, e, t] { sums[static_cast<size_t>(t)] = reader(buffer_.data() + b * kAlign, (e - b) * kAlign); });
   }
   for (auto& th : threads) th.join();
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   uint64_t x = 0;
   for (auto v : sums) x ^= v;
   sink_ = sink_ ^ x;
-  return static_cast<double>(bytes_) / s;
+  return static_cast<double>(buffer_.size()) / s;
 }
 
 double median(std::vector<double> v) {

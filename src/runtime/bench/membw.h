@@ -19,14 +19,12 @@ class ReadBandwidthProbe {
   // Reads the whole buffer once with n_threads threads (each a contiguous
   // share read as two streams in lockstep, vector loads) and returns bytes/second.
   double measure(int n_threads);
-  size_t bytes() const { return bytes_; }
+  size_t bytes() const { return buffer_.size(); }
   // "avx512", "avx2" or "scalar": the loads measure() uses on this CPU.
   static std::string isa();
 
  private:
   HugeBuffer buffer_;
-  uint8_t* data_ = nullptr;
-  size_t bytes_ = 0;
   volatile uint64_t sink_ = 0;  // keeps the reads from being optimized away
 };
 
