@@ -27,25 +27,6 @@ struct PreparedWeights {
   std::shared_ptr<HugeArena> arena;  // holds the tiles when they were moved into huge pages
 };
 
-// Copies the tiles' bytes into the arena and points the views there.
-size_t move_tiles_to_arena(PackedInt& p, HugeArena& arena) {
-  const size_t q_bytes = p.tile_bytes * static_cast<size_t>(p.n_tiles);
-  const size_t sc_bytes = static_cast<size_t>(p.n_tiles * p.n_groups * kTileRows) * 2;
-  const size_t ws_bytes = p.wsum128 ? sc_bytes * 2 : 0;
-  uint8_t* dst = arena.alloc(q_bytes + sc_bytes + ws_bytes);
-  prefault_read(p.q, q_bytes);  // one call maps a mapped file's pages, instead of a fault per 4 KiB
-  copy_parallel(dst, p.q, q_bytes);
-  std::memcpy(dst + q_bytes, p.scales, sc_bytes);
-  if (ws_bytes) std::memcpy(dst + q_bytes + sc_bytes, p.wsum128, ws_bytes);
-  p.q = dst;
-  p.scales = reinterpret_cast<const uint16_t*>(dst + q_bytes);
-  if (ws_bytes) p.wsum128 = reinterpret_cast<const int32_t*>(dst + q_bytes + sc_bytes);
-  p.own_q = {};
-  p.own_scales = {};
-  p.own_wsum128 = {};
-  return q_bytes + sc_bytes + ws_bytes;
-}
-
 const PreparedWeights* prepared(const Matrix& w) { return static_cast<const PreparedWeights*>(w.packed.get()); }
 const KernelTable& kernels_of(const Matrix& w) {
   const auto* p = prepared(w);
@@ -227,10 +208,11 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr
   auto p = std::make_shared<PreparedWeights>();
   p->kernels = &kernels;
   if ((kernels.gemm_w4 && kernels.gemm_w8) || f->tiled) {
-    pack_int(m.type, m.data, m.row_bytes, m.rows, m.cols, p->tiles, kernels.reads_wsum128);
+    const size_t arena_before = arena ? arena->used() : 0;
+    pack_int(m.type, m.data, m.row_bytes, m.rows, m.cols, p->tiles, kernels.reads_wsum128, arena.get());
     p->has_tiles = true;
     p->arena = arena;
-    m.packed_bytes = arena ? move_tiles_to_arena(p->tiles, *arena) : p->tiles.owned_bytes();
+    m.packed_bytes = arena ? arena->used() - arena_before : p->tiles.owned_bytes();
     m.stream_bytes = p->tiles.n_tiles * (p->tiles.tile_bytes + static_cast<size_t>(p->tiles.n_groups) * kTileRows * 2);
   } else {
     p->raw.assign(m.data, m.data + m.row_bytes * m.rows);

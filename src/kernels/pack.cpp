@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "core/huge_buffer.h"
 #include "kernels/table.h"
 
 namespace pocketllm {
@@ -20,24 +21,33 @@ void set_shape(const IntWeightFormat& f, int64_t rows, int64_t cols, PackedInt& 
   p.tile_bytes = static_cast<size_t>(p.kp) * kTileRows * p.bits / 8;
 }
 
+// Zeroed storage for n elements: from the arena when there is one (fresh pages
+// are zero), else in the PackedInt's own vector.
+template <class T>
+T* zeroed_storage(std::vector<T>& own, size_t n, HugeArena* arena) {
+  if (arena) return reinterpret_cast<T*>(arena->alloc(n * sizeof(T)));
+  own.assign(n, T{});
+  return own.data();
+}
+
 // 128 * (sum of a group's 8-bit weights), which the kernels that offset
 // activations by 128 subtract; read back from the tiles.
-void fill_wsum128(PackedInt& p) {
-  p.own_wsum128.assign(static_cast<size_t>(p.n_tiles * p.n_groups * kTileRows), 0);
+void fill_wsum128(PackedInt& p, HugeArena* arena) {
+  int32_t* ws = zeroed_storage(p.own_wsum128, static_cast<size_t>(p.n_tiles * p.n_groups * kTileRows), arena);
   for (int64_t tile = 0; tile < p.n_tiles; ++tile) {
     const auto* src = reinterpret_cast<const int8_t*>(p.tile(tile));
     for (int64_t g = 0; g < p.n_groups; ++g)
       for (int64_t k = g * p.group; k < (g + 1) * p.group; k += 4)
         for (int i = 0; i < kTileRows; ++i)
           for (int j = 0; j < 4; ++j)
-            p.own_wsum128[static_cast<size_t>((tile * p.n_groups + g) * kTileRows + i)] += 128 * src[k / 4 * 64 + 4 * i + j];
+            ws[(tile * p.n_groups + g) * kTileRows + i] += 128 * src[k / 4 * 64 + 4 * i + j];
   }
-  p.wsum128 = p.own_wsum128.data();
+  p.wsum128 = ws;
 }
 }  // namespace
 
 void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedInt& p,
-              bool with_wsum128) {
+              bool with_wsum128, HugeArena* arena) {
   const auto f = int_weight_format(t);
   if (!f) fail("pack_int: {} is not an integer weight format", dtype_name(t));
   set_shape(*f, rows, cols, p);
@@ -46,23 +56,33 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
     p.q = data;
     p.scales = reinterpret_cast<const uint16_t*>(data + p.tile_bytes * p.n_tiles);
     if (reinterpret_cast<uintptr_t>(p.scales) % alignof(uint16_t) != 0) fail("{}: misaligned tensor data", dtype_name(t));
-    if (p.bits == 8 && with_wsum128) fill_wsum128(p);
+    if (arena) {  // the same bytes, copied out of the file into huge pages
+      const size_t q_bytes = p.tile_bytes * static_cast<size_t>(p.n_tiles);
+      const size_t bytes = q_bytes + static_cast<size_t>(p.n_tiles * p.n_groups * kTileRows) * 2;
+      uint8_t* dst = arena->alloc(bytes);
+      prefault_read(data, bytes);  // one call maps the file's pages, instead of a fault per 4 KiB
+      copy_parallel(dst, data, bytes);
+      p.q = dst;
+      p.scales = reinterpret_cast<const uint16_t*>(dst + q_bytes);
+    }
+    if (p.bits == 8 && with_wsum128) fill_wsum128(p, arena);
     (void)row_bytes;
     return;
   }
-  p.own_q.assign(p.tile_bytes * p.n_tiles, 0);
-  p.own_scales.assign(static_cast<size_t>(p.n_tiles * p.n_groups * kTileRows), 0);
+  const size_t q_bytes = p.tile_bytes * static_cast<size_t>(p.n_tiles);
+  uint8_t* qd = zeroed_storage(p.own_q, q_bytes, arena);
+  uint16_t* sd = zeroed_storage(p.own_scales, static_cast<size_t>(p.n_tiles * p.n_groups * kTileRows), arena);
   // Padding rows are all-zero ints; as 4-bit they are stored as nibble 8.
-  if (p.bits == 4) std::fill(p.own_q.begin(), p.own_q.end(), 0x88);
+  if (p.bits == 4) std::fill(qd, qd + q_bytes, uint8_t{0x88});
 
   std::vector<int8_t> q(static_cast<size_t>(p.kp));
   std::vector<float> sc(static_cast<size_t>(p.n_groups));
   for (int64_t r = 0; r < rows; ++r) {
     unpack_int_row(t, data + r * row_bytes, cols, q.data(), sc.data());
     const int64_t tile = r / kTileRows, i = r % kTileRows;
-    uint8_t* dst = p.own_q.data() + tile * p.tile_bytes;
+    uint8_t* dst = qd + tile * p.tile_bytes;
     for (int64_t g = 0; g < p.n_groups; ++g)
-      p.own_scales[static_cast<size_t>((tile * p.n_groups + g) * kTileRows + i)] = f32_to_f16(sc[g]);  // every int format's scales are f16
+      sd[(tile * p.n_groups + g) * kTileRows + i] = f32_to_f16(sc[g]);  // every int format's scales are f16
     if (p.bits == 4) {
       for (int64_t k = 0; k < p.kp; k += 8)
         for (int j = 0; j < 4; ++j) {
@@ -74,9 +94,9 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
         for (int j = 0; j < 4; ++j) dst[k / 4 * 64 + 4 * i + j] = static_cast<uint8_t>(q[k + j]);
     }
   }
-  p.q = p.own_q.data();
-  p.scales = p.own_scales.data();
-  if (p.bits == 8 && with_wsum128) fill_wsum128(p);
+  p.q = qd;
+  p.scales = sd;
+  if (p.bits == 8 && with_wsum128) fill_wsum128(p, arena);
 }
 
 std::vector<uint8_t> tile_int_rows(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols) {
