@@ -19,6 +19,7 @@
 #include "kernels/table.h"
 #include "model/arch/family.h"
 #include "model/export_gguf.h"
+#include "quant/calib/act_static.h"
 #include "quant/calib/gptq.h"
 #include "quant/calib/stats.h"
 #include "quant/plan.h"
@@ -43,9 +44,12 @@ int run(QuantizeOptions& o) {
   register_quant_types();
   LoadOptions lo;
   lo.tokenizer_path = o.tokenizer;
-  if (o.act_mode != "dynamic")
-    fail("--act {}: only dynamic per-token activation ranges are supported (static ranges need a kernel change, "
-         "see docs/CALIBRATION.md)", o.act_mode);
+  if (o.act_mode != "dynamic" && o.act_mode != "static") fail("--act {}: use dynamic (per token) or static", o.act_mode);
+  const bool act_static = o.act_mode == "static";
+  if (act_static && o.methods.calib_file.empty()) fail("--act static needs calibration data (--calib FILE)");
+  if (act_static && plan_activations(o.plan) == "float")
+    fail("--act static: {} keeps float activations; static ranges are for int8 ones (w4a8, w8a8)", o.plan.scheme);
+  if (act_static && o.methods.calib_samples < 1) fail("--act static needs --calib-samples of at least 1");
   if (!o.preset.empty()) apply_method_preset(o.preset, o.plan.group, o.methods);
   auto orig = load_model(o.in, lo);
   o.plan.tied = !orig->tensors.count("output.weight");
@@ -63,6 +67,9 @@ int run(QuantizeOptions& o) {
   const ActPrecision act = plan_activations(o.plan) == "float" ? ActPrecision::Float : ActPrecision::Int8;
   nlohmann::json report = nlohmann::json::array();
   std::map<std::string, calib::OutputError> final_errors;  // stored weights, on calibration samples
+  std::vector<std::string> static_names;  // --act static: the searched scale of each block linear's input
+  std::vector<float> static_scales;
+  nlohmann::json static_report = nlohmann::json::array();
   bool pocketllm_only = false;
   uint64_t in_bytes = 0, out_bytes = 0;
   bool needs = false;  // the file needs pocketllm (decided from the plan below, before any tensor is written)
@@ -103,7 +110,25 @@ int run(QuantizeOptions& o) {
     }
     if (auto st = stats.find(key); p.quantize && !key.empty() && st != stats.end() && st->second.n_samples() > 0) {
       QuantizedTensor q{e.type, rows, cols, *dtype_row_bytes(e.type, static_cast<uint64_t>(cols)), e.bytes};
-      final_errors[name] = calib::quantized_output_error(data, q, act, st->second.samples.data(), st->second.n_samples(), pool);
+      float scale = 0;
+      if (act_static) {
+        const calib::StaticActChoice c = calib::search_static_act_scale(data, q, st->second, pool);
+        scale = c.scale;
+        static_names.push_back(name);
+        static_scales.push_back(c.scale);
+        static_report.push_back({{"tensor", name},
+                                 {"scale", c.scale},
+                                 {"clip_ratio", c.ratio},
+                                 {"dynamic_output_error", c.dynamic.relative()},
+                                 {"unclipped_output_error", c.unclipped.relative()},
+                                 {"static_output_error", c.chosen.relative()}});
+        std::fprintf(stderr, "act static: %-28s clip %.3f  output error: per token %.3e, max range %.3e, searched %.3e\n",
+                     name.c_str(), c.ratio, c.dynamic.relative(), c.unclipped.relative(), c.chosen.relative());
+      }
+      final_errors[name] = calib::quantized_output_error(data, q, act, st->second.samples.data(), st->second.n_samples(),
+                                                         pool, scale);
+    } else if (act_static && p.quantize && !key.empty()) {
+      fail("{}: no calibration samples for its static activation range", name);
     }
     // pocketllm's integer matrices are stored as the kernels' tiles, so they load in place (no
     // repacking, no second copy); Q4_0/Q8_0 stay standard for llama.cpp unless --tiles or
@@ -132,7 +157,7 @@ int run(QuantizeOptions& o) {
     out_bytes += e.bytes.size();
     return e;
   };
-  eo.extra.emplace_back("pocketllm.activations", gguf::Value::str(plan_activations(o.plan)));
+  eo.extra.emplace_back("pocketllm.activations", gguf::Value::str(act_static ? "int8-static" : plan_activations(o.plan)));
   eo.extra.emplace_back("pocketllm.scheme", gguf::Value::str(o.plan.scheme));
   eo.extra.emplace_back("pocketllm.group", gguf::Value::u32(static_cast<uint32_t>(o.plan.group)));
   // The flag is decided after conversion; export_gguf writes extra keys first, so mark
@@ -145,13 +170,19 @@ int run(QuantizeOptions& o) {
       needs = true;
   }
   if (prep.online_rotation) needs = true;  // llama.cpp would ignore pocketllm.online_rotation and mis-run the model
+  if (act_static) needs = true;            // llama.cpp would quantize activations per token: not the calibrated model
+  eo.finish = [&](gguf::Writer& w) {       // the scales are known once every tensor is converted
+    if (!act_static) return;
+    w.set(kActStaticTensorsKey, gguf::Value::str_array(static_names));
+    w.set(kActStaticScalesKey, gguf::Value::f32_array(static_scales));
+  };
   eo.extra.emplace_back("pocketllm.required", gguf::Value::boolean(needs));
   if (o.methods.rotate) eo.extra.emplace_back("pocketllm.rotated", gguf::Value::boolean(true));
   std::fprintf(stderr, "quantize: %s -> %s (%s, group %d, head %s)\n", o.in.c_str(), o.out.c_str(),
                o.plan.scheme.c_str(), o.plan.group, o.plan.head.c_str());
   export_gguf(*m, o.out, eo);
-  if ((pocketllm_only || prep.online_rotation) != needs) fail("internal error: pocketllm-only flag mismatch");
-  if (!report.empty() || !prep.stages.empty() || o.methods.rotate) {
+  if ((pocketllm_only || prep.online_rotation || act_static) != needs) fail("internal error: pocketllm-only flag mismatch");
+  if (!report.empty() || !prep.stages.empty() || o.methods.rotate || act_static) {
     const nlohmann::json layers = layer_error_report(prep, final_errors, m->cfg.n_layers);
     const nlohmann::json j = {{"methods",
                                {{"rotate", o.methods.rotate},
@@ -161,20 +192,23 @@ int run(QuantizeOptions& o) {
                                 {"act_order", method.act_order},
                                 {"clip", method.clip},
                                 {"damp", method.damp},
-                                {"seed", o.methods.seed}}},
+                                {"seed", o.methods.seed},
+                                {"act", o.act_mode}}},
                               {"scheme", o.plan.scheme},
                               {"group", o.plan.group},
                               {"calib_file", o.methods.calib_file},
                               {"calib_tokens", o.methods.calib_tokens},
                               {"layer_output_error", layers},
                               {"smooth", prep.smooth_report},
+                              {"act_static", static_report},
                               {"tensors", report}};
     const std::string path = o.out + ".calib.json";
     write_file_atomic(path, j.dump(1) + "\n");
     std::fprintf(stderr, "calibrate: report in %s\n", path.c_str());
   }
   std::fprintf(stderr, "quantize: %.2f MiB -> %.2f MiB%s\n", in_bytes / 1048576.0, out_bytes / 1048576.0,
-               needs ? " (needs pocketllm: pocketllm types or the online rotation; llama.cpp cannot run this file)"
+               needs ? " (needs pocketllm: pocketllm types, the online rotation or static activation ranges; llama.cpp "
+                       "cannot run this file)"
                      : " (standard GGML types only)");
   return 0;
 }
@@ -209,7 +243,8 @@ RegisterCommand reg({"quantize", "Quantize a model to W4A8, W8A8 or W4A16 (round
                        sub.add_flag("--clip", mo.weights.clip, "Search clipped scales per group (weighted by --calib statistics)");
                        sub.add_option("--damp", mo.weights.damp, "GPTQ damping (fraction of mean diag H)")->capture_default_str();
                        sub.add_option("--method", o->preset, "Preset: rtn, or best (the combination measured best)");
-                       sub.add_option("--act", o->act_mode, "Activation ranges: dynamic (per token)")->capture_default_str();
+                       sub.add_option("--act", o->act_mode, "Activation ranges: dynamic (each token's max) or static (one "
+                                      "searched scale per linear input, needs --calib)")->capture_default_str();
                        sub.add_option("--seed", mo.seed, "Rotation seed")->capture_default_str();
                        sub.add_option("-t,--threads", mo.threads, "Threads (default: physical cores)");
                        return std::function<int()>([o] { return run(*o); });

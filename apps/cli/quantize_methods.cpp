@@ -107,12 +107,13 @@ PreparedModel prepare_methods(const Model& m, const MethodOptions& o, const Quan
   PreparedModel p;
   const bool calib = !o.calib_file.empty();
   const bool transform = o.rotate || o.smooth;
+  const bool moments = o.weights.gptq || o.weights.clip;  // x xᵀ (cols² doubles per input): only GPTQ and clipping read it
   if (o.weights.gptq && !calib) fail("--gptq needs calibration data (--calib FILE)");
   if (o.smooth && !calib) fail("--smooth needs calibration data (--calib FILE)");
   if (transform && m.cfg.online_down_rotation) fail("{}: the model is already rotated; quantize it without --rotate/--smooth", m.path);
   if (calib) {
     // The untransformed model: its statistics are final when no transform runs.
-    calib::CalibStats s0 = collect_stats(m, o, !transform, "original");
+    calib::CalibStats s0 = collect_stats(m, o, !transform && moments, "original");
     p.stages.emplace_back("rtn", rtn_errors(model_float_tensors(m), s0, plan, pool));
     if (!transform) p.stats = std::move(s0);
   }
@@ -127,7 +128,7 @@ PreparedModel prepare_methods(const Model& m, const MethodOptions& o, const Quan
   }
   p.transformed = model_over_float_tensors(m, p.tensors, p.online_rotation);
   if (!calib) return p;
-  p.stats = collect_stats(*p.transformed, o, true, o.rotate ? "rotated" : "original");
+  p.stats = collect_stats(*p.transformed, o, moments, o.rotate ? "rotated" : "original");
   if (o.rotate) p.stages.emplace_back("rotate", rtn_errors(p.tensors, p.stats, plan, pool));
   if (o.smooth) {
     calib::SmoothOptions so;

@@ -105,7 +105,9 @@ void unpack_int_row(DType t, const uint8_t* row, int64_t cols, int8_t* q, float*
   }
 }
 
-void quantize_acts_shape(int64_t n_tokens, int64_t group, int64_t kp, QuantActs& a) {
+void quantize_acts_shape(int64_t n_tokens, int64_t group, int64_t kp, QuantActs& a, float static_d) {
+  if (!(static_d >= 0) || !std::isfinite(static_d)) fail("static activation scale {} is not a finite non-negative number", static_d);
+  a.static_d = static_d;
   a.n_tokens = n_tokens;
   a.kp = kp;
   a.group = group;
@@ -126,14 +128,17 @@ void quantize_acts_tokens(const float* x, int64_t ldx, int64_t t0, int64_t t1, i
     int8_t* q = a.q.data() + t * a.kp;
     for (int64_t gi = 0; gi < a.n_groups; ++gi) {
       const int64_t c0 = gi * group, c1 = std::min(cols, c0 + group);
-      float lane_max[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // max is exact: any order gives the same result
       int64_t c = c0;
-      for (; c + 8 <= c1; c += 8)
-        for (int k = 0; k < 8; ++k) lane_max[k] = std::max(lane_max[k], std::fabs(xt[c + k]));
-      float amax = 0;
-      for (; c < c1; ++c) amax = std::max(amax, std::fabs(xt[c]));
-      for (float m : lane_max) amax = std::max(amax, m);
-      const float d = amax / 127.0f;
+      float d = a.static_d;
+      if (d == 0) {
+        float lane_max[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // max is exact: any order gives the same result
+        for (; c + 8 <= c1; c += 8)
+          for (int k = 0; k < 8; ++k) lane_max[k] = std::max(lane_max[k], std::fabs(xt[c + k]));
+        float amax = 0;
+        for (; c < c1; ++c) amax = std::max(amax, std::fabs(xt[c]));
+        for (float m : lane_max) amax = std::max(amax, m);
+        d = amax / 127.0f;
+      }
       const float inv = d > 0 ? 1.0f / d : 0.0f;
       int32_t sum = 0;
       for (c = c0; c < c1; ++c) {
@@ -155,8 +160,8 @@ void quantize_acts_tokens(const float* x, int64_t ldx, int64_t t0, int64_t t1, i
 }
 
 void quantize_acts(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, int64_t group, int64_t kp,
-                   QuantActs& a) {
-  quantize_acts_shape(n_tokens, group, kp, a);
+                   QuantActs& a, float static_d) {
+  quantize_acts_shape(n_tokens, group, kp, a, static_d);
   quantize_acts_tokens(x, ldx, 0, n_tokens, cols, a);
 }
 

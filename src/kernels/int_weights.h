@@ -39,18 +39,21 @@ inline int64_t padded_cols(const IntWeightFormat& f, int64_t cols) {
 // q[padded_cols] (padding is zero) and its scales into scales[padded_cols / group].
 void unpack_int_row(DType t, const uint8_t* row, int64_t cols, int8_t* q, float* scales);
 
-// Activations quantized per token and per group: q = round(x / d), d = max|x| / 127.
+// Activations quantized per token and per group: q = round(x / d), d = max|x| / 127
+// (dynamic ranges), or with one calibrated d for every token and group (static
+// ranges, `quantize --act static`): q = clamp(round(x / d), -127, 127).
 struct QuantActs {
   int64_t n_tokens = 0, kp = 0, group = 0, n_groups = 0;
+  float static_d = 0;        // > 0: the static scale; 0: each group's own max|x| / 127
   std::vector<int8_t> q;     // [n_tokens][kp], zero past cols
   std::vector<float> d;      // [n_tokens][n_groups]
   std::vector<int32_t> sum;  // [n_tokens][n_groups]: sum of q (for unsigned-weight corrections)
 };
 void quantize_acts(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, int64_t group, int64_t kp,
-                   QuantActs& a);
+                   QuantActs& a, float static_d = 0);
 // The same in two steps, so tokens can be split across threads: size `a` for
 // n_tokens, then quantize tokens [t0, t1) (each writes only its own rows).
-void quantize_acts_shape(int64_t n_tokens, int64_t group, int64_t kp, QuantActs& a);
+void quantize_acts_shape(int64_t n_tokens, int64_t group, int64_t kp, QuantActs& a, float static_d = 0);
 void quantize_acts_tokens(const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t cols, QuantActs& a);
 
 }  // namespace pocketllm

@@ -127,12 +127,12 @@ void run_tile_jobs(std::span<const TileJob> jobs, const QuantActs& acts, ThreadP
 }
 
 // Quantizes the activations of n_tokens once for every matrix that reads them.
-const QuantActs& quantize_shared_acts(const IntWeightFormat& f, int64_t cols, const float* x, int64_t ldx,
-                                      int64_t n_tokens, ThreadPool& pool) {
+const QuantActs& quantize_shared_acts(const IntWeightFormat& f, int64_t cols, float act_scale, const float* x,
+                                      int64_t ldx, int64_t n_tokens, ThreadPool& pool) {
   // A reference, not the thread_local itself: workers must see the caller's copy.
   thread_local QuantActs caller_acts;
   QuantActs& acts = caller_acts;
-  quantize_acts_shape(n_tokens, effective_group(f, cols), padded_cols(f, cols), acts);
+  quantize_acts_shape(n_tokens, effective_group(f, cols), padded_cols(f, cols), acts, act_scale);
   if (n_tokens < 4) quantize_acts_tokens(x, ldx, 0, n_tokens, cols, acts);  // not worth a thread handoff
   else pool.parallel_for(n_tokens, [&](int64_t t0, int64_t t1) { quantize_acts_tokens(x, ldx, t0, t1, cols, acts); });
   return acts;
@@ -150,7 +150,7 @@ std::optional<TileJob> tile_job(const Matrix& w, float* y, int64_t ldy) {
 void linear_int8(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy,
                  ThreadPool& pool) {
   const auto f = *int_weight_format(w.type);
-  const QuantActs& acts = quantize_shared_acts(f, w.cols, x, ldx, n_tokens, pool);
+  const QuantActs& acts = quantize_shared_acts(f, w.cols, w.act_scale, x, ldx, n_tokens, pool);
   if (const auto job = tile_job(w, y, ldy)) return run_tile_jobs({&*job, 1}, acts, pool);
   const auto* p = prepared(w);
   if (p && p->has_tiles)  // the scalar table over a tiled file
@@ -244,7 +244,7 @@ void linear(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, floa
 
 namespace {
 // The tile jobs of `outs` when they can share one quantized input (same type,
-// act precision, width and kernel table, all with SIMD tiles), else none.
+// act precision and scale, width and kernel table, all with SIMD tiles), else none.
 std::vector<TileJob> shared_tile_jobs(std::span<const LinearOut> outs, int64_t ldx, int64_t n_tokens) {
   const Matrix& w0 = *outs[0].w;
   if (outs.size() < 2 || !int_weight_format(w0.type) || w0.act != ActPrecision::Int8 || (n_tokens > 1 && ldx < w0.cols))
@@ -253,7 +253,7 @@ std::vector<TileJob> shared_tile_jobs(std::span<const LinearOut> outs, int64_t l
   for (const auto& o : outs) {
     const Matrix& w = *o.w;
     const auto job = tile_job(w, o.y, o.ldy);
-    if (!job || w.type != w0.type || w.act != w0.act || w.cols != w0.cols || w.rows == 0 ||
+    if (!job || w.type != w0.type || w.act != w0.act || w.act_scale != w0.act_scale || w.cols != w0.cols || w.rows == 0 ||
         prepared(w)->kernels != prepared(w0)->kernels || (n_tokens > 1 && o.ldy < w.rows))
       return {};  // linear() handles (or reports) each on its own
     jobs.push_back(*job);
@@ -273,7 +273,8 @@ void linear_shared_input(std::span<const LinearOut> outs, const float* x, int64_
   if (const auto& observe = linear_observer())
     for (const auto& o : outs) observe(*o.w, x, ldx, n_tokens);
   const Matrix& w0 = *outs[0].w;
-  run_tile_jobs(jobs, quantize_shared_acts(*int_weight_format(w0.type), w0.cols, x, ldx, n_tokens, pool), pool);
+  run_tile_jobs(jobs, quantize_shared_acts(*int_weight_format(w0.type), w0.cols, w0.act_scale, x, ldx, n_tokens, pool),
+                pool);
 }
 
 void matrix_row(const Matrix& w, int64_t r, float* out) {

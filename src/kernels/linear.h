@@ -25,6 +25,7 @@ struct Matrix {
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;
   ActPrecision act = ActPrecision::Int8;
+  float act_scale = 0;  // Int8: > 0 is a static (calibrated) activation scale for every token; 0 = per-token max
   std::shared_ptr<void> packed;
   size_t packed_bytes = 0;  // memory `packed` owns (0 when it views the stored tiles in place)
   size_t stream_bytes = 0;  // weight bytes one linear() call reads (set by prepare_matrix; 0: rows * row_bytes)
@@ -49,7 +50,8 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr
 
 // y[t * ldy + r] = sum_c W[r][c] * x[t * ldx + c], for t < n_tokens, r < W.rows.
 // Integer weights (Q4_0, Q8_0, pocketllm W4/W8, quant/blocks.h) with act == Int8
-// quantize x per token and group to int8 (scale max|x|/127) and accumulate in int32;
+// quantize x per token and group to int8 (scale max|x|/127, or the static act_scale)
+// and accumulate in int32;
 // with act == Float they are dequantized and multiplied in float.
 void linear(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy, ThreadPool& pool);
 

@@ -49,11 +49,17 @@ void prepare_bound(const Model& m, Matrix& mat, bool streamed) {
   release_source(m, mat);
 }
 
+float static_act_scale(const Model& m, const std::string& name) {
+  auto it = m.act_scales.find(name);
+  return it == m.act_scales.end() ? 0.0f : it->second;
+}
+
 Matrix matrix(Model& m, const std::string& name, int64_t rows, int64_t cols, bool streamed = true) {
   const TensorRef& t = need(m, name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)});
   try {
     Matrix mat = make_matrix(t.type, rows, cols, t.data);
     mat.act = m.act;
+    mat.act_scale = static_act_scale(m, name);
     prepare_bound(m, mat, streamed);
     return mat;
   } catch (const Error& e) {
@@ -82,6 +88,7 @@ std::vector<Matrix> split_rows(Model& m, const std::string& name, const std::vec
     for (auto p : parts) {
       Matrix mat = make_matrix(t.type, p, cols, t.data + static_cast<size_t>(r0) * row_bytes);
       mat.act = m.act;
+      mat.act_scale = static_act_scale(m, name);
       prepare_bound(m, mat, true);
       out.push_back(std::move(mat));
       r0 += p;

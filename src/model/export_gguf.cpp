@@ -129,6 +129,7 @@ void export_gguf(const Model& m, const std::string& path, const ExportOptions& o
     w.add_tensor_owned("rope_freqs.weight", DType::F32, {rope_factors.size()}, std::move(e.bytes));
     report("rope_freqs.weight");
   }
+  if (opt.finish) opt.finish(w);
   w.write(path);
 }
 

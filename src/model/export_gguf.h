@@ -25,6 +25,9 @@ struct ExportOptions {
   // Extra metadata (e.g. pocketllm.* keys of quantized files).
   std::vector<std::pair<std::string, gguf::Value>> extra;
   bool progress = true;  // per-tensor progress on stderr
+  // Called after every tensor is converted, before the file is written: metadata
+  // that depends on the conversion (e.g. quantize's static activation scales).
+  std::function<void(gguf::Writer&)> finish;
 };
 
 void export_gguf(const Model& m, const std::string& path, const ExportOptions& opt);

@@ -9,6 +9,30 @@
 
 namespace pocketllm::detail {
 
+namespace {
+void read_static_act_scales(const gguf::File& f, Model& m) {
+  // Two parallel arrays (docs/FORMAT.md): tensor names and their int8 activation scales.
+  const auto names = f.get_string_array(kActStaticTensorsKey);
+  const auto scales = f.get_float_array(kActStaticScalesKey);
+  const bool marked = f.get_string("pocketllm.activations").value_or("") == "int8-static";
+  if (!names && !scales) {
+    if (marked) fail("{}: pocketllm.activations is int8-static but the file has no {}", f.path(), kActStaticScalesKey);
+    return;
+  }
+  if (!names || !scales || names->size() != scales->size())
+    fail("{}: {} and {} must both be present and of equal length", f.path(), kActStaticTensorsKey, kActStaticScalesKey);
+  for (size_t i = 0; i < names->size(); ++i) {
+    const std::string& n = (*names)[i];
+    const float s = (*scales)[i];
+    if (!m.tensors.count(n)) fail("{}: static activation scale for '{}', which is not a tensor of the file", f.path(), n);
+    if (!(s > 0) || !std::isfinite(s)) fail("{}: static activation scale {} of '{}' is not a finite positive number", f.path(), s, n);
+    if (!m.act_scales.emplace(n, s).second) fail("{}: two static activation scales for '{}'", f.path(), n);
+  }
+  if (m.act != ActPrecision::Int8) fail("{}: static activation scales need int8 activations", f.path());
+}
+
+}  // namespace
+
 void load_gguf(Model& m, const std::string& path, const LoadOptions& opt) {
   auto f = gguf::File::open(path, opt.use_mmap);
   m.files.push_back(f->mapping());
@@ -51,6 +75,7 @@ void load_gguf(Model& m, const std::string& path, const LoadOptions& opt) {
   c.tied_embeddings = !m.tensors.count("output.weight");
   m.chat_template = f->get_string("tokenizer.chat_template").value_or("");
   if (auto act = f->get_string("pocketllm.activations")) m.act = (*act == "float") ? ActPrecision::Float : ActPrecision::Int8;
+  read_static_act_scales(*f, m);
   for (auto& [k, v] : f->metadata())
     if (!k.starts_with("tokenizer.ggml.") && k != "tokenizer.chat_template") m.info.emplace_back(k, v.to_display());
   if (opt.load_tokenizer && f->find("tokenizer.ggml.model")) m.tokenizer = Tokenizer::from_gguf(*f);

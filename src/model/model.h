@@ -47,6 +47,11 @@ struct TensorRef {
 
 enum class ModelFormat { GGUF, HuggingFace, Llama2c };
 
+// GGUF keys of static activation scales (quantize --act static): parallel arrays of
+// weight tensor names and the int8 scale of each one's input.
+inline constexpr const char* kActStaticTensorsKey = "pocketllm.act_static.tensors";
+inline constexpr const char* kActStaticScalesKey = "pocketllm.act_static.scales";
+
 struct Model {
   ModelConfig cfg;
   ModelWeights w;
@@ -55,6 +60,9 @@ struct Model {
   std::shared_ptr<Tokenizer> tokenizer;
   std::string chat_template;  // empty when the model ships none
   ActPrecision act = ActPrecision::Int8;
+  // Static activation scales by weight tensor name (quantize --act static); a
+  // matrix not listed quantizes its activations per token.
+  std::map<std::string, float> act_scales;
   // Everything the weights point into: file mappings and converted copies.
   std::vector<std::shared_ptr<MappedFile>> files;
   std::vector<std::shared_ptr<std::vector<uint8_t>>> owned;

@@ -1,10 +1,16 @@
 // Calibrated W4A8 (--method best, calibrated on calib.txt only) against plain
 // round-to-nearest, both measured on eval.txt: the KL ratio is computed here.
-// Also: a rotated file is marked as needing pocketllm, --compat drops the online part.
+// Also: a rotated file is marked as needing pocketllm, --compat drops the online part;
+// static activation ranges are stored per linear, used, and checked at load.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <regex>
+#include <set>
 
+#include "formats/gguf.h"
+#include "kernels/int_weights.h"
+#include "model/model.h"
 #include "support/test_support.h"
 
 namespace ts = testsupport;
@@ -79,11 +85,14 @@ TEST(Calibration, RotatedFileNeedsPocketllmAndRuns) {
   EXPECT_EQ(cb.find("ffn_down_rotation.weight"), std::string::npos);
 }
 
-TEST(Calibration, StaticActivationsAndBadMethodsFailClearly) {
+TEST(Calibration, BadMethodsFailClearly) {
   auto dir = ts::temp_dir("calib-bad").string();
   auto r = quantize_to(dir + "/a.gguf", "32", {"--act", "static"});
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("static"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--act static needs calibration data"), std::string::npos) << r.err;
+  r = quantize_to(dir + "/a.gguf", "32", {"--act", "sometimes"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("use dynamic (per token) or static"), std::string::npos) << r.err;
   r = quantize_to(dir + "/b.gguf", "32", {"--method", "magic"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("unknown --method"), std::string::npos) << r.err;
@@ -101,4 +110,66 @@ TEST(Calibration, IsDeterministic) {
                         (ts::shared_data() / "text/calib.txt").string(), "--gptq", "--clip"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ts::read_file(a), ts::read_file(b));
+}
+
+namespace {
+// A copy of a GGUF file with its static-scale arrays replaced (hostile files for the loader).
+void rewrite_static_scales(const std::string& from, const std::string& to, const std::vector<std::string>& names,
+                           const std::vector<float>& scales) {
+  namespace gguf = pocketllm::gguf;
+  auto f = gguf::File::open(from, true);
+  gguf::Writer w;
+  for (auto& [k, v] : f->metadata())
+    if (k != pocketllm::kActStaticTensorsKey && k != pocketllm::kActStaticScalesKey) w.set(k, v);
+  w.set(pocketllm::kActStaticTensorsKey, gguf::Value::str_array(names));
+  w.set(pocketllm::kActStaticScalesKey, gguf::Value::f32_array(scales));
+  for (auto& t : f->tensors()) w.add_tensor(t.name, t.type, t.ne, t.data, t.nbytes);
+  w.write(to);
+}
+}  // namespace
+
+TEST(Calibration, StaticActivationRangesAreStoredUsedAndChecked) {
+  auto dir = ts::temp_dir("calib-static").string();
+  const std::string dyn = quantize(dir, "0", false);
+  const std::string stat = quantize(dir, "0", "static", {"--calib", calib_txt(), "--act", "static"});
+  pocketllm::register_quant_types();  // the file holds pocketllm's tiled types
+  auto f = pocketllm::gguf::File::open(stat, true);
+  EXPECT_EQ(f->get_string("pocketllm.activations"), "int8-static");
+  EXPECT_EQ(f->get_bool("pocketllm.required"), true);
+  const auto names = f->get_string_array(pocketllm::kActStaticTensorsKey);
+  const auto scales = f->get_float_array(pocketllm::kActStaticScalesKey);
+  ASSERT_TRUE(names && scales);
+  ASSERT_EQ(names->size(), scales->size());
+  // One scale for every block linear, none for anything else (the head keeps per-token ranges).
+  std::set<std::string> want, got(names->begin(), names->end());
+  for (auto& t : f->tensors())
+    for (const char* l : {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"})
+      if (t.name.starts_with("blk.") && t.name.ends_with(std::string(".") + l + ".weight")) want.insert(t.name);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(got.size(), names->size());
+  for (float s : *scales) EXPECT_TRUE(s > 0 && std::isfinite(s)) << s;
+  EXPECT_NE(ts::read_file(stat + ".calib.json").find("\"act_static\""), std::string::npos);
+  const double kl_dyn = mean_kl(dyn), kl_stat = mean_kl(stat);
+  std::printf("W4A8 per-channel RTN: per-token activations KL %.4f, static activations KL %.4f\n", kl_dyn, kl_stat);
+  EXPECT_NE(kl_stat, kl_dyn) << "the static scales must change the computation";
+  // stories260K has no outlier channels: one searched range per input stays close to per-token ranges.
+  EXPECT_LT(kl_stat, 1.25 * kl_dyn);
+  // Hostile scale tables are refused with the reason.
+  const std::string bad = dir + "/bad.gguf";
+  const std::vector<std::pair<std::vector<float>, std::string>> cases = {
+      {std::vector<float>(names->size(), -1.0f), "is not a finite positive number"},
+      {std::vector<float>(names->size(), NAN), "is not a finite positive number"},
+      {std::vector<float>(names->size() - 1, 0.01f), "of equal length"}};
+  for (auto& [sc, msg] : cases) {
+    rewrite_static_scales(stat, bad, *names, sc);
+    auto r = ts::run_cli({"run", "-m", bad, "-p", "x", "-n", "1"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find(msg), std::string::npos) << r.err;
+  }
+  std::vector<std::string> unknown = *names;
+  unknown[0] = "blk.99.attn_q.weight";
+  rewrite_static_scales(stat, bad, unknown, *scales);
+  auto r = ts::run_cli({"run", "-m", bad, "-p", "x", "-n", "1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("which is not a tensor of the file"), std::string::npos) << r.err;
 }
