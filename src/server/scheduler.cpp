@@ -36,6 +36,7 @@ struct Scheduler::Slot {
   std::unique_ptr<StopStringFilter> stops;
   int64_t n_gen = 0;
   int32_t pending = -1;  // sampled, shown, not yet decoded
+  int64_t prefill_pos = -1;  // >= 0: prompt tokens [0, prefill_pos) are in ctx, the rest still to run
 };
 
 Scheduler::Scheduler(const Model& m, const SchedulerOptions& o) : m_(m), opt_(o) {
@@ -97,6 +98,8 @@ nlohmann::json Scheduler::state() const {
           {"slots_idle", static_cast<int>(slots_.size()) - busy},
           {"queued", queue_.size()},
           {"decode_steps", decode_steps_},
+          {"prefill_chunks", prefill_chunks_},
+          {"decode_steps_while_prefilling", decode_steps_while_prefilling_},
           {"max_batch_rows", max_batch_rows_}};
 }
 
@@ -116,6 +119,7 @@ void Scheduler::run() {
     // Clients that went away free their slots now, before any more work.
     for (auto& s : slots_)
       if (s->job && s->job->cancelled()) release(*s);
+    step_prefill();
     step_decode();
     std::lock_guard<std::mutex> lk(mu_);
     for (size_t i = 0; i < slots_.size(); ++i) n_past_snapshot_[i] = slots_[i]->ctx->n_past();
@@ -153,7 +157,8 @@ void Scheduler::admit(std::vector<Slot*>& started) {
   }
 }
 
-// Prefills a newly admitted prompt (after the cached prefix) and samples its first token.
+// Sets up a newly admitted request: keeps the cached prefix of its prompt; the
+// rest is prefilled by step_prefill, one chunk per step.
 void Scheduler::start(Slot& s) {
   const GenRequest& r = s.job->request();
   const Tokenizer& tok = *m_.tokenizer;
@@ -166,22 +171,43 @@ void Scheduler::start(Slot& s) {
     finish(s, "length");
     return;
   }
-  try {
-    size_t lcp = std::min(common_prefix(r.prompt, s.cached), static_cast<size_t>(s.ctx->n_past()));
-    if (lcp == r.prompt.size()) --lcp;  // one token must run to produce logits
-    s.ctx->truncate(static_cast<int64_t>(lcp));
-    s.cached.resize(lcp);
-    s.job->cached_tokens_.store(static_cast<int64_t>(lcp));
-    for (int32_t id : r.prompt) s.sampler->accept(id);
-    const float* logits =
-        s.ctx->eval(r.prompt.data() + lcp, static_cast<int64_t>(r.prompt.size() - lcp));
-    s.cached = r.prompt;
-    const int32_t id = s.sampler->sample(logits);
-    on_token(s, id);
-  } catch (const std::exception& e) {
-    s.cached.resize(std::min(s.cached.size(), static_cast<size_t>(s.ctx->n_past())));
-    s.ctx->truncate(static_cast<int64_t>(s.cached.size()));
-    finish(s, "", e.what());
+  size_t lcp = std::min(common_prefix(r.prompt, s.cached), static_cast<size_t>(s.ctx->n_past()));
+  if (lcp == r.prompt.size()) --lcp;  // one token must run to produce logits
+  s.ctx->truncate(static_cast<int64_t>(lcp));
+  s.cached.resize(lcp);
+  s.job->cached_tokens_.store(static_cast<int64_t>(lcp));
+  for (int32_t id : r.prompt) s.sampler->accept(id);
+  s.prefill_pos = static_cast<int64_t>(lcp);
+}
+
+// Runs the next chunk (at most n_batch tokens) of every prompt being prefilled,
+// so a long prompt does not stop the other slots' streams for its whole prefill:
+// generating slots decode a token between chunks. A prompt's last chunk gives the
+// logits of its first answer token.
+void Scheduler::step_prefill() {
+  const int64_t chunk = std::max<int64_t>(1, opt_.ctx.n_batch);
+  for (auto& sp : slots_) {
+    Slot& s = *sp;
+    if (!s.job || s.prefill_pos < 0) continue;
+    const std::vector<int32_t>& prompt = s.job->request().prompt;
+    const int64_t n = std::min<int64_t>(chunk, static_cast<int64_t>(prompt.size()) - s.prefill_pos);
+    try {
+      const float* logits = s.ctx->eval(prompt.data() + s.prefill_pos, n);
+      s.cached.insert(s.cached.end(), prompt.begin() + s.prefill_pos, prompt.begin() + s.prefill_pos + n);
+      s.prefill_pos += n;
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        prefill_chunks_ += 1;
+      }
+      if (s.prefill_pos < static_cast<int64_t>(prompt.size())) continue;
+      s.prefill_pos = -1;
+      on_token(s, s.sampler->sample(logits));
+    } catch (const std::exception& e) {
+      s.prefill_pos = -1;
+      s.cached.resize(std::min(s.cached.size(), static_cast<size_t>(s.ctx->n_past())));
+      s.ctx->truncate(static_cast<int64_t>(s.cached.size()));
+      finish(s, "", e.what());
+    }
   }
 }
 
@@ -220,6 +246,7 @@ void Scheduler::release(Slot& s) {
   std::lock_guard<std::mutex> lk(mu_);
   s.job.reset();
   s.pending = -1;
+  s.prefill_pos = -1;
 }
 
 // One batched forward pass: the pending token of every generating slot.
@@ -244,9 +271,11 @@ void Scheduler::step_decode() {
     }
     return;
   }
+  const bool prefilling = std::any_of(slots_.begin(), slots_.end(), [](auto& s) { return s->job && s->prefill_pos >= 0; });
   {
     std::lock_guard<std::mutex> lk(mu_);
     decode_steps_ += 1;
+    decode_steps_while_prefilling_ += prefilling;
     max_batch_rows_ = std::max<int64_t>(max_batch_rows_, static_cast<int64_t>(active.size()));
   }
   const int64_t n_vocab = m_.cfg.n_vocab;

@@ -1,7 +1,9 @@
 // The generation scheduler: one thread owns the model's slot Contexts, admits
 // queued requests into free slots (reusing each slot's cached prompt prefix),
 // and decodes one token for every generating slot in ONE batched forward pass
-// per step (continuous batching). HTTP threads talk to it through GenJob.
+// per step (continuous batching). Prompts are prefilled in chunks of the slot
+// context's n_batch tokens, one chunk per step, so a long prompt does not stall
+// the other streams. HTTP threads talk to it through GenJob.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -64,7 +66,7 @@ class GenJob {
 
 struct SchedulerOptions {
   int n_slots = 1;
-  ContextParams ctx;       // per slot
+  ContextParams ctx;       // per slot; its n_batch is also the prefill chunk per scheduler step
   size_t max_queue = 64;   // requests waiting for a slot before 503
 };
 
@@ -79,7 +81,8 @@ class Scheduler {
   // slot context, 503 when the queue is full.
   std::shared_ptr<GenJob> submit(GenRequest r);
   int64_t n_ctx() const { return n_ctx_; }
-  // {"slots":[{"id","busy","n_past"}],"slots_idle","slots_busy","queued","decode_steps","max_batch_rows"}
+  // {"slots":[{"id","busy","n_past"}],"slots_idle","slots_busy","queued","decode_steps","prefill_chunks",
+  //  "decode_steps_while_prefilling","max_batch_rows"}
   nlohmann::json state() const;
 
  private:
@@ -90,6 +93,7 @@ class Scheduler {
   void on_token(Slot& s, int32_t id);
   void finish(Slot& s, const std::string& reason, const std::string& error = "");
   void release(Slot& s);
+  void step_prefill();
   void step_decode();
 
   const Model& m_;
@@ -100,7 +104,8 @@ class Scheduler {
   std::condition_variable cv_;
   std::deque<std::shared_ptr<GenJob>> queue_;
   std::vector<int64_t> n_past_snapshot_;
-  int64_t decode_steps_ = 0, max_batch_rows_ = 0;  // batching evidence for /slots
+  // Batching evidence for /slots.
+  int64_t decode_steps_ = 0, max_batch_rows_ = 0, prefill_chunks_ = 0, decode_steps_while_prefilling_ = 0;
   bool stop_ = false;
   std::thread thread_;
 };

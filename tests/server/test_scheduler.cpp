@@ -1,0 +1,81 @@
+// The scheduler in process (no HTTP): long prompts are prefilled one n_batch
+// chunk per step, with the other slots decoding between chunks, and the answer
+// is the same as with the whole prompt in one chunk.
+#include <gtest/gtest.h>
+
+#include "model/model.h"
+#include "server/scheduler.h"
+#include "support/test_support.h"
+#include "tokenizer/tokenizer.h"
+
+namespace ts = testsupport;
+using namespace pocketllm;
+
+namespace {
+std::unique_ptr<Model> stories() {
+  LoadOptions lo;
+  lo.tokenizer_path = (ts::shared_data() / "models/stories260K/tok512.bin").string();
+  return load_model((ts::shared_data() / "models/stories260K/stories260K.bin").string(), lo);
+}
+
+server::GenRequest greedy(std::vector<int32_t> prompt, int64_t max_tokens) {
+  server::GenRequest r;
+  r.prompt = std::move(prompt);
+  r.sampling.temp = 0;
+  r.max_tokens = max_tokens;
+  return r;
+}
+
+// Waits for the job's end; returns its text (an error fails the test).
+std::string collect(server::GenJob& job) {
+  std::string text;
+  for (server::GenEvent ev;;) {
+    if (!job.next(ev, std::chrono::seconds(60))) {
+      ADD_FAILURE() << "no event within 60 s";
+      return text;
+    }
+    text += ev.text;
+    if (ev.done) {
+      EXPECT_EQ(ev.error, "");
+      return text;
+    }
+  }
+}
+
+server::SchedulerOptions options(int64_t n_batch) {
+  server::SchedulerOptions o;
+  o.n_slots = 2;
+  o.ctx.n_ctx = 512;
+  o.ctx.n_batch = n_batch;
+  o.ctx.n_threads = 1;
+  return o;
+}
+}  // namespace
+
+TEST(Scheduler, LongPromptsArePrefilledInChunksBetweenDecodeSteps) {
+  auto m = stories();
+  std::vector<int32_t> long_prompt = m->tokenizer->encode(ts::read_file(ts::shared_data() / "text/eval.txt"), true, false);
+  ASSERT_GT(long_prompt.size(), 301u);
+  long_prompt.resize(301);
+  const std::vector<int32_t> short_prompt = m->tokenizer->encode("Once upon a time", true, false);
+
+  std::string want;
+  {
+    server::Scheduler whole(*m, options(512));  // the whole prompt in one chunk
+    want = collect(*whole.submit(greedy(long_prompt, 40)));
+    EXPECT_EQ(whole.state()["prefill_chunks"], 1);
+  }
+  ASSERT_FALSE(want.empty());
+
+  server::Scheduler chunked(*m, options(4));
+  // A generates until its context is full; once it streams, B's prompt arrives.
+  auto a = chunked.submit(greedy(short_prompt, -1));
+  server::GenEvent first;
+  ASSERT_TRUE(a->next(first, std::chrono::seconds(60)));
+  auto b = chunked.submit(greedy(long_prompt, 40));
+  EXPECT_EQ(collect(*b), want) << "chunked prefill must give the same answer";
+  const auto st = chunked.state();
+  EXPECT_GE(st["prefill_chunks"].get<int64_t>(), (301 + 3) / 4) << st.dump();
+  EXPECT_GT(st["decode_steps_while_prefilling"].get<int64_t>(), 0) << "A must keep decoding during B's prefill";
+  a->cancel();
+}
