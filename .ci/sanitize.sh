@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 jobs=${SANITIZE_JOBS:-$(nproc)}
 asan_labels=${SANITIZE_LABELS:-core formats tokenizer chat kernels}
 tsan_labels=${TSAN_LABELS:-core kernels server}
-tsan_tests=${TSAN_TESTS:-ThreadPool|ThreadsDoNotChangeResults|SharedInput|Concurrency|FullQueueIs503|Disconnect}
+tsan_tests=${TSAN_TESTS:-ThreadPool|ThreadsDoNotChangeResults|SharedInput|Concurrency|FullQueueIs503|Disconnect|Scheduler}
 asan_build=${FUZZ_BUILD:-$PWD/build-fuzz-ci}
 # Timing tests measure speed, which a sanitizer build does not have; gpt-2's long-run
 # tokenizer case alone takes ~5 min under ASan with coverage counters (~5 s for the others).

@@ -63,7 +63,7 @@ int run(QuantizeOptions& o) {
   o.plan.tied = !m->tensors.count("output.weight");
   const calib::CalibStats& stats = prep.stats;
   const calib::CalibMethod& method = o.methods.weights;
-  const bool calibrating = method.gptq || method.clip;
+  const bool calibrating = method.gptq || method.clip || method.refit;
   const ActPrecision act = plan_activations(o.plan) == "float" ? ActPrecision::Float : ActPrecision::Int8;
   nlohmann::json report = nlohmann::json::array();
   std::map<std::string, calib::OutputError> final_errors;  // stored weights, on calibration samples
@@ -82,7 +82,7 @@ int run(QuantizeOptions& o) {
     if (p.quantize && calibrating && !key.empty()) {
       std::vector<float> h;
       if (auto it = stats.find(key); it != stats.end() && it->second.cols == cols) h = it->second.hessian();
-      if (method.gptq && h.empty()) fail("{}: no calibration statistics for this tensor", name);
+      if ((method.gptq || method.refit) && h.empty()) fail("{}: no calibration statistics for this tensor", name);
       const int64_t g = calib::stored_group(p.scheme, cols);
       const calib::CalibratedWeights cw = calib::quantize_calibrated(data, rows, cols, p.scheme.bits, g, h, method);
       QuantizedTensor q = quantize_rtn(cw.values.data(), rows, cols, calib::replay_scheme(p.scheme, cw));
@@ -191,6 +191,7 @@ int run(QuantizeOptions& o) {
                                 {"gptq", method.gptq},
                                 {"act_order", method.act_order},
                                 {"clip", method.clip},
+                                {"refit", method.refit},
                                 {"damp", method.damp},
                                 {"seed", o.methods.seed},
                                 {"act", o.act_mode}}},
@@ -241,6 +242,8 @@ RegisterCommand reg({"quantize", "Quantize a model to W4A8, W8A8 or W4A16 (round
                        sub.add_flag("--gptq", mo.weights.gptq, "GPTQ with the calibration Hessian (needs --calib)");
                        sub.add_flag("--act-order", mo.weights.act_order, "GPTQ: columns by decreasing activation energy");
                        sub.add_flag("--clip", mo.weights.clip, "Search clipped scales per group (weighted by --calib statistics)");
+                       sub.add_flag("--refit", mo.weights.refit,
+                                    "Refit each group scale to the calibration Hessian, codes fixed (after --gptq/--clip)");
                        sub.add_option("--damp", mo.weights.damp, "GPTQ damping (fraction of mean diag H)")->capture_default_str();
                        sub.add_option("--method", o->preset, "Preset: rtn, or best (the combination measured best)");
                        sub.add_option("--act", o->act_mode, "Activation ranges: dynamic (each token's max) or static (one "

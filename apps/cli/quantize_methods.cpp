@@ -93,10 +93,12 @@ std::map<std::string, calib::OutputError> rtn_errors(const FloatTensors& t, cons
 void apply_method_preset(const std::string& name, int group, MethodOptions& o) {
   // Presets only switch methods on: flags given with them (e.g. --method best --rotate) still apply.
   if (name == "rtn") {
-    if (o.any() || o.weights.act_order) fail("--method rtn cannot be combined with --rotate, --smooth, --gptq or --clip");
+    if (o.any() || o.weights.act_order)
+      fail("--method rtn cannot be combined with --rotate, --smooth, --gptq, --clip or --refit");
   } else if (name == "best") {  // measured best on stories260K (docs/CALIBRATION.md); rotate/smooth did not help there
     o.weights.gptq = true;
     o.weights.clip = true;
+    o.weights.refit = true;
     if (group == 0) o.weights.act_order = true;  // helps per-channel scales, not groups of 32
   } else {
     fail("unknown --method '{}' (rtn, best)", name);
@@ -107,8 +109,10 @@ PreparedModel prepare_methods(const Model& m, const MethodOptions& o, const Quan
   PreparedModel p;
   const bool calib = !o.calib_file.empty();
   const bool transform = o.rotate || o.smooth;
-  const bool moments = o.weights.gptq || o.weights.clip;  // x xᵀ (cols² doubles per input): only GPTQ and clipping read it
+  // x xᵀ (cols² doubles per input): only GPTQ, clipping and the scale refit read it.
+  const bool moments = o.weights.gptq || o.weights.clip || o.weights.refit;
   if (o.weights.gptq && !calib) fail("--gptq needs calibration data (--calib FILE)");
+  if (o.weights.refit && !calib) fail("--refit needs calibration data (--calib FILE)");
   if (o.smooth && !calib) fail("--smooth needs calibration data (--calib FILE)");
   if (transform && m.cfg.online_down_rotation) fail("{}: the model is already rotated; quantize it without --rotate/--smooth", m.path);
   if (calib) {

@@ -28,7 +28,7 @@ struct MethodOptions {
   uint64_t seed = 0;            // rotation seed (the output is deterministic for a given seed)
   calib::CalibMethod weights;   // gptq / clip / damp / act_order
   int threads = 0;
-  bool any() const { return rotate || smooth || weights.gptq || weights.clip; }
+  bool any() const { return rotate || smooth || weights.gptq || weights.clip || weights.refit; }
 };
 
 // Applies a --method preset ("rtn", "best") for weights of `group` (0: per channel) to o (switching

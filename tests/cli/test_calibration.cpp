@@ -45,7 +45,7 @@ std::string quantize(const std::string& dir, const std::string& group, const std
 }
 
 std::string quantize(const std::string& dir, const std::string& group, bool calibrated) {
-  return calibrated ? quantize(dir, group, "cal", {"--calib", calib_txt(), "--gptq", "--clip"})
+  return calibrated ? quantize(dir, group, "cal", {"--calib", calib_txt(), "--gptq", "--clip", "--refit"})
                     : quantize(dir, group, "rtn", {});
 }
 }  // namespace
@@ -107,7 +107,7 @@ TEST(Calibration, IsDeterministic) {
   const std::string b = dir + "/again.gguf";
   auto r = ts::run_cli({"quantize", stories("stories260K.bin"), b, "--tokenizer", stories("tok512.bin"), "--scheme",
                         "w4a8", "--group", "32", "--head", "f16", "-t", "1", "--calib",
-                        (ts::shared_data() / "text/calib.txt").string(), "--gptq", "--clip"});
+                        (ts::shared_data() / "text/calib.txt").string(), "--gptq", "--clip", "--refit"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ts::read_file(a), ts::read_file(b));
 }

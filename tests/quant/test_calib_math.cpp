@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "quant/calib/clip.h"
 #include "quant/calib/gptq.h"
+#include "quant/calib/refit.h"
 #include "quant/calib/stats.h"
 #include "quant/quantize.h"
 
@@ -106,6 +107,40 @@ TEST(CalibGptq, ReducesOutputErrorOnCorrelatedInputs) {
     EXPECT_LT(e_gptq, 0.8 * e_rtn) << "group " << group;
     EXPECT_LT(e_both, e_rtn) << "group " << group;
   }
+}
+
+// The refit keeps every integer code, stays on the stored grid, and never raises
+// the H-weighted output error (each step is the exact minimizer of a quadratic).
+TEST(CalibRefit, KeepsCodesAndNeverRaisesOutputError) {
+  const int64_t rows = 24, cols = 96;
+  const auto w = random_weights(rows * cols, 21);
+  const auto h = correlated_stats(cols, 600, 22).hessian();
+  for (int group : {0, 32}) {
+    const Scheme s{4, group, {}};
+    const int64_t g = stored_group(s, cols);
+    for (CalibMethod m : {CalibMethod{}, CalibMethod{.gptq = true}, CalibMethod{.gptq = true, .clip = true}}) {
+      const auto before = quantize_calibrated(w.data(), rows, cols, 4, g, m.gptq ? h : std::vector<float>{}, m);
+      m.refit = true;
+      const auto after = quantize_calibrated(w.data(), rows, cols, 4, g, h, m);
+      int moved = 0;
+      for (int64_t r = 0; r < rows; ++r) {
+        const double e0 = relative_output_error(w.data() + r * cols, before.values.data() + r * cols, 1, cols, h);
+        const double e1 = relative_output_error(w.data() + r * cols, after.values.data() + r * cols, 1, cols, h);
+        EXPECT_LE(e1, e0 * (1 + 1e-9) + 1e-15) << "group " << group << " row " << r;
+        for (int64_t c = 0; c < cols; ++c) {
+          const float s0 = before.scales[r * before.groups_per_row + c / g], s1 = after.scales[r * after.groups_per_row + c / g];
+          ASSERT_EQ(std::nearbyint(before.values[r * cols + c] / s0), std::nearbyint(after.values[r * cols + c] / s1));
+        }
+        for (int64_t gi = 0; gi < after.groups_per_row; ++gi) moved += after.scales[r * after.groups_per_row + gi] != before.scales[r * before.groups_per_row + gi];
+      }
+      EXPECT_GT(moved, rows / 2) << "group " << group;
+      // Still exactly what the stored layout holds.
+      const QuantizedTensor q = quantize_rtn(after.values.data(), rows, cols, replay_scheme(s, after));
+      const auto back = dequantize(q.type, q.bytes.data(), q.bytes.size(), rows, cols);
+      for (int64_t i = 0; i < rows * cols; ++i) ASSERT_EQ(back[i], after.values[i]);
+    }
+  }
+  EXPECT_THROW(quantize_calibrated(w.data(), rows, cols, 4, 32, {}, {.refit = true}), Error);
 }
 
 TEST(CalibClip, SearchNeverWorseThanMaxScale) {

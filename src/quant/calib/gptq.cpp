@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "kernels/int_weights.h"
 #include "quant/calib/clip.h"
+#include "quant/calib/refit.h"
 
 namespace pocketllm::calib {
 namespace {
@@ -75,6 +76,7 @@ CalibratedWeights quantize_calibrated(const float* w, int64_t rows, int64_t cols
   const bool have_h = !hessian.empty();
   if (have_h && hessian.size() != static_cast<size_t>(cols * cols)) fail("calibration Hessian does not match {} columns", cols);
   if (method.gptq && !have_h) fail("GPTQ needs calibration statistics (--calib FILE)");
+  if (method.refit && !have_h) fail("scale refitting needs calibration statistics (--calib FILE)");
   const int qmax = bits == 4 ? 7 : 127;
   CalibratedWeights cw;
   cw.rows = rows, cw.cols = cols, cw.group = group;
@@ -140,6 +142,7 @@ CalibratedWeights quantize_calibrated(const float* w, int64_t rows, int64_t cols
       for (int64_t j = k + 1; j < cols; ++j) wr[j] -= static_cast<float>(err * ur[j]);
     }
   }
+  if (method.refit) refit_scales(w, hessian, cw);
   return cw;
 }
 

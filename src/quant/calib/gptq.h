@@ -20,6 +20,7 @@ struct CalibMethod {
   // GPTQ: columns in order of decreasing diag(H) (most active inputs first); group scales are
   // then fixed up front from the original weights ("static groups"), so the stored layout is unchanged.
   bool act_order = false;
+  bool refit = false;    // then refit each group scale to H with the codes fixed (quant/calib/refit.h)
 };
 
 struct CalibratedWeights {
