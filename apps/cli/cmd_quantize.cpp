@@ -84,14 +84,15 @@ int run(QuantizeOptions& o) {
       if (auto it = stats.find(key); it != stats.end() && it->second.cols == cols) h = it->second.hessian();
       if ((method.gptq || method.refit) && h.empty()) fail("{}: no calibration statistics for this tensor", name);
       const int64_t g = calib::stored_group(p.scheme, cols);
-      const calib::CalibratedWeights cw = calib::quantize_calibrated(data, rows, cols, p.scheme.bits, g, h, method);
+      const calib::CalibratedWeights cw = calib::quantize_calibrated(data, rows, cols, p.scheme.bits, g, h, method, &pool);
       QuantizedTensor q = quantize_rtn(cw.values.data(), rows, cols, calib::replay_scheme(p.scheme, cw));
       e.type = q.type;
       e.bytes = std::move(q.bytes);
       if (!h.empty()) {
         const calib::CalibratedWeights rtn = calib::quantize_calibrated(data, rows, cols, p.scheme.bits, g, {}, {});
-        const double before = calib::relative_output_error(data, rtn.values.data(), rows, cols, h);
-        const double after = calib::relative_output_error(data, cw.values.data(), rows, cols, h);
+        // Measured on 64 rows spread through the matrix: it costs cols² per row.
+        const double before = calib::relative_output_error(data, rtn.values.data(), rows, cols, h, 64, &pool);
+        const double after = calib::relative_output_error(data, cw.values.data(), rows, cols, h, 64, &pool);
         report.push_back({{"tensor", name}, {"rtn_output_error", before}, {"calibrated_output_error", after}});
         std::fprintf(stderr, "calibrate: %-28s output error %.3e -> %.3e\n", name.c_str(), before, after);
       }

@@ -29,6 +29,8 @@ calib::CalibStats collect_stats(const Model& m, const MethodOptions& o, bool sec
       keys[mat] = calib::stats_key(b + name + ".weight");
   }
   calib::CalibStats stats;
+  // x xᵀ costs cols² per token: its own threads (the model's are idle while the observer runs).
+  ThreadPool stats_pool(o.threads > 0 ? o.threads : physical_core_count());
   std::pair<std::string, const float*> last;  // q/k/v (gate/up) run back to back on one input: count it once
   set_linear_observer([&](const Matrix& w, const float* x, int64_t ldx, int64_t n) {
     auto it = keys.find(&w);
@@ -36,7 +38,7 @@ calib::CalibStats collect_stats(const Model& m, const MethodOptions& o, bool sec
     if (last.first == it->second && last.second == x) return;
     last = {it->second, x};
     auto [st, fresh] = stats.try_emplace(it->second, w.cols, o.calib_samples, second_moments);
-    st->second.add(x, ldx, n);
+    st->second.add(x, ldx, n, &stats_pool);
   });
   struct ClearObserver {
     ~ClearObserver() { set_linear_observer({}); }

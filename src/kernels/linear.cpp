@@ -44,21 +44,24 @@ void linear_float(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens
   const DotF32Fn dot = kernels_of(w).dot_f32;
   const F16RowFn f16_row = kernels_of(w).f16_to_f32_row;
   const uint8_t* data = stored_rows(w);
+  // Rows in blocks of 8 (converted once) meet every token: the tokens are read once
+  // per block instead of once per row, which matters for batches (prefill, calibration).
+  constexpr int64_t kRows = 8;
   pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
-    thread_local std::vector<float> row;
-    row.resize(static_cast<size_t>(w.cols));
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* wr;
-      if (w.type == DType::F32) {
-        wr = reinterpret_cast<const float*>(data + r * w.row_bytes);
-      } else if (w.type == DType::F16) {
-        f16_row(reinterpret_cast<const uint16_t*>(data + r * w.row_bytes), row.data(), w.cols);
-        wr = row.data();
-      } else {
-        row_to_f32(w.type, data + r * w.row_bytes, row.data(), w.cols);
-        wr = row.data();
+    thread_local std::vector<float> rows;
+    rows.resize(static_cast<size_t>(kRows * w.cols));
+    const float* wr[kRows];
+    for (int64_t b0 = r0; b0 < r1; b0 += kRows) {
+      const int64_t nb = std::min(kRows, r1 - b0);
+      for (int64_t i = 0; i < nb; ++i) {
+        const uint8_t* src = data + (b0 + i) * w.row_bytes;
+        float* dst = rows.data() + i * w.cols;
+        if (w.type == DType::F32) wr[i] = reinterpret_cast<const float*>(src);
+        else if (w.type == DType::F16) f16_row(reinterpret_cast<const uint16_t*>(src), dst, w.cols), wr[i] = dst;
+        else row_to_f32(w.type, src, dst, w.cols), wr[i] = dst;
       }
-      for (int64_t t = 0; t < n_tokens; ++t) y[t * ldy + r] = dot(wr, x + t * ldx, w.cols);
+      for (int64_t t = 0; t < n_tokens; ++t)
+        for (int64_t i = 0; i < nb; ++i) y[t * ldy + b0 + i] = dot(wr[i], x + t * ldx, w.cols);
     }
   });
 }

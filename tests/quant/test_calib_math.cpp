@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "quant/calib/clip.h"
 #include "quant/calib/gptq.h"
+#include "quant/calib/inverse_factor.h"
 #include "quant/calib/refit.h"
 #include "quant/calib/stats.h"
 #include "quant/quantize.h"
@@ -57,6 +58,44 @@ TEST(CalibStats, HessianIsMeanOuterProduct) {
   EXPECT_EQ(stats_key("blk.2.attn_k.weight"), "blk.2.attn_in");
   EXPECT_EQ(stats_key("blk.11.ffn_down.weight"), "blk.11.ffn_down_in");
   EXPECT_EQ(stats_key("output.weight"), "");
+}
+
+// U upper with Uᵀ U = H⁻¹ (blocked, threaded): checked as Uᵀ U H = I on sizes around
+// the 64-row blocks, and identical for 1 and 2 threads.
+TEST(CalibGptq, InverseFactorIsTheCholeskyFactorOfTheInverse) {
+  for (int64_t n : {1, 5, 64, 65, 150, 200}) {
+    std::mt19937 rng(static_cast<uint32_t>(n));
+    std::normal_distribution<double> nd;
+    std::vector<double> x(static_cast<size_t>(n * (n + 8))), h(static_cast<size_t>(n * n), 0.0);
+    for (auto& v : x) v = nd(rng);
+    for (int64_t t = 0; t < n + 8; ++t)  // H = Xᵀ X / T: SPD, correlated
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < n; ++j) h[i * n + j] += x[t * n + i] * x[t * n + j] / double(n + 8);
+    std::vector<double> u1, u2;
+    ThreadPool one(1), two(2);
+    ASSERT_TRUE(inverse_hessian_factor(h, n, u1, &one));
+    ASSERT_TRUE(inverse_hessian_factor(h, n, u2, &two));
+    EXPECT_EQ(u1, u2) << "n " << n;
+    for (int64_t i = 0; i < n; ++i) {
+      EXPECT_GT(u1[i * n + i], 0);
+      for (int64_t j = 0; j < i; ++j) ASSERT_EQ(u1[i * n + j], 0.0);
+    }
+    // (Uᵀ U) H = I.
+    std::vector<double> hinv(static_cast<size_t>(n * n), 0.0);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t k = 0; k <= std::min(i, j); ++k) hinv[i * n + j] += u1[k * n + i] * u1[k * n + j];
+    double worst = 0;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double s = 0;
+        for (int64_t k = 0; k < n; ++k) s += hinv[i * n + k] * h[k * n + j];
+        worst = std::max(worst, std::fabs(s - (i == j ? 1.0 : 0.0)));
+      }
+    EXPECT_LT(worst, 1e-6) << "n " << n;
+  }
+  std::vector<double> u, bad = {1, 2, 2, 1};  // indefinite
+  EXPECT_FALSE(inverse_hessian_factor(bad, 2, u));
 }
 
 TEST(CalibGptq, ReplayStoresExactlyTheCalibratedValues) {

@@ -6,55 +6,11 @@
 #include "core/error.h"
 #include "kernels/int_weights.h"
 #include "quant/calib/clip.h"
+#include "quant/calib/inverse_factor.h"
 #include "quant/calib/refit.h"
 
 namespace pocketllm::calib {
 namespace {
-
-// In-place lower Cholesky of an n x n SPD matrix; false when not positive definite.
-bool cholesky_lower(std::vector<double>& a, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) {
-    double d = a[j * n + j];
-    for (int64_t k = 0; k < j; ++k) d -= a[j * n + k] * a[j * n + k];
-    if (!(d > 0)) return false;
-    d = std::sqrt(d);
-    a[j * n + j] = d;
-    for (int64_t i = j + 1; i < n; ++i) {
-      double s = a[i * n + j];
-      for (int64_t k = 0; k < j; ++k) s -= a[i * n + k] * a[j * n + k];
-      a[i * n + j] = s / d;
-    }
-    for (int64_t k = j + 1; k < n; ++k) a[j * n + k] = 0;
-  }
-  return true;
-}
-
-// Upper factor U with Uᵀ U = H⁻¹ (what GPTQ walks along), from H = L Lᵀ.
-bool inverse_hessian_factor(std::vector<double> h, int64_t n, std::vector<double>& u) {
-  if (!cholesky_lower(h, n)) return false;
-  // Linv = L⁻¹ (lower), then H⁻¹ = Linvᵀ Linv.
-  std::vector<double> linv(static_cast<size_t>(n * n), 0.0);
-  for (int64_t j = 0; j < n; ++j) {
-    linv[j * n + j] = 1.0 / h[j * n + j];
-    for (int64_t i = j + 1; i < n; ++i) {
-      double s = 0;
-      for (int64_t k = j; k < i; ++k) s += h[i * n + k] * linv[k * n + j];
-      linv[i * n + j] = -s / h[i * n + i];
-    }
-  }
-  std::vector<double> hinv(static_cast<size_t>(n * n), 0.0);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j <= i; ++j) {
-      double s = 0;
-      for (int64_t k = i; k < n; ++k) s += linv[k * n + i] * linv[k * n + j];
-      hinv[i * n + j] = hinv[j * n + i] = s;
-    }
-  if (!cholesky_lower(hinv, n)) return false;
-  u.assign(static_cast<size_t>(n * n), 0.0);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = i; j < n; ++j) u[i * n + j] = hinv[j * n + i];
-  return true;
-}
 
 float grid_value(float w, float s, int qmax) {
   if (s <= 0) return 0.0f;
@@ -70,7 +26,7 @@ int64_t stored_group(const Scheme& s, int64_t cols) {
 }
 
 CalibratedWeights quantize_calibrated(const float* w, int64_t rows, int64_t cols, int bits, int64_t group,
-                                      const std::vector<float>& hessian, const CalibMethod& method) {
+                                      const std::vector<float>& hessian, const CalibMethod& method, ThreadPool* pool) {
   if (rows < 0 || cols <= 0 || group <= 0) fail("calibrated quantization: bad shape {} x {} (group {})", rows, cols, group);
   if (bits != 4 && bits != 8) fail("calibrated quantization: {} bits is not supported", bits);
   const bool have_h = !hessian.empty();
@@ -115,7 +71,7 @@ CalibratedWeights quantize_calibrated(const float* w, int64_t rows, int64_t cols
     for (;; damp *= 10) {
       std::vector<double> hd = h;
       for (int64_t i = 0; i < cols; ++i) hd[i * cols + i] += damp * mean_diag;
-      if (inverse_hessian_factor(std::move(hd), cols, u)) break;
+      if (inverse_hessian_factor(std::move(hd), cols, u, pool)) break;
       if (damp > 1e3) fail("calibration Hessian is not positive definite even with damping");
     }
   }
@@ -128,21 +84,35 @@ CalibratedWeights quantize_calibrated(const float* w, int64_t rows, int64_t cols
   if (act_order)
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c0 = 0; c0 < cols; c0 += group) choose(r, c0 / group, w + r * cols + c0, std::min(group, cols - c0));
-  for (int64_t k = 0; k < cols; ++k) {
-    const int64_t c = order[k], gi = c / group;
-    if (!act_order && c % group == 0)  // storage order: a group starts, scale it from the compensated weights
-      for (int64_t r = 0; r < rows; ++r) choose(r, gi, work.data() + r * cols + k, std::min(group, cols - c));
-    for (int64_t r = 0; r < rows; ++r) {
-      float* wr = work.data() + r * cols;
-      const float q = grid_value(wr[k], cw.scales[r * cw.groups_per_row + gi], qmax);
-      cw.values[r * cols + c] = q;
-      if (!method.gptq) continue;
-      const double* ur = u.data() + k * cols;
-      const double err = (static_cast<double>(wr[k]) - q) / ur[k];
-      for (int64_t j = k + 1; j < cols; ++j) wr[j] -= static_cast<float>(err * ur[j]);
+  // Rows are independent (each feeds back only its own errors), so they run in
+  // blocks that share each pass over U (cols² doubles) while it is in cache,
+  // blocks spread over the threads; a row's arithmetic does not depend on its block.
+  const auto run_rows = [&](int64_t r0, int64_t r1) {
+    for (int64_t k = 0; k < cols; ++k) {
+      const int64_t c = order[k], gi = c / group;
+      if (!act_order && c % group == 0)  // storage order: a group starts, scale it from the compensated weights
+        for (int64_t r = r0; r < r1; ++r) choose(r, gi, work.data() + r * cols + k, std::min(group, cols - c));
+      for (int64_t r = r0; r < r1; ++r) {
+        float* wr = work.data() + r * cols;
+        const float q = grid_value(wr[k], cw.scales[r * cw.groups_per_row + gi], qmax);
+        cw.values[r * cols + c] = q;
+        if (!method.gptq) continue;
+        const double* ur = u.data() + k * cols;
+        const double err = (static_cast<double>(wr[k]) - q) / ur[k];
+        for (int64_t j = k + 1; j < cols; ++j) wr[j] -= static_cast<float>(err * ur[j]);
+      }
     }
-  }
-  if (method.refit) refit_scales(w, hessian, cw);
+  };
+  constexpr int64_t kRowBlock = 32;
+  const int64_t n_blocks = (rows + kRowBlock - 1) / kRowBlock;
+  const auto run_block = [&](int64_t b) { run_rows(b * kRowBlock, std::min(rows, (b + 1) * kRowBlock)); };
+  if (pool && pool->size() > 1 && n_blocks > 1)
+    pool->run([&](int ti, int nt) {
+      for (int64_t b = ti; b < n_blocks; b += nt) run_block(b);
+    });
+  else
+    for (int64_t b = 0; b < n_blocks; ++b) run_block(b);
+  if (method.refit) refit_scales(w, hessian, cw, pool);
   return cw;
 }
 
@@ -157,23 +127,39 @@ Scheme replay_scheme(const Scheme& base, const CalibratedWeights& cw) {
   return s;
 }
 
-double relative_output_error(const float* w, const float* q, int64_t rows, int64_t cols, const std::vector<float>& h) {
+double relative_output_error(const float* w, const float* q, int64_t rows, int64_t cols, const std::vector<float>& h,
+                             int64_t max_rows, ThreadPool* pool) {
   if (h.size() != static_cast<size_t>(cols * cols)) fail("output error: Hessian does not match {} columns", cols);
-  double num = 0, den = 0;
-  std::vector<double> e(static_cast<size_t>(cols));
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t i = 0; i < cols; ++i) e[i] = static_cast<double>(w[r * cols + i]) - q[r * cols + i];
-    for (int64_t i = 0; i < cols; ++i) {
-      double he = 0, hw = 0;
+  const int64_t n = max_rows > 0 ? std::min(rows, max_rows) : rows;
+  std::vector<double> num(static_cast<size_t>(n)), den(static_cast<size_t>(n));
+  // Row i of the n measured rows: rows spread evenly through the matrix.
+  const auto measure = [&](int64_t i0, int64_t i1) {
+    std::vector<double> e(static_cast<size_t>(cols)), he(e.size()), hw(e.size());
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t r = i * rows / n;
+      const float* wr = w + r * cols;
+      for (int64_t c = 0; c < cols; ++c) e[c] = static_cast<double>(wr[c]) - q[r * cols + c];
+      // H e and H w as sums of H's rows (H is symmetric): contiguous, vectorized.
+      std::fill(he.begin(), he.end(), 0.0);
+      std::fill(hw.begin(), hw.end(), 0.0);
       for (int64_t j = 0; j < cols; ++j) {
-        he += h[i * cols + j] * e[j];
-        hw += h[i * cols + j] * w[r * cols + j];
+        const float* hj = h.data() + j * cols;
+        const double ej = e[j], wj = wr[j];
+        for (int64_t c = 0; c < cols; ++c) {
+          he[c] += ej * hj[c];
+          hw[c] += wj * hj[c];
+        }
       }
-      num += e[i] * he;
-      den += w[r * cols + i] * hw;
+      double a = 0, b = 0;
+      for (int64_t c = 0; c < cols; ++c) a += e[c] * he[c], b += wr[c] * hw[c];
+      num[i] = a, den[i] = b;
     }
-  }
-  return den > 0 ? num / den : 0.0;
+  };
+  if (pool) pool->parallel_for(n, measure);
+  else measure(0, n);
+  double sn = 0, sd = 0;  // summed in row order: the same result for any thread count
+  for (int64_t i = 0; i < n; ++i) sn += num[i], sd += den[i];
+  return sd > 0 ? sn / sd : 0.0;
 }
 
 }  // namespace pocketllm::calib

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "quant/quantize.h"
 
 namespace pocketllm::calib {
@@ -32,15 +33,19 @@ struct CalibratedWeights {
 // group: weights per scale as stored (effective group: the padded row length for per-row schemes).
 // hessian: [cols][cols] mean x xᵀ of the input; may be empty when neither method needs it
 // (clip then weights all columns equally; GPTQ requires it).
+// pool: threads for the factorization and the rows (results do not depend on it).
 CalibratedWeights quantize_calibrated(const float* w, int64_t rows, int64_t cols, int bits, int64_t group,
-                                      const std::vector<float>& hessian, const CalibMethod& method);
+                                      const std::vector<float>& hessian, const CalibMethod& method,
+                                      ThreadPool* pool = nullptr);
 
 // A copy of `base` whose choose_scale returns cw's scales: quantize_rtn(cw.values.data(), ...)
 // then stores exactly cw's grid values. The returned scheme refers to cw (keep it alive).
 Scheme replay_scheme(const Scheme& base, const CalibratedWeights& cw);
 
-// Relative output error tr((W-Q) H (W-Q)ᵀ) / tr(W H Wᵀ).
-double relative_output_error(const float* w, const float* q, int64_t rows, int64_t cols, const std::vector<float>& h);
+// Relative output error tr((W-Q) H (W-Q)ᵀ) / tr(W H Wᵀ), over all rows or (max_rows > 0)
+// that many rows spread evenly through the matrix (it costs cols² per row).
+double relative_output_error(const float* w, const float* q, int64_t rows, int64_t cols, const std::vector<float>& h,
+                             int64_t max_rows = 0, ThreadPool* pool = nullptr);
 
 // The stored group of a scheme for rows of cols (the padded row for per-row schemes).
 int64_t stored_group(const Scheme& s, int64_t cols);

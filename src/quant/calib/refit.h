@@ -4,7 +4,8 @@
 // time: the error is quadratic in each scale, so each step is exact; scales stay
 // f16-exact and positive, and a step that would not change the f16 value is
 // skipped. Two passes, since a group's best scale depends on its neighbours'
-// through H. Cost per matrix: rows · cols² per pass, like GPTQ itself.
+// through H (one for per-row scales). Cost per matrix: about rows · cols² per
+// pass, like GPTQ itself, in blocks of rows that share each read of H.
 #pragma once
 #include <vector>
 
@@ -13,6 +14,7 @@
 namespace pocketllm::calib {
 
 // w: [rows][cols] original weights; hessian: [cols][cols]; cw: values and scales updated in place.
-void refit_scales(const float* w, const std::vector<float>& hessian, CalibratedWeights& cw);
+// Rows are independent: pool (optional) spreads them, with the same result.
+void refit_scales(const float* w, const std::vector<float>& hessian, CalibratedWeights& cw, ThreadPool* pool = nullptr);
 
 }  // namespace pocketllm::calib

@@ -23,24 +23,37 @@ void LinearStats::divide_channels(const std::vector<float>& s) {
       for (int64_t j = 0; j < cols; ++j) xtx[i * cols + j] /= static_cast<double>(s[i]) * s[j];
 }
 
-void LinearStats::add(const float* x, int64_t ldx, int64_t n) {
-  std::vector<double> row(static_cast<size_t>(cols));
+void LinearStats::add(const float* x, int64_t ldx, int64_t n, ThreadPool* pool) {
   for (int64_t t = 0; t < n; ++t) {
     const float* xt = x + t * ldx;
     if (n_samples() < max_samples) samples.insert(samples.end(), xt, xt + cols);
-    for (int64_t i = 0; i < cols; ++i) {
-      row[i] = xt[i];
-      abs_max[i] = std::max(abs_max[i], std::fabs(xt[i]));
-    }
-    if (!second_moments) continue;
-    // Upper triangle only; hessian() mirrors it.
-    for (int64_t i = 0; i < cols; ++i) {
-      const double xi = row[i];
-      double* h = xtx.data() + i * cols;
-      for (int64_t j = i; j < cols; ++j) h[j] += xi * row[j];
-    }
+    for (int64_t i = 0; i < cols; ++i) abs_max[i] = std::max(abs_max[i], std::fabs(xt[i]));
   }
   n_tokens += n;
+  if (!second_moments) return;
+  // Upper triangle only (hessian() mirrors it). Tokens go in blocks: each row of xtx
+  // (cols doubles) takes a whole block of tokens while it is in cache, so the matrix
+  // (254 MB for a 5632-wide input) is streamed once per block, not once per token.
+  constexpr int64_t kTokens = 64;
+  for (int64_t t0 = 0; t0 < n; t0 += kTokens) {
+    const int64_t t1 = std::min(n, t0 + kTokens);
+    const auto row = [&](int64_t i) {
+      double* h = xtx.data() + i * cols;
+      for (int64_t t = t0; t < t1; ++t) {
+        const float* xt = x + t * ldx;
+        const double xi = xt[i];
+        if (xi == 0) continue;
+        for (int64_t j = i; j < cols; ++j) h[j] += xi * xt[j];
+      }
+    };
+    // Rows of xtx are independent; interleaved over threads (they shorten along the triangle).
+    if (pool && pool->size() > 1 && cols >= 256)
+      pool->run([&](int ti, int nt) {
+        for (int64_t i = ti; i < cols; i += nt) row(i);
+      });
+    else
+      for (int64_t i = 0; i < cols; ++i) row(i);
+  }
 }
 
 std::vector<float> LinearStats::hessian() const {

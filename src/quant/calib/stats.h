@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/thread_pool.h"
+
 namespace pocketllm::calib {
 
 struct LinearStats {
@@ -19,8 +21,8 @@ struct LinearStats {
   std::vector<float> samples;  // [n_samples][cols]
 
   explicit LinearStats(int64_t c = 0, int64_t max_samples = 0, bool second_moments = true);
-  // Adds n rows x[t * ldx + 0 .. cols).
-  void add(const float* x, int64_t ldx, int64_t n);
+  // Adds n rows x[t * ldx + 0 .. cols); pool (optional) shares the x xᵀ update, same result.
+  void add(const float* x, int64_t ldx, int64_t n, ThreadPool* pool = nullptr);
   int64_t n_samples() const { return cols > 0 ? static_cast<int64_t>(samples.size()) / cols : 0; }
   // The statistics of x diag(1 / s): what the input becomes when a smoothing scale s moves into the weights.
   void divide_channels(const std::vector<float>& s);
