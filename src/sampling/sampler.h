@@ -43,6 +43,7 @@ class Sampler {
     float p;
   };
   std::vector<Cand> cands_;
+  int32_t draw_unsorted();
 };
 
 // Index of the largest value (first on ties).
