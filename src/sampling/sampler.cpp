@@ -62,8 +62,7 @@ int32_t Sampler::sample(const float* logits) {
     if (p_.min_p > 0.0f) {
       // min-p at temperature 1 keeps p >= min_p * p_top, i.e. logit >= max + log(min_p):
       // filter first, then only the survivors need sorting (same list as before).
-      float mx = cands_[0].logit;
-      for (const auto& c : cands_) mx = std::max(mx, c.logit);
+      const float mx = max_logit();
       const float cut = std::min(mx, mx + std::log(p_.min_p));  // min_p > 1 still keeps the top
       std::erase_if(cands_, [cut](const Cand& c) { return c.logit < cut; });
     } else {
@@ -107,21 +106,25 @@ int32_t Sampler::sample(const float* logits) {
     cands_.resize(keep);
   }
   softmax(p_.temp);
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  double r = u(rng_), cum = 0;
-  for (auto& c : cands_) {
-    cum += c.p;
-    if (r < cum) return c.id;
-  }
-  return cands_.back().id;
+  return draw(1.0);
+}
+
+float Sampler::max_logit() const {
+  float mx = cands_[0].logit;
+  for (const auto& c : cands_) mx = std::max(mx, c.logit);
+  return mx;
 }
 
 // Temperature only: a draw from softmax(logit / temp) over the vocabulary in id order.
 int32_t Sampler::draw_unsorted() {
-  float mx = cands_[0].logit;
-  for (const auto& c : cands_) mx = std::max(mx, c.logit);
+  const float mx = max_logit();
   double sum = 0;
   for (auto& c : cands_) sum += (c.p = std::exp((c.logit - mx) / p_.temp));
+  return draw(sum);
+}
+
+// One draw from the weights cands_[].p, which add up to `sum`.
+int32_t Sampler::draw(double sum) {
   std::uniform_real_distribution<double> u(0.0, 1.0);
   const double r = u(rng_) * sum;
   double cum = 0;
@@ -129,7 +132,7 @@ int32_t Sampler::draw_unsorted() {
     cum += c.p;
     if (r < cum) return c.id;
   }
-  // Rounding left r at the end: the last token with any mass.
+  // Rounding left r at the end: the last token with any mass (never a masked one).
   for (auto it = cands_.rbegin(); it != cands_.rend(); ++it)
     if (it->p > 0) return it->id;
   return cands_.back().id;

@@ -43,7 +43,9 @@ class Sampler {
     float p;
   };
   std::vector<Cand> cands_;
+  float max_logit() const;
   int32_t draw_unsorted();
+  int32_t draw(double sum);
 };
 
 // Index of the largest value (first on ties).
