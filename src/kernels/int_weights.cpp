@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "kernels/table.h"
 #include "quant/blocks.h"
 
 namespace pocketllm {
@@ -119,44 +120,10 @@ void quantize_acts_shape(int64_t n_tokens, int64_t group, int64_t kp, QuantActs&
 }
 
 void quantize_acts_tokens(const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t cols, QuantActs& a) {
-  // x + 1.5 * 2^23 - 1.5 * 2^23 rounds to nearest even like lrintf for |x| < 2^22,
-  // in plain float arithmetic the compiler can vectorize (lrintf is a libm call).
-  constexpr float kRound = 12582912.0f;
-  const int64_t group = a.group;
-  for (int64_t t = t0; t < t1; ++t) {
-    const float* xt = x + t * ldx;
-    int8_t* q = a.q.data() + t * a.kp;
-    for (int64_t gi = 0; gi < a.n_groups; ++gi) {
-      const int64_t c0 = gi * group, c1 = std::min(cols, c0 + group);
-      int64_t c = c0;
-      float d = a.static_d;
-      if (d == 0) {
-        float lane_max[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // max is exact: any order gives the same result
-        for (; c + 8 <= c1; c += 8)
-          for (int k = 0; k < 8; ++k) lane_max[k] = std::max(lane_max[k], std::fabs(xt[c + k]));
-        float amax = 0;
-        for (; c < c1; ++c) amax = std::max(amax, std::fabs(xt[c]));
-        for (float m : lane_max) amax = std::max(amax, m);
-        d = amax / 127.0f;
-      }
-      const float inv = d > 0 ? 1.0f / d : 0.0f;
-      int32_t sum = 0;
-      for (c = c0; c < c1; ++c) {
-        // NaN (a NaN input, or inf * 0 when the group holds an inf) becomes 0 before any
-        // arithmetic: casting NaN to int is undefined behaviour, and a test after the
-        // clamp can be folded away (GCC treats the clamped value as never NaN).
-        float y = xt[c] * inv;
-        y = std::isnan(y) ? 0.0f : y;
-        const float r = std::clamp((y + kRound) - kRound, -127.0f, 127.0f);
-        const int v = static_cast<int>(r);
-        q[c] = static_cast<int8_t>(v);
-        sum += v;
-      }
-      for (c = c1; c < c0 + group; ++c) q[c] = 0;
-      a.d[t * a.n_groups + gi] = d;
-      a.sum[t * a.n_groups + gi] = sum;
-    }
-  }
+  const QuantizeActRowFn row = active_kernels().quantize_act_row;  // bit-exact in every table
+  for (int64_t t = t0; t < t1; ++t)
+    row(x + t * ldx, cols, a.group, a.n_groups, a.static_d, a.q.data() + t * a.kp, a.d.data() + t * a.n_groups,
+        a.sum.data() + t * a.n_groups);
 }
 
 void quantize_acts(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, int64_t group, int64_t kp,

@@ -72,6 +72,12 @@ using AxpyRowsFn = void (*)(const float* a, const float* rows, int64_t n_rows, i
 
 // x[i] = exp(x[i] - max) / sum over i < n (n >= 1): attention's weights.
 using SoftmaxFn = void (*)(float* x, int64_t n);
+// One token's activations x[cols] to int8 per group of `group` (n_groups * group
+// >= cols; q is zero past cols): QuantActs' rule, bit for bit the same in every table.
+using QuantizeActRowFn = void (*)(const float* x, int64_t cols, int64_t group, int64_t n_groups, float static_d,
+                                  int8_t* q, float* d, int32_t* sum);
+// a[i] = silu(a[i]) * b[i] (SwiGLU's gate times up).
+using SiluMulFn = void (*)(float* a, const float* b, int64_t n);
 
 struct KernelTable {
   const char* name = "ref";
@@ -83,6 +89,8 @@ struct KernelTable {
   AxpyRowsFn axpy_rows = nullptr;
   bool reads_wsum128 = false;  // its 8-bit kernels offset activations by 128 and need PackedInt::wsum128
   SoftmaxFn softmax = nullptr;
+  QuantizeActRowFn quantize_act_row = nullptr;
+  SiluMulFn silu_mul = nullptr;
 };
 
 // The table every linear() uses by default: POCKETLLM_ISA if set (throws Error

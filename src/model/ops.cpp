@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "kernels/table.h"
+
 namespace pocketllm::ops {
 
 void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {
@@ -11,9 +13,7 @@ void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {
   for (int64_t i = 0; i < n; ++i) out[i] = w[i] * (scale * x[i]);
 }
 
-void swiglu(float* a, const float* b, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) a[i] = a[i] / (1.0f + std::exp(-a[i])) * b[i];
-}
+void swiglu(float* a, const float* b, int64_t n) { active_kernels().silu_mul(a, b, n); }
 
 void geglu_tanh(float* a, const float* b, int64_t n) {
   const float k = 0.7978845608028654f;  // sqrt(2 / pi)

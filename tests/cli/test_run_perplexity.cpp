@@ -89,11 +89,15 @@ TEST_P(FamilyPerplexity, RunningPplMatchesLlamaCpp) {
   auto got = running_ppl(r.out);
   auto want = ref[kv == "f32" ? "ppl_chunks" : "ppl_chunks_f16kv"].get<std::vector<double>>();
   ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], want[i] * 2e-5 + 1e-4) << "chunk " << i + 1;
-  // The same relative bound as the chunks: float summation order (SIMD softmax
-  // sums, f16-rounded weights) moves the 4th decimal of a PPL near 234.
+  // Float summation order (SIMD softmax sums, f16-rounded weights, the vector exp
+  // of SwiGLU) moves the 4th decimal of a PPL near 234. An f16 KV cache amplifies
+  // it: an ulp of difference before the store flips some K/V entries to the
+  // neighbouring half (2^-11 relative), which the scalar ref table shows as well
+  // (4.4e-5 relative on chunk 2), so its bound is wider.
+  const double rel = kv == "f32" ? 2e-5 : 6e-5;
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], want[i] * rel + 1e-4) << "chunk " << i + 1;
   const double final_want = ref[kv == "f32" ? "ppl_f32kv" : "ppl_f16kv"].get<double>();
-  EXPECT_NEAR(final_ppl(r.out), final_want, final_want * 2e-5 + 1e-4);
+  EXPECT_NEAR(final_ppl(r.out), final_want, final_want * rel + 1e-4);
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, FamilyPerplexity,

@@ -10,5 +10,5 @@ struct DotSdot {
 };
 }  // namespace
 
-extern const KernelTable kDotprodKernels = {"dotprod", gemm_w4_arm<DotSdot>, gemm_w8_arm<DotSdot>, dot_f32_neon, f16_row_neon, round_f16_neon, axpy_rows_neon, false, ref_softmax};
+extern const KernelTable kDotprodKernels = {"dotprod", gemm_w4_arm<DotSdot>, gemm_w8_arm<DotSdot>, dot_f32_neon, f16_row_neon, round_f16_neon, axpy_rows_neon, false, ref_softmax, ref_quantize_act_row, ref_silu_mul};
 }  // namespace pocketllm

@@ -97,5 +97,5 @@ void gemm_i8mm(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t ti
 }
 }  // namespace
 
-extern const KernelTable kI8mmKernels = {"i8mm", gemm_i8mm<4>, gemm_i8mm<8>, dot_f32_neon, f16_row_neon, round_f16_neon, axpy_rows_neon, false, ref_softmax};
+extern const KernelTable kI8mmKernels = {"i8mm", gemm_i8mm<4>, gemm_i8mm<8>, dot_f32_neon, f16_row_neon, round_f16_neon, axpy_rows_neon, false, ref_softmax, ref_quantize_act_row, ref_silu_mul};
 }  // namespace pocketllm

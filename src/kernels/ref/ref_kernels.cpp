@@ -39,6 +39,34 @@ void ref_softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
+void ref_quantize_act_row(const float* x, int64_t cols, int64_t group, int64_t n_groups, float static_d, int8_t* q,
+                          float* d, int32_t* sum) {
+  for (int64_t gi = 0; gi < n_groups; ++gi) {
+    const int64_t c0 = gi * group, c1 = std::min(cols, c0 + group);
+    float dg = static_d;
+    if (dg == 0) {
+      float lane_max[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // max is exact: any order gives the same result
+      int64_t c = c0;
+      for (; c + 8 <= c1; c += 8)
+        for (int k = 0; k < 8; ++k) lane_max[k] = std::max(lane_max[k], std::fabs(x[c + k]));
+      float amax = 0;
+      for (; c < c1; ++c) amax = std::max(amax, std::fabs(x[c]));
+      for (float m : lane_max) amax = std::max(amax, m);  // std::max(m, NaN) keeps m: NaN never sets the scale
+      dg = amax / 127.0f;
+    }
+    const float inv = dg > 0 ? 1.0f / dg : 0.0f;
+    int32_t s = 0;
+    for (int64_t c = c0; c < c1; ++c) s += q[c] = quantize_act_value(x[c] * inv);
+    for (int64_t c = std::max(c0, c1); c < c0 + group; ++c) q[c] = 0;
+    d[gi] = dg;
+    sum[gi] = s;
+  }
+}
+
+void ref_silu_mul(float* a, const float* b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) a[i] = a[i] / (1.0f + std::exp(-a[i])) * b[i];
+}
+
 void ref_axpy_rows(const float* a, const float* rows, int64_t n_rows, int64_t n, int64_t ld, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = 0.0f;
   for (int64_t j = 0; j < n_rows; ++j)
@@ -80,6 +108,7 @@ void ref_linear_packed(const PackedInt& w, const QuantActs& a, int64_t r0, int64
 }
 
 const KernelTable kRefKernels = {"ref", nullptr, nullptr, ref_dot_f32, ref_f16_to_f32_row,
-                                ref_round_f16, ref_axpy_rows, false, ref_softmax};
+                                ref_round_f16, ref_axpy_rows, false, ref_softmax,
+                                ref_quantize_act_row, ref_silu_mul};
 
 }  // namespace pocketllm

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -269,6 +270,85 @@ inline void axpy_rows_256(const float* a, const float* rows, int64_t n_rows, int
     for (int64_t j = 0; j < n_rows; ++j) s += a[j] * rows[j * ld + i];
     out[i] = s;
   }
+}
+
+// ref_quantize_act_row with 8 lanes (max_ps keeps its second operand when either is
+// NaN, as std::max does; the same 1 / d; RNE rounding): bit for bit the reference.
+// Tails of fewer than 8 go through the reference's own per-value rule.
+inline void quantize_act_row_256(const float* x, int64_t cols, int64_t group, int64_t n_groups, float static_d,
+                                 int8_t* q, float* d, int32_t* sum) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  for (int64_t gi = 0; gi < n_groups; ++gi) {
+    const int64_t c0 = gi * group, n = std::max<int64_t>(0, std::min(cols, c0 + group) - c0);
+    const float* xg = x + c0;
+    int8_t* qg = q + c0;
+    float dg = static_d;
+    if (dg == 0) {
+      __m256 mx = _mm256_setzero_ps();
+      int64_t i = 0;
+      for (; i + 8 <= n; i += 8) mx = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(xg + i), abs_mask), mx);
+      alignas(32) float lanes[8];
+      _mm256_store_ps(lanes, mx);
+      float amax = 0;
+      for (float m : lanes) amax = std::max(amax, m);
+      for (; i < n; ++i) amax = std::max(amax, std::fabs(xg[i]));
+      dg = amax / 127.0f;
+    }
+    const float inv_s = dg > 0 ? 1.0f / dg : 0.0f;
+    const __m256 inv = _mm256_set1_ps(inv_s);
+    __m256i s = _mm256_setzero_si256();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      __m256 y = _mm256_mul_ps(_mm256_loadu_ps(xg + i), inv);
+      y = _mm256_and_ps(y, _mm256_cmp_ps(y, y, _CMP_ORD_Q));  // NaN -> 0
+      y = _mm256_round_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+      const __m256i v = _mm256_cvtps_epi32(y);
+      s = _mm256_add_epi32(s, v);
+      const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(qg + i), _mm_packs_epi16(w16, w16));
+    }
+    alignas(32) int32_t lanes[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), s);
+    int32_t total = 0;
+    for (int32_t v : lanes) total += v;
+    for (; i < n; ++i) total += qg[i] = quantize_act_value(xg[i] * inv_s);
+    for (; i < group; ++i) qg[i] = 0;
+    d[gi] = dg;
+    sum[gi] = total;
+  }
+}
+
+// exp(x) for x <= 0 (x >= -87 computes, below gives 0): 2^n * p(r) as the
+// AVX-512 table's exp_nonpositive, 2^n built in the exponent bits (n >= -126).
+inline __m256 exp_nonpositive_256(__m256 x) {
+  const __m256 xc = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256 pow2n = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+  const __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);  // NaN and x < -87 -> 0
+  return _mm256_and_ps(_mm256_mul_ps(p, pow2n), keep);
+}
+
+// silu(a) * b as the AVX-512 table computes it (e = exp(-|a|), no overflow).
+inline void silu_mul_256(float* a, const float* b, int64_t n) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)), one = _mm256_set1_ps(1.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(a + i);
+    const __m256 e = exp_nonpositive_256(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_and_ps(x, abs_mask)));
+    const __m256 num = _mm256_blendv_ps(x, _mm256_mul_ps(x, e), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+    _mm256_storeu_ps(a + i, _mm256_mul_ps(_mm256_div_ps(num, _mm256_add_ps(one, e)), _mm256_loadu_ps(b + i)));
+  }
+  ref_silu_mul(a + i, b + i, n - i);
 }
 
 }  // namespace

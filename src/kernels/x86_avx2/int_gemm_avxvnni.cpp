@@ -22,7 +22,8 @@ struct DotAvxVnni {
 }  // namespace
 
 extern const KernelTable kAvxVnniKernels = {"avxvnni", gemm_w4_256<DotAvxVnni>, gemm_w8_256<DotAvxVnni>,
-                                            dot_f32_256, f16_row_f16c, round_f16_f16c, axpy_rows_256, true, ref_softmax};
+                                            dot_f32_256, f16_row_f16c, round_f16_f16c, axpy_rows_256, true, ref_softmax,
+                                            quantize_act_row_256, silu_mul_256};
 
 }  // namespace pocketllm
 #pragma GCC pop_options

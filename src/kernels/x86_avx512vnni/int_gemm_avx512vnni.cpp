@@ -17,6 +17,12 @@ namespace {
 
 constexpr int64_t kTokenChunk = 64;  // tokens whose activations stay in L1/L2 while a tile is reused
 
+// acc += u8 x s8 dot products (vpdpbusd). GCC 12's intrinsic does not keep the
+// accumulator in place inside loops: it copies it to a scratch register and back
+// around every instruction and spills under pressure (the prefill kernel issued
+// a move per vpdpbusd and three stack round trips per step). The asm ties it.
+inline void dpbusd(__m512i& acc, __m512i u8, __m512i s8) { asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8)); }
+
 inline __m512i bcast4(const void* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -44,8 +50,8 @@ void w4_tile(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t tok0,
       const __m512i v = _mm512_loadu_si512(src);
       const __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
       for (int t = 0; t < NT; ++t) {
-        lo_acc[t] = _mm512_dpbusd_epi32(lo_acc[t], lo, bcast4(aq + t * a.kp));
-        hi_acc[t] = _mm512_dpbusd_epi32(hi_acc[t], hi, bcast4(aq + t * a.kp + 4));
+        dpbusd(lo_acc[t], lo, bcast4(aq + t * a.kp));
+        dpbusd(hi_acc[t], hi, bcast4(aq + t * a.kp + 4));
       }
     }
     const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc + g * kTileRows)));
@@ -84,8 +90,10 @@ void w4_tile_pair(const PackedInt& w, const QuantActs& a, int64_t tile, int64_t 
       const __m512i lo1 = _mm512_and_si512(v1, m4), hi1 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4);
       for (int t = 0; t < NT; ++t) {
         const __m512i b0 = bcast4(aq + t * a.kp), b1 = bcast4(aq + t * a.kp + 4);
-        acc[0][t] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc[0][t], lo0, b0), hi0, b1);
-        acc[1][t] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc[1][t], lo1, b0), hi1, b1);
+        dpbusd(acc[0][t], lo0, b0);
+        dpbusd(acc[1][t], lo1, b0);
+        dpbusd(acc[0][t], hi0, b1);
+        dpbusd(acc[1][t], hi1, b1);
       }
     }
     const __m512 ws0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc0 + g * kTileRows)));
@@ -124,10 +132,10 @@ void w4_tile_gemv(const PackedInt& w, const QuantActs& a, int64_t tile, float* y
       _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchAhead), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchAhead + 64), _MM_HINT_T0);
       const __m512i v0 = _mm512_loadu_si512(src), v1 = _mm512_loadu_si512(src + 64);
-      acc[0] = _mm512_dpbusd_epi32(acc[0], _mm512_and_si512(v0, m4), bcast4(aq));
-      acc[1] = _mm512_dpbusd_epi32(acc[1], _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4), bcast4(aq + 4));
-      acc[2] = _mm512_dpbusd_epi32(acc[2], _mm512_and_si512(v1, m4), bcast4(aq + 8));
-      acc[3] = _mm512_dpbusd_epi32(acc[3], _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4), bcast4(aq + 12));
+      dpbusd(acc[0], _mm512_and_si512(v0, m4), bcast4(aq));
+      dpbusd(acc[1], _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4), bcast4(aq + 4));
+      dpbusd(acc[2], _mm512_and_si512(v1, m4), bcast4(aq + 8));
+      dpbusd(acc[3], _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4), bcast4(aq + 12));
     }
     const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc + g * kTileRows)));
     const __m512i isum = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]), _mm512_add_epi32(acc[2], acc[3])),
@@ -156,8 +164,8 @@ void w8_tile(const PackedInt& w, const QuantActs& a, const uint8_t* au, int64_t 
     for (int64_t s = 0; s < steps; s += 2, src += 128, ap += 8) {
       const __m512i v0 = _mm512_loadu_si512(src), v1 = _mm512_loadu_si512(src + 64);
       for (int t = 0; t < NT; ++t) {
-        acc0[t] = _mm512_dpbusd_epi32(acc0[t], bcast4(ap + t * a.kp), v0);
-        acc1[t] = _mm512_dpbusd_epi32(acc1[t], bcast4(ap + t * a.kp + 4), v1);
+        dpbusd(acc0[t], bcast4(ap + t * a.kp), v0);
+        dpbusd(acc1[t], bcast4(ap + t * a.kp + 4), v1);
       }
     }
     const __m512 ws = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc + g * kTileRows)));
@@ -324,8 +332,53 @@ void softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) _mm512_mask_storeu_ps(x + i, mask(i), _mm512_mul_ps(_mm512_maskz_loadu_ps(mask(i), x + i), inv));
 }
 
+// ref_quantize_act_row with 16 lanes: the same max (max_ps returns its second
+// operand when either is NaN, so a NaN never sets the scale, as in std::max), the
+// same 1 / d, and RNE rounding, so q, d and sum are bit for bit the reference's.
+void quantize_act_row(const float* x, int64_t cols, int64_t group, int64_t n_groups, float static_d, int8_t* q,
+                      float* d, int32_t* sum) {
+  const auto mask = [](int64_t left) { return static_cast<__mmask16>(left >= 16 ? 0xFFFF : (1u << left) - 1); };
+  for (int64_t gi = 0; gi < n_groups; ++gi) {
+    const int64_t c0 = gi * group, n = std::min(cols, c0 + group) - c0;
+    float dg = static_d;
+    if (dg == 0) {
+      __m512 mx = _mm512_setzero_ps();
+      for (int64_t i = 0; i < n; i += 16) mx = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(mask(n - i), x + c0 + i)), mx);
+      dg = _mm512_reduce_max_ps(mx) / 127.0f;
+    }
+    const __m512 inv = _mm512_set1_ps(dg > 0 ? 1.0f / dg : 0.0f);
+    __m512i s = _mm512_setzero_si512();
+    for (int64_t i = 0; i < group; i += 16) {
+      const __mmask16 k = mask(n - i > 0 ? n - i : 0);
+      __m512 y = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + c0 + i), inv);
+      y = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, y, _CMP_ORD_Q), y);  // NaN (and padding) -> 0
+      y = _mm512_roundscale_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      y = _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
+      const __m512i v = _mm512_cvtps_epi32(y);
+      s = _mm512_add_epi32(s, v);
+      _mm512_mask_cvtepi32_storeu_epi8(q + c0 + i, mask(group - i), v);
+    }
+    d[gi] = dg;
+    sum[gi] = _mm512_reduce_add_epi32(s);
+  }
+}
+
+// silu(a) * b with e = exp(-|a|) in (0, 1]: silu(a) = a / (1 + e) for a >= 0 and
+// a * e / (1 + e) below, so exp never overflows; within a few ulp of ref_silu_mul.
+void silu_mul(float* a, const float* b, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = static_cast<__mmask16>(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+    const __m512 x = _mm512_maskz_loadu_ps(k, a + i);
+    const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(x)));
+    const __m512 num = _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), x, e);
+    const __m512 r = _mm512_mul_ps(_mm512_div_ps(num, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), _mm512_maskz_loadu_ps(k, b + i));
+    _mm512_mask_storeu_ps(a + i, k, r);
+  }
+}
+
 }  // namespace
 
-extern const KernelTable kAvx512VnniKernels = {"avx512vnni", gemm_w4, gemm_w8, dot_f32, f16_row, round_f16, axpy_rows, true, softmax};
+extern const KernelTable kAvx512VnniKernels = {"avx512vnni", gemm_w4, gemm_w8, dot_f32, f16_row, round_f16, axpy_rows, true,
+                                               softmax, quantize_act_row, silu_mul};
 
 }  // namespace pocketllm
