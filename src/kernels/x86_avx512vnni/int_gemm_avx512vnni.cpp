@@ -180,6 +180,51 @@ void w8_tile(const PackedInt& w, const QuantActs& a, const uint8_t* au, int64_t 
   for (int t = 0; t < NT; ++t) store_rows(y + (tok0 + t) * ldy + tile * kTileRows, facc[t], n_rows);
 }
 
+// Prefill: two tiles at once, so each activation broadcast feeds two vpdpbusd
+// (w8_tile issues one broadcast load per vpdpbusd and is bound by those loads).
+// Both k halves sum into one register per tile and token: exact int sums, so the
+// results equal w8_tile's bit for bit.
+template <int NT>
+void w8_tile_pair(const PackedInt& w, const QuantActs& a, const uint8_t* au, int64_t tile, int64_t tok0, float* y,
+                  int64_t ldy) {
+  __m512 facc[2][NT];
+  for (int t = 0; t < NT; ++t) facc[0][t] = facc[1][t] = _mm512_setzero_ps();
+  const uint8_t* src0 = w.tile(tile);
+  const uint8_t* src1 = w.tile(tile + 1);
+  const size_t sc_stride = static_cast<size_t>(w.n_groups) * kTileRows;
+  const uint16_t* sc0 = w.scales + tile * sc_stride;
+  const int32_t* ws0 = w.wsum128 + tile * sc_stride;
+  const int64_t steps = w.group / 4;  // even: groups are multiples of 32
+  for (int64_t g = 0; g < w.n_groups; ++g) {
+    __m512i acc[2][NT];
+    for (int t = 0; t < NT; ++t) acc[0][t] = acc[1][t] = _mm512_setzero_si512();
+    const uint8_t* ap = au + g * w.group;
+    for (int64_t s = 0; s < steps; s += 2, src0 += 128, src1 += 128, ap += 8) {
+      const __m512i v00 = _mm512_loadu_si512(src0), v01 = _mm512_loadu_si512(src0 + 64);
+      const __m512i v10 = _mm512_loadu_si512(src1), v11 = _mm512_loadu_si512(src1 + 64);
+      for (int t = 0; t < NT; ++t) {
+        const __m512i b0 = bcast4(ap + t * a.kp), b1 = bcast4(ap + t * a.kp + 4);
+        dpbusd(acc[0][t], b0, v00);
+        dpbusd(acc[1][t], b0, v10);
+        dpbusd(acc[0][t], b1, v01);
+        dpbusd(acc[1][t], b1, v11);
+      }
+    }
+    const __m512 wsc[2] = {_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc0 + g * kTileRows))),
+                           _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc0 + sc_stride + g * kTileRows)))};
+    const __m512i corr[2] = {_mm512_loadu_si512(ws0 + g * kTileRows), _mm512_loadu_si512(ws0 + sc_stride + g * kTileRows)};
+    for (int t = 0; t < NT; ++t) {
+      const __m512 da = _mm512_set1_ps(a.d[(tok0 + t) * a.n_groups + g]);
+      for (int h = 0; h < 2; ++h)
+        facc[h][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[h][t], corr[h])), _mm512_mul_ps(wsc[h], da), facc[h][t]);
+    }
+  }
+  for (int h = 0; h < 2; ++h) {
+    const int n_rows = static_cast<int>(std::min<int64_t>(kTileRows, w.rows - (tile + h) * kTileRows));
+    for (int t = 0; t < NT; ++t) store_rows(y + (tok0 + t) * ldy + (tile + h) * kTileRows, facc[h][t], n_rows);
+  }
+}
+
 // Decode: the share of tiles is read as two streams in lockstep (its first and
 // second half), which draws more bandwidth from one core than a single stream.
 template <class TileFn>
@@ -232,7 +277,13 @@ void gemm_w8(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t tile
   for (int64_t c0 = 0; c0 < a.n_tokens; c0 += kTokenChunk) {
     const int64_t c1 = std::min(a.n_tokens, c0 + kTokenChunk);
     offset_acts(a, c0, c1, au);
-    for (int64_t tile = tile0; tile < tile1; ++tile) {
+    int64_t tile = tile0;
+    for (; tile + 2 <= tile1; tile += 2) {
+      int64_t t = c0;
+      for (; t + 4 <= c1; t += 4) w8_tile_pair<4>(w, a, au.data() + (t - c0) * a.kp, tile, t, y, ldy);
+      for (; t < c1; ++t) w8_tile_pair<1>(w, a, au.data() + (t - c0) * a.kp, tile, t, y, ldy);
+    }
+    for (; tile < tile1; ++tile) {
       int64_t t = c0;
       for (; t + 4 <= c1; t += 4) w8_tile<4>(w, a, au.data() + (t - c0) * a.kp, tile, t, y, ldy);
       const uint8_t* ap = au.data() + (t - c0) * a.kp;
