@@ -17,7 +17,7 @@ namespace {
 // (vector lanes over positions) instead of a dot product and reduction per key.
 struct HeadCache {
   const KvCache* kv = nullptr;
-  int64_t layer = -1, kv_head = -1, len = 0, cap = 0;
+  int64_t layer = -1, kv_head = -1, len = 0, cap = 0, head_dim = 0;
   std::vector<float> v;      // [pos][head_dim]
   std::vector<float> kt;     // [head_dim][cap]: the keys, transposed
   std::vector<float> fresh;  // scratch: the keys of the positions being added, [pos][head_dim]
@@ -28,6 +28,12 @@ struct HeadCache {
       layer = lay;
       kv_head = head;
       len = 0;
+    }
+    if (hd != head_dim) {  // another model (this cache is thread_local): kt's stride is per head_dim
+      head_dim = hd;
+      cap = 0;
+      len = 0;
+      kt.clear();
     }
     if (n <= len) return;
     if (n > cap) {  // grow geometrically, moving the positions kept to the new stride
