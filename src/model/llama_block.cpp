@@ -15,10 +15,21 @@
 namespace pocketllm {
 
 namespace {
-void add_bias(float* y, const std::vector<float>& b, int64_t n_tokens, int64_t dim) {
-  if (b.empty()) return;
-  for (int64_t t = 0; t < n_tokens; ++t)
-    for (int64_t i = 0; i < dim; ++i) y[t * dim + i] += b[i];
+void add_bias(float* y, const std::vector<float>& b, int64_t dim) {
+  for (int64_t i = 0; i < static_cast<int64_t>(b.size()) && i < dim; ++i) y[i] += b[i];
+}
+
+// f(t) for every token t of the batch, split across the pool for prefill batches
+// (each token's arithmetic is the same whichever thread runs it).
+template <class F>
+void per_token(ThreadPool& pool, int64_t n, F&& f) {
+  if (n < 4) {
+    for (int64_t t = 0; t < n; ++t) f(t);
+    return;
+  }
+  pool.parallel_for(n, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) f(t);
+  });
 }
 
 }  // namespace
@@ -26,45 +37,51 @@ void add_bias(float* y, const std::vector<float>& b, int64_t n_tokens, int64_t d
 void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t layer, BlockBuffers& b,
                          const std::vector<BatchRow>& rows, const float* inv_freq, ThreadPool& pool) {
   const int64_t n = static_cast<int64_t>(rows.size());
-  const int64_t dim = c.dim, qd = c.q_dim(), kvd = c.kv_dim(), hid = c.hidden_dim;
+  const int64_t dim = c.dim, qd = c.q_dim(), kvd = c.kv_dim(), hid = c.hidden_dim, hd = c.head_dim;
 
   // Attention
-  for (int64_t t = 0; t < n; ++t) ops::rmsnorm(&b.xb[t * dim], &b.x[t * dim], w.attn_norm.data(), dim, c.norm_eps);
+  per_token(pool, n, [&](int64_t t) { ops::rmsnorm(&b.xb[t * dim], &b.x[t * dim], w.attn_norm.data(), dim, c.norm_eps); });
   const LinearOut qkv[] = {{&w.wq, b.q.data(), qd}, {&w.wk, b.k.data(), kvd}, {&w.wv, b.v.data(), kvd}};
   linear_shared_input(qkv, b.xb.data(), dim, n, pool);
-  add_bias(b.q.data(), w.bq, n, qd);
-  add_bias(b.k.data(), w.bk, n, kvd);
-  add_bias(b.v.data(), w.bv, n, kvd);
-  if (c.qk_norm) {
-    const int64_t hd = c.head_dim;
-    for (int64_t r = 0; r < n * c.n_heads; ++r) ops::rmsnorm(&b.q[r * hd], &b.q[r * hd], w.q_norm.data(), hd, c.norm_eps);
-    for (int64_t r = 0; r < n * c.n_kv_heads; ++r) ops::rmsnorm(&b.k[r * hd], &b.k[r * hd], w.k_norm.data(), hd, c.norm_eps);
-  }
   const float mscale = c.rope_longrope.enabled ? c.rope_longrope.attn_factor : 1.0f;
-  for (int64_t t = 0; t < n; ++t) {
-    ops::rope(&b.q[t * qd], c.n_heads, c.head_dim, rows[t].pos, inv_freq, c.rope_style, c.rot_dim(), mscale);
-    ops::rope(&b.k[t * kvd], c.n_kv_heads, c.head_dim, rows[t].pos, inv_freq, c.rope_style, c.rot_dim(), mscale);
-    rows[t].kv->store(layer, rows[t].pos, &b.k[t * kvd], &b.v[t * kvd]);
-  }
+  per_token(pool, n, [&](int64_t t) {
+    float* q = &b.q[t * qd];
+    float* k = &b.k[t * kvd];
+    add_bias(q, w.bq, qd);
+    add_bias(k, w.bk, kvd);
+    add_bias(&b.v[t * kvd], w.bv, kvd);
+    if (c.qk_norm) {
+      for (int64_t h = 0; h < c.n_heads; ++h) ops::rmsnorm(q + h * hd, q + h * hd, w.q_norm.data(), hd, c.norm_eps);
+      for (int64_t h = 0; h < c.n_kv_heads; ++h) ops::rmsnorm(k + h * hd, k + h * hd, w.k_norm.data(), hd, c.norm_eps);
+    }
+    ops::rope(q, c.n_heads, hd, rows[t].pos, inv_freq, c.rope_style, c.rot_dim(), mscale);
+    ops::rope(k, c.n_kv_heads, hd, rows[t].pos, inv_freq, c.rope_style, c.rot_dim(), mscale);
+    rows[t].kv->store(layer, rows[t].pos, k, &b.v[t * kvd]);  // distinct (cache, position) per row
+  });
   attention(c, layer, rows, b.q.data(), b.att.data(), pool);
   linear(w.wo, b.att.data(), qd, n, b.xb.data(), dim, pool);
-  if (c.post_norms)
-    for (int64_t t = 0; t < n; ++t)
-      ops::rmsnorm(&b.xb[t * dim], &b.xb[t * dim], w.post_attn_norm.data(), dim, c.norm_eps);
-  for (int64_t i = 0; i < n * dim; ++i) b.x[i] += b.xb[i];
-
-  // Feed-forward (SwiGLU, or GeGLU for gemma)
-  for (int64_t t = 0; t < n; ++t) ops::rmsnorm(&b.xb[t * dim], &b.x[t * dim], w.ffn_norm.data(), dim, c.norm_eps);
+  per_token(pool, n, [&](int64_t t) {
+    float* xb = &b.xb[t * dim];
+    if (c.post_norms) ops::rmsnorm(xb, xb, w.post_attn_norm.data(), dim, c.norm_eps);
+    float* x = &b.x[t * dim];
+    for (int64_t i = 0; i < dim; ++i) x[i] += xb[i];
+    // Feed-forward input (SwiGLU, or GeGLU for gemma)
+    ops::rmsnorm(xb, x, w.ffn_norm.data(), dim, c.norm_eps);
+  });
   const LinearOut gate_up[] = {{&w.w_gate, b.hb.data(), hid}, {&w.w_up, b.hb2.data(), hid}};
   linear_shared_input(gate_up, b.xb.data(), dim, n, pool);
-  if (c.act == Activation::GeluTanh) ops::geglu_tanh(b.hb.data(), b.hb2.data(), n * hid);
-  else ops::swiglu(b.hb.data(), b.hb2.data(), n * hid);
+  per_token(pool, n, [&](int64_t t) {
+    if (c.act == Activation::GeluTanh) ops::geglu_tanh(&b.hb[t * hid], &b.hb2[t * hid], hid);
+    else ops::swiglu(&b.hb[t * hid], &b.hb2[t * hid], hid);
+  });
   if (c.online_down_rotation) w.down_rotation->apply_transposed_rows(b.hb.data(), n, hid);  // quant/rotate.h
   linear(w.w_down, b.hb.data(), hid, n, b.xb.data(), dim, pool);
-  if (c.post_norms)
-    for (int64_t t = 0; t < n; ++t)
-      ops::rmsnorm(&b.xb[t * dim], &b.xb[t * dim], w.post_ffn_norm.data(), dim, c.norm_eps);
-  for (int64_t i = 0; i < n * dim; ++i) b.x[i] += b.xb[i];
+  per_token(pool, n, [&](int64_t t) {
+    float* xb = &b.xb[t * dim];
+    if (c.post_norms) ops::rmsnorm(xb, xb, w.post_ffn_norm.data(), dim, c.norm_eps);
+    float* x = &b.x[t * dim];
+    for (int64_t i = 0; i < dim; ++i) x[i] += xb[i];
+  });
 }
 
 }  // namespace pocketllm
