@@ -1,5 +1,6 @@
 #include "formats/gguf.h"
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -288,6 +289,9 @@ std::optional<double> File::get_float(const std::string& key) const {
   if (!v) return std::nullopt;
   auto x = v->as_float();
   if (!x) fail("{}: key '{}' should be a number", path(), key);
+  // Every reader keeps these as float; a larger finite value would not convert.
+  if (std::abs(*x) > std::numeric_limits<float>::max() && std::isfinite(*x))
+    fail("{}: key '{}' = {} is out of range", path(), key, *x);
   return x;
 }
 
@@ -319,6 +323,8 @@ std::optional<std::vector<float>> File::get_float_array(const std::string& key) 
   for (auto& e : v->arr) {
     auto x = e.as_float();
     if (!x) fail("{}: key '{}' should be an array of numbers", path(), key);
+    if (std::abs(*x) > std::numeric_limits<float>::max() && std::isfinite(*x))
+      fail("{}: key '{}' holds {}, out of range", path(), key, *x);
     out.push_back(static_cast<float>(*x));
   }
   return out;

@@ -4,8 +4,11 @@
 // Metaspace, byte_fallback). Anything else is a clear error.
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <type_traits>
+#include <utility>
 
 #include "core/error.h"
 #include "formats/gguf.h"
@@ -39,9 +42,26 @@ T get_or(const json& j, const char* key, T fallback) {
     return it->is_boolean() ? it->template get<bool>() : fallback;
   } else if constexpr (std::is_same_v<T, std::string>) {
     return it->is_string() ? it->template get<std::string>() : fallback;
+  } else if constexpr (std::is_integral_v<T>) {
+    // Only integers that fit T: a float such as 1e300 cast to an integer is undefined behaviour.
+    if (it->is_number_unsigned()) {
+      const auto u = it->template get<uint64_t>();
+      return u <= static_cast<uint64_t>(std::numeric_limits<T>::max()) ? static_cast<T>(u) : fallback;
+    }
+    if (!it->is_number_integer()) return fallback;
+    const auto i = it->template get<int64_t>();
+    return std::in_range<T>(i) ? static_cast<T>(i) : fallback;
   } else {
     return it->is_number() ? it->template get<T>() : fallback;
   }
+}
+
+// The id at j when it is an integer in int32 range; -1 otherwise.
+int32_t token_id_or_none(const json& j) {
+  if (!j.is_number_integer()) return -1;
+  if (j.is_number_unsigned()) return j.get<uint64_t>() <= INT32_MAX ? static_cast<int32_t>(j.get<uint64_t>()) : -1;
+  const auto i = j.get<int64_t>();
+  return i >= 0 && i <= INT32_MAX ? static_cast<int32_t>(i) : -1;
 }
 const json& child(const json& j, const char* key) {
   static const json kNull;
@@ -159,9 +179,8 @@ void parse_post_processor(const json& post, tok::TokenizerData& d) {
     auto special_id = [&](const json& item) -> int32_t {
       if (!item.contains("SpecialToken")) return -1;
       std::string name = get_or(item["SpecialToken"], "id", std::string(""));
-      const json& st = p["special_tokens"];
-      if (st.contains(name) && !st[name]["ids"].empty()) return st[name]["ids"][0].get<int32_t>();
-      return -1;
+      const json& ids = child(child(child(p, "special_tokens"), name.c_str()), "ids");
+      return ids.is_array() && !ids.empty() ? token_id_or_none(ids[0]) : -1;
     };
     if (!single.empty()) {
       int32_t first = special_id(single.front()), last = special_id(single.back());
@@ -204,8 +223,14 @@ std::unique_ptr<Tokenizer> parse_hf(const std::string& path) {
   int64_t max_id = -1;
   for (const auto& [piece, id] : tables.vocab) max_id = std::max(max_id, id);
   static const json kNoAdded = json::array();
-  const json& added = tj.contains("added_tokens") ? tj["added_tokens"] : kNoAdded;
-  for (const auto& a : added) max_id = std::max<int64_t>(max_id, get_or(a, "id", int64_t{-1}));
+  const json& added = tj.contains("added_tokens") && !tj["added_tokens"].is_null() ? tj["added_tokens"] : kNoAdded;
+  if (!added.is_array()) fail("{}: added_tokens should be an array", src);
+  std::vector<int32_t> added_ids;
+  for (const auto& a : added) {
+    added_ids.push_back(token_id_or_none(child(a, "id")));
+    if (added_ids.back() < 0) fail("{}: added_tokens entry {:.80} has no valid token id", src, a.dump());
+    max_id = std::max<int64_t>(max_id, added_ids.back());
+  }
   // Ids are dense in practice; a far larger max id would be a huge allocation.
   const auto n_entries = static_cast<int64_t>(tables.vocab.size() + added.size());
   if (max_id < 0 || max_id > 2 * n_entries + 1024)
@@ -219,9 +244,9 @@ std::unique_ptr<Tokenizer> parse_hf(const std::string& path) {
     d->pieces[i] = std::move(piece);
     d->types[i] = TokenType::Normal;
   }
-  for (const auto& a : added) {
-    auto i = get_or(a, "id", int64_t{-1});
-    if (i < 0) continue;
+  for (size_t k = 0; k < added_ids.size(); ++k) {
+    const json& a = added[k];
+    const int32_t i = added_ids[k];
     d->pieces[i] = get_or(a, "content", std::string(""));
     bool special = get_or(a, "special", false);
     d->types[i] = special ? TokenType::Control : TokenType::UserDefined;
@@ -284,10 +309,10 @@ std::unique_ptr<Tokenizer> parse_hf(const std::string& path) {
   if (fs::exists(dir / "generation_config.json", ec)) {
     json gen = read_json(dir / "generation_config.json");
     const json eos = child(gen, "eos_token_id");
-    if (eos.is_number_integer()) d->extra_eog.push_back(eos.get<int32_t>());
+    if (token_id_or_none(eos) >= 0) d->extra_eog.push_back(token_id_or_none(eos));
     if (eos.is_array())
       for (const auto& e : eos)
-        if (e.is_number_integer()) d->extra_eog.push_back(e.get<int32_t>());
+        if (token_id_or_none(e) >= 0) d->extra_eog.push_back(token_id_or_none(e));
   }
   tok::finalize(*d);
   return std::make_unique<Tokenizer>(std::move(d));

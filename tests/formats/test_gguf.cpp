@@ -43,6 +43,26 @@ TEST(Gguf, WriteThenReadRoundTrip) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(t->data) % 32, 0u);
 }
 
+TEST(Gguf, FloatKeysOutsideFloatRangeAreErrors) {
+  // Readers keep these keys as float; casting 1e300 to float is undefined behaviour.
+  auto dir = ts::temp_dir("gguf-f64");
+  gguf::Writer w;
+  gguf::Value big;
+  big.type = gguf::ValueType::FLOAT64;
+  big.f = 1e300;
+  w.set("x.big", big);
+  w.set("x.arr", gguf::Value::array(gguf::ValueType::FLOAT64, {big}));
+  gguf::Value fine = big;
+  fine.f = 2.5e38;
+  w.set("x.fine", fine);
+  auto p = (dir / "f64.gguf").string();
+  w.write(p);
+  auto f = gguf::File::open(p);
+  EXPECT_DOUBLE_EQ(f->get_float("x.fine").value(), 2.5e38);
+  EXPECT_THROW(f->get_float("x.big"), Error);
+  EXPECT_THROW(f->get_float_array("x.arr"), Error);
+}
+
 namespace {
 std::string build_header(uint64_t n_tensors, uint64_t n_kv) {
   std::string s = "GGUF";

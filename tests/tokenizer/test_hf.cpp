@@ -129,6 +129,22 @@ TEST(HfLoad, ClearErrors) {
   EXPECT_THROW(Tokenizer::from_hf((dir / "merge.json").string()), Error);
   ts::write_file(dir / "vocab.json", R"({"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}})");
   EXPECT_THROW(Tokenizer::from_hf((dir / "vocab.json").string()), Error);
+  // Ids that are not int32 integers (a float this large cast to an integer was undefined behaviour).
+  for (const char* id : {"6.66667e+116", "1.5", "\"6\"", "-3", "4294967296"}) {
+    ts::write_file(dir / "added.json", fmt::format(R"({{"model": {{"type": "BPE", "vocab": {{"a": 0}}, "merges": []}},
+        "added_tokens": [{{"id": {}, "content": "<x>", "special": true}}], "pre_tokenizer": {{"type": "ByteLevel"}}}})",
+                                                   id));
+    try {
+      Tokenizer::from_hf((dir / "added.json").string());
+      ADD_FAILURE() << id;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("no valid token id"), std::string::npos) << e.what();
+    }
+  }
+  ts::write_file(dir / "post.json", R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+      "pre_tokenizer": {"type": "ByteLevel"}, "post_processor": {"type": "TemplateProcessing",
+      "single": [{"SpecialToken": {"id": "<s>"}}], "special_tokens": {"<s>": {"ids": [1e300]}}}})");
+  EXPECT_FALSE(Tokenizer::from_hf((dir / "post.json").string())->add_bos());  // ignored, not cast
   ts::write_file(dir / "bad.json", "{not json");
   EXPECT_THROW(Tokenizer::from_hf((dir / "bad.json").string()), Error);
   EXPECT_THROW(Tokenizer::load((dir / "nothing-here").string()), Error);

@@ -1,5 +1,7 @@
 #include "model/arch/arch.h"
 
+#include <cmath>
+#include <limits>
 #include <regex>
 
 #include "core/error.h"
@@ -16,7 +18,10 @@ int64_t HfConfig::integer(const std::string& key, std::optional<int64_t> dflt) c
 double HfConfig::number(const std::string& key, double dflt) const {
   if (!has(key)) return dflt;
   if (!j[key].is_number()) fail("{}: '{}' should be a number", source, key);
-  return j[key].get<double>();
+  const double d = j[key].get<double>();
+  // Readers keep these as float; a larger value would not convert.
+  if (!(std::abs(d) <= std::numeric_limits<float>::max())) fail("{}: '{}' = {} is out of range", source, key, d);
+  return d;
 }
 
 bool HfConfig::boolean(const std::string& key, bool dflt) const {

@@ -3,6 +3,7 @@
 // gate_up_proj ([gate; up] rows) have the layouts of GGUF's attn_qkv and ffn_up;
 // bind_weights splits them into row views.
 #include <cmath>
+#include <limits>
 
 #include "core/error.h"
 #include "model/arch/arch.h"
@@ -15,8 +16,10 @@ std::vector<float> factor_list(const HfConfig& rs, const char* key, int64_t n) {
   if (!v.is_array() || static_cast<int64_t>(v.size()) != n) fail("{}: rope_scaling.{} needs {} numbers", rs.source, key, n);
   std::vector<float> out;
   for (auto& x : v) {
-    if (!x.is_number() || !(x.get<double>() > 0)) fail("{}: rope_scaling.{} holds a non-positive value", rs.source, key);
-    out.push_back(x.get<float>());
+    const double d = x.is_number() ? x.get<double>() : 0.0;
+    if (!(d > 0 && d <= std::numeric_limits<float>::max()))
+      fail("{}: rope_scaling.{} holds {}, not a positive float", rs.source, key, x.dump());
+    out.push_back(static_cast<float>(d));
   }
   return out;
 }
