@@ -1,4 +1,5 @@
 // Picks the kernel table once from what the CPU (and the OS, for AVX state) supports.
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -100,6 +101,30 @@ const KernelTable* find_kernels(std::string_view name) {
     if (c.supported && name == c.table->name) return c.table;
   return nullptr;
 }
+
+namespace {
+int default_gemv_streams() {
+  if (const char* e = std::getenv("POCKETLLM_GEMV_STREAMS"); e && *e) {
+    if (std::strcmp(e, "1") == 0 || std::strcmp(e, "2") == 0) return *e - '0';
+    fail("POCKETLLM_GEMV_STREAMS={}: use 1 or 2", e);
+  }
+#if defined(__x86_64__)
+  unsigned a, b, c, d;
+  if (__get_cpuid(0, &a, &b, &c, &d) && b == 0x68747541 /* "Auth"enticAMD */ && __get_cpuid(1, &a, &b, &c, &d)) {
+    const unsigned family = ((a >> 8) & 0xF) + ((a >> 20) & 0xFF);
+    if (family >= 0x1A) return 2;  // Zen 5
+  }
+#endif
+  return 1;
+}
+std::atomic<int>& gemv_streams_setting() {
+  static std::atomic<int> n{default_gemv_streams()};
+  return n;
+}
+}  // namespace
+
+int gemv_streams() { return gemv_streams_setting().load(std::memory_order_relaxed); }
+void set_gemv_streams(int n) { gemv_streams_setting().store(n < 2 ? 1 : 2, std::memory_order_relaxed); }
 
 std::vector<std::string> compiled_isa_names() {
   std::vector<std::string> out;

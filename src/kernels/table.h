@@ -106,4 +106,13 @@ const KernelTable* find_kernels(std::string_view name);
 // Names of all instruction sets this build knows (supported or not).
 std::vector<std::string> compiled_isa_names();
 
+// How many concurrent read streams each thread's share of a decode GEMV is split
+// into (1 or 2). Which draws more bandwidth depends on the CPU's prefetchers:
+// on Zen 5 two streams per core read ~20% faster, on Zen 4 one stream does
+// (52.6 vs 44 tok/s at 1 thread, bench/RESULTS.md). Default: 2 on AMD family
+// 0x1A and later, else 1; POCKETLLM_GEMV_STREAMS=1|2 overrides. Results do not
+// depend on it (each tile is computed whole either way).
+int gemv_streams();
+void set_gemv_streams(int n);  // tests and benchmarks; n is clamped to 1..2
+
 }  // namespace pocketllm

@@ -45,6 +45,38 @@ TEST(IntLinear, EveryIsaMatchesRefOnRandomInputs) {
     }
 }
 
+// Decode reads each thread's tiles as one or two streams (gemv_streams()): the same
+// tiles computed by the same code, so bit-identical results, and both match ref.
+TEST(IntLinear, GemvStreamPatternsGiveIdenticalResults) {
+  const int saved = gemv_streams();
+  uint32_t seed = 500;
+  for (const Scheme& s : kSchemes)
+    for (const Shape& sh : {Shape{33, 256}, Shape{160, 128}, Shape{5, 1000}}) {
+      const auto w = kt::random_floats(static_cast<size_t>(sh.rows * sh.cols), seed++, 0.05f);
+      const QuantizedTensor q = quantize_rtn(w.data(), sh.rows, sh.cols, s);
+      const Matrix m = make_matrix(q.type, sh.rows, sh.cols, q.bytes.data());
+      const std::vector<float> wd = dequantize(q.type, q.bytes.data(), q.bytes.size(), sh.rows, sh.cols);
+      const auto x = kt::random_floats(static_cast<size_t>(sh.cols), seed++);
+      const auto ref = kt::run_linear(m, *find_kernels("ref"), x, 1);
+      const auto mag = kt::abs_sums(wd, x, sh.rows, sh.cols, 1);
+      for (const KernelTable* k : kt::tested_kernels()) {
+        set_gemv_streams(1);
+        const auto one = kt::run_linear(m, *k, x, 1, 1);  // one thread: all tiles in one share
+        set_gemv_streams(2);
+        const auto two = kt::run_linear(m, *k, x, 1, 1);
+        ASSERT_EQ(one, two) << describe(s, sh, 1, k->name);
+        for (size_t i = 0; i < one.size(); ++i)
+          ASSERT_NEAR(one[i], ref[i], 2e-6 * mag[i] + 1e-6) << describe(s, sh, 1, k->name) << " at " << i;
+      }
+    }
+  set_gemv_streams(saved);
+  set_gemv_streams(0);
+  EXPECT_EQ(gemv_streams(), 1);
+  set_gemv_streams(7);
+  EXPECT_EQ(gemv_streams(), 2);
+  set_gemv_streams(saved);
+}
+
 // Integer weights and activations at scale 1 make every float operation exact, so
 // any ISA must reproduce the ref bit for bit: this checks the int32 sums themselves,
 // including the extremes (-8 nibbles in Q4_0, -128 in Q8_0, activations of +-127).

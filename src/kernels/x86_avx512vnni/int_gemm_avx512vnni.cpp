@@ -225,10 +225,14 @@ void w8_tile_pair(const PackedInt& w, const QuantActs& a, const uint8_t* au, int
   }
 }
 
-// Decode: the share of tiles is read as two streams in lockstep (its first and
-// second half), which draws more bandwidth from one core than a single stream.
+// Decode: the share of tiles is read in order, or as two streams in lockstep (its
+// first and second half) where that draws more bandwidth from one core (gemv_streams()).
 template <class TileFn>
-void gemv_two_streams(int64_t tile0, int64_t tile1, TileFn&& tile_fn) {
+void gemv_streamed(int64_t tile0, int64_t tile1, TileFn&& tile_fn) {
+  if (gemv_streams() == 1) {
+    for (int64_t t = tile0; t < tile1; ++t) tile_fn(t);
+    return;
+  }
   const int64_t half = (tile1 - tile0) / 2;
   for (int64_t i = 0; i < half; ++i) {
     tile_fn(tile0 + i);
@@ -239,7 +243,7 @@ void gemv_two_streams(int64_t tile0, int64_t tile1, TileFn&& tile_fn) {
 
 void gemm_w4(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t tile1, float* y, int64_t ldy) {
   if (a.n_tokens == 1)
-    return gemv_two_streams(tile0, tile1, [&](int64_t tile) { w4_tile_gemv(w, a, tile, y); });
+    return gemv_streamed(tile0, tile1, [&](int64_t tile) { w4_tile_gemv(w, a, tile, y); });
   for (int64_t c0 = 0; c0 < a.n_tokens; c0 += kTokenChunk) {
     const int64_t c1 = std::min(a.n_tokens, c0 + kTokenChunk);
     int64_t tile = tile0;
@@ -272,7 +276,7 @@ void gemm_w8(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t tile
   thread_local std::vector<uint8_t> au;
   if (a.n_tokens == 1) {
     offset_acts(a, 0, 1, au);
-    return gemv_two_streams(tile0, tile1, [&](int64_t tile) { w8_tile<1>(w, a, au.data(), tile, 0, y, ldy); });
+    return gemv_streamed(tile0, tile1, [&](int64_t tile) { w8_tile<1>(w, a, au.data(), tile, 0, y, ldy); });
   }
   for (int64_t c0 = 0; c0 < a.n_tokens; c0 += kTokenChunk) {
     const int64_t c1 = std::min(a.n_tokens, c0 + kTokenChunk);

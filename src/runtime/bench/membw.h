@@ -16,14 +16,17 @@ class ReadBandwidthProbe {
   ReadBandwidthProbe(const ReadBandwidthProbe&) = delete;
   ReadBandwidthProbe& operator=(const ReadBandwidthProbe&) = delete;
 
-  // Reads the whole buffer once with n_threads threads (each a contiguous
-  // share read as two streams in lockstep, vector loads) and returns bytes/second.
+  // Reads the whole buffer with n_threads threads, each a contiguous share, once
+  // as one stream and once as two streams in lockstep (vector loads), and returns
+  // the faster in bytes/second.
   double measure(int n_threads);
   size_t bytes() const { return buffer_.size(); }
   // "avx512", "avx2" or "scalar": the loads measure() uses on this CPU.
   static std::string isa();
 
  private:
+  using Reader = uint64_t (*)(const uint8_t*, size_t);
+  double measure_with(Reader reader, int n_threads);
   HugeBuffer buffer_;
   volatile uint64_t sink_ = 0;  // keeps the reads from being optimized away
 };
