@@ -102,6 +102,12 @@ const KernelTable* find_kernels(std::string_view name) {
   return nullptr;
 }
 
+void axpy_rows_multi(const KernelTable& k, const float* a, int64_t lda, int64_t m, const float* rows, int64_t n_rows,
+                     int64_t n, int64_t ld, float* out, int64_t ldo) {
+  if (k.axpy_rows_multi) return k.axpy_rows_multi(a, lda, m, rows, n_rows, n, ld, out, ldo);
+  for (int64_t i = 0; i < m; ++i) k.axpy_rows(a + i * lda, rows, n_rows, n, ld, out + i * ldo);
+}
+
 namespace {
 int default_gemv_streams() {
   if (const char* e = std::getenv("POCKETLLM_GEMV_STREAMS"); e && *e) {

@@ -70,6 +70,13 @@ using RoundF16Fn = void (*)(float* x, int64_t n);
 // values, and the scores of one query against keys stored transposed).
 using AxpyRowsFn = void (*)(const float* a, const float* rows, int64_t n_rows, int64_t n, int64_t ld, float* out);
 
+// axpy_rows for m vectors at once: out[i * ldo + c] = sum_j a[i * lda + j] * rows[j * ld + c]
+// for i < m, c < n. The query heads of one KV group read the same keys and values,
+// so each row load feeds m FMAs. Each output is the same FMA chain over j as
+// axpy_rows (so the results equal m calls of it, bit for bit). Null in tables
+// without one: callers loop axpy_rows (axpy_rows_multi() below does).
+using AxpyRowsMultiFn = void (*)(const float* a, int64_t lda, int64_t m, const float* rows, int64_t n_rows, int64_t n,
+                                 int64_t ld, float* out, int64_t ldo);
 // x[i] = exp(x[i] - max) / sum over i < n (n >= 1): attention's weights.
 using SoftmaxFn = void (*)(float* x, int64_t n);
 // One token's activations x[cols] to int8 per group of `group` (n_groups * group
@@ -91,7 +98,12 @@ struct KernelTable {
   SoftmaxFn softmax = nullptr;
   QuantizeActRowFn quantize_act_row = nullptr;
   SiluMulFn silu_mul = nullptr;
+  AxpyRowsMultiFn axpy_rows_multi = nullptr;  // optional (see AxpyRowsMultiFn)
 };
+
+// k.axpy_rows_multi, or m calls of k.axpy_rows where the table has none.
+void axpy_rows_multi(const KernelTable& k, const float* a, int64_t lda, int64_t m, const float* rows, int64_t n_rows,
+                     int64_t n, int64_t ld, float* out, int64_t ldo);
 
 // The table every linear() uses by default: POCKETLLM_ISA if set (throws Error
 // if unknown or not supported by this CPU), else the best the CPU supports.

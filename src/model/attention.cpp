@@ -10,6 +10,8 @@
 namespace pocketllm {
 
 namespace {
+constexpr int64_t kMaxHeadsPerPass = 4;  // query heads sharing one pass over keys and values
+
 // One thread's f32 copy of the keys and values of one KV head of one sequence,
 // positions [0, len): converted once and shared by every query head of the group
 // and every later row of the same sequence in the batch. Keys are kept
@@ -54,30 +56,35 @@ struct HeadCache {
   }
 };
 
-void attend_head(const ModelConfig& c, const HeadCache& hc, int64_t layer, const float* qh, int64_t pos, float* out,
-                 std::vector<float>& scores, const KernelTable& kt) {
+// The m query heads at qh (consecutive, one KV group) of the token at `pos`,
+// written to out (same layout): one pass over the keys and one over the values
+// serve all m heads (axpy_rows_multi).
+void attend_heads(const ModelConfig& c, const HeadCache& hc, int64_t layer, const float* qh, int64_t m, int64_t pos,
+                  float* out, std::vector<float>& scores, const KernelTable& kt) {
   const int64_t hd = c.head_dim;
   // With an f16 cache both operands of each dot product are f16 (as in llama.cpp,
   // which converts q and the attention weights to f16 for its f16 kernels).
   const bool f16 = hc.kv->type() == KvType::F16;
-  float q16[1024];
+  float q16[kMaxHeadsPerPass * 1024];  // head_dim <= 1024 (config.cpp)
   if (f16) {
-    std::memcpy(q16, qh, static_cast<size_t>(hd) * sizeof(float));
-    kt.round_f16(q16, hd);
+    std::memcpy(q16, qh, static_cast<size_t>(m * hd) * sizeof(float));
+    kt.round_f16(q16, m * hd);
     qh = q16;
   }
   const float scale = c.attn_scale > 0.0f ? c.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd));
   // A sliding-window layer sees the last `sliding_window` positions only.
   const int64_t first = c.is_sliding(layer) ? std::max<int64_t>(0, pos - c.sliding_window + 1) : 0;
   const int64_t n = pos + 1 - first;
-  scores.resize(static_cast<size_t>(n));
-  float* s = scores.data();
-  kt.axpy_rows(qh, hc.kt.data() + first, hd, n, hc.cap, s);
-  for (int64_t j = 0; j < n; ++j) s[j] *= scale;
-  if (c.attn_softcap > 0.0f) ops::softcap(s, n, c.attn_softcap);
-  kt.softmax(s, n);
-  if (f16) kt.round_f16(s, n);
-  kt.axpy_rows(s, hc.v.data() + first * hd, n, hd, hd, out);
+  scores.resize(static_cast<size_t>(m * n));
+  axpy_rows_multi(kt, qh, hd, m, hc.kt.data() + first, hd, n, hc.cap, scores.data(), n);
+  for (int64_t i = 0; i < m; ++i) {
+    float* s = scores.data() + i * n;
+    for (int64_t j = 0; j < n; ++j) s[j] *= scale;
+    if (c.attn_softcap > 0.0f) ops::softcap(s, n, c.attn_softcap);
+    kt.softmax(s, n);
+    if (f16) kt.round_f16(s, n);
+  }
+  axpy_rows_multi(kt, scores.data(), n, m, hc.v.data() + first * hd, n, hd, hd, out, hd);
 }
 }  // namespace
 
@@ -85,9 +92,14 @@ void attention(const ModelConfig& c, int64_t layer, const std::vector<BatchRow>&
                ThreadPool& pool) {
   const int64_t n_rows = static_cast<int64_t>(rows.size()), hd = c.head_dim, qd = c.q_dim();
   const int64_t group = c.n_heads / c.n_kv_heads;
-  // Work units: (row run, query head), where a run is consecutive rows of one
-  // sequence. Every head does the same work, so a contiguous split is balanced;
-  // within a unit the run's positions only grow, so the head cache only extends.
+  // Work units: (row run, block of query heads of one KV group), where a run is
+  // consecutive rows of one sequence. Every block does the same work, so a
+  // contiguous split is balanced; within a unit the run's positions only grow,
+  // so the head cache only extends. A group's heads go in blocks of at most
+  // kMaxHeadsPerPass that share each pass over the keys and values.
+  const int64_t blocks_per_group = (group + kMaxHeadsPerPass - 1) / kMaxHeadsPerPass;
+  const int64_t block = (group + blocks_per_group - 1) / blocks_per_group;
+  const int64_t units_per_run = c.n_kv_heads * blocks_per_group;
   std::vector<std::pair<int64_t, int64_t>> runs;  // [begin, end) of rows
   for (int64_t t = 0; t < n_rows; ++t) {
     if (runs.empty() || rows[t].kv != rows[runs.back().first].kv) runs.push_back({t, t});
@@ -98,16 +110,18 @@ void attention(const ModelConfig& c, int64_t layer, const std::vector<BatchRow>&
     thread_local HeadCache hc;
     thread_local std::vector<float> scores;
     hc.kv = nullptr;  // the cache may hold another call's (since overwritten) values
-    const int64_t units = static_cast<int64_t>(runs.size()) * c.n_heads;
+    const int64_t units = static_cast<int64_t>(runs.size()) * units_per_run;
     auto [u0, u1] = ThreadPool::split(units, ti, nt);
     for (int64_t u = u0; u < u1; ++u) {
-      const auto [r0, r1] = runs[static_cast<size_t>(u / c.n_heads)];
-      const int64_t h = u % c.n_heads, kv_head = h / group;
+      const auto [r0, r1] = runs[static_cast<size_t>(u / units_per_run)];
+      const int64_t kv_head = u % units_per_run / blocks_per_group;
+      const int64_t h0 = kv_head * group + u % blocks_per_group * block;
+      const int64_t m = std::min(block, (kv_head + 1) * group - h0);
       int64_t len = 0;
       for (int64_t t = r0; t < r1; ++t) len = std::max(len, rows[t].pos + 1);
       hc.extend_to(*rows[r0].kv, layer, kv_head, hd, len);
       for (int64_t t = r0; t < r1; ++t)
-        attend_head(c, hc, layer, q + t * qd + h * hd, rows[t].pos, att + t * qd + h * hd, scores, kt);
+        attend_heads(c, hc, layer, q + t * qd + h0 * hd, m, rows[t].pos, att + t * qd + h0 * hd, scores, kt);
     }
   });
 }

@@ -52,6 +52,26 @@ TEST(AttentionKernels, AxpyRowsMatchesRef) {
     }
 }
 
+// m vectors at once must equal m single axpy_rows calls of the same table, bit for
+// bit (attention's results must not depend on how heads are grouped), on packed
+// and strided rows, odd sizes and m past the register block.
+TEST(AttentionKernels, AxpyRowsMultiEqualsSingleCalls) {
+  for (int64_t m : {1, 2, 3, 4, 5, 8})
+    for (int64_t n : {1, 17, 64, 65, 200})
+      for (int64_t n_rows : {0, 1, 7, 64}) {
+        const int64_t lda = n_rows + 2, ld = n + 3, ldo = n + 1;
+        const auto a = kt::random_floats(static_cast<size_t>(m * lda), 31);
+        const auto rows = kt::random_floats(static_cast<size_t>(std::max<int64_t>(n_rows, 1) * ld), 32, 10.0f);
+        for (const KernelTable* k : kt::tested_kernels()) {
+          std::vector<float> want(static_cast<size_t>(m * ldo), 7.0f), got = want;
+          for (int64_t i = 0; i < m; ++i) k->axpy_rows(a.data() + i * lda, rows.data(), n_rows, n, ld, want.data() + i * ldo);
+          axpy_rows_multi(*k, a.data(), lda, m, rows.data(), n_rows, n, ld, got.data(), ldo);
+          ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * 4), 0)
+              << k->name << " m=" << m << " n=" << n << " rows=" << n_rows;
+        }
+      }
+}
+
 TEST(AttentionKernels, SoftmaxMatchesRef) {
   for (int64_t n : {1, 2, 15, 16, 17, 100, 513})
     for (float spread : {0.1f, 10.0f, 200.0f}) {  // 200: most weights underflow to 0

@@ -351,6 +351,43 @@ void axpy_rows(const float* a, const float* rows, int64_t n_rows, int64_t n, int
   }
 }
 
+// axpy_rows for MI vectors: columns in blocks of 64 (4 registers) for all MI at
+// once, so each row load feeds MI FMAs; per output the same FMA chain as axpy_rows.
+template <int MI>
+void axpy_block(const float* a, int64_t lda, const float* rows, int64_t n_rows, int64_t n, int64_t ld, float* out,
+                int64_t ldo) {
+  for (int64_t c = 0; c < n; c += 64) {
+    __m512 acc[MI][4];
+    __mmask16 m[4];
+    for (int k = 0; k < 4; ++k) {
+      m[k] = static_cast<__mmask16>((1u << std::clamp<int64_t>(n - c - 16 * k, 0, 16)) - 1);
+      for (int i = 0; i < MI; ++i) acc[i][k] = _mm512_setzero_ps();
+    }
+    for (int64_t j = 0; j < n_rows; ++j) {
+      __m512 r[4];
+      for (int k = 0; k < 4; ++k) r[k] = _mm512_maskz_loadu_ps(m[k], rows + j * ld + c + 16 * k);
+      for (int i = 0; i < MI; ++i) {
+        const __m512 aij = _mm512_set1_ps(a[i * lda + j]);
+        for (int k = 0; k < 4; ++k) acc[i][k] = _mm512_fmadd_ps(aij, r[k], acc[i][k]);
+      }
+    }
+    for (int i = 0; i < MI; ++i)
+      for (int k = 0; k < 4; ++k) _mm512_mask_storeu_ps(out + i * ldo + c + 16 * k, m[k], acc[i][k]);
+  }
+}
+
+void axpy_rows_multi(const float* a, int64_t lda, int64_t m, const float* rows, int64_t n_rows, int64_t n, int64_t ld,
+                     float* out, int64_t ldo) {
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) axpy_block<4>(a + i * lda, lda, rows, n_rows, n, ld, out + i * ldo, ldo);
+  switch (m - i) {
+    case 3: axpy_block<3>(a + i * lda, lda, rows, n_rows, n, ld, out + i * ldo, ldo); break;
+    case 2: axpy_block<2>(a + i * lda, lda, rows, n_rows, n, ld, out + i * ldo, ldo); break;
+    case 1: axpy_block<1>(a + i * lda, lda, rows, n_rows, n, ld, out + i * ldo, ldo); break;
+    default: break;
+  }
+}
+
 // exp(x) for x <= 0 (softmax's shifted scores): 2^n * p(r), r = x - n ln2 in
 // [-ln2/2, ln2/2] (ln2 split in two for an exact product), p the classic
 // single-precision minimax polynomial (about 1 ulp, as libm's expf); below -87
@@ -434,6 +471,6 @@ void silu_mul(float* a, const float* b, int64_t n) {
 }  // namespace
 
 extern const KernelTable kAvx512VnniKernels = {"avx512vnni", gemm_w4, gemm_w8, dot_f32, f16_row, round_f16, axpy_rows, true,
-                                               softmax, quantize_act_row, silu_mul};
+                                               softmax, quantize_act_row, silu_mul, axpy_rows_multi};
 
 }  // namespace pocketllm
