@@ -106,7 +106,7 @@ void unpack_int_row(DType t, const uint8_t* row, int64_t cols, int8_t* q, float*
   }
 }
 
-void quantize_acts_shape(int64_t n_tokens, int64_t group, int64_t kp, QuantActs& a, float static_d) {
+void quantize_acts_shape(int64_t n_tokens, int64_t group, int64_t kp, QuantActs& a, float static_d, bool with_u8) {
   if (!(static_d >= 0) || !std::isfinite(static_d)) fail("static activation scale {} is not a finite non-negative number", static_d);
   a.static_d = static_d;
   a.n_tokens = n_tokens;
@@ -117,6 +117,8 @@ void quantize_acts_shape(int64_t n_tokens, int64_t group, int64_t kp, QuantActs&
   a.q.resize(static_cast<size_t>(n_tokens * kp));
   a.d.resize(static_cast<size_t>(n_tokens * a.n_groups));
   a.sum.resize(static_cast<size_t>(n_tokens * a.n_groups));
+  if (with_u8) a.u8.resize(a.q.size());
+  else a.u8.clear();
 }
 
 void quantize_acts_tokens(const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t cols, QuantActs& a) {
@@ -124,6 +126,11 @@ void quantize_acts_tokens(const float* x, int64_t ldx, int64_t t0, int64_t t1, i
   for (int64_t t = t0; t < t1; ++t)
     row(x + t * ldx, cols, a.group, a.n_groups, a.static_d, a.q.data() + t * a.kp, a.d.data() + t * a.n_groups,
         a.sum.data() + t * a.n_groups);
+  if (!a.u8.empty()) {
+    const int8_t* q = a.q.data() + t0 * a.kp;
+    uint8_t* u = a.u8.data() + t0 * a.kp;
+    for (int64_t i = 0; i < (t1 - t0) * a.kp; ++i) u[i] = static_cast<uint8_t>(q[i] ^ 0x80);
+  }
 }
 
 void quantize_acts(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, int64_t group, int64_t kp,

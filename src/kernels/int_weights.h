@@ -48,12 +48,27 @@ struct QuantActs {
   std::vector<int8_t> q;     // [n_tokens][kp], zero past cols
   std::vector<float> d;      // [n_tokens][n_groups]
   std::vector<int32_t> sum;  // [n_tokens][n_groups]: sum of q (for unsigned-weight corrections)
+  // [n_tokens][kp] = q + 128 (q ^ 0x80), when quantize_acts_shape was asked for it:
+  // the unsigned side vpdpbusd wants for 8-bit weights, made once for every
+  // tile and thread instead of once per claimed chunk of tiles.
+  std::vector<uint8_t> u8;
 };
+
+// Rows [c0, c1) of a as q + 128: a.u8 when it was made, else written to scratch.
+inline const uint8_t* offset_act_rows(const QuantActs& a, int64_t c0, int64_t c1, std::vector<uint8_t>& scratch) {
+  if (!a.u8.empty()) return a.u8.data() + c0 * a.kp;
+  scratch.resize(static_cast<size_t>((c1 - c0) * a.kp));
+  const int8_t* q = a.q.data() + c0 * a.kp;
+  for (size_t i = 0; i < scratch.size(); ++i) scratch[i] = static_cast<uint8_t>(q[i] ^ 0x80);
+  return scratch.data();
+}
 void quantize_acts(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, int64_t group, int64_t kp,
                    QuantActs& a, float static_d = 0);
 // The same in two steps, so tokens can be split across threads: size `a` for
 // n_tokens, then quantize tokens [t0, t1) (each writes only its own rows).
-void quantize_acts_shape(int64_t n_tokens, int64_t group, int64_t kp, QuantActs& a, float static_d = 0);
+// with_u8: also fill a.u8 (8-bit weights on tables that read_wsum128).
+void quantize_acts_shape(int64_t n_tokens, int64_t group, int64_t kp, QuantActs& a, float static_d = 0,
+                         bool with_u8 = false);
 void quantize_acts_tokens(const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t cols, QuantActs& a);
 
 }  // namespace pocketllm

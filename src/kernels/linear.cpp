@@ -130,12 +130,13 @@ void run_tile_jobs(std::span<const TileJob> jobs, const QuantActs& acts, ThreadP
 }
 
 // Quantizes the activations of n_tokens once for every matrix that reads them.
-const QuantActs& quantize_shared_acts(const IntWeightFormat& f, int64_t cols, float act_scale, const float* x,
-                                      int64_t ldx, int64_t n_tokens, ThreadPool& pool) {
+const QuantActs& quantize_shared_acts(const IntWeightFormat& f, const KernelTable& k, int64_t cols, float act_scale,
+                                      const float* x, int64_t ldx, int64_t n_tokens, ThreadPool& pool) {
   // A reference, not the thread_local itself: workers must see the caller's copy.
   thread_local QuantActs caller_acts;
   QuantActs& acts = caller_acts;
-  quantize_acts_shape(n_tokens, effective_group(f, cols), padded_cols(f, cols), acts, act_scale);
+  quantize_acts_shape(n_tokens, effective_group(f, cols), padded_cols(f, cols), acts, act_scale,
+                      f.bits == 8 && k.reads_wsum128 && k.gemm_w8);
   if (n_tokens < 4) quantize_acts_tokens(x, ldx, 0, n_tokens, cols, acts);  // not worth a thread handoff
   else pool.parallel_for(n_tokens, [&](int64_t t0, int64_t t1) { quantize_acts_tokens(x, ldx, t0, t1, cols, acts); });
   return acts;
@@ -153,7 +154,7 @@ std::optional<TileJob> tile_job(const Matrix& w, float* y, int64_t ldy) {
 void linear_int8(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy,
                  ThreadPool& pool) {
   const auto f = *int_weight_format(w.type);
-  const QuantActs& acts = quantize_shared_acts(f, w.cols, w.act_scale, x, ldx, n_tokens, pool);
+  const QuantActs& acts = quantize_shared_acts(f, kernels_of(w), w.cols, w.act_scale, x, ldx, n_tokens, pool);
   if (const auto job = tile_job(w, y, ldy)) return run_tile_jobs({&*job, 1}, acts, pool);
   const auto* p = prepared(w);
   if (p && p->has_tiles)  // the scalar table over a tiled file
@@ -276,7 +277,9 @@ void linear_shared_input(std::span<const LinearOut> outs, const float* x, int64_
   if (const auto& observe = linear_observer())
     for (const auto& o : outs) observe(*o.w, x, ldx, n_tokens);
   const Matrix& w0 = *outs[0].w;
-  run_tile_jobs(jobs, quantize_shared_acts(*int_weight_format(w0.type), w0.cols, w0.act_scale, x, ldx, n_tokens, pool),
+  run_tile_jobs(jobs,
+                quantize_shared_acts(*int_weight_format(w0.type), *prepared(w0)->kernels, w0.cols, w0.act_scale, x, ldx,
+                                     n_tokens, pool),
                 pool);
 }
 

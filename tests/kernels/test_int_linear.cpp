@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/fp16.h"
 #include "kernel_test_util.h"
+#include "kernels/table.h"
 #include "quant/blocks.h"
 
 using namespace pocketllm;
@@ -75,6 +76,36 @@ TEST(IntLinear, GemvStreamPatternsGiveIdenticalResults) {
   set_gemv_streams(7);
   EXPECT_EQ(gemv_streams(), 2);
   set_gemv_streams(saved);
+}
+
+// 8-bit kernels of VNNI tables read activations offset by 128: made once in
+// QuantActs::u8 by linear(), or per chunk by the kernel when absent. Same results.
+TEST(IntLinear, OffsetActivationsMadeOnceOrPerChunkAgree) {
+  register_quant_types();
+  const int64_t rows = 48, cols = 160;
+  const auto w = kt::random_floats(static_cast<size_t>(rows * cols), 77, 0.05f);
+  for (const Scheme& s : {Scheme{8, 32, {}}, Scheme{8, 0, {}}}) {
+    const QuantizedTensor q = quantize_rtn(w.data(), rows, cols, s);
+    const auto f = *int_weight_format(q.type);
+    for (const KernelTable* k : kt::tested_kernels()) {
+      if (!k->gemm_w8 || !k->reads_wsum128) continue;
+      PackedInt p;
+      pack_int(q.type, q.bytes.data(), q.bytes.size() / rows, rows, cols, p, true);
+      for (int64_t nt : {1, 9, 70}) {
+        const auto x = kt::random_floats(static_cast<size_t>(nt * cols), 78 + nt);
+        std::vector<float> y[2];
+        for (int with_u8 = 0; with_u8 < 2; ++with_u8) {
+          QuantActs a;
+          quantize_acts_shape(nt, effective_group(f, cols), padded_cols(f, cols), a, 0, with_u8);
+          quantize_acts_tokens(x.data(), cols, 0, nt, cols, a);
+          ASSERT_EQ(a.u8.empty(), !with_u8);
+          y[with_u8].assign(static_cast<size_t>(nt * rows), -1.0f);
+          k->gemm_w8(p, a, 0, p.n_tiles, y[with_u8].data(), rows);
+        }
+        ASSERT_EQ(y[0], y[1]) << k->name << " W8 g" << s.group << " tokens " << nt;
+      }
+    }
+  }
 }
 
 // Integer weights and activations at scale 1 make every float operation exact, so

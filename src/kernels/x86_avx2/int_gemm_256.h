@@ -199,16 +199,11 @@ void gemm_w4_256(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t 
 
 template <class Dot>
 void gemm_w8_256(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t tile1, float* y, int64_t ldy) {
-  thread_local std::vector<uint8_t> au;
+  thread_local std::vector<uint8_t> scratch;
   for (int64_t c0 = 0; c0 < a.n_tokens; c0 += kTokenChunk256) {
     const int64_t c1 = std::min(a.n_tokens, c0 + kTokenChunk256);
-    const auto* q = reinterpret_cast<const uint8_t*>(a.q.data() + c0 * a.kp);
-    const uint8_t* acts = q;
-    if constexpr (Dot::kOffsetActs) {
-      au.resize(static_cast<size_t>((c1 - c0) * a.kp));
-      for (size_t i = 0; i < au.size(); ++i) au[i] = q[i] ^ 0x80;  // q + 128
-      acts = au.data();
-    }
+    const uint8_t* acts = reinterpret_cast<const uint8_t*>(a.q.data() + c0 * a.kp);
+    if constexpr (Dot::kOffsetActs) acts = offset_act_rows(a, c0, c1, scratch);  // q + 128
     for (int64_t tile = tile0; tile < tile1; ++tile) {
       int64_t t = c0;
       for (; t + 2 <= c1; t += 2) w8_tile_256<Dot, 2>(w, a, acts + (t - c0) * a.kp, tile, t, y, ldy);

@@ -265,32 +265,25 @@ void gemm_w4(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t tile
   }
 }
 
-// au = q + 128 for tokens [c0, c1) of a: the unsigned side vpdpbusd wants.
-void offset_acts(const QuantActs& a, int64_t c0, int64_t c1, std::vector<uint8_t>& au) {
-  au.resize(static_cast<size_t>((c1 - c0) * a.kp));
-  const int8_t* q = a.q.data() + c0 * a.kp;
-  for (size_t i = 0; i < au.size(); ++i) au[i] = static_cast<uint8_t>(q[i] ^ 0x80);
-}
-
 void gemm_w8(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t tile1, float* y, int64_t ldy) {
-  thread_local std::vector<uint8_t> au;
+  thread_local std::vector<uint8_t> scratch;
   if (a.n_tokens == 1) {
-    offset_acts(a, 0, 1, au);
-    return gemv_streamed(tile0, tile1, [&](int64_t tile) { w8_tile<1>(w, a, au.data(), tile, 0, y, ldy); });
+    const uint8_t* au = offset_act_rows(a, 0, 1, scratch);
+    return gemv_streamed(tile0, tile1, [&](int64_t tile) { w8_tile<1>(w, a, au, tile, 0, y, ldy); });
   }
   for (int64_t c0 = 0; c0 < a.n_tokens; c0 += kTokenChunk) {
     const int64_t c1 = std::min(a.n_tokens, c0 + kTokenChunk);
-    offset_acts(a, c0, c1, au);
+    const uint8_t* au = offset_act_rows(a, c0, c1, scratch);
     int64_t tile = tile0;
     for (; tile + 2 <= tile1; tile += 2) {
       int64_t t = c0;
-      for (; t + 4 <= c1; t += 4) w8_tile_pair<4>(w, a, au.data() + (t - c0) * a.kp, tile, t, y, ldy);
-      for (; t < c1; ++t) w8_tile_pair<1>(w, a, au.data() + (t - c0) * a.kp, tile, t, y, ldy);
+      for (; t + 4 <= c1; t += 4) w8_tile_pair<4>(w, a, au + (t - c0) * a.kp, tile, t, y, ldy);
+      for (; t < c1; ++t) w8_tile_pair<1>(w, a, au + (t - c0) * a.kp, tile, t, y, ldy);
     }
     for (; tile < tile1; ++tile) {
       int64_t t = c0;
-      for (; t + 4 <= c1; t += 4) w8_tile<4>(w, a, au.data() + (t - c0) * a.kp, tile, t, y, ldy);
-      const uint8_t* ap = au.data() + (t - c0) * a.kp;
+      for (; t + 4 <= c1; t += 4) w8_tile<4>(w, a, au + (t - c0) * a.kp, tile, t, y, ldy);
+      const uint8_t* ap = au + (t - c0) * a.kp;
       switch (c1 - t) {
         case 3: w8_tile<3>(w, a, ap, tile, t, y, ldy); break;
         case 2: w8_tile<2>(w, a, ap, tile, t, y, ldy); break;
