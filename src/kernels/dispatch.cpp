@@ -1,5 +1,6 @@
 // Picks the kernel table once from what the CPU (and the OS, for AVX state) supports.
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -110,9 +111,11 @@ void axpy_rows_multi(const KernelTable& k, const float* a, int64_t lda, int64_t 
 
 namespace {
 int default_gemv_streams() {
+  // Read on first use, possibly on a pool worker mid-decode: a bad value is
+  // reported and ignored rather than thrown there.
   if (const char* e = std::getenv("POCKETLLM_GEMV_STREAMS"); e && *e) {
     if (std::strcmp(e, "1") == 0 || std::strcmp(e, "2") == 0) return *e - '0';
-    fail("POCKETLLM_GEMV_STREAMS={}: use 1 or 2", e);
+    std::fprintf(stderr, "pocketllm: POCKETLLM_GEMV_STREAMS=%s ignored (use 1 or 2)\n", e);
   }
 #if defined(__x86_64__)
   unsigned a, b, c, d;
