@@ -284,14 +284,21 @@ std::optional<int64_t> File::get_int(const std::string& key) const {
   return x;
 }
 
+namespace {
+// Every reader keeps float keys as float; a larger finite value would not convert
+// (infinities and NaN do, and the readers judge those themselves).
+void check_float_range(const std::string& path, const std::string& key, double x) {
+  if (std::abs(x) > std::numeric_limits<float>::max() && std::isfinite(x))
+    fail("{}: key '{}' holds {}, out of float range", path, key, x);
+}
+}  // namespace
+
 std::optional<double> File::get_float(const std::string& key) const {
   const Value* v = find(key);
   if (!v) return std::nullopt;
   auto x = v->as_float();
   if (!x) fail("{}: key '{}' should be a number", path(), key);
-  // Every reader keeps these as float; a larger finite value would not convert.
-  if (std::abs(*x) > std::numeric_limits<float>::max() && std::isfinite(*x))
-    fail("{}: key '{}' = {} is out of range", path(), key, *x);
+  check_float_range(path(), key, *x);
   return x;
 }
 
@@ -323,8 +330,7 @@ std::optional<std::vector<float>> File::get_float_array(const std::string& key) 
   for (auto& e : v->arr) {
     auto x = e.as_float();
     if (!x) fail("{}: key '{}' should be an array of numbers", path(), key);
-    if (std::abs(*x) > std::numeric_limits<float>::max() && std::isfinite(*x))
-      fail("{}: key '{}' holds {}, out of range", path(), key, *x);
+    check_float_range(path(), key, *x);
     out.push_back(static_cast<float>(*x));
   }
   return out;

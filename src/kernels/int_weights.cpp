@@ -126,11 +126,7 @@ void quantize_acts_tokens(const float* x, int64_t ldx, int64_t t0, int64_t t1, i
   for (int64_t t = t0; t < t1; ++t)
     row(x + t * ldx, cols, a.group, a.n_groups, a.static_d, a.q.data() + t * a.kp, a.d.data() + t * a.n_groups,
         a.sum.data() + t * a.n_groups);
-  if (!a.u8.empty()) {
-    const int8_t* q = a.q.data() + t0 * a.kp;
-    uint8_t* u = a.u8.data() + t0 * a.kp;
-    for (int64_t i = 0; i < (t1 - t0) * a.kp; ++i) u[i] = static_cast<uint8_t>(q[i] ^ 0x80);
-  }
+  if (!a.u8.empty()) offset_int8(a.q.data() + t0 * a.kp, (t1 - t0) * a.kp, a.u8.data() + t0 * a.kp);
 }
 
 void quantize_acts(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, int64_t group, int64_t kp,

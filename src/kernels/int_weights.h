@@ -54,12 +54,16 @@ struct QuantActs {
   std::vector<uint8_t> u8;
 };
 
+// u[i] = q[i] + 128 for i < n.
+inline void offset_int8(const int8_t* q, int64_t n, uint8_t* u) {
+  for (int64_t i = 0; i < n; ++i) u[i] = static_cast<uint8_t>(q[i] ^ 0x80);
+}
+
 // Rows [c0, c1) of a as q + 128: a.u8 when it was made, else written to scratch.
 inline const uint8_t* offset_act_rows(const QuantActs& a, int64_t c0, int64_t c1, std::vector<uint8_t>& scratch) {
   if (!a.u8.empty()) return a.u8.data() + c0 * a.kp;
   scratch.resize(static_cast<size_t>((c1 - c0) * a.kp));
-  const int8_t* q = a.q.data() + c0 * a.kp;
-  for (size_t i = 0; i < scratch.size(); ++i) scratch[i] = static_cast<uint8_t>(q[i] ^ 0x80);
+  offset_int8(a.q.data() + c0 * a.kp, (c1 - c0) * a.kp, scratch.data());
   return scratch.data();
 }
 void quantize_acts(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, int64_t group, int64_t kp,

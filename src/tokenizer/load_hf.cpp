@@ -4,9 +4,11 @@
 // Metaspace, byte_fallback). Anything else is a clear error.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -33,6 +35,19 @@ json read_json(const fs::path& p) {
 }
 
 // j[key] when present with the type of fallback; fallback when missing or null.
+// j as an integer of type T when it is one and fits; a float such as 1e300
+// cast to an integer would be undefined behaviour.
+template <class T>
+std::optional<T> json_integer(const json& j) {
+  if (j.is_number_unsigned()) {
+    const auto u = j.get<uint64_t>();
+    if (u <= static_cast<uint64_t>(std::numeric_limits<T>::max())) return static_cast<T>(u);
+    return std::nullopt;
+  }
+  if (!j.is_number_integer() || !std::in_range<T>(j.get<int64_t>())) return std::nullopt;
+  return static_cast<T>(j.get<int64_t>());
+}
+
 template <class T>
 T get_or(const json& j, const char* key, T fallback) {
   if (!j.is_object()) return fallback;
@@ -43,26 +58,14 @@ T get_or(const json& j, const char* key, T fallback) {
   } else if constexpr (std::is_same_v<T, std::string>) {
     return it->is_string() ? it->template get<std::string>() : fallback;
   } else if constexpr (std::is_integral_v<T>) {
-    // Only integers that fit T: a float such as 1e300 cast to an integer is undefined behaviour.
-    if (it->is_number_unsigned()) {
-      const auto u = it->template get<uint64_t>();
-      return u <= static_cast<uint64_t>(std::numeric_limits<T>::max()) ? static_cast<T>(u) : fallback;
-    }
-    if (!it->is_number_integer()) return fallback;
-    const auto i = it->template get<int64_t>();
-    return std::in_range<T>(i) ? static_cast<T>(i) : fallback;
+    return json_integer<T>(*it).value_or(fallback);
   } else {
     return it->is_number() ? it->template get<T>() : fallback;
   }
 }
 
 // The id at j when it is an integer in int32 range; -1 otherwise.
-int32_t token_id_or_none(const json& j) {
-  if (!j.is_number_integer()) return -1;
-  if (j.is_number_unsigned()) return j.get<uint64_t>() <= INT32_MAX ? static_cast<int32_t>(j.get<uint64_t>()) : -1;
-  const auto i = j.get<int64_t>();
-  return i >= 0 && i <= INT32_MAX ? static_cast<int32_t>(i) : -1;
-}
+int32_t token_id_or_none(const json& j) { return std::max(json_integer<int32_t>(j).value_or(-1), -1); }
 const json& child(const json& j, const char* key) {
   static const json kNull;
   if (!j.is_object()) return kNull;
@@ -309,10 +312,12 @@ std::unique_ptr<Tokenizer> parse_hf(const std::string& path) {
   if (fs::exists(dir / "generation_config.json", ec)) {
     json gen = read_json(dir / "generation_config.json");
     const json eos = child(gen, "eos_token_id");
-    if (token_id_or_none(eos) >= 0) d->extra_eog.push_back(token_id_or_none(eos));
+    const auto add_eog = [&](const json& e) {
+      if (const int32_t id = token_id_or_none(e); id >= 0) d->extra_eog.push_back(id);
+    };
+    add_eog(eos);
     if (eos.is_array())
-      for (const auto& e : eos)
-        if (token_id_or_none(e) >= 0) d->extra_eog.push_back(token_id_or_none(e));
+      for (const auto& e : eos) add_eog(e);
   }
   tok::finalize(*d);
   return std::make_unique<Tokenizer>(std::move(d));
