@@ -40,6 +40,16 @@ fs::path temp_dir(const std::string& tag) {
   return p;
 }
 
+std::string venv_python() {
+  if (const char* env = std::getenv("POCKETLLM_PYTHON"); env && *env) return env;
+  fs::path venv = std::getenv("POCKETLLM_VENV") ? fs::path(std::getenv("POCKETLLM_VENV"))
+                  : std::getenv("HOME")        ? fs::path(std::getenv("HOME")) / ".cache/pocketllm/venv"
+                                               : fs::path();
+  std::error_code ec;
+  if (!venv.empty() && fs::exists(venv / "bin" / "python", ec)) return (venv / "bin" / "python").string();
+  return "";
+}
+
 std::string read_file(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
   if (!f) throw std::runtime_error("cannot read " + p.string());

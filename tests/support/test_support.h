@@ -21,6 +21,11 @@ struct CmdResult {
 // each argument is passed as is). stdin_text, when not empty, is fed on stdin.
 CmdResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = "");
 
+// The python of the project's virtual environment for PyPI packages (scripts/venv.sh):
+// $POCKETLLM_PYTHON, else the script's default location when it exists, else empty
+// (a test that needs PyPI packages then skips, saying to run scripts/venv.sh).
+std::string venv_python();
+
 std::string read_file(const std::filesystem::path& p);
 void write_file(const std::filesystem::path& p, const std::string& bytes);
 
