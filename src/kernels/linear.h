@@ -7,8 +7,8 @@
 #include <memory>
 #include <span>
 
-#include "core/dtype.h"
 #include "core/thread_pool.h"
+#include "weights/dtype.h"
 
 namespace pocketllm {
 

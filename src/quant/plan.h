@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "core/dtype.h"
 #include "quant/quantize.h"
+#include "weights/dtype.h"
 
 namespace pocketllm {
 

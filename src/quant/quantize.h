@@ -20,7 +20,7 @@
 #include <functional>
 #include <vector>
 
-#include "core/dtype.h"
+#include "weights/dtype.h"
 
 namespace pocketllm {
 

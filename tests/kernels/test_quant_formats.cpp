@@ -8,6 +8,7 @@
 #include "core/fp16.h"
 #include "kernel_test_util.h"
 #include "quant/blocks.h"
+#include "weights/blocks_k.h"
 
 using namespace pocketllm;
 
