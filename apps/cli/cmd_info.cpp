@@ -1,13 +1,17 @@
 // pocketllm info: what a model file is, without running it.
+#include <charconv>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/command.h"
 #include "cli/common_options.h"
 #include "model/arch/family.h"
 #include "tokenizer/tokenizer.h"
+#include "weights/file_type.h"
 
 namespace pocketllm::cli {
 namespace {
@@ -25,6 +29,15 @@ std::string human_count(double n) {
     ++u;
   }
   return fmt::format("{:.2f}{}", n, units[u]);
+}
+
+// general.file_type (the mix llama-quantize made, e.g. 15 = Q4_K_M), when the file says.
+std::optional<uint32_t> file_type(const Model& m) {
+  for (auto& [k, v] : m.info) {
+    uint32_t id = 0;
+    if (k == "general.file_type" && std::from_chars(v.data(), v.data() + v.size(), id).ec == std::errc()) return id;
+  }
+  return std::nullopt;
 }
 
 int run(const InfoOptions& o) {
@@ -56,6 +69,8 @@ int run(const InfoOptions& o) {
   std::string tl;
   for (auto& [k, v] : types) tl += fmt::format("{}{}: {}", tl.empty() ? "" : ", ", k, v);
   std::printf("tensors:         %zu (%s)\n", m->tensors.size(), tl.c_str());
+  if (const auto ft = file_type(*m))
+    std::printf("file type:       %s (general.file_type %u)\n", ggml_file_type_name(*ft).value_or("unknown").c_str(), *ft);
   std::printf("activations:     %s\n", m->act == ActPrecision::Int8 ? "int8 for quantized weights" : "float");
   if (m->tokenizer) {
     const Tokenizer& t = *m->tokenizer;
@@ -65,6 +80,9 @@ int run(const InfoOptions& o) {
     std::printf("tokenizer:       none (pass --tokenizer FILE)\n");
   }
   std::printf("chat template:   %s\n", m->chat_template.empty() ? "none" : fmt::format("yes ({} chars)", m->chat_template.size()).c_str());
+  std::printf("tensor types:\n");
+  for (auto& [name, t] : m->tensors)
+    std::printf("  %-36s %-8s [%s]\n", name.c_str(), dtype_name(t.type).c_str(), fmt::format("{}", fmt::join(t.ne, ", ")).c_str());
   if (o.all_keys)
     for (auto& [k, v] : m->info) std::printf("  %s = %s\n", k.c_str(), v.c_str());
   return 0;
