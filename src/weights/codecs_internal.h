@@ -17,6 +17,22 @@ void store_block(const Block& b, uint8_t* p) {
   std::memcpy(p, &b, sizeof(Block));
 }
 
+// A row's blocks one by one: f(block, out) for each of the n / kN blocks being
+// dequantized, and f(x, block) for each being quantized (the block starts
+// zeroed and is stored after f).
+template <class Block, int kN, class F>
+void each_block(const uint8_t* row, float* out, int64_t n, F&& f) {
+  for (int64_t b = 0; b < n / kN; ++b) f(load_block<Block>(row + b * sizeof(Block)), out + b * kN);
+}
+template <class Block, int kN, class F>
+void each_block(const float* x, uint8_t* row, int64_t n, F&& f) {
+  for (int64_t b = 0; b < n / kN; ++b) {
+    Block blk{};
+    f(x + b * kN, blk);
+    store_block(blk, row + b * sizeof(Block));
+  }
+}
+
 // Shared by the quantizers (quant_math.cpp).
 // An f16 scale for `scale`, failing when it is NaN, inf or too large for an f16.
 uint16_t f16_scale(float scale);

@@ -51,38 +51,31 @@ float block_scale(const float* x) { return signed_absmax(x, kSub) / static_cast<
 }  // namespace
 
 void dequantize_iq4_nl(const uint8_t* row, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kSub; ++b, out += kSub) {
-    const auto blk = load_block<BlockIQ4_NL>(row + b * sizeof(BlockIQ4_NL));
-    decode_32(blk.qs, f16_to_f32(blk.d), out);
-  }
+  each_block<BlockIQ4_NL, kSub>(row, out, n, [](const BlockIQ4_NL& blk, float* y) { decode_32(blk.qs, f16_to_f32(blk.d), y); });
 }
 
 void quantize_iq4_nl(const float* x, uint8_t* row, int64_t n) {
-  for (int64_t b = 0; b < n / kSub; ++b, x += kSub) {
-    BlockIQ4_NL blk;
-    blk.d = f16_scale(block_scale(x));
-    encode_32(x, f16_to_f32(blk.d), blk.qs);
-    store_block(blk, row + b * sizeof(BlockIQ4_NL));
-  }
+  each_block<BlockIQ4_NL, kSub>(x, row, n, [](const float* xb, BlockIQ4_NL& blk) {
+    blk.d = f16_scale(block_scale(xb));
+    encode_32(xb, f16_to_f32(blk.d), blk.qs);
+  });
 }
 
 void dequantize_iq4_xs(const uint8_t* row, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_K; ++b, out += kQK_K) {
-    const auto blk = load_block<BlockIQ4_XS>(row + b * sizeof(BlockIQ4_XS));
+  each_block<BlockIQ4_XS, kQK_K>(row, out, n, [](const BlockIQ4_XS& blk, float* y) {
     const float d = f16_to_f32(blk.d);
     for (int s = 0; s < kQK_K / kSub; ++s) {
       const int ls = ((blk.scales_l[s / 2] >> (4 * (s % 2))) & 0x0F) | (((blk.scales_h >> (2 * s)) & 3) << 4);
-      decode_32(blk.qs + 16 * s, d * static_cast<float>(ls - 32), out + kSub * s);
+      decode_32(blk.qs + 16 * s, d * static_cast<float>(ls - 32), y + kSub * s);
     }
-  }
+  });
 }
 
 void quantize_iq4_xs(const float* x, uint8_t* row, int64_t n) {
-  constexpr int kNSub = kQK_K / kSub;
-  for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
+  each_block<BlockIQ4_XS, kQK_K>(x, row, n, [](const float* xb, BlockIQ4_XS& blk) {
+    constexpr int kNSub = kQK_K / kSub;
     float scale[kNSub];
-    for (int s = 0; s < kNSub; ++s) scale[s] = block_scale(x + kSub * s);
-    BlockIQ4_XS blk{};
+    for (int s = 0; s < kNSub; ++s) scale[s] = block_scale(xb + kSub * s);
     blk.d = f16_scale(signed_absmax(scale, kNSub) / -32.0f);
     const float d = f16_to_f32(blk.d);
     for (int s = 0; s < kNSub; ++s) {
@@ -90,10 +83,9 @@ void quantize_iq4_xs(const float* x, uint8_t* row, int64_t n) {
       const int c = ls + 32;
       blk.scales_l[s / 2] |= static_cast<uint8_t>((c & 0x0F) << (4 * (s % 2)));
       blk.scales_h |= static_cast<uint16_t>((c >> 4) << (2 * s));
-      encode_32(x + kSub * s, d * static_cast<float>(ls), blk.qs + 16 * s);
+      encode_32(xb + kSub * s, d * static_cast<float>(ls), blk.qs + 16 * s);
     }
-    store_block(blk, row + b * sizeof(BlockIQ4_XS));
-  }
+  });
 }
 
 }  // namespace pocketllm::codecs

@@ -10,8 +10,7 @@ namespace pocketllm::codecs {
 // Q2_K / Q3_K's 2-bit codes: each half of 128 weights is 32 bytes; bit pair k
 // (shift 2k) of byte l is weight 128 * half + 32 * k + l.
 void dequantize_q2_k(const uint8_t* row, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_K; ++b, out += kQK_K) {
-    const auto blk = load_block<BlockQ2_K>(row + b * sizeof(BlockQ2_K));
+  each_block<BlockQ2_K, kQK_K>(row, out, n, [](const BlockQ2_K& blk, float* y) {
     const float d = f16_to_f32(blk.d), dmin = f16_to_f32(blk.dmin);
     for (int half = 0; half < 2; ++half)
       for (int k = 0; k < 4; ++k)
@@ -20,14 +19,13 @@ void dequantize_q2_k(const uint8_t* row, float* out, int64_t n) {
           const uint8_t sc = blk.scales[first / 16];
           const float dl = d * static_cast<float>(sc & 0x0F), ml = dmin * static_cast<float>(sc >> 4);
           const uint8_t* q = blk.qs + 32 * half + 16 * sub;
-          for (int l = 0; l < 16; ++l) out[first + l] = dl * static_cast<float>((q[l] >> (2 * k)) & 3) - ml;
+          for (int l = 0; l < 16; ++l) y[first + l] = dl * static_cast<float>((q[l] >> (2 * k)) & 3) - ml;
         }
-  }
+  });
 }
 
 void dequantize_q3_k(const uint8_t* row, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_K; ++b, out += kQK_K) {
-    const auto blk = load_block<BlockQ3_K>(row + b * sizeof(BlockQ3_K));
+  each_block<BlockQ3_K, kQK_K>(row, out, n, [](const BlockQ3_K& blk, float* y) {
     const float d = f16_to_f32(blk.d);
     float dl[16];
     for (int i = 0; i < 16; ++i) dl[i] = d * static_cast<float>(q3_k_scale(i, blk.scales) - 32);
@@ -37,10 +35,10 @@ void dequantize_q3_k(const uint8_t* row, float* out, int64_t n) {
         for (int l = 0; l < 32; ++l) {
           const int low = (blk.qs[32 * half + l] >> (2 * k)) & 3;
           const int offset = (blk.hmask[l] >> hbit) & 1 ? 0 : 4;  // set: q = low, clear: q = low - 4
-          out[first + l] = dl[(first + l) / 16] * static_cast<float>(low - offset);
+          y[first + l] = dl[(first + l) / 16] * static_cast<float>(low - offset);
         }
       }
-  }
+  });
 }
 
 namespace {
@@ -64,22 +62,19 @@ void dequantize_q45_k(uint16_t d16, uint16_t dmin16, const uint8_t* scales, cons
 }  // namespace
 
 void dequantize_q4_k(const uint8_t* row, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_K; ++b, out += kQK_K) {
-    const auto blk = load_block<BlockQ4_K>(row + b * sizeof(BlockQ4_K));
-    dequantize_q45_k(blk.d, blk.dmin, blk.scales, blk.qs, nullptr, out);
-  }
+  each_block<BlockQ4_K, kQK_K>(row, out, n, [](const BlockQ4_K& blk, float* y) {
+    dequantize_q45_k(blk.d, blk.dmin, blk.scales, blk.qs, nullptr, y);
+  });
 }
 
 void dequantize_q5_k(const uint8_t* row, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_K; ++b, out += kQK_K) {
-    const auto blk = load_block<BlockQ5_K>(row + b * sizeof(BlockQ5_K));
-    dequantize_q45_k(blk.d, blk.dmin, blk.scales, blk.qs, blk.qh, out);
-  }
+  each_block<BlockQ5_K, kQK_K>(row, out, n, [](const BlockQ5_K& blk, float* y) {
+    dequantize_q45_k(blk.d, blk.dmin, blk.scales, blk.qs, blk.qh, y);
+  });
 }
 
 void dequantize_q6_k(const uint8_t* row, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_K; ++b, out += kQK_K) {
-    const auto blk = load_block<BlockQ6_K>(row + b * sizeof(BlockQ6_K));
+  each_block<BlockQ6_K, kQK_K>(row, out, n, [](const BlockQ6_K& blk, float* y) {
     const float d = f16_to_f32(blk.d);
     // Within a half of 128: quarter k = weights 32 k + l; ql byte l (k = 0, 2) or
     // l + 32 (k = 1, 3), low nibble for k < 2; qh byte l, bits 2k..2k+1.
@@ -92,11 +87,11 @@ void dequantize_q6_k(const uint8_t* row, float* out, int64_t n) {
           const float dl = d * static_cast<float>(blk.scales[first / 16 + sub]);
           for (int l = 16 * sub; l < 16 * sub + 16; ++l) {
             const int q = ((ql[l] >> lo_shift) & 0x0F) | (((qh[l] >> (2 * k)) & 3) << 4);
-            out[first + l] = dl * static_cast<float>(q - 32);
+            y[first + l] = dl * static_cast<float>(q - 32);
           }
         }
       }
-  }
+  });
 }
 
 }  // namespace pocketllm::codecs

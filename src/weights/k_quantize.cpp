@@ -88,23 +88,20 @@ void pack_q45_nibbles(const int* q, uint8_t* qs) {
 }  // namespace
 
 void quantize_q2_k(const float* x, uint8_t* row, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
+  each_block<BlockQ2_K, kQK_K>(x, row, n, [](const float* xb, BlockQ2_K& blk) {
     int q[kQK_K];
-    const AsymBlock a = quantize_asym(x, 16, 16, 3, 15, q);
-    BlockQ2_K blk;
+    const AsymBlock a = quantize_asym(xb, 16, 16, 3, 15, q);
     blk.d = a.d16;
     blk.dmin = a.dmin16;
     for (int s = 0; s < 16; ++s) blk.scales[s] = static_cast<uint8_t>(a.sc[s] | (a.m[s] << 4));
     pack_2bit(q, blk.qs);
-    store_block(blk, row + b * sizeof(BlockQ2_K));
-  }
+  });
 }
 
 void quantize_q3_k(const float* x, uint8_t* row, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
+  each_block<BlockQ3_K, kQK_K>(x, row, n, [](const float* xb, BlockQ3_K& blk) {
     int q[kQK_K], ls[16];
-    BlockQ3_K blk{};
-    blk.d = quantize_sym(x, 16, 16, 4, 32, ls, q);
+    blk.d = quantize_sym(xb, 16, 16, 4, 32, ls, q);
     for (int i = 0; i < 16; ++i) {  // 6-bit codes ls + 32 (the inverse of q3_k_scale)
       const int c = ls[i] + 32;
       blk.scales[i % 8] |= static_cast<uint8_t>((c & 0x0F) << (i < 8 ? 0 : 4));
@@ -115,50 +112,40 @@ void quantize_q3_k(const float* x, uint8_t* row, int64_t n) {
       blk.hmask[i % 32] |= static_cast<uint8_t>((q[i] >> 2) << (i / 32));
     }
     pack_2bit(q, blk.qs);
-    store_block(blk, row + b * sizeof(BlockQ3_K));
-  }
+  });
 }
 
-void quantize_q4_k(const float* x, uint8_t* row, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
+namespace {
+// Q4_K (4-bit codes) and Q5_K (5-bit: the fifth bits in qh, bit k of qh[l] for weight 32 k + l).
+template <class Block, int kQmax>
+void quantize_q45_k(const float* x, uint8_t* row, int64_t n) {
+  each_block<Block, kQK_K>(x, row, n, [](const float* xb, Block& blk) {
     int q[kQK_K];
-    const AsymBlock a = quantize_asym(x, 8, 32, 15, 63, q);
-    BlockQ4_K blk;
+    const AsymBlock a = quantize_asym(xb, 8, 32, kQmax, 63, q);
     blk.d = a.d16;
     blk.dmin = a.dmin16;
     pack_scale_min(a.sc, a.m, blk.scales);
+    if constexpr (kQmax == 31)
+      for (int i = 0; i < kQK_K; ++i) blk.qh[i % 32] |= static_cast<uint8_t>((q[i] >> 4) << (i / 32));
     pack_q45_nibbles(q, blk.qs);
-    store_block(blk, row + b * sizeof(BlockQ4_K));
-  }
+  });
 }
+}  // namespace
 
-void quantize_q5_k(const float* x, uint8_t* row, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
-    int q[kQK_K];
-    const AsymBlock a = quantize_asym(x, 8, 32, 31, 63, q);
-    BlockQ5_K blk{};
-    blk.d = a.d16;
-    blk.dmin = a.dmin16;
-    pack_scale_min(a.sc, a.m, blk.scales);
-    for (int i = 0; i < kQK_K; ++i) blk.qh[i % 32] |= static_cast<uint8_t>((q[i] >> 4) << (i / 32));
-    pack_q45_nibbles(q, blk.qs);
-    store_block(blk, row + b * sizeof(BlockQ5_K));
-  }
-}
+void quantize_q4_k(const float* x, uint8_t* row, int64_t n) { quantize_q45_k<BlockQ4_K, 15>(x, row, n); }
+void quantize_q5_k(const float* x, uint8_t* row, int64_t n) { quantize_q45_k<BlockQ5_K, 31>(x, row, n); }
 
 void quantize_q6_k(const float* x, uint8_t* row, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
+  each_block<BlockQ6_K, kQK_K>(x, row, n, [](const float* xb, BlockQ6_K& blk) {
     int q[kQK_K], ls[16];
-    BlockQ6_K blk{};
-    blk.d = quantize_sym(x, 16, 16, 32, 128, ls, q);
+    blk.d = quantize_sym(xb, 16, 16, 32, 128, ls, q);
     for (int s = 0; s < 16; ++s) blk.scales[s] = static_cast<int8_t>(ls[s]);
     for (int i = 0; i < kQK_K; ++i) {  // the inverse of dequantize_q6_k's indexing
       const int u = q[i] + 32, half = i / 128, k = (i % 128) / 32, l = i % 32;
       blk.ql[64 * half + l + 32 * (k % 2)] |= static_cast<uint8_t>((u & 0x0F) << (k < 2 ? 0 : 4));
       blk.qh[32 * half + l] |= static_cast<uint8_t>((u >> 4) << (2 * k));
     }
-    store_block(blk, row + b * sizeof(BlockQ6_K));
-  }
+  });
 }
 
 }  // namespace pocketllm::codecs

@@ -37,13 +37,23 @@ void unpack_5bit(const uint8_t* qs, const uint8_t* qh4, int* q) {
     q[j + kHalf] = (qs[j] >> 4) | static_cast<int>(((qh >> (j + kHalf)) & 1) << 4);
   }
 }
-void split_high_bits(int* q, uint8_t* qh4) {
+void pack_5bit(const int* q, uint8_t* qs, uint8_t* qh4) {
   uint32_t qh = 0;
+  int low[kQK_Legacy];
   for (int j = 0; j < kQK_Legacy; ++j) {
     qh |= static_cast<uint32_t>(q[j] >> 4) << j;
-    q[j] &= 0x0F;
+    low[j] = q[j] & 0x0F;
   }
   std::memcpy(qh4, &qh, 4);
+  pack_nibbles(low, qs);
+}
+
+// Codes to values, in ggml's order of operations: (q - zero) * d, or q * d + m.
+void scale_codes(const int* q, int zero, float d, float* y) {
+  for (int j = 0; j < kQK_Legacy; ++j) y[j] = static_cast<float>(q[j] - zero) * d;
+}
+void scale_codes_with_min(const int* q, float d, float m, float* y) {
+  for (int j = 0; j < kQK_Legacy; ++j) y[j] = static_cast<float>(q[j]) * d + m;
 }
 
 // Symmetric blocks (Q4_0, Q5_0): the largest-magnitude weight maps to -zero.
@@ -66,103 +76,82 @@ void quantize_with_min(const float* x, int qmax, uint16_t& d16, uint16_t& m16, i
 }  // namespace
 
 void dequantize_q4_0(const uint8_t* row, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_Legacy; ++b, out += kQK_Legacy) {
-    const auto blk = load_block<BlockQ4_0>(row + b * sizeof(BlockQ4_0));
-    const float d = f16_to_f32(blk.d);
+  each_block<BlockQ4_0, kQK_Legacy>(row, out, n, [](const BlockQ4_0& blk, float* y) {
     int q[kQK_Legacy];
     unpack_nibbles(blk.qs, q);
-    for (int j = 0; j < kQK_Legacy; ++j) out[j] = static_cast<float>(q[j] - 8) * d;
-  }
+    scale_codes(q, 8, f16_to_f32(blk.d), y);
+  });
 }
 
 void quantize_q4_0(const float* x, uint8_t* row, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_Legacy; ++b, x += kQK_Legacy) {
-    BlockQ4_0 blk;
+  each_block<BlockQ4_0, kQK_Legacy>(x, row, n, [](const float* xb, BlockQ4_0& blk) {
     int q[kQK_Legacy];
-    blk.d = quantize_symmetric(x, 8, q);
+    blk.d = quantize_symmetric(xb, 8, q);
     pack_nibbles(q, blk.qs);
-    store_block(blk, row + b * sizeof(BlockQ4_0));
-  }
+  });
 }
 
 void dequantize_q4_1(const uint8_t* row, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_Legacy; ++b, out += kQK_Legacy) {
-    const auto blk = load_block<BlockQ4_1>(row + b * sizeof(BlockQ4_1));
-    const float d = f16_to_f32(blk.d), m = f16_to_f32(blk.m);
+  each_block<BlockQ4_1, kQK_Legacy>(row, out, n, [](const BlockQ4_1& blk, float* y) {
     int q[kQK_Legacy];
     unpack_nibbles(blk.qs, q);
-    for (int j = 0; j < kQK_Legacy; ++j) out[j] = static_cast<float>(q[j]) * d + m;
-  }
+    scale_codes_with_min(q, f16_to_f32(blk.d), f16_to_f32(blk.m), y);
+  });
 }
 
 void quantize_q4_1(const float* x, uint8_t* row, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_Legacy; ++b, x += kQK_Legacy) {
-    BlockQ4_1 blk;
+  each_block<BlockQ4_1, kQK_Legacy>(x, row, n, [](const float* xb, BlockQ4_1& blk) {
     int q[kQK_Legacy];
-    quantize_with_min(x, 15, blk.d, blk.m, q);
+    quantize_with_min(xb, 15, blk.d, blk.m, q);
     pack_nibbles(q, blk.qs);
-    store_block(blk, row + b * sizeof(BlockQ4_1));
-  }
+  });
 }
 
 void dequantize_q5_0(const uint8_t* row, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_Legacy; ++b, out += kQK_Legacy) {
-    const auto blk = load_block<BlockQ5_0>(row + b * sizeof(BlockQ5_0));
-    const float d = f16_to_f32(blk.d);
+  each_block<BlockQ5_0, kQK_Legacy>(row, out, n, [](const BlockQ5_0& blk, float* y) {
     int q[kQK_Legacy];
     unpack_5bit(blk.qs, blk.qh, q);
-    for (int j = 0; j < kQK_Legacy; ++j) out[j] = static_cast<float>(q[j] - 16) * d;
-  }
+    scale_codes(q, 16, f16_to_f32(blk.d), y);
+  });
 }
 
 void quantize_q5_0(const float* x, uint8_t* row, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_Legacy; ++b, x += kQK_Legacy) {
-    BlockQ5_0 blk;
+  each_block<BlockQ5_0, kQK_Legacy>(x, row, n, [](const float* xb, BlockQ5_0& blk) {
     int q[kQK_Legacy];
-    blk.d = quantize_symmetric(x, 16, q);
-    split_high_bits(q, blk.qh);
-    pack_nibbles(q, blk.qs);
-    store_block(blk, row + b * sizeof(BlockQ5_0));
-  }
+    blk.d = quantize_symmetric(xb, 16, q);
+    pack_5bit(q, blk.qs, blk.qh);
+  });
 }
 
 void dequantize_q5_1(const uint8_t* row, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_Legacy; ++b, out += kQK_Legacy) {
-    const auto blk = load_block<BlockQ5_1>(row + b * sizeof(BlockQ5_1));
-    const float d = f16_to_f32(blk.d), m = f16_to_f32(blk.m);
+  each_block<BlockQ5_1, kQK_Legacy>(row, out, n, [](const BlockQ5_1& blk, float* y) {
     int q[kQK_Legacy];
     unpack_5bit(blk.qs, blk.qh, q);
-    for (int j = 0; j < kQK_Legacy; ++j) out[j] = static_cast<float>(q[j]) * d + m;
-  }
+    scale_codes_with_min(q, f16_to_f32(blk.d), f16_to_f32(blk.m), y);
+  });
 }
 
 void quantize_q5_1(const float* x, uint8_t* row, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_Legacy; ++b, x += kQK_Legacy) {
-    BlockQ5_1 blk;
+  each_block<BlockQ5_1, kQK_Legacy>(x, row, n, [](const float* xb, BlockQ5_1& blk) {
     int q[kQK_Legacy];
-    quantize_with_min(x, 31, blk.d, blk.m, q);
-    split_high_bits(q, blk.qh);
-    pack_nibbles(q, blk.qs);
-    store_block(blk, row + b * sizeof(BlockQ5_1));
-  }
+    quantize_with_min(xb, 31, blk.d, blk.m, q);
+    pack_5bit(q, blk.qs, blk.qh);
+  });
 }
 
 void dequantize_q8_0(const uint8_t* row, float* out, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_Legacy; ++b, out += kQK_Legacy) {
-    const auto blk = load_block<BlockQ8_0>(row + b * sizeof(BlockQ8_0));
+  each_block<BlockQ8_0, kQK_Legacy>(row, out, n, [](const BlockQ8_0& blk, float* y) {
     const float d = f16_to_f32(blk.d);
-    for (int j = 0; j < kQK_Legacy; ++j) out[j] = static_cast<float>(blk.qs[j]) * d;
-  }
+    for (int j = 0; j < kQK_Legacy; ++j) y[j] = static_cast<float>(blk.qs[j]) * d;
+  });
 }
 
 void quantize_q8_0(const float* x, uint8_t* row, int64_t n) {
-  for (int64_t b = 0; b < n / kQK_Legacy; ++b, x += kQK_Legacy) {
-    BlockQ8_0 blk;
-    blk.d = f16_scale(std::fabs(signed_absmax(x, kQK_Legacy)) / 127.0f);
+  each_block<BlockQ8_0, kQK_Legacy>(x, row, n, [](const float* xb, BlockQ8_0& blk) {
+    blk.d = f16_scale(std::fabs(signed_absmax(xb, kQK_Legacy)) / 127.0f);
     const float d = f16_to_f32(blk.d);
-    for (int j = 0; j < kQK_Legacy; ++j) blk.qs[j] = static_cast<int8_t>(quantize_value(x[j], d, -127, 127));
-    store_block(blk, row + b * sizeof(BlockQ8_0));
-  }
+    for (int j = 0; j < kQK_Legacy; ++j) blk.qs[j] = static_cast<int8_t>(quantize_value(xb[j], d, -127, 127));
+  });
 }
 
 }  // namespace pocketllm::codecs

@@ -14,33 +14,29 @@ namespace codecs {
 void dequantize_f32(const uint8_t* row, float* out, int64_t n) { std::memcpy(out, row, static_cast<size_t>(n) * 4); }
 void quantize_f32(const float* x, uint8_t* row, int64_t n) { std::memcpy(row, x, static_cast<size_t>(n) * 4); }
 
-void dequantize_f16(const uint8_t* row, float* out, int64_t n) {
+namespace {
+// 16-bit float rows (F16, BF16) through a scalar conversion.
+template <float (*kToF32)(uint16_t)>
+void halves_to_f32(const uint8_t* row, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     uint16_t h;
     std::memcpy(&h, row + 2 * i, 2);
-    out[i] = f16_to_f32(h);
+    out[i] = kToF32(h);
   }
 }
-void quantize_f16(const float* x, uint8_t* row, int64_t n) {
+template <uint16_t (*kFromF32)(float)>
+void f32_to_halves(const float* x, uint8_t* row, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
-    const uint16_t h = f32_to_f16(x[i]);
+    const uint16_t h = kFromF32(x[i]);
     std::memcpy(row + 2 * i, &h, 2);
   }
 }
+}  // namespace
 
-void dequantize_bf16(const uint8_t* row, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    uint16_t h;
-    std::memcpy(&h, row + 2 * i, 2);
-    out[i] = bf16_to_f32(h);
-  }
-}
-void quantize_bf16(const float* x, uint8_t* row, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const uint16_t h = f32_to_bf16(x[i]);
-    std::memcpy(row + 2 * i, &h, 2);
-  }
-}
+void dequantize_f16(const uint8_t* row, float* out, int64_t n) { halves_to_f32<f16_to_f32>(row, out, n); }
+void quantize_f16(const float* x, uint8_t* row, int64_t n) { f32_to_halves<f32_to_f16>(x, row, n); }
+void dequantize_bf16(const uint8_t* row, float* out, int64_t n) { halves_to_f32<bf16_to_f32>(row, out, n); }
+void quantize_bf16(const float* x, uint8_t* row, int64_t n) { f32_to_halves<f32_to_bf16>(x, row, n); }
 }  // namespace codecs
 
 namespace {

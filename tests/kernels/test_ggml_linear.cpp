@@ -4,23 +4,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 
-#include "core/thread_pool.h"
-#include "kernels/linear.h"
-#include "kernels/table.h"
+#include "kernel_test_util.h"
 #include "weights/row_codec.h"
 
 using namespace pocketllm;
 
 TEST(GgmlLinear, EveryCodecTypeOnEveryTable) {
   constexpr int64_t rows = 19, cols = 512, tokens = 5;
-  std::mt19937 rng(3);
-  std::normal_distribution<float> nd;
-  std::vector<float> w(rows * cols), x(tokens * cols);
-  for (auto& v : w) v = nd(rng);
-  for (auto& v : x) v = nd(rng);
-  ThreadPool pool(2);
+  const std::vector<float> w = kt::random_floats(rows * cols, 3), x = kt::random_floats(tokens * cols, 4);
+  ThreadPool pool(kt::max_test_threads());
   for (DType t : {DType::BF16, DType::F16, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K,
                   DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS}) {
     SCOPED_TRACE(dtype_name(t));
@@ -32,7 +25,7 @@ TEST(GgmlLinear, EveryCodecTypeOnEveryTable) {
       ggml_row_to_f32(t, &stored[r * rb], &wd[r * cols], cols);
     }
     EXPECT_TRUE(can_multiply(t));
-    for (const KernelTable* k : available_kernels()) {
+    for (const KernelTable* k : kt::tested_kernels()) {
       SCOPED_TRACE(k->name);
       Matrix m = make_matrix(t, rows, cols, stored.data());
       prepare_matrix(m, *k);

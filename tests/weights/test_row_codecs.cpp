@@ -4,6 +4,7 @@
 // weights and rows are errors. (Dequantizers vs ggml: test_gguf_oracle.cpp.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -33,9 +34,9 @@ const std::vector<QuantCase> kQuantCases = {
 
 std::vector<float> gaussian(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::normal_distribution<float> nd;
   std::vector<float> x(n);
-  for (auto& v : x) v = d(rng);
+  std::generate(x.begin(), x.end(), [&] { return nd(rng); });
   return x;
 }
 }  // namespace
