@@ -50,26 +50,19 @@ int run(const RunOptions& o) {
     fail("the prompt has {} tokens, more than the context size {} (-c)", ids.size(), ctx.n_ctx());
   const double load_ms = load_timer.ms();
 
-  Sampler sampler(o.sampling, model->cfg.n_vocab);
-  StreamDecoder dec(tok, true);
-  std::string text;
-  if (!o.chat) {  // completion mode echoes the prompt as the tokenizer decodes it (as llama2.c does)
-    for (int32_t id : ids) text += dec.push(id);
-    std::fwrite(text.data(), 1, text.size(), stdout);
-  }
+  GenerationLimits lim;
+  lim.max_tokens = o.n_predict;
+  Generation g(*model, Sampler(o.sampling, static_cast<int32_t>(model->cfg.n_vocab)), std::move(lim));
+  // Completion mode echoes the prompt as the tokenizer decodes it (as llama2.c does).
+  const std::string echo = g.start(ids, !o.chat);
+  std::fwrite(echo.data(), 1, echo.size(), stdout);
   std::fflush(stdout);
-  GenerateOptions go;
-  go.n_predict = o.n_predict;
-  go.is_eog = [&](int32_t id) { return tok.is_eog(id); };
-  go.on_token = [&](int32_t id) {
-    std::string s = dec.push(id);
+  GenerateStats st = generate(ctx, g, ids, 0, [](const std::string& s) {
     std::fwrite(s.data(), 1, s.size(), stdout);
     std::fflush(stdout);
     return true;
-  };
-  GenerateStats st = generate(ctx, sampler, ids, go);
-  std::string rest = dec.flush() + "\n";
-  std::fwrite(rest.data(), 1, rest.size(), stdout);
+  });
+  std::fputc('\n', stdout);
   std::fflush(stdout);
   std::fprintf(stderr, "load: %.0f ms | prefill: %lld tok, %.1f tok/s | decode: %lld tok, %.1f tok/s\n", load_ms,
                static_cast<long long>(st.n_prompt), st.prefill_tps(), static_cast<long long>(st.n_gen), st.decode_tps());
