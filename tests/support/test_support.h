@@ -20,6 +20,10 @@ struct CmdResult {
 // Runs the built pocketllm binary with the given arguments (no shell quoting issues:
 // each argument is passed as is). stdin_text, when not empty, is fed on stdin.
 CmdResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = "");
+// Runs any program (argv[0] looked up in PATH) the same way. Each env entry
+// "NAME=VALUE" is set in the child's environment, a bare "NAME" is removed from it.
+CmdResult run_command(const std::vector<std::string>& argv, const std::string& stdin_text = "",
+                      const std::vector<std::string>& env = {});
 
 // The python of the project's virtual environment for PyPI packages (scripts/venv.sh):
 // $POCKETLLM_PYTHON, else the script's default location when it exists, else empty
