@@ -19,21 +19,11 @@ FakeHub::FakeHub(const nlohmann::json& config, const std::vector<std::string>& f
   testsupport::write_file(dir / "config.json", config.dump());
   if (std::find(flags.begin(), flags.end(), "--tls") != flags.end()) scheme_ = "https";
   int out[2];
-  if (pipe(out) != 0) return;
+  if (pipe2(out, O_CLOEXEC) != 0) return;
   std::vector<std::string> argv{"/usr/bin/python3", (fs::path(POCKETLLM_SOURCE_DIR) / "tests/hub/fake_hub.py").string(),
                                 (dir / "config.json").string()};
   argv.insert(argv.end(), flags.begin(), flags.end());
-  pid_ = fork();
-  if (pid_ == 0) {
-    dup2(out[1], 1);
-    close(out[0]);
-    close(out[1]);
-    std::vector<char*> a;
-    for (auto& s : argv) a.push_back(s.data());
-    a.push_back(nullptr);
-    execv(a[0], a.data());
-    _exit(127);
-  }
+  pid_ = testsupport::spawn_command(argv, {}, -1, out[1]);
   close(out[1]);
   std::string line;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);

@@ -1,6 +1,7 @@
 // What goes wrong on the way from the Hub: gated and missing repos, rate limits,
 // cut connections, Ctrl-C, corrupt bodies, a full disk, another downloader; and
 // where the token goes after a redirect.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -24,23 +25,11 @@ uint64_t q8_size() { return fs::file_size(family_gguf("llama-tied")); }
 
 // Starts pocketllm in the background with stderr to a file; returns its pid.
 pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env, const fs::path& err_file) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = std::freopen(err_file.c_str(), "w", stderr);
-    (void)f;
-    for (const std::string& e : env) {
-      const size_t eq = e.find('=');
-      if (eq == std::string::npos) unsetenv(e.c_str());
-      else setenv(e.substr(0, eq).c_str(), e.c_str() + eq + 1, 1);
-    }
-    std::vector<std::string> copy{POCKETLLM_BINARY};
-    copy.insert(copy.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  std::vector<std::string> argv{POCKETLLM_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const int fd = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const pid_t pid = ts::spawn_command(argv, env, -1, -1, fd);
+  close(fd);
   return pid;
 }
 
