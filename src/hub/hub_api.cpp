@@ -29,12 +29,8 @@ std::string resolve_url(const std::string& endpoint, const std::string& repo, co
   return endpoint + "/" + repo + "/resolve/" + percent_encode(revision, false) + "/" + percent_encode(file, true);
 }
 
-RepoListing fetch_listing(HttpClient& http, const std::string& repo, const std::string& revision) {
-  const std::string url =
-      http.config().endpoint + "/api/models/" + repo + "/revision/" + percent_encode(revision, false);
-  const HttpResponse r = http.get(url);
-  if (r.status != 200) fail_http(r, http.config(), {repo, revision, ""});
-  const auto j = nlohmann::json::parse(r.body, nullptr, false);
+RepoListing parse_listing(const std::string& body, const std::string& url) {
+  const auto j = nlohmann::json::parse(body, nullptr, false);
   const std::string bad = fmt::format("{} answered with something that is not a Hub model listing", url);
   if (!j.is_object() || !j.contains("sha") || !j["sha"].is_string() || !j.contains("siblings") || !j["siblings"].is_array())
     fail("{} (no 'sha' string and 'siblings' array): is HF_ENDPOINT a Hugging Face Hub?", bad);
@@ -47,6 +43,14 @@ RepoListing fetch_listing(HttpClient& http, const std::string& repo, const std::
     out.files.push_back(s["rfilename"].get<std::string>());
   }
   return out;
+}
+
+RepoListing fetch_listing(HttpClient& http, const std::string& repo, const std::string& revision) {
+  const std::string url =
+      http.config().endpoint + "/api/models/" + repo + "/revision/" + percent_encode(revision, false);
+  const HttpResponse r = http.get(url);
+  if (r.status != 200) fail_http(r, http.config(), {repo, revision, ""});
+  return parse_listing(r.body, url);
 }
 
 namespace {

@@ -28,6 +28,8 @@ struct FileMeta {
 std::string resolve_url(const std::string& endpoint, const std::string& repo, const std::string& revision,
                         const std::string& file);
 RepoListing fetch_listing(HttpClient& http, const std::string& repo, const std::string& revision);
+// The listing's JSON (url names the source in errors).
+RepoListing parse_listing(const std::string& body, const std::string& url);
 // HEAD by commit (what the listing said `revision` is); by the revision's name when
 // the commit is unknown to the server.
 FileMeta fetch_file_meta(HttpClient& http, const std::string& repo, const std::string& commit, const std::string& file,
