@@ -189,7 +189,10 @@ RegisterCommand reg({"chat", "Chat with a model interactively (or line by line t
                                       "Built-in template: zephyr, llama2, llama3, chatml, gemma, phi3, mistral");
                        sub.add_option("-n,--n-predict", o->n_predict, "Max tokens per answer (-1 = no limit)");
                        CLI::App* app = &sub;
-                       return std::function<int()>([o, app] { return run(*o, *app); });
+                       return std::function<int()>([o, app] {
+                         resolve_model_source(o->model);
+                         return run(*o, *app);
+                       });
                      }});
 
 }  // namespace

@@ -82,7 +82,10 @@ RegisterCommand reg({"run", "Generate text from a prompt", 10, [](CLI::App& sub)
                        sub.add_option("--system-prompt", o->system, "System prompt for --chat (also -sys)");
                        sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file (with --chat)");
                        sub.add_option("--chat-template", o->template_name, "Built-in chat template name (with --chat)");
-                       return std::function<int()>([o] { return run(*o); });
+                       return std::function<int()>([o] {
+                         resolve_model_source(o->model);
+                         return run(*o);
+                       });
                      }});
 
 }  // namespace

@@ -101,7 +101,11 @@ RegisterCommand reg({"serve", "Serve the model over an OpenAI-compatible HTTP AP
                        sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file");
                        sub.add_option("--chat-template", o->template_name,
                                       "Built-in template: zephyr, llama2, llama3, chatml, gemma, phi3, mistral");
-                       return std::function<int()>([o] { return run(*o); });
+                       return std::function<int()>([o] {
+                         resolve_model_source(o->model);
+                         if (o->alias.empty()) o->alias = o->model.hf_repo;  // the name the client asked for
+                         return run(*o);
+                       });
                      }});
 
 }  // namespace

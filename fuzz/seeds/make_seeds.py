@@ -137,3 +137,13 @@ for i, b in enumerate([{"messages": [{"role": "user", "content": "hi"}], "max_to
                        {"prompt": [1, 2, 3], "max_completion_tokens": 2, "presence_penalty": 0.1, "frequency_penalty": 0.2},
                        {"model": "x", "messages": [], "stream_options": {"include_usage": True}, "logprobs": False}]):
     put("server_request", f"req{i}.json", json.dumps(b))
+
+# --- Hub answers: a model listing, a safetensors index, a name and repo files (one a line)
+put("hub_answers", "listing.json", json.dumps({"id": "o/r", "sha": "a" * 40, "gated": False, "siblings": [
+    {"rfilename": f} for f in ["README.md", "m-Q4_K_M.gguf", "m-Q8_0-00001-of-00002.gguf", "m-Q8_0-00002-of-00002.gguf",
+                               "sub/mmproj-f16.gguf", "config.json"]]}))
+put("hub_answers", "index.json", json.dumps({"metadata": {"total_size": 8}, "weight_map": {
+    "a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}))
+put("hub_answers", "names.txt", "hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K\nm-Q4_K.gguf\nm-Q4_K_M.gguf\n"
+    "big/m-Q6_K-00001-of-00003.gguf\nbig/m-Q6_K-00002-of-00003.gguf\nconfig.json\nmodel.safetensors\n"
+    "https://cdn-lfs.hf.co:443/x?sig=1\n/relative/path\nW/\"0123abcd\"\n")
