@@ -128,11 +128,9 @@ bool handle_command(const std::string& line, ChatSession& chat, SamplingParams& 
 int run(ChatOptions& o, CLI::App& sub) {
   auto model = load_model_or_fail(o.model, true);
   apply_generation_config(o.model.model, sub, o.sampling);
-  const std::string tmpl = resolve_chat_template(*model, o.template_file, o.template_name);
-  if (tmpl.empty())
-    std::fprintf(stderr, "warning: %s has no chat template; falling back to plain completion "
-                         "(pass --chat-template NAME or --chat-template-file FILE)\n", o.model.model.c_str());
-  ChatFormatter fmt(*model->tokenizer, tmpl);
+  const ChatTemplateChoice tmpl = resolve_chat_template(*model, o.template_file, o.template_name);
+  if (!tmpl.notice.empty()) std::fprintf(stderr, "note: %s\n", tmpl.notice.c_str());
+  ChatFormatter fmt(*model->tokenizer, tmpl.text);
   Context ctx(*model, context_params(o.model, *model));
   ChatSession chat(ctx, fmt, o.sampling);
   if (!o.system.empty()) chat.set_system(o.system);

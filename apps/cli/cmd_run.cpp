@@ -30,9 +30,9 @@ int run(const RunOptions& o) {
   std::vector<int32_t> ids;
   if (o.chat) {
     // One user turn (after the system prompt, if any) in the model's own template.
-    ChatFormatter fmt(tok, resolve_chat_template(*model, o.template_file, o.template_name));
-    if (!fmt.has_template())
-      std::fprintf(stderr, "warning: %s has no chat template; running the prompt as plain text\n", o.model.model.c_str());
+    const ChatTemplateChoice tmpl = resolve_chat_template(*model, o.template_file, o.template_name);
+    if (!tmpl.notice.empty()) std::fprintf(stderr, "note: %s\n", tmpl.notice.c_str());
+    ChatFormatter fmt(tok, tmpl.text);
     std::vector<ChatMessage> msgs;
     if (!o.system.empty()) msgs.push_back({"system", o.system});
     msgs.push_back({"user", prompt});

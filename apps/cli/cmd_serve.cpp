@@ -49,11 +49,9 @@ int run(ServeOptions& o) {
   std::unique_ptr<server::Scheduler> sched;
   try {
     model = load_model_or_fail(o.model, true);
-    const std::string tmpl = resolve_chat_template(*model, o.template_file, o.template_name);
-    if (tmpl.empty())
-      std::fprintf(stderr, "warning: %s has no chat template; chat messages are joined as plain text\n",
-                   o.model.model.c_str());
-    fmt = std::make_unique<ChatFormatter>(*model->tokenizer, tmpl);
+    const ChatTemplateChoice tmpl = resolve_chat_template(*model, o.template_file, o.template_name);
+    if (!tmpl.notice.empty()) std::fprintf(stderr, "note: %s\n", tmpl.notice.c_str());
+    fmt = std::make_unique<ChatFormatter>(*model->tokenizer, tmpl.text);
     server::SchedulerOptions so;
     so.n_slots = o.parallel;
     so.ctx = context_params(o.model, *model);

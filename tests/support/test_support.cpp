@@ -50,6 +50,17 @@ std::string venv_python() {
   return "";
 }
 
+fs::path models_dir() {
+  if (const char* env = std::getenv("POCKETLLM_MODELS"); env && *env) return env;
+  if (const char* home = std::getenv("HOME")) return fs::path(home) / ".cache/pocketllm/models";
+  return fs::path(".cache/pocketllm/models");
+}
+
+bool models_required() {
+  const char* env = std::getenv("POCKETLLM_REQUIRE_MODELS");
+  return env && std::string(env) == "1";
+}
+
 std::string read_file(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
   if (!f) throw std::runtime_error("cannot read " + p.string());

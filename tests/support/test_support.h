@@ -36,6 +36,13 @@ pid_t spawn_command(const std::vector<std::string>& argv, const std::vector<std:
 // (a test that needs PyPI packages then skips, saying to run scripts/venv.sh).
 std::string venv_python();
 
+// Where scripts/fetch-test-models.sh and fetch-test-texts.sh put real models and texts:
+// $POCKETLLM_MODELS, default ~/.cache/pocketllm/models (outside the repo).
+std::filesystem::path models_dir();
+// True when a missing real model or text must fail a test instead of skipping it
+// (POCKETLLM_REQUIRE_MODELS=1, set by .ci/run after fetching them).
+bool models_required();
+
 std::string read_file(const std::filesystem::path& p);
 void write_file(const std::filesystem::path& p, const std::string& bytes);
 
