@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "core/bounded_json.h"
 #include "core/error.h"
 #include "server/api_error.h"
 #include "tokenizer/tokenizer.h"
@@ -64,10 +65,11 @@ std::string message_content(const json& c) {
   if (!c.is_array()) bad_request("a message 'content' must be a string or an array of text parts");
   std::string out;
   for (auto& part : c) {
-    if (!part.is_object() || part.value("type", json()) != "text" || !part.contains("text") ||
-        !part["text"].is_string())
+    const json* type = part.is_object() ? field(part, "type") : nullptr;
+    const json* text = part.is_object() ? field(part, "text") : nullptr;
+    if (!type || *type != "text" || !text || !text->is_string())
       bad_request("only text content parts ({\"type\":\"text\",\"text\":...}) are supported");
-    out += part["text"].get<std::string>();
+    out += text->get_ref<const std::string&>();
   }
   return out;
 }
@@ -75,8 +77,14 @@ std::string message_content(const json& c) {
 }  // namespace
 
 json parse_body(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) bad_request("the request body is not valid JSON");
+  json j;
+  try {
+    j = parse_json_bounded(body, "the request body");
+  } catch (const json::exception&) {
+    bad_request("the request body is not valid JSON");
+  } catch (const JsonTooDeep& e) {
+    bad_request(e.what());
+  }
   if (!j.is_object()) bad_request("the request body must be a JSON object");
   return j;
 }
@@ -119,7 +127,9 @@ CompletionRequest parse_chat_request(const json& body, const ChatFormatter& fmt,
     if (!m.is_object()) bad_request("each message must be an object");
     const json* role = field(m, "role");
     if (!role || !role->is_string()) bad_request("each message needs a string 'role'");
-    conv.push_back({role->get<std::string>(), message_content(m.value("content", json()))});
+    // A pointer, not m.value("content", ...): that would copy the content.
+    const json* content = field(m, "content");
+    conv.push_back({role->get<std::string>(), content ? message_content(*content) : std::string()});
   }
   std::string rendered;
   try {

@@ -15,7 +15,8 @@ struct CompletionRequest {
   bool stream = false;
 };
 
-// Parses a JSON body; throws ApiError 400 when it is not a JSON object.
+// Parses a JSON body; throws ApiError 400 when it is not a JSON object or nests
+// deeper than kMaxJsonDepth (core/bounded_json.h).
 nlohmann::json parse_body(const std::string& body);
 
 // Sampling fields and limits common to both endpoints, over `defaults`.
