@@ -212,21 +212,34 @@ void HttpApi::generate(http::Exchange& ex, bool chat) {
     ex.send(json_response(200, full_response(meta, text, ev.finish_reason, usage())));
     return;
   }
-  const auto send = [&](const json& j) { return ex.write("data: " + dump(j) + "\n\n"); };
+  // stream_options.include_usage (OpenAI): every chunk carries "usage": null and an extra
+  // last chunk with "choices": [] has the usage. Without it the finish chunk carries it.
+  const auto send = [&](json j) {
+    if (cr.include_usage && !j.contains("usage")) j["usage"] = nullptr;
+    return ex.write("data: " + dump(j) + "\n\n");
+  };
   // An SSE comment: what a client that only half-closed gets to prove it still reads.
   if (!ex.begin_stream(200, "text/event-stream", {{"Cache-Control", "no-cache"}}, ":\n\n")) return gone();
-  if (meta.chat && !send(stream_chunk(meta, "", true, "", json()))) return gone();
+  if (meta.chat && !send(stream_chunk(meta, "", true, ""))) return gone();
   for (;;) {
     if (!job.job->next(ev, milliseconds(200))) {
       if (ex.client_gone()) return gone();
       continue;
     }
     if (ev.done) break;
-    if (!send(stream_chunk(meta, ev.text, false, "", json()))) return gone();
+    if (!send(stream_chunk(meta, ev.text, false, ""))) return gone();
   }
   ex.set_log_tokens(job.job->completion_tokens());
-  const bool ok = ev.error.empty() ? send(stream_chunk(meta, "", false, ev.finish_reason, usage()))
-                                   : send(error_body(500, "server_error", ev.error));
+  bool ok;
+  if (!ev.error.empty()) {
+    ok = ex.write("data: " + dump(error_body(500, "server_error", ev.error)) + "\n\n");
+  } else if (cr.include_usage) {
+    ok = send(stream_chunk(meta, "", false, ev.finish_reason)) && send(stream_usage_chunk(meta, usage()));
+  } else {
+    json last = stream_chunk(meta, "", false, ev.finish_reason);
+    last["usage"] = usage();
+    ok = send(last);
+  }
   if (!ok || !ex.write("data: [DONE]\n\n") || !ex.end_stream()) gone();
 }
 

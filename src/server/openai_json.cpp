@@ -113,6 +113,14 @@ CompletionRequest parse_common(const json& body, const SamplingParams& defaults)
     if (!v->is_boolean()) bad_request("'stream' must be a boolean");
     r.stream = v->get<bool>();
   }
+  // OpenAI: only meaningful with stream: true; ignored otherwise (as llama.cpp does).
+  if (const json* v = field(body, "stream_options")) {
+    if (!v->is_object()) bad_request("'stream_options' must be an object");
+    if (const json* u = field(*v, "include_usage")) {
+      if (!u->is_boolean()) bad_request("'stream_options.include_usage' must be a boolean");
+      r.include_usage = u->get<bool>();
+    }
+  }
   if (const json* v = field(body, "model"); v && !v->is_string()) bad_request("'model' must be a string");
   return r;
 }
@@ -184,8 +192,7 @@ json full_response(const ResponseMeta& m, const std::string& text, const std::st
   return r;
 }
 
-json stream_chunk(const ResponseMeta& m, const std::string& text, bool role_only, const std::string& finish_reason,
-                  const json& usage) {
+json stream_chunk(const ResponseMeta& m, const std::string& text, bool role_only, const std::string& finish_reason) {
   json r = base(m, m.chat ? "chat.completion.chunk" : "text_completion");
   json choice = {{"index", 0}, {"logprobs", nullptr},
                  {"finish_reason", finish_reason.empty() ? json() : json(finish_reason)}};
@@ -198,7 +205,13 @@ json stream_chunk(const ResponseMeta& m, const std::string& text, bool role_only
     choice["text"] = text;
   }
   r["choices"] = json::array({choice});
-  if (!finish_reason.empty()) r["usage"] = usage;
+  return r;
+}
+
+json stream_usage_chunk(const ResponseMeta& m, const json& usage) {
+  json r = base(m, m.chat ? "chat.completion.chunk" : "text_completion");
+  r["choices"] = json::array();
+  r["usage"] = usage;
   return r;
 }
 
