@@ -12,20 +12,10 @@ using namespace servertest;
 
 namespace {
 
-class Endpoints : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { server_ = new ServerProcess({"-np", "2", "-c", "256", "--alias", "tiny"}); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    if (server_->port() == 0) GTEST_SKIP() << "server did not start";
-  }
-  int port() const { return server_->port(); }
-  static ServerProcess* server_;
+class Endpoints : public SharedServerTest<Endpoints> {
+ public:
+  static std::vector<std::string> flags() { return {"-np", "2", "-c", "256", "--alias", "tiny"}; }
 };
-ServerProcess* Endpoints::server_ = nullptr;
 
 json chat_body(const std::string& user, double temp, int64_t seed, int max_tokens) {
   return {{"model", "tiny"},

@@ -25,15 +25,21 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// A client socket with its request parser. Only the event loop closes it.
+// A client socket with its request parser, counted in one of the server's
+// counters (open, or lingering). Only the event loop closes it.
 struct Connection {
   Connection(int f, const ParserLimits& limits, std::atomic<size_t>& counter)
-      : fd(f), parser(limits), counter_(counter) {
-    counter_.fetch_add(1);
+      : fd(f), parser(limits), counter_(&counter) {
+    counter_->fetch_add(1);
   }
   ~Connection() {
     ::close(fd);
-    counter_.fetch_sub(1);
+    counter_->fetch_sub(1);
+  }
+  void count_in(std::atomic<size_t>& counter) {
+    counter_->fetch_sub(1);
+    counter_ = &counter;
+    counter_->fetch_add(1);
   }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -48,7 +54,7 @@ struct Connection {
   bool peer_eof = false;
 
  private:
-  std::atomic<size_t>& counter_;
+  std::atomic<size_t>* counter_;
 };
 using ConnPtr = std::unique_ptr<Connection>;
 
@@ -82,7 +88,8 @@ struct Server::Impl {
   void accept_all();
   void refuse(int fd);
   Read on_readable(Connection& c);
-  void answer_and_linger(Connection& c, int status, const std::string& message);
+  bool answer_and_linger(Connection& c, int status, const std::string& message);
+  bool linger(Connection& c);
   void dispatch(ConnPtr c);
   void serve(ConnPtr c);
   void take_returned();
@@ -106,8 +113,8 @@ struct Server::Impl {
   int listen_fd = -1, epoll_fd = -1, wake_fd = -1;
   std::atomic<bool> stop_requested{false}, is_running{false};
   std::unordered_map<int, ConnPtr> conns;  // the loop's: idle, reading a request, or lingering
-  std::atomic<size_t> open{0};             // client connections (workers' included)
-  std::atomic<size_t> refusing{0};         // connections refused for the cap, lingering
+  std::atomic<size_t> open{0};             // connections that may send requests (workers' included)
+  std::atomic<size_t> lingering{0};        // answered for the last time, closing: not under the cap
   bool accepting = true;
   Clock::time_point accept_again;
   std::mutex mu;                      // guards returned and in_flight
@@ -121,7 +128,7 @@ Server::~Server() = default;
 
 int Server::bind(const std::string& host, int port) {
   Impl& s = *impl_;
-  // Each connection is a descriptor; refused ones linger a moment too.
+  // Each connection is a descriptor: up to the cap open, as many lingering.
   raise_open_file_limit(2 * s.lim.max_connections + 64);
   int bound = 0;
   s.listen_fd = listen_socket(host, port, bound);
@@ -154,6 +161,7 @@ void Server::Impl::step() {
   if (!accepting) timeout = std::min(timeout, ms_until(accept_again, now));
   epoll_event events[64];
   const int n = epoll_wait(epoll_fd, events, 64, timeout);
+  take_returned();  // first: a connection a worker is done with no longer counts as open
   for (int i = 0; i < n; ++i) {
     const int fd = events[i].data.fd;
     if (fd == wake_fd) {
@@ -172,7 +180,6 @@ void Server::Impl::step() {
       }
     }
   }
-  take_returned();
   expire();
   if (!accepting && Clock::now() >= accept_again) {
     accepting = true;
@@ -206,18 +213,14 @@ void Server::Impl::accept_all() {
   }
 }
 
-// Over the connection cap: a 503 at once, then close. Under a flood of them, just close.
+// Over the connection cap: a 503 at once, then close.
 void Server::Impl::refuse(int fd) {
-  if (refusing.load() >= lim.max_connections) {
-    ::close(fd);
-    return;
-  }
-  auto c = std::make_unique<Connection>(fd, lim.parser, refusing);
+  auto c = std::make_unique<Connection>(fd, lim.parser, open);  // moved to lingering at once
   watch(fd, true);
-  answer_and_linger(*c, 503,
-                    fmt::format("the server has {} connections open, its limit (--max-connections); retry later",
-                                lim.max_connections));
-  conns.emplace(fd, std::move(c));
+  if (answer_and_linger(*c, 503,
+                        fmt::format("the server has {} connections open, its limit (--max-connections); retry later",
+                                    lim.max_connections)))
+    conns.emplace(fd, std::move(c));
 }
 
 Server::Impl::Read Server::Impl::on_readable(Connection& c) {
@@ -243,20 +246,17 @@ Server::Impl::Read Server::Impl::on_readable(Connection& c) {
       c.started = Clock::now();
       c.deadline = c.started + lim.request_timeout;
     }
-    if (st == RequestParser::State::Failed) {
-      answer_and_linger(c, c.parser.error_status(), c.parser.error_message());
-      return Read::Keep;
-    }
+    if (st == RequestParser::State::Failed)
+      return answer_and_linger(c, c.parser.error_status(), c.parser.error_message()) ? Read::Keep : Read::Close;
     if (st == RequestParser::State::Complete) return Read::Dispatch;
     if (c.parser.take_continue_request() && !send_now(c.fd, "HTTP/1.1 100 Continue\r\n\r\n")) return Read::Close;
   }
   return Read::Keep;
 }
 
-// Answers from the loop itself (never waiting on the client), then closes the
-// sending side and keeps reading for a moment: closing at once while the client
-// still sends would reset the connection and could destroy the answer unread.
-void Server::Impl::answer_and_linger(Connection& c, int status, const std::string& message) {
+// Answers from the loop itself (never waiting on the client), then lingers (see
+// linger()). False when the connection is to be closed at once.
+bool Server::Impl::answer_and_linger(Connection& c, int status, const std::string& message) {
   const Request& cur = c.parser.current();
   Request req;
   req.method = cur.method;
@@ -267,9 +267,21 @@ void Server::Impl::answer_and_linger(Connection& c, int status, const std::strin
   const bool timed = c.wait == Connection::Wait::Request;
   hooks.log({known ? std::string_view(cur.method) : "-", known ? std::string_view(cur.path) : "-", status, 0,
              timed ? ms_since(c.started) : 0.0});
+  return linger(c);
+}
+
+// After the last answer: closes the sending side and keeps reading (and dropping)
+// for a moment, since closing while the client still sends would reset the
+// connection and could destroy the answer unread. Lingering connections are not
+// under --max-connections but are capped alike; past that they close at once.
+bool Server::Impl::linger(Connection& c) {
   ::shutdown(c.fd, SHUT_WR);
+  if (c.wait == Connection::Wait::Linger) return true;
+  if (lingering.load() >= lim.max_connections) return false;
+  c.count_in(lingering);
   c.wait = Connection::Wait::Linger;
   c.deadline = Clock::now() + lim.linger;
+  return true;
 }
 
 void Server::Impl::dispatch(ConnPtr c) {
@@ -315,9 +327,7 @@ void Server::Impl::take_returned() {
   for (ConnPtr& c : back) {
     if (stop_requested.load() || c->after == Connection::After::Close) continue;  // closed here
     if (c->after == Connection::After::Linger) {
-      ::shutdown(c->fd, SHUT_WR);
-      c->wait = Connection::Wait::Linger;
-      c->deadline = Clock::now() + lim.linger;
+      if (!linger(*c)) continue;
       watch(c->fd, true);
       const int fd = c->fd;
       conns.emplace(fd, std::move(c));
@@ -342,7 +352,8 @@ void Server::Impl::resume(ConnPtr c) {
       dispatch(std::move(c));
       return;
     }
-    if (st == RequestParser::State::Failed) answer_and_linger(*c, c->parser.error_status(), c->parser.error_message());
+    if (st == RequestParser::State::Failed && !answer_and_linger(*c, c->parser.error_status(), c->parser.error_message()))
+      return;
   } else if (c->peer_eof) {
     return;  // nothing more will come: closed
   }
@@ -357,8 +368,8 @@ void Server::Impl::expire() {
     Connection& c = *it->second;
     if (now < c.deadline) {
       ++it;
-    } else if (c.wait == Connection::Wait::Request) {
-      answer_and_linger(c, 408, fmt::format("the request was not received within {} s", seconds(lim.request_timeout)));
+    } else if (c.wait == Connection::Wait::Request &&
+               answer_and_linger(c, 408, fmt::format("the request was not received within {} s", seconds(lim.request_timeout)))) {
       ++it;
     } else {
       it = conns.erase(it);  // idle past the keep-alive timeout, or done lingering
