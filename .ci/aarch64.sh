@@ -9,11 +9,12 @@ build=${AARCH64_BUILD_DIR:-$root/build-aarch64}
 
 # Toolchain and arm64 -dev packages of the dependencies (installed once).
 if ! command -v aarch64-linux-gnu-g++ >/dev/null || ! command -v qemu-aarch64 >/dev/null ||
-   [[ ! -e /usr/lib/aarch64-linux-gnu/libgtest.a || ! -e /usr/lib/aarch64-linux-gnu/pkgconfig/cpp-httplib.pc || ! -e /usr/lib/aarch64-linux-gnu/pkgconfig/libedit.pc ]]; then
+   [[ ! -e /usr/lib/aarch64-linux-gnu/libgtest.a || ! -e /usr/lib/aarch64-linux-gnu/pkgconfig/cpp-httplib.pc || ! -e /usr/lib/aarch64-linux-gnu/pkgconfig/libedit.pc ||
+      ! -e /usr/lib/aarch64-linux-gnu/pkgconfig/openssl.pc ]]; then
   dpkg --add-architecture arm64
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user \
-    libgtest-dev:arm64 libgmock-dev:arm64 libfmt-dev:arm64 libpcre2-dev:arm64 libutf8proc-dev:arm64 libcpp-httplib-dev:arm64 libedit-dev:arm64
+    libgtest-dev:arm64 libgmock-dev:arm64 libfmt-dev:arm64 libpcre2-dev:arm64 libutf8proc-dev:arm64 libcpp-httplib-dev:arm64 libedit-dev:arm64 libssl-dev:arm64
 fi
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPOCKETLLM_BUILD_TESTS=ON \

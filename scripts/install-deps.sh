@@ -4,7 +4,7 @@ set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PKGS=(build-essential cmake ninja-build pkg-config git
-      nlohmann-json3-dev libfmt-dev libcli11-dev libcpp-httplib-dev
+      nlohmann-json3-dev libfmt-dev libcli11-dev libcpp-httplib-dev libssl-dev openssl ca-certificates
       libpcre2-dev libutf8proc-dev libedit-dev
       libgtest-dev libgmock-dev libbenchmark-dev
       python3 python3-venv python3-jinja2 python3-numpy python3-sentencepiece)

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the main job on a default model:
-# the real stories260K from ../shared when it is there.
+# the real stories260K from ../shared when it is there. With --real-model: fetches
+# the real chat model Gemma 3 270M (scripts/fetch-test-models.sh, 253 MB, cached)
+# and asks it "tell me a joke." through `pocketllm chat`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
+if [ "${1:-}" == "--real-model" ]; then
+  gemma=$(bash scripts/fetch-test-models.sh)
+  echo "tell me a joke." | ./build/apps/pocketllm chat -m "$gemma" -n 128
+  exit
+fi
 MODEL_DIR="$(cd .. && pwd)/shared/data/models/stories260K"
 if [ -f "$MODEL_DIR/stories260K.bin" ]; then
   ./build/apps/pocketllm run -m "$MODEL_DIR/stories260K.bin" --tokenizer "$MODEL_DIR/tok512.bin" \

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/command.h"
+#include "cli/hub_model.h"
 #include "core/error.h"
 #include "model/model.h"
 #include "runtime/bench/bench.h"
@@ -13,6 +14,8 @@ namespace {
 
 struct BenchCliOptions {
   std::string model, output = "md", kv_type = "f16";
+  std::string hf_repo;
+  std::vector<std::string> hf_files;
   bool no_mmap = false, no_huge_pages = false;
   bench::BenchParams params;
 };
@@ -41,7 +44,8 @@ int run_bench_cmd(BenchCliOptions& c) {
 
 RegisterCommand reg({"bench", "Benchmark prefill and decode speed (llama-bench's tests and table)", 80, [](CLI::App& sub) {
                        auto o = std::make_shared<BenchCliOptions>();
-                       sub.add_option("-m,--model", o->model, "Model file or folder")->required();
+                       sub.add_option("-m,--model", o->model, "Model file or folder");
+                       add_hf_options(sub, o->hf_repo, o->hf_files);
                        sub.add_option("-p,--n-prompt", o->params.n_prompt, "Prompt lengths (comma list)")
                            ->delimiter(',')
                            ->capture_default_str();
@@ -70,7 +74,10 @@ RegisterCommand reg({"bench", "Benchmark prefill and decode speed (llama-bench's
                        sub.add_flag("--no-mmap", o->no_mmap, "Read the model into memory instead of mapping it");
                        sub.add_flag("--no-huge-pages", o->no_huge_pages,
                                     "Stream the weights from the mapped file instead of copying them into transparent huge pages");
-                       return std::function<int()>([o] { return run_bench_cmd(*o); });
+                       return std::function<int()>([o] {
+                         resolve_hf_model(o->model, o->hf_repo, o->hf_files);
+                         return run_bench_cmd(*o);
+                       });
                      }});
 
 }  // namespace

@@ -128,11 +128,9 @@ bool handle_command(const std::string& line, ChatSession& chat, SamplingParams& 
 int run(ChatOptions& o, CLI::App& sub) {
   auto model = load_model_or_fail(o.model, true);
   apply_generation_config(o.model.model, sub, o.sampling);
-  const std::string tmpl = resolve_chat_template(*model, o.template_file, o.template_name);
-  if (tmpl.empty())
-    std::fprintf(stderr, "warning: %s has no chat template; falling back to plain completion "
-                         "(pass --chat-template NAME or --chat-template-file FILE)\n", o.model.model.c_str());
-  ChatFormatter fmt(*model->tokenizer, tmpl);
+  const ChatTemplateChoice tmpl = resolve_chat_template(*model, o.template_file, o.template_name);
+  if (!tmpl.notice.empty()) std::fprintf(stderr, "note: %s\n", tmpl.notice.c_str());
+  ChatFormatter fmt(*model->tokenizer, tmpl.text);
   Context ctx(*model, context_params(o.model, *model));
   ChatSession chat(ctx, fmt, o.sampling);
   if (!o.system.empty()) chat.set_system(o.system);
@@ -189,7 +187,10 @@ RegisterCommand reg({"chat", "Chat with a model interactively (or line by line t
                                       "Built-in template: zephyr, llama2, llama3, chatml, gemma, phi3, mistral");
                        sub.add_option("-n,--n-predict", o->n_predict, "Max tokens per answer (-1 = no limit)");
                        CLI::App* app = &sub;
-                       return std::function<int()>([o, app] { return run(*o, *app); });
+                       return std::function<int()>([o, app] {
+                         resolve_model_source(o->model);
+                         return run(*o, *app);
+                       });
                      }});
 
 }  // namespace

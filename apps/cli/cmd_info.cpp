@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "cli/common_options.h"
+#include "cli/hub_model.h"
 #include "model/arch/family.h"
 #include "tokenizer/tokenizer.h"
 #include "weights/file_type.h"
@@ -18,6 +19,8 @@ namespace {
 
 struct InfoOptions {
   std::string model, tokenizer;
+  std::string hf_repo;
+  std::vector<std::string> hf_files;
   bool all_keys = false;
 };
 
@@ -91,10 +94,14 @@ int run(const InfoOptions& o) {
 RegisterCommand reg({"info", "Describe a model: architecture, sizes, tensor types, tokenizer, chat template", 70,
                      [](CLI::App& sub) {
                        auto o = std::make_shared<InfoOptions>();
-                       sub.add_option("model", o->model, "GGUF file, Hugging Face folder, or llama2.c checkpoint")->required();
+                       sub.add_option("model", o->model, "GGUF file, Hugging Face folder, or llama2.c checkpoint");
+                       add_hf_options(sub, o->hf_repo, o->hf_files);
                        sub.add_option("--tokenizer", o->tokenizer, "Tokenizer file for llama2.c checkpoints");
                        sub.add_flag("--all", o->all_keys, "Also list every metadata key");
-                       return std::function<int()>([o] { return run(*o); });
+                       return std::function<int()>([o] {
+                         resolve_hf_model(o->model, o->hf_repo, o->hf_files);
+                         return run(*o);
+                       });
                      }});
 
 }  // namespace

@@ -101,7 +101,10 @@ RegisterCommand reg({"perplexity", "Measure perplexity on a text file (llama-per
                        sub.add_option("--kl-base", o->kl_base,
                                       "Base (unquantized) model: also report KL divergence and top-token agreement");
                        sub.add_option("--chunks", o->chunks, "Evaluate at most this many chunks (-1 = all)");
-                       return std::function<int()>([o] { return run(*o); });
+                       return std::function<int()>([o] {
+                         resolve_model_source(o->model);
+                         return run(*o);
+                       });
                      }});
 
 }  // namespace

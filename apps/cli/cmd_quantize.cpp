@@ -218,6 +218,7 @@ int run(QuantizeOptions& o) {
                               {"calib_tokens", o.methods.calib_tokens},
                               {"layer_output_error", layers},
                               {"smooth", prep.smooth_report},
+                              {"activations", prep.activation_report},
                               {"act_static", static_report},
                               {"tensors", report}};
     const std::string path = o.out + ".calib.json";

@@ -30,9 +30,9 @@ int run(const RunOptions& o) {
   std::vector<int32_t> ids;
   if (o.chat) {
     // One user turn (after the system prompt, if any) in the model's own template.
-    ChatFormatter fmt(tok, resolve_chat_template(*model, o.template_file, o.template_name));
-    if (!fmt.has_template())
-      std::fprintf(stderr, "warning: %s has no chat template; running the prompt as plain text\n", o.model.model.c_str());
+    const ChatTemplateChoice tmpl = resolve_chat_template(*model, o.template_file, o.template_name);
+    if (!tmpl.notice.empty()) std::fprintf(stderr, "note: %s\n", tmpl.notice.c_str());
+    ChatFormatter fmt(tok, tmpl.text);
     std::vector<ChatMessage> msgs;
     if (!o.system.empty()) msgs.push_back({"system", o.system});
     msgs.push_back({"user", prompt});
@@ -50,26 +50,19 @@ int run(const RunOptions& o) {
     fail("the prompt has {} tokens, more than the context size {} (-c)", ids.size(), ctx.n_ctx());
   const double load_ms = load_timer.ms();
 
-  Sampler sampler(o.sampling, model->cfg.n_vocab);
-  StreamDecoder dec(tok, true);
-  std::string text;
-  if (!o.chat) {  // completion mode echoes the prompt as the tokenizer decodes it (as llama2.c does)
-    for (int32_t id : ids) text += dec.push(id);
-    std::fwrite(text.data(), 1, text.size(), stdout);
-  }
+  GenerationLimits lim;
+  lim.max_tokens = o.n_predict;
+  Generation g(*model, Sampler(o.sampling, static_cast<int32_t>(model->cfg.n_vocab)), std::move(lim));
+  // Completion mode echoes the prompt as the tokenizer decodes it (as llama2.c does).
+  const std::string echo = g.start(ids, !o.chat);
+  std::fwrite(echo.data(), 1, echo.size(), stdout);
   std::fflush(stdout);
-  GenerateOptions go;
-  go.n_predict = o.n_predict;
-  go.is_eog = [&](int32_t id) { return tok.is_eog(id); };
-  go.on_token = [&](int32_t id) {
-    std::string s = dec.push(id);
+  GenerateStats st = generate(ctx, g, ids, 0, [](const std::string& s) {
     std::fwrite(s.data(), 1, s.size(), stdout);
     std::fflush(stdout);
     return true;
-  };
-  GenerateStats st = generate(ctx, sampler, ids, go);
-  std::string rest = dec.flush() + "\n";
-  std::fwrite(rest.data(), 1, rest.size(), stdout);
+  });
+  std::fputc('\n', stdout);
   std::fflush(stdout);
   std::fprintf(stderr, "load: %.0f ms | prefill: %lld tok, %.1f tok/s | decode: %lld tok, %.1f tok/s\n", load_ms,
                static_cast<long long>(st.n_prompt), st.prefill_tps(), static_cast<long long>(st.n_gen), st.decode_tps());
@@ -89,7 +82,10 @@ RegisterCommand reg({"run", "Generate text from a prompt", 10, [](CLI::App& sub)
                        sub.add_option("--system-prompt", o->system, "System prompt for --chat (also -sys)");
                        sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file (with --chat)");
                        sub.add_option("--chat-template", o->template_name, "Built-in chat template name (with --chat)");
-                       return std::function<int()>([o] { return run(*o); });
+                       return std::function<int()>([o] {
+                         resolve_model_source(o->model);
+                         return run(*o);
+                       });
                      }});
 
 }  // namespace

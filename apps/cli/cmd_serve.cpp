@@ -1,9 +1,9 @@
 // pocketllm serve: an OpenAI-compatible HTTP server with continuous batching
 // over -np slots (each with a -c token context).
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <chrono>
 #include <thread>
 
 #include "cli/command.h"
@@ -23,6 +23,7 @@ struct ServeOptions {
   std::string alias, template_file, template_name;
   int parallel = 1;
   size_t max_queue = 64;
+  int http_threads = 0;  // 0: parallel + max_queue + 8
 };
 
 server::HttpApi* g_api = nullptr;
@@ -34,6 +35,11 @@ void on_stop_signal(int) {
 int run(ServeOptions& o) {
   std::signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the server
   o.http.model_id = !o.alias.empty() ? o.alias : std::filesystem::path(o.model.model).filename().string();
+  // Every generation holds a worker until it ends (and at most parallel + queue-size of
+  // them are admitted), so this many workers leave some for /health and the rest.
+  const size_t auto_threads = static_cast<size_t>(o.parallel) + o.max_queue + 8;
+  o.http.http_threads = o.http_threads > 0 ? o.http_threads
+                                           : static_cast<int>(std::min(auto_threads, o.http.max_connections));
   server::HttpApi api(o.http);
   const int port = api.bind();
   g_api = &api;
@@ -49,11 +55,9 @@ int run(ServeOptions& o) {
   std::unique_ptr<server::Scheduler> sched;
   try {
     model = load_model_or_fail(o.model, true);
-    const std::string tmpl = resolve_chat_template(*model, o.template_file, o.template_name);
-    if (tmpl.empty())
-      std::fprintf(stderr, "warning: %s has no chat template; chat messages are joined as plain text\n",
-                   o.model.model.c_str());
-    fmt = std::make_unique<ChatFormatter>(*model->tokenizer, tmpl);
+    const ChatTemplateChoice tmpl = resolve_chat_template(*model, o.template_file, o.template_name);
+    if (!tmpl.notice.empty()) std::fprintf(stderr, "note: %s\n", tmpl.notice.c_str());
+    fmt = std::make_unique<ChatFormatter>(*model->tokenizer, tmpl.text);
     server::SchedulerOptions so;
     so.n_slots = o.parallel;
     so.ctx = context_params(o.model, *model);
@@ -65,7 +69,6 @@ int run(ServeOptions& o) {
     std::fflush(stderr);
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
-    while (!api.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // stop() needs a running server
     api.stop();
     rc = 1;
   }
@@ -91,17 +94,31 @@ RegisterCommand reg({"serve", "Serve the model over an OpenAI-compatible HTTP AP
                        sub.add_option("--queue-size", o->max_queue, "Requests waiting for a slot before 503")
                            ->check(CLI::Range(size_t{0}, size_t{1} << 20))
                            ->capture_default_str();
-                       sub.add_option("--max-body", o->http.max_body_bytes, "Largest request body in bytes")
+                       sub.add_option("--max-body", o->http.max_body_bytes,
+                                      "Largest request body in bytes, however it is framed (else 413)")
                            ->check(CLI::Range(size_t{1024}, size_t{1} << 30))
                            ->capture_default_str();
-                       sub.add_option("--http-threads", o->http.http_threads, "Connections served at once")
-                           ->check(CLI::Range(4, 1024))
+                       sub.add_option("--max-connections", o->http.max_connections,
+                                      "Open connections at once; more are answered 503 and closed")
+                           ->check(CLI::Range(size_t{4}, size_t{65536}))
                            ->capture_default_str();
+                       sub.add_option("--request-timeout", o->http.request_timeout_s,
+                                      "Seconds to receive a whole request (headers and body) from its first byte (else 408)")
+                           ->check(CLI::Range(0.1, 3600.0))
+                           ->capture_default_str();
+                       sub.add_option("--http-threads", o->http_threads,
+                                      "Requests handled at once (threads started on demand; default: parallel + "
+                                      "queue-size + 8). Idle and slow connections take no thread")
+                           ->check(CLI::Range(1, 4096));
                        sub.add_flag("!--no-log", o->http.log_requests, "Do not log one line per request");
                        sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file");
                        sub.add_option("--chat-template", o->template_name,
                                       "Built-in template: zephyr, llama2, llama3, chatml, gemma, phi3, mistral");
-                       return std::function<int()>([o] { return run(*o); });
+                       return std::function<int()>([o] {
+                         resolve_model_source(o->model);
+                         if (o->alias.empty()) o->alias = o->model.hf_repo;  // the name the client asked for
+                         return run(*o);
+                       });
                      }});
 
 }  // namespace

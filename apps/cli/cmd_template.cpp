@@ -5,6 +5,7 @@
 #include "chat/template.h"
 #include "cli/command.h"
 #include "cli/common_options.h"
+#include "core/bounded_json.h"
 #include "core/error.h"
 #include "model/chat_template_source.h"
 #include "runtime/chat_format.h"
@@ -23,7 +24,7 @@ struct TemplateOptions {
 nlohmann::ordered_json parse_json_file(const std::string& path) {
   std::string text = read_text_file(path);
   try {
-    return nlohmann::ordered_json::parse(text);
+    return parse_json_bounded<nlohmann::ordered_json>(text, path);
   } catch (const nlohmann::json::exception& e) {
     fail("{}: invalid JSON: {}", path, e.what());
   }
@@ -49,9 +50,9 @@ int run(const TemplateOptions& o) {
   if (msgs.is_object()) {
     if (!msgs.contains("messages") || !msgs["messages"].is_array())
       fail("{}: expected a JSON array of messages or an object with \"messages\"", o.messages_file);
-    for (auto& [k, v] : msgs.items()) ctx[k] = v;
+    for (auto& [k, v] : msgs.items()) ctx[k] = std::move(v);
   } else if (msgs.is_array()) {
-    ctx["messages"] = msgs;
+    ctx["messages"] = std::move(msgs);
   } else {
     fail("{}: expected a JSON array of messages or an object with \"messages\"", o.messages_file);
   }
@@ -65,7 +66,7 @@ int run(const TemplateOptions& o) {
     if (eq == std::string::npos || eq == 0) fail("--var expects NAME=VALUE, got '{}'", v);
     std::string name = v.substr(0, eq), value = v.substr(eq + 1);
     try {
-      ctx[name] = nlohmann::ordered_json::parse(value);
+      ctx[name] = parse_json_bounded<nlohmann::ordered_json>(value, "--var " + name);
     } catch (const nlohmann::json::exception&) {
       ctx[name] = value;
     }

@@ -1,5 +1,6 @@
 #include "cli/common_options.h"
 
+#include "cli/hub_model.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "core/timer.h"
@@ -9,8 +10,8 @@ namespace pocketllm::cli {
 
 void add_model_options(CLI::App& app, ModelOptions& o, bool with_context) {
   app.add_option("-m,--model", o.model, "Model: GGUF file, Hugging Face folder, or llama2.c checkpoint")
-      ->required()
       ->envname("POCKETLLM_MODEL");
+  add_hf_options(app, o.hf_repo, o.hf_files);
   app.add_option("--tokenizer", o.tokenizer,
                  "Tokenizer file for llama2.c checkpoints (tokenizer.bin format); overrides the model's own otherwise")
       ->envname("POCKETLLM_TOKENIZER");
@@ -43,6 +44,8 @@ void add_sampling_options(CLI::App& app, SamplingParams& s) {
   app.add_option("--presence-penalty", s.presence_penalty, "OpenAI presence penalty (0 = off)")->capture_default_str();
   app.add_option("-s,--seed", s.seed, "RNG seed (-1 = random)")->capture_default_str()->envname("POCKETLLM_SEED");
 }
+
+void resolve_model_source(ModelOptions& o) { resolve_hf_model(o.model, o.hf_repo, o.hf_files); }
 
 std::unique_ptr<Model> load_model_or_fail(const ModelOptions& o, bool need_tokenizer) {
   LoadOptions lo;

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/context.h"
 #include "model/model.h"
@@ -14,6 +15,8 @@ namespace pocketllm::cli {
 
 struct ModelOptions {
   std::string model;
+  std::string hf_repo;                // -hf OWNER/REPO[:QUANT] instead of -m
+  std::vector<std::string> hf_files;  // --hf-file
   std::string tokenizer;
   bool no_mmap = false;
   bool no_huge_pages = false;
@@ -26,6 +29,8 @@ struct ModelOptions {
 void add_model_options(CLI::App& app, ModelOptions& o, bool with_context = true);
 void add_sampling_options(CLI::App& app, SamplingParams& s);
 
+// Sets o.model to the local path of -hf's model (pulled or cached); checks that a model was given.
+void resolve_model_source(ModelOptions& o);
 std::unique_ptr<Model> load_model_or_fail(const ModelOptions& o, bool need_tokenizer);
 ContextParams context_params(const ModelOptions& o, const Model& m);
 std::string read_text_file(const std::string& path);

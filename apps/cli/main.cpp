@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "cli/command.h"
 #include "core/error.h"
@@ -15,16 +16,21 @@ std::vector<Command>& command_registry() {
 }  // namespace pocketllm::cli
 
 namespace {
-// llama.cpp spells some long options with one dash (-sys, -np, -ngl): CLI11 only
-// knows single-letter short options, so map them to their long forms.
+// llama.cpp spells some long options with one dash (-sys, -np, -ngl, -hf): CLI11 only
+// knows single-letter short options (it would read -hf as -h -f), so map them to
+// their long forms, also in the -hf=VALUE spelling. Nothing after "--" is touched.
 std::vector<std::string> normalize_args(int argc, char** argv) {
-  static const std::pair<const char*, const char*> aliases[] = {
-      {"-sys", "--system-prompt"}, {"-np", "--parallel"}, {"-ctk", "--kv-type"}};
+  static const std::pair<std::string_view, const char*> aliases[] = {
+      {"-sys", "--system-prompt"}, {"-np", "--parallel"}, {"-ctk", "--kv-type"},
+      {"-hf", "--hf-repo"},        {"-hfr", "--hf-repo"}, {"-hff", "--hf-file"}};
   std::vector<std::string> out;
+  bool options_done = false;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
+    options_done = options_done || a == "--";
     for (auto& [from, to] : aliases)
-      if (a == from) a = to;
+      if (!options_done && (a == from || (a.starts_with(from) && a.size() > from.size() && a[from.size()] == '=')))
+        a = to + a.substr(from.size());
     out.push_back(a);
   }
   return out;

@@ -1,5 +1,6 @@
 #include "cli/quantize_methods.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/common_options.h"
@@ -70,6 +71,35 @@ calib::CalibStats collect_stats(const Model& m, const MethodOptions& o, bool sec
   return stats;
 }
 
+// Prints, per layer and linear input, max |x| / rms (the largest channel's peak over the
+// typical entry), the median per-token peak / rms, and the channels that stand out most.
+nlohmann::json activation_report(const calib::CalibStats& stats) {
+  nlohmann::json out = nlohmann::json::array();
+  std::fprintf(stderr, "activations per linear input (original model, calibration tokens): max|x|/rms over all "
+                       "entries, median per-token max|x|/rms, and the top channels as channel:max|x_c|/rms (rms_c/rms)\n");
+  // CalibStats is ordered by name ("blk.10." before "blk.2."): print in layer order.
+  std::vector<std::pair<std::pair<int64_t, std::string>, const calib::LinearStats*>> order;
+  for (const auto& [key, st] : stats) order.push_back({{std::stoll(key.substr(4)), key}, &st});
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [k, st] : order) {
+    const auto o = st->outliers(3);
+    std::string top;
+    nlohmann::json channels = nlohmann::json::array();
+    for (const auto& c : o.top) {
+      top += fmt::format(" {}:{:.1f} ({:.1f})", c.index, c.peak_to_rms, c.rms_ratio);
+      channels.push_back({{"channel", c.index}, {"max_abs_over_rms", c.peak_to_rms}, {"rms_over_rms", c.rms_ratio}});
+    }
+    std::fprintf(stderr, "  %-20s max|x|/rms %7.1f  token median %6.1f  top%s\n", k.second.c_str(), o.peak_to_rms,
+                 o.token_peak_to_rms_median, top.c_str());
+    out.push_back({{"input", k.second},
+                   {"rms", o.rms},
+                   {"max_abs_over_rms", o.peak_to_rms},
+                   {"token_max_abs_over_rms_median", o.token_peak_to_rms_median},
+                   {"top_channels", channels}});
+  }
+  return out;
+}
+
 ActPrecision plan_act(const QuantPlanOptions& plan) {
   return plan_activations(plan) == "float" ? ActPrecision::Float : ActPrecision::Int8;
 }
@@ -120,6 +150,7 @@ PreparedModel prepare_methods(const Model& m, const MethodOptions& o, const Quan
   if (calib) {
     // The untransformed model: its statistics are final when no transform runs.
     calib::CalibStats s0 = collect_stats(m, o, !transform && moments, "original");
+    p.activation_report = activation_report(s0);
     p.stages.emplace_back("rtn", rtn_errors(model_float_tensors(m), s0, plan, pool));
     if (!transform) p.stats = std::move(s0);
   }

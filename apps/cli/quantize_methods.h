@@ -45,6 +45,8 @@ struct PreparedModel {
   // Per stage ("rtn", "rotate", "smooth"): tensor name -> RTN output error on calibration samples.
   std::vector<std::pair<std::string, std::map<std::string, calib::OutputError>>> stages;
   nlohmann::json smooth_report = nlohmann::json::array();
+  // Per linear input of the original model: how far single channels stand out (--calib).
+  nlohmann::json activation_report = nlohmann::json::array();
   const Model& model(const Model& original) const { return transformed ? *transformed : original; }
 };
 

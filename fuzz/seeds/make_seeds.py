@@ -137,3 +137,27 @@ for i, b in enumerate([{"messages": [{"role": "user", "content": "hi"}], "max_to
                        {"prompt": [1, 2, 3], "max_completion_tokens": 2, "presence_penalty": 0.1, "frequency_penalty": 0.2},
                        {"model": "x", "messages": [], "stream_options": {"include_usage": True}, "logprobs": False}]):
     put("server_request", f"req{i}.json", json.dumps(b))
+
+# --- Hub answers: a model listing, a safetensors index, a name and repo files (one a line)
+put("hub_answers", "listing.json", json.dumps({"id": "o/r", "sha": "a" * 40, "gated": False, "siblings": [
+    {"rfilename": f} for f in ["README.md", "m-Q4_K_M.gguf", "m-Q8_0-00001-of-00002.gguf", "m-Q8_0-00002-of-00002.gguf",
+                               "sub/mmproj-f16.gguf", "config.json"]]}))
+put("hub_answers", "index.json", json.dumps({"metadata": {"total_size": 8}, "weight_map": {
+    "a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}))
+put("hub_answers", "names.txt", "hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K\nm-Q4_K.gguf\nm-Q4_K_M.gguf\n"
+    "big/m-Q6_K-00001-of-00003.gguf\nbig/m-Q6_K-00002-of-00003.gguf\nconfig.json\nmodel.safetensors\n"
+    "https://cdn-lfs.hf.co:443/x?sig=1\n/relative/path\nW/\"0123abcd\"\n")
+
+# --- JSON request parsing at depth: two bytes of nesting, then the innermost value
+for i, (hi, lo, inner) in enumerate([(0, 4, b'"text"'), (0, 5, b'1'), (0, 6, b'[{"type":"text","text":"x"}]'),
+                                     (0, 124, b'null'), (0, 128, b'null'), (0, 129, b'1'), (255, 252, b'{}'), (0, 130, b'[1,2]')]):
+    put("json_depth", f"depth{i}", bytes([hi, lo]) + inner)
+
+# --- raw HTTP requests: one byte of split sizes (count % 8), those sizes, then the bytes
+for i, req in enumerate([
+        b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /v1/completions HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        b"POST /t HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+        b"\r\nPOST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",
+        b"GET http://h/p?q HTTP/1.1\nX: a\n\n"]):
+    put("http_request", f"req{i}", bytes([3, 1, 7, 30]) + req)

@@ -1,8 +1,11 @@
 // Files pocketllm writes appear whole or not at all: write to a temp file in
-// the same folder, fsync, then rename over the target.
+// the same folder, fsync, then rename over the target. The temp file is created
+// with O_EXCL under an unpredictable name ("TARGET.tmp.PID.RANDOM"); ones that
+// runs killed mid-write left behind are removed (with a note on stderr).
 #pragma once
 #include <cstdio>
 #include <string>
+#include <vector>
 
 namespace pocketllm {
 
@@ -16,6 +19,7 @@ class AtomicFile {
   void write(const void* data, size_t n);
   void pad_to(size_t alignment);  // zero bytes up to the next multiple of alignment
   size_t offset() const { return offset_; }
+  const std::string& temp_path() const { return tmp_; }
   void commit();  // flush, fsync, rename
 
  private:
@@ -24,6 +28,9 @@ class AtomicFile {
   size_t offset_ = 0;
   bool committed_ = false;
 };
+
+// Removes the temp files of `path` whose writing process no longer exists; returns them.
+std::vector<std::string> remove_stale_temp_files(const std::string& path);
 
 // Convenience: writes a whole string atomically.
 void write_file_atomic(const std::string& path, const std::string& bytes);

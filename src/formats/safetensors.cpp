@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
+#include "core/bounded_json.h"
 #include "core/error.h"
 
 namespace fs = std::filesystem;
@@ -45,7 +46,7 @@ void Archive::add_file(const std::string& path, bool use_mmap) {
     fail("{}: corrupt safetensors file: header length {} exceeds the file size {}", path, hlen, mf->size());
   json h;
   try {
-    h = json::parse(mf->data() + 8, mf->data() + 8 + hlen);
+    h = parse_json_bounded(std::string_view(reinterpret_cast<const char*>(mf->data()) + 8, hlen), path);
   } catch (const json::exception& e) {
     fail("{}: corrupt safetensors header: {}", path, e.what());
   }
@@ -106,7 +107,7 @@ Archive Archive::open(const std::string& path, bool use_mmap) {
     auto mf = MappedFile::open(p.string(), false);
     json idx;
     try {
-      idx = json::parse(mf->data(), mf->data() + mf->size());
+      idx = parse_json_bounded(std::string_view(reinterpret_cast<const char*>(mf->data()), mf->size()), p.string());
     } catch (const json::exception& e) {
       fail("{}: invalid JSON: {}", p.string(), e.what());
     }

@@ -11,7 +11,7 @@
 
 namespace pocketllm {
 
-// Registers pocketllm's own type ids (quant/blocks.h) with core/dtype.h. Idempotent;
+// Registers pocketllm's own type ids (quant/blocks.h) with weights/dtype.h. Idempotent;
 // call it before parsing files that may contain them.
 void register_quant_types();
 

@@ -5,7 +5,7 @@
 
 #include "core/thread_pool.h"
 #include "model/config.h"
-#include "model/context.h"
+#include "model/block.h"
 
 namespace pocketllm {
 

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/bounded_json.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "formats/gguf.h"
@@ -17,7 +18,7 @@ std::string from_tokenizer_config(const fs::path& p) {
   auto mf = MappedFile::open(p.string(), false);
   nlohmann::json tc;
   try {
-    tc = nlohmann::json::parse(mf->data(), mf->data() + mf->size());
+    tc = parse_json_bounded(std::string_view(reinterpret_cast<const char*>(mf->data()), mf->size()), p.string());
   } catch (const nlohmann::json::exception& e) {
     fail("{}: invalid JSON: {}", p.string(), e.what());
   }

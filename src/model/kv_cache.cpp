@@ -9,7 +9,8 @@
 namespace pocketllm {
 
 KvCache::KvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_dim, KvType type)
-    : n_ctx_(n_ctx), kv_dim_(kv_dim), type_(type), elem_(type == KvType::F32 ? 4 : 2) {
+    : n_layers_(n_layers),
+      n_ctx_(n_ctx), kv_dim_(kv_dim), type_(type), elem_(type == KvType::F32 ? 4 : 2) {
   const size_t n = static_cast<size_t>(n_layers * n_ctx * kv_dim) * elem_;
   try {
     k_ = HugeBuffer(n);
@@ -31,6 +32,17 @@ void KvCache::store(int64_t layer, int64_t pos, const float* k, const float* v) 
   for (int64_t d = 0; d < kv_dim_; ++d) {
     kh[d] = f32_to_f16(k[d]);
     vh[d] = f32_to_f16(v[d]);
+  }
+}
+
+void KvCache::copy_prefix(const KvCache& src, int64_t n) {
+  if (src.n_layers_ != n_layers_ || src.kv_dim_ != kv_dim_ || src.type_ != type_)
+    fail("copy_prefix: the two KV caches differ in shape or type");
+  if (n < 0 || n > n_ctx_ || n > src.n_ctx_) fail("copy_prefix: {} positions do not fit", n);
+  const size_t bytes = static_cast<size_t>(n * kv_dim_) * elem_;
+  for (int64_t l = 0; l < n_layers_ && bytes > 0; ++l) {
+    std::memcpy(k_.data() + index(l, 0, 0), src.k_.data() + src.index(l, 0, 0), bytes);
+    std::memcpy(v_.data() + index(l, 0, 0), src.v_.data() + src.index(l, 0, 0), bytes);
   }
 }
 

@@ -19,6 +19,8 @@ class KvCache {
   size_t bytes() const { return k_.size() + v_.size(); }  // reserved, not resident
 
   void store(int64_t layer, int64_t pos, const float* k, const float* v);
+  // Copies positions [0, n) of every layer from src (same shape and type).
+  void copy_prefix(const KvCache& src, int64_t n);
   // Copies n dims from `off` of the keys and values at positions [p0, p1) of a
   // layer as f32: k[(pos - p0) * n + i], v likewise.
   void read(int64_t layer, int64_t p0, int64_t p1, int64_t off, int64_t n, float* k, float* v) const;
@@ -27,7 +29,7 @@ class KvCache {
   size_t index(int64_t layer, int64_t pos, int64_t off) const {
     return static_cast<size_t>((layer * n_ctx_ + pos) * kv_dim_ + off) * elem_;
   }
-  int64_t n_ctx_, kv_dim_;
+  int64_t n_layers_, n_ctx_, kv_dim_;
   KvType type_;
   size_t elem_;
   HugeBuffer k_, v_;

@@ -9,7 +9,8 @@
 //   residual add (post-norms), score scale query_pre_attn_scalar^-1/2, sliding-window
 //   layers, gemma2's tanh soft-capping of scores;  phi3: fused weights, split at load.
 #include "model/attention.h"
-#include "model/context.h"
+#include "model/block.h"
+#include "model/model.h"
 #include "model/ops.h"
 
 namespace pocketllm {
@@ -35,7 +36,7 @@ void per_token(ThreadPool& pool, int64_t n, F&& f) {
 }  // namespace
 
 void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t layer, BlockBuffers& b,
-                         const std::vector<BatchRow>& rows, const float* inv_freq, ThreadPool& pool) {
+                         const std::vector<BatchRow>& rows, ThreadPool& pool) {
   const int64_t n = static_cast<int64_t>(rows.size());
   const int64_t dim = c.dim, qd = c.q_dim(), kvd = c.kv_dim(), hid = c.hidden_dim, hd = c.head_dim;
 
@@ -54,6 +55,7 @@ void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t la
       for (int64_t h = 0; h < c.n_heads; ++h) ops::rmsnorm(q + h * hd, q + h * hd, w.q_norm.data(), hd, c.norm_eps);
       for (int64_t h = 0; h < c.n_kv_heads; ++h) ops::rmsnorm(k + h * hd, k + h * hd, w.k_norm.data(), hd, c.norm_eps);
     }
+    const float* inv_freq = rows[t].rope->for_layer(c.is_sliding(layer));
     ops::rope(q, c.n_heads, hd, rows[t].pos, inv_freq, c.rope_style, c.rot_dim(), mscale);
     ops::rope(k, c.n_kv_heads, hd, rows[t].pos, inv_freq, c.rope_style, c.rot_dim(), mscale);
     rows[t].kv->store(layer, rows[t].pos, k, &b.v[t * kvd]);  // distinct (cache, position) per row

@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "formats/gguf.h"
+#include "formats/gguf_split.h"
 #include "model/arch/arch.h"
 #include "model/loader_internal.h"
 #include "tokenizer/tokenizer.h"
@@ -34,8 +35,10 @@ void read_static_act_scales(const gguf::File& f, Model& m) {
 }  // namespace
 
 void load_gguf(Model& m, const std::string& path, const LoadOptions& opt) {
-  auto f = gguf::File::open(path, opt.use_mmap);
-  m.files.push_back(f->mapping());
+  // A split model: the first part holds the metadata, every part some tensors.
+  const auto parts = gguf::open_split(path, opt.use_mmap);
+  const gguf::File* f = parts[0].get();
+  for (auto& p : parts) m.files.push_back(p->mapping());
   ModelConfig& c = m.cfg;
   c.arch = f->get_string("general.architecture").value_or("");
   if (c.arch.empty()) fail("{}: no general.architecture key (a vocab-only GGUF is not a model)", path);
@@ -68,7 +71,8 @@ void load_gguf(Model& m, const std::string& path, const LoadOptions& opt) {
     if (*rot != "ffn_down") fail("{}: pocketllm.online_rotation '{}' is not supported (this build knows 'ffn_down')", path, *rot);
     c.online_down_rotation = true;
   }
-  for (auto& t : f->tensors()) m.tensors[t.name] = TensorRef{t.type, t.ne, t.data, t.nbytes};
+  for (auto& p : parts)
+    for (auto& t : p->tensors()) m.tensors[t.name] = TensorRef{t.type, t.ne, t.data, t.nbytes};
   auto emb = m.tensors.find("token_embd.weight");
   if (emb == m.tensors.end() || emb->second.ne.size() != 2) fail("{}: missing tensor 'token_embd.weight'", path);
   c.n_vocab = static_cast<int64_t>(emb->second.ne[1]);

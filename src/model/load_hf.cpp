@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/bounded_json.h"
 #include "core/error.h"
 #include "formats/safetensors.h"
 #include "model/arch/arch.h"
@@ -23,7 +24,7 @@ namespace {
 json read_json(const fs::path& p) {
   auto mf = MappedFile::open(p.string(), false);
   try {
-    return json::parse(mf->data(), mf->data() + mf->size());
+    return parse_json_bounded(std::string_view(reinterpret_cast<const char*>(mf->data()), mf->size()), p.string());
   } catch (const json::exception& e) {
     fail("{}: invalid JSON: {}", p.string(), e.what());
   }

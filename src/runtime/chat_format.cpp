@@ -7,10 +7,25 @@
 
 namespace pocketllm {
 
-std::string resolve_chat_template(const Model& m, const std::string& file, const std::string& name) {
+std::string builtin_template_for_vocab(const Tokenizer& tok) {
+  // Families whose turn markers are unmistakable control tokens of their vocabulary.
+  struct Family {
+    const char *name, *start, *end;
+  };
+  static const Family kFamilies[] = {{"gemma", "<start_of_turn>", "<end_of_turn>"}};
+  auto is_control = [&](const char* piece) {
+    int32_t id = tok.find_piece(piece);
+    return id >= 0 && tok.is_special(id);
+  };
+  for (const auto& f : kFamilies)
+    if (is_control(f.start) && is_control(f.end)) return f.name;
+  return "";
+}
+
+ChatTemplateChoice resolve_chat_template(const Model& m, const std::string& file, const std::string& name) {
   if (!file.empty()) {
     auto f = MappedFile::open(file, false);
-    return std::string(reinterpret_cast<const char*>(f->data()), f->size());
+    return {std::string(reinterpret_cast<const char*>(f->data()), f->size()), ""};
   }
   if (!name.empty()) {
     auto t = chat::builtin_chat_template(name);
@@ -19,9 +34,20 @@ std::string resolve_chat_template(const Model& m, const std::string& file, const
       for (auto& n : chat::builtin_chat_template_names()) list += (list.empty() ? "" : ", ") + n;
       fail("unknown chat template '{}' (built-in: {})", name, list);
     }
-    return *t;
+    return {*t, ""};
   }
-  return m.chat_template;
+  if (!m.chat_template.empty()) return {m.chat_template, ""};
+  const std::string what = (m.path.empty() ? std::string("the model") : m.path) + " has no chat template";
+  const std::string how = "--chat-template NAME or --chat-template-file FILE";
+  if (m.tokenizer) {
+    const std::string family = builtin_template_for_vocab(*m.tokenizer);
+    if (!family.empty())
+      return {*chat::builtin_chat_template(family),
+              fmt::format("{}; using the built-in '{}' template, whose turn tokens its vocabulary has (pass {} "
+                          "to choose another)",
+                          what, family, how)};
+  }
+  return {"", fmt::format("{}; messages are joined as plain text (pass {})", what, how)};
 }
 
 ChatFormatter::ChatFormatter(const Tokenizer& tok, std::string template_text)

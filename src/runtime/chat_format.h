@@ -16,8 +16,18 @@ struct ChatMessage {
 };
 
 // The template a chat should use: --chat-template-file wins, then a built-in
-// --chat-template name, then the model's own. Empty: none (plain completion).
-std::string resolve_chat_template(const Model& m, const std::string& file, const std::string& name);
+// --chat-template name, then the model's own, then the built-in template of the
+// family whose turn tokens the vocabulary has (a Gemma GGUF converted without
+// tokenizer.chat_template still has <start_of_turn>/<end_of_turn>).
+struct ChatTemplateChoice {
+  std::string text;    // empty: none (messages joined as plain text)
+  std::string notice;  // said to the user when the model's own template was not there
+};
+ChatTemplateChoice resolve_chat_template(const Model& m, const std::string& file, const std::string& name);
+
+// The built-in template name for a vocabulary that carries one family's turn
+// tokens as control tokens, or "" (e.g. "gemma" for <start_of_turn> + <end_of_turn>).
+std::string builtin_template_for_vocab(const Tokenizer& tok);
 
 class ChatFormatter {
  public:

@@ -10,6 +10,7 @@
 
 #include "runtime/chat_format.h"
 #include "runtime/generate.h"
+#include "runtime/generation.h"
 
 namespace pocketllm {
 
@@ -22,21 +23,6 @@ struct TurnResult {
   std::string finish_reason; // "stop" or "length"
   std::vector<int32_t> prompt_ids;  // the rendered conversation, tokenized
   std::vector<int32_t> generated;   // every sampled token (incl. a final end-of-turn token)
-};
-
-// Holds back streamed text that might be the start of a stop string.
-class StopStringFilter {
- public:
-  explicit StopStringFilter(std::vector<std::string> stops) : stops_(std::move(stops)) {}
-  // Feeds new text; returns what can be shown now. Sets stopped() once a stop string appears.
-  std::string push(const std::string& text);
-  std::string flush();  // what is left when generation ends without a stop string
-  bool stopped() const { return stopped_; }
-
- private:
-  std::vector<std::string> stops_;
-  std::string pending_;
-  bool stopped_ = false;
 };
 
 class ChatSession {
@@ -68,10 +54,6 @@ class ChatSession {
   std::string system_;
   std::vector<ChatMessage> msgs_;  // user/assistant turns (system kept apart)
   std::vector<int32_t> cached_;    // ids whose K/V are in the context, in order
-  int32_t sampler_last_ = -1;      // last token the end-of-generation test saw
 };
-
-// Length of the common prefix of two id sequences.
-size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b);
 
 }  // namespace pocketllm

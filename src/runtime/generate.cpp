@@ -5,44 +5,27 @@
 
 namespace pocketllm {
 
-GenerateStats generate(Context& ctx, Sampler& sampler, const std::vector<int32_t>& prompt, const GenerateOptions& opt) {
+GenerateStats generate(Context& ctx, Generation& g, const std::vector<int32_t>& prompt, int64_t n_cached,
+                       const std::function<bool(const std::string&)>& on_text) {
   GenerateStats st;
-  if (prompt.empty()) fail("the prompt has no tokens");
-  const int64_t n_vocab = ctx.model().cfg.n_vocab;
+  const auto n = static_cast<int64_t>(prompt.size());
+  if (n_cached < 0 || n_cached >= n) fail("the prompt has no tokens to run (of {}, {} cached)", n, n_cached);
+  if (ctx.n_past() != n_cached) fail("the context holds {} tokens, not the {} cached ones", ctx.n_past(), n_cached);
   Timer t;
-  const float* logits = ctx.eval(prompt.data(), static_cast<int64_t>(prompt.size()));
-  for (int32_t id : prompt) sampler.accept(id);
-  st.n_prompt = static_cast<int64_t>(prompt.size());
+  const float* logits = ctx.eval(prompt.data() + n_cached, n - n_cached);
+  st.n_prompt = n - n_cached;
   st.prefill_ms = t.ms();
   t.reset();
-  (void)n_vocab;
-  for (;;) {
-    if (opt.n_predict >= 0 && st.n_gen >= opt.n_predict) {
-      st.stop = GenerateStats::Stop::Length;
-      break;
-    }
-    const int32_t id = sampler.sample(logits);
-    sampler.accept(id);
-    ++st.n_gen;
-    if (opt.is_eog && opt.is_eog(id)) {
-      st.stop = GenerateStats::Stop::Eog;
-      break;
-    }
-    if (opt.on_token && !opt.on_token(id)) {
-      st.stop = GenerateStats::Stop::Callback;
-      break;
-    }
-    if (opt.n_predict >= 0 && st.n_gen >= opt.n_predict) {
-      st.stop = GenerateStats::Stop::Length;
-      break;
-    }
-    if (ctx.n_past() >= ctx.n_ctx()) {
-      st.stop = GenerateStats::Stop::Context;
-      break;
-    }
+  while (!g.done()) {
+    const std::string text = g.step(logits, ctx.n_ctx() - ctx.n_past());
+    if (on_text && !on_text(text)) g.cancel();
+    if (g.done()) break;
+    const int32_t id = g.last();
     logits = ctx.eval(&id, 1);
   }
+  st.n_gen = static_cast<int64_t>(g.tokens().size());
   st.decode_ms = t.ms();
+  st.finish = g.finish();
   return st;
 }
 

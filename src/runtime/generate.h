@@ -1,38 +1,34 @@
-// The prefill/decode loop: the whole prompt is evaluated as one batch, the
-// first new token is drawn from the logits after the LAST prompt token, then
-// one token per step until an end-of-generation token, n_predict or the context end.
+// The prefill/decode loop of one sequence: the prompt (after the prefix the
+// context already holds) is evaluated in batches, the first new token is drawn
+// from the logits after the LAST prompt token, then one token per step until
+// the Generation ends (runtime/generation.h decides how and why).
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "model/context.h"
-#include "sampling/sampler.h"
+#include "runtime/generation.h"
 
 namespace pocketllm {
 
-class Tokenizer;
-
 struct GenerateStats {
-  int64_t n_prompt = 0;   // tokens prefilled (excluding reused cache)
-  int64_t n_gen = 0;      // tokens generated
+  int64_t n_prompt = 0;   // tokens prefilled (excluding the reused prefix)
+  int64_t n_gen = 0;      // tokens drawn (an end-of-generation token included)
   double prefill_ms = 0, decode_ms = 0;
-  enum class Stop { Eog, Length, Context, Callback } stop = Stop::Length;
+  Finish finish = Finish::None;
   double prefill_tps() const { return prefill_ms > 0 ? n_prompt * 1000.0 / prefill_ms : 0; }
   // Decode speed counts the forward passes of generated tokens only (the first
   // token comes from the prefill's logits).
   double decode_tps() const { return decode_ms > 0 && n_gen > 1 ? (n_gen - 1) * 1000.0 / decode_ms : 0; }
 };
 
-struct GenerateOptions {
-  int64_t n_predict = -1;  // < 0: until the context is full
-  // Called with each generated token; return false to stop (the token counts).
-  std::function<bool(int32_t)> on_token;
-  // End-of-generation test; default: the tokenizer's set (none without one).
-  std::function<bool(int32_t)> is_eog;
-};
-
-// Appends `prompt` to the context (which may already hold a cached prefix) and generates.
-GenerateStats generate(Context& ctx, Sampler& sampler, const std::vector<int32_t>& prompt, const GenerateOptions& opt);
+// Runs `prompt` from position n_cached (ctx must hold exactly prompt[0, n_cached))
+// and then `g` (already started: Generation::start) until it ends. on_text is called after every token drawn with the
+// answer text that can be shown now (often empty); returning false stops the
+// generation (Finish::Cancelled).
+GenerateStats generate(Context& ctx, Generation& g, const std::vector<int32_t>& prompt, int64_t n_cached = 0,
+                       const std::function<bool(const std::string&)>& on_text = {});
 
 }  // namespace pocketllm

@@ -1,8 +1,5 @@
 #include "server/http_api.h"
 
-#include <httplib.h>
-#include <sys/socket.h>
-
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -10,8 +7,8 @@
 
 #include "core/error.h"
 #include "server/api_error.h"
-#include "server/client_connection.h"
 #include "server/openai_json.h"
+#include "server/request_log.h"
 #include "tokenizer/tokenizer.h"
 
 namespace pocketllm::server {
@@ -19,22 +16,26 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-// Per-request figures for the log line: a request is served by one thread from
-// routing to logging (the stream's content provider runs on it too).
-thread_local Clock::time_point t_start;
-thread_local bool t_started = false;
-thread_local int64_t t_tokens = 0;
+using std::chrono::milliseconds;
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-void set_json(httplib::Response& res, int status, const json& j) {
-  res.status = status;
-  res.set_content(dump(j), "application/json");
+const char* error_type(int status) {
+  switch (status) {
+    case 401: return "authentication_error";
+    case 404: return "not_found_error";
+    case 503: return "unavailable_error";
+    default: return status >= 500 ? "server_error" : "invalid_request_error";
+  }
 }
 
-void set_error(httplib::Response& res, int status, const std::string& type, const std::string& message) {
-  set_json(res, status, error_body(status, type, message));
+http::Response json_response(int status, const json& j, std::vector<http::Header> headers = {}) {
+  return {status, "application/json", dump(j), std::move(headers)};
+}
+
+http::Response error_response(int status, const std::string& type, const std::string& message,
+                              std::vector<http::Header> headers = {}) {
+  return json_response(status, error_body(status, type, message), std::move(headers));
 }
 
 std::string new_id(const char* prefix) {
@@ -43,198 +44,109 @@ std::string new_id(const char* prefix) {
   return fmt::format("{}{:x}{:06x}", prefix, salt & 0xffffff, counter.fetch_add(1));
 }
 
-bool authorized(const httplib::Request& req, const std::string& key) {
-  if (req.get_header_value("Authorization") == "Bearer " + key) return true;
-  return req.get_header_value("x-api-key") == key;
+// The key is a secret: the comparison takes a time that depends only on what the client sent.
+bool same_secret(std::string_view given, std::string_view secret) {
+  unsigned diff = given.size() == secret.size() ? 0u : 1u;
+  for (size_t i = 0; i < given.size(); ++i)
+    diff |= static_cast<unsigned char>(given[i]) ^ static_cast<unsigned char>(i < secret.size() ? secret[i] : 0);
+  return diff == 0;
 }
+
+bool authorized(const http::Request& req, const std::string& key) {
+  return same_secret(req.header("authorization"), "Bearer " + key) || same_secret(req.header("x-api-key"), key);
+}
+
+// The client went away, or the handler ended early: the scheduler frees the slot at its next step.
+struct CancelOnExit {
+  std::shared_ptr<GenJob> job;
+  ~CancelOnExit() { job->cancel(); }
+};
 
 }  // namespace
 
-HttpApi::HttpApi(ServerOptions o) : opt_(std::move(o)), svr_(std::make_unique<httplib::Server>()) {
-  const int n = std::max(4, opt_.http_threads);
-  svr_->new_task_queue = [n] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
-  svr_->set_payload_max_length(opt_.max_body_bytes);
-  svr_->set_keep_alive_timeout(5);
-  // httplib's default sets SO_REUSEPORT, which lets a second server bind a port that
-  // is in use (the two then share its connections): SO_REUSEADDR only, and remember
-  // the socket to widen its listen backlog after binding.
-  svr_->set_socket_options([this](socket_t sock) {
-    const int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    listen_fd_ = sock;
-  });
+HttpApi::HttpApi(ServerOptions o) : opt_(std::move(o)) {
+  http::ServerLimits lim;
+  lim.parser.max_body_bytes = opt_.max_body_bytes;
+  lim.parser.max_header_bytes = opt_.max_header_bytes;
+  lim.max_connections = opt_.max_connections;
+  lim.max_workers = static_cast<size_t>(std::max(1, opt_.http_threads));
+  lim.request_timeout = milliseconds(static_cast<int64_t>(opt_.request_timeout_s * 1000));
+  http::ServerHooks hooks;
+  hooks.handle = [this](http::Exchange& ex) { handle(ex); };
+  hooks.error = [](int status, const std::string& message) {
+    return error_response(status, error_type(status), message);
+  };
+  hooks.log = [this](const http::LogEntry& e) {
+    if (!opt_.log_requests) return;
+    const std::string line = request_log_line(e.method, e.path, e.status, e.tokens, e.ms);
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  };
+  server_ = std::make_unique<http::Server>(lim, std::move(hooks));
   install_routes();
 }
 
 HttpApi::~HttpApi() = default;
 
-int HttpApi::bind() {
-  int port = opt_.port;
-  if (port == 0) {
-    port = svr_->bind_to_any_port(opt_.host);
-    if (port <= 0) fail("cannot bind to {} (any port)", opt_.host);
-  } else if (!svr_->bind_to_port(opt_.host, port)) {
-    fail("cannot bind to {}:{} (in use, or not an address of this machine)", opt_.host, port);
-  }
-  // httplib listens with a backlog of 5. A burst of clients overflows that queue; the
-  // kernel then drops handshakes and some clients lose their request and get no answer
-  // (issue 7). The kernel caps the backlog at net.core.somaxconn.
-  if (listen_fd_ < 0 || ::listen(listen_fd_, SOMAXCONN) != 0) fail("cannot listen on {}:{}", opt_.host, port);
-  return port;
-}
-
-void HttpApi::listen() { svr_->listen_after_bind(); }
-void HttpApi::stop() { svr_->stop(); }
-bool HttpApi::running() const { return svr_->is_running(); }
+int HttpApi::bind() { return server_->bind(opt_.host, opt_.port); }
+void HttpApi::listen() { server_->run(); }
+void HttpApi::stop() { server_->stop(); }
+bool HttpApi::running() const { return server_->running(); }
 
 void HttpApi::attach(Backend b) {
   backend_ = b;
   ready_.store(true);
 }
 
+void HttpApi::handle(http::Exchange& ex) {
+  const http::Request& req = ex.request();
+  if (!opt_.api_key.empty() && req.path != "/health" && !authorized(req, opt_.api_key)) {
+    ex.send(error_response(401, "authentication_error", "invalid or missing API key (send 'Authorization: Bearer KEY')"));
+    return;
+  }
+  const http::Router::Match route = router_.find(req.method, req.path);
+  if (!route.handler && route.allow.empty()) {
+    ex.send(error_response(404, "not_found_error", fmt::format("no route for {} {}", req.method, req.path)));
+    return;
+  }
+  if (!route.handler) {
+    ex.send(error_response(405, "invalid_request_error",
+                           fmt::format("{} is not allowed on {} (allowed: {})", req.method, req.path, route.allow),
+                           {{"Allow", route.allow}}));
+    return;
+  }
+  try {
+    if (!ready_.load()) throw ApiError(503, "unavailable_error", "the model is loading");
+    (*route.handler)(ex);
+  } catch (const ApiError& e) {
+    if (!ex.responded()) ex.send(error_response(e.status(), e.type(), e.what()));
+  } catch (const std::exception& e) {
+    if (!ex.responded()) ex.send(error_response(500, "server_error", e.what()));
+  }
+}
+
 void HttpApi::install_routes() {
-  httplib::Server& s = *svr_;
-
-  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    t_start = Clock::now();
-    t_started = true;
-    t_tokens = 0;
-    if (!opt_.api_key.empty() && req.path != "/health" && !authorized(req, opt_.api_key)) {
-      set_error(res, 401, "authentication_error", "invalid or missing API key (send 'Authorization: Bearer KEY')");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-
-  // Errors httplib produces itself (no route, body too large, bad HTTP) get OpenAI's shape too.
-  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    const int st = res.status;
-    if (st == 404) set_error(res, 404, "not_found_error", fmt::format("no route for {} {}", req.method, req.path));
-    else if (st == 413) set_error(res, 413, "invalid_request_error", "the request body is too large");
-    else if (st < 500) set_error(res, st, "invalid_request_error", "malformed HTTP request");
-    else set_error(res, st, "server_error", "internal server error");
-  });
-
-  s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    if (!opt_.log_requests) return;
-    const double ms = t_started ? std::chrono::duration<double, std::milli>(Clock::now() - t_start).count() : 0.0;
-    std::fprintf(stderr, "%s %s %d tokens=%lld ms=%.1f\n", req.method.c_str(), req.path.c_str(), res.status,
-                 static_cast<long long>(t_tokens), ms);
-    t_started = false;
-  });
-
-  // Runs a handler with the API's error mapping; before the model is loaded it answers 503.
-  using Fn = std::function<void(const httplib::Request&, httplib::Response&)>;
-  auto guard = [this](Fn fn) {
-    return [this, fn](const httplib::Request& req, httplib::Response& res) {
-      try {
-        if (!ready_.load()) throw ApiError(503, "unavailable_error", "the model is loading");
-        fn(req, res);
-      } catch (const ApiError& e) {
-        set_error(res, e.status(), e.type(), e.what());
-      } catch (const std::exception& e) {
-        set_error(res, 500, "server_error", e.what());
-      }
-    };
-  };
-
-  s.Get("/health", guard([this](const httplib::Request&, httplib::Response& res) {
+  router_.add("GET", "/health", [this](http::Exchange& ex) {
     json st = backend_.scheduler->state();
-    set_json(res, 200, {{"status", "ok"}, {"slots_idle", st["slots_idle"]}, {"slots_busy", st["slots_busy"]},
-                        {"queued", st["queued"]}});
-  }));
-  s.Get("/slots", guard([this](const httplib::Request&, httplib::Response& res) {
-    set_json(res, 200, backend_.scheduler->state());
-  }));
+    ex.send(json_response(200, {{"status", "ok"}, {"slots_idle", st["slots_idle"]}, {"slots_busy", st["slots_busy"]},
+                                {"queued", st["queued"]}}));
+  });
+  router_.add("GET", "/slots", [this](http::Exchange& ex) { ex.send(json_response(200, backend_.scheduler->state())); });
 
-  auto models = guard([this](const httplib::Request&, httplib::Response& res) {
+  auto models = [this](http::Exchange& ex) {
     json m = {{"id", opt_.model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "pocketllm"},
               {"meta", {{"n_ctx_slot", backend_.scheduler->n_ctx()}, {"n_vocab", backend_.model->cfg.n_vocab}}}};
-    set_json(res, 200, {{"object", "list"}, {"data", json::array({m})}});
-  });
-  s.Get("/v1/models", models);
-  s.Get("/models", models);
-
-  auto generation = [this, guard](bool chat) {
-    return guard([this, chat](const httplib::Request& req, httplib::Response& res) {
-      const json body = parse_body(req.body);
-      CompletionRequest cr = chat ? parse_chat_request(body, *backend_.fmt, backend_.defaults)
-                                  : parse_completion_request(body, *backend_.model->tokenizer, backend_.defaults);
-      ResponseMeta meta{new_id(chat ? "chatcmpl-" : "cmpl-"), opt_.model_id,
-                        static_cast<int64_t>(std::time(nullptr)), chat};
-      std::shared_ptr<GenJob> job = backend_.scheduler->submit(std::move(cr.gen));
-      if (!cr.stream) {
-        // A client that hangs up frees its slot: look at its connection every 100 ms.
-        const ClientConnection conn(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
-        auto next_check = Clock::now();
-        std::string text;
-        GenEvent ev;
-        for (;;) {
-          const bool got = job->next(ev, std::chrono::milliseconds(100));
-          if (Clock::now() >= next_check) {
-            if (conn.closed()) {
-              job->cancel();  // the scheduler frees the slot at its next step
-              t_tokens = job->completion_tokens();
-              // Nobody reads this answer; 499 ("client closed request") marks it in the log.
-              set_error(res, 499, "invalid_request_error", "the client closed the connection");
-              return;
-            }
-            next_check = Clock::now() + std::chrono::milliseconds(100);
-          }
-          if (!got) continue;
-          if (ev.done) break;
-          text += ev.text;
-        }
-        t_tokens = job->completion_tokens();
-        if (!ev.error.empty()) throw ApiError(500, "server_error", ev.error);
-        set_json(res, 200, full_response(meta, text, ev.finish_reason,
-                                         usage_json(job->prompt_tokens(), job->completion_tokens(), job->cached_tokens())));
-        return;
-      }
-      res.set_header("Cache-Control", "no-cache");
-      res.set_chunked_content_provider(
-          "text/event-stream",
-          [job, meta](size_t, httplib::DataSink& sink) {
-            auto send = [&](const json& j) {
-              const std::string line = "data: " + dump(j) + "\n\n";
-              return sink.write(line.data(), line.size());
-            };
-            auto gone = [&] {
-              job->cancel();  // the scheduler frees the slot at its next step
-              t_tokens = job->completion_tokens();
-              return false;
-            };
-            if (meta.chat && !send(stream_chunk(meta, "", true, "", json()))) return gone();
-            GenEvent ev;
-            for (;;) {
-              if (!job->next(ev, std::chrono::milliseconds(200))) {
-                if (!sink.is_writable()) return gone();
-                continue;
-              }
-              if (ev.done) break;
-              if (!send(stream_chunk(meta, ev.text, false, "", json()))) return gone();
-            }
-            t_tokens = job->completion_tokens();
-            const bool ok = ev.error.empty()
-                                ? send(stream_chunk(meta, "", false, ev.finish_reason,
-                                                    usage_json(job->prompt_tokens(), job->completion_tokens(), job->cached_tokens())))
-                                : send(error_body(500, "server_error", ev.error));
-            static const std::string done = "data: [DONE]\n\n";
-            if (!ok || !sink.write(done.data(), done.size())) return false;
-            sink.done();
-            return true;
-          },
-          [job](bool) { job->cancel(); });
-    });
+    ex.send(json_response(200, {{"object", "list"}, {"data", json::array({m})}}));
   };
-  s.Post("/v1/chat/completions", generation(true));
-  s.Post("/chat/completions", generation(true));
-  s.Post("/v1/completions", generation(false));
-  s.Post("/completions", generation(false));
+  router_.add("GET", "/v1/models", models);
+  router_.add("GET", "/models", models);
 
-  s.Post("/tokenize", guard([this](const httplib::Request& req, httplib::Response& res) {
-    const json body = parse_body(req.body);
+  for (const char* path : {"/v1/chat/completions", "/chat/completions"})
+    router_.add("POST", path, [this](http::Exchange& ex) { generate(ex, true); });
+  for (const char* path : {"/v1/completions", "/completions"})
+    router_.add("POST", path, [this](http::Exchange& ex) { generate(ex, false); });
+
+  router_.add("POST", "/tokenize", [this](http::Exchange& ex) {
+    const json body = parse_body(ex.request().body);
     auto it = body.find("content");
     if (it == body.end() || !it->is_string()) bad_request("'content' must be a string");
     bool add_special = false, parse_special = true;
@@ -247,10 +159,10 @@ void HttpApi::install_routes() {
       parse_special = body["parse_special"].get<bool>();
     }
     const auto ids = backend_.model->tokenizer->encode(it->get<std::string>(), add_special, parse_special);
-    set_json(res, 200, {{"tokens", ids}});
-  }));
-  s.Post("/detokenize", guard([this](const httplib::Request& req, httplib::Response& res) {
-    const json body = parse_body(req.body);
+    ex.send(json_response(200, {{"tokens", ids}}));
+  });
+  router_.add("POST", "/detokenize", [this](http::Exchange& ex) {
+    const json body = parse_body(ex.request().body);
     auto it = body.find("tokens");
     if (it == body.end() || !it->is_array()) bad_request("'tokens' must be an array of token ids");
     const Tokenizer& tok = *backend_.model->tokenizer;
@@ -261,8 +173,74 @@ void HttpApi::install_routes() {
       if (id < 0 || id >= tok.n_vocab()) bad_request(fmt::format("token id {} is outside the vocabulary", id));
       ids.push_back(static_cast<int32_t>(id));
     }
-    set_json(res, 200, {{"content", tok.decode(ids)}});
-  }));
+    ex.send(json_response(200, {{"content", tok.decode(ids)}}));
+  });
+}
+
+// /v1/chat/completions and /v1/completions, whole or streamed as server-sent events.
+void HttpApi::generate(http::Exchange& ex, bool chat) {
+  const json body = parse_body(ex.request().body);
+  CompletionRequest cr = chat ? parse_chat_request(body, *backend_.fmt, backend_.defaults)
+                              : parse_completion_request(body, *backend_.model->tokenizer, backend_.defaults);
+  const ResponseMeta meta{new_id(chat ? "chatcmpl-" : "cmpl-"), opt_.model_id, static_cast<int64_t>(std::time(nullptr)),
+                          chat};
+  const CancelOnExit job{backend_.scheduler->submit(std::move(cr.gen))};
+  const auto usage = [&] {
+    return usage_json(job.job->prompt_tokens(), job.job->completion_tokens(), job.job->cached_tokens());
+  };
+  const auto gone = [&] {
+    ex.set_log_tokens(job.job->completion_tokens());
+    ex.abandon(499);  // nobody reads the answer; 499 ("client closed request") marks it in the log
+  };
+  GenEvent ev;
+  if (!cr.stream) {
+    // A client that hangs up frees its slot: look at its connection every 100 ms.
+    auto next_check = Clock::now();
+    std::string text;
+    for (;;) {
+      const bool got = job.job->next(ev, milliseconds(100));
+      if (Clock::now() >= next_check) {
+        if (ex.client_gone()) return gone();
+        next_check = Clock::now() + milliseconds(100);
+      }
+      if (!got) continue;
+      if (ev.done) break;
+      text += ev.text;
+    }
+    ex.set_log_tokens(job.job->completion_tokens());
+    if (!ev.error.empty()) throw ApiError(500, "server_error", ev.error);
+    ex.send(json_response(200, full_response(meta, text, ev.finish_reason, usage())));
+    return;
+  }
+  // stream_options.include_usage (OpenAI): every chunk carries "usage": null and an extra
+  // last chunk with "choices": [] has the usage. Without it the finish chunk carries it.
+  const auto send = [&](json j) {
+    if (cr.include_usage && !j.contains("usage")) j["usage"] = nullptr;
+    return ex.write("data: " + dump(j) + "\n\n");
+  };
+  // An SSE comment: what a client that only half-closed gets to prove it still reads.
+  if (!ex.begin_stream(200, "text/event-stream", {{"Cache-Control", "no-cache"}}, ":\n\n")) return gone();
+  if (meta.chat && !send(stream_chunk(meta, "", true, ""))) return gone();
+  for (;;) {
+    if (!job.job->next(ev, milliseconds(200))) {
+      if (ex.client_gone()) return gone();
+      continue;
+    }
+    if (ev.done) break;
+    if (!send(stream_chunk(meta, ev.text, false, ""))) return gone();
+  }
+  ex.set_log_tokens(job.job->completion_tokens());
+  bool ok;
+  if (!ev.error.empty()) {
+    ok = ex.write("data: " + dump(error_body(500, "server_error", ev.error)) + "\n\n");
+  } else if (cr.include_usage) {
+    ok = send(stream_chunk(meta, "", false, ev.finish_reason)) && send(stream_usage_chunk(meta, usage()));
+  } else {
+    json last = stream_chunk(meta, "", false, ev.finish_reason);
+    last["usage"] = usage();
+    ok = send(last);
+  }
+  if (!ok || !ex.write("data: [DONE]\n\n") || !ex.end_stream()) gone();
 }
 
 }  // namespace pocketllm::server

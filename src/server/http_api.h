@@ -1,6 +1,7 @@
-// The OpenAI-compatible HTTP front end (cpp-httplib): routes, API key check,
-// errors, SSE streaming and one log line per request. The model is attached
-// after the socket is bound, so /health answers 503 while it loads.
+// The OpenAI-compatible HTTP front end on the server's own HTTP/1.1 layer
+// (server/http/): routes, API key check, errors, SSE streaming and one log line
+// per request. The model is attached after the socket is bound, so /health
+// answers 503 while it loads.
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -9,11 +10,9 @@
 
 #include "runtime/chat_format.h"
 #include "sampling/sampler.h"
+#include "server/http/router.h"
+#include "server/http/server.h"
 #include "server/scheduler.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace pocketllm::server {
 
@@ -23,7 +22,10 @@ struct ServerOptions {
   std::string api_key;  // empty: no authentication
   std::string model_id;  // name shown by /v1/models
   size_t max_body_bytes = 4u << 20;
-  int http_threads = 32;  // concurrent connections served
+  size_t max_header_bytes = 32u << 10;
+  size_t max_connections = 256;
+  int http_threads = 32;  // requests handled at once (worker threads, started on demand)
+  double request_timeout_s = 10;  // to receive a whole request, from its first byte
   bool log_requests = true;
 };
 
@@ -43,6 +45,7 @@ class HttpApi {
   int bind();
   // Serves until stop() (blocks).
   void listen();
+  // Async-signal-safe; may come before listen().
   void stop();
   bool running() const;
   // Makes the API ready (before it, everything but /health answers 503).
@@ -50,11 +53,13 @@ class HttpApi {
 
  private:
   void install_routes();
+  void handle(http::Exchange& ex);
+  void generate(http::Exchange& ex, bool chat);
   ServerOptions opt_;
-  std::unique_ptr<httplib::Server> svr_;
+  http::Router router_;
+  std::unique_ptr<http::Server> server_;
   Backend backend_;
   std::atomic<bool> ready_{false};
-  int listen_fd_ = -1;  // the listening socket (httplib owns it)
 };
 
 }  // namespace pocketllm::server

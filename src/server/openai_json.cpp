@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "core/bounded_json.h"
 #include "core/error.h"
 #include "server/api_error.h"
 #include "tokenizer/tokenizer.h"
@@ -64,10 +65,11 @@ std::string message_content(const json& c) {
   if (!c.is_array()) bad_request("a message 'content' must be a string or an array of text parts");
   std::string out;
   for (auto& part : c) {
-    if (!part.is_object() || part.value("type", json()) != "text" || !part.contains("text") ||
-        !part["text"].is_string())
+    const json* type = part.is_object() ? field(part, "type") : nullptr;
+    const json* text = part.is_object() ? field(part, "text") : nullptr;
+    if (!type || *type != "text" || !text || !text->is_string())
       bad_request("only text content parts ({\"type\":\"text\",\"text\":...}) are supported");
-    out += part["text"].get<std::string>();
+    out += text->get_ref<const std::string&>();
   }
   return out;
 }
@@ -75,8 +77,14 @@ std::string message_content(const json& c) {
 }  // namespace
 
 json parse_body(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) bad_request("the request body is not valid JSON");
+  json j;
+  try {
+    j = parse_json_bounded(body, "the request body");
+  } catch (const json::exception&) {
+    bad_request("the request body is not valid JSON");
+  } catch (const JsonTooDeep& e) {
+    bad_request(e.what());
+  }
   if (!j.is_object()) bad_request("the request body must be a JSON object");
   return j;
 }
@@ -105,6 +113,14 @@ CompletionRequest parse_common(const json& body, const SamplingParams& defaults)
     if (!v->is_boolean()) bad_request("'stream' must be a boolean");
     r.stream = v->get<bool>();
   }
+  // OpenAI: only meaningful with stream: true; ignored otherwise (as llama.cpp does).
+  if (const json* v = field(body, "stream_options")) {
+    if (!v->is_object()) bad_request("'stream_options' must be an object");
+    if (const json* u = field(*v, "include_usage")) {
+      if (!u->is_boolean()) bad_request("'stream_options.include_usage' must be a boolean");
+      r.include_usage = u->get<bool>();
+    }
+  }
   if (const json* v = field(body, "model"); v && !v->is_string()) bad_request("'model' must be a string");
   return r;
 }
@@ -119,7 +135,9 @@ CompletionRequest parse_chat_request(const json& body, const ChatFormatter& fmt,
     if (!m.is_object()) bad_request("each message must be an object");
     const json* role = field(m, "role");
     if (!role || !role->is_string()) bad_request("each message needs a string 'role'");
-    conv.push_back({role->get<std::string>(), message_content(m.value("content", json()))});
+    // A pointer, not m.value("content", ...): that would copy the content.
+    const json* content = field(m, "content");
+    conv.push_back({role->get<std::string>(), content ? message_content(*content) : std::string()});
   }
   std::string rendered;
   try {
@@ -174,8 +192,7 @@ json full_response(const ResponseMeta& m, const std::string& text, const std::st
   return r;
 }
 
-json stream_chunk(const ResponseMeta& m, const std::string& text, bool role_only, const std::string& finish_reason,
-                  const json& usage) {
+json stream_chunk(const ResponseMeta& m, const std::string& text, bool role_only, const std::string& finish_reason) {
   json r = base(m, m.chat ? "chat.completion.chunk" : "text_completion");
   json choice = {{"index", 0}, {"logprobs", nullptr},
                  {"finish_reason", finish_reason.empty() ? json() : json(finish_reason)}};
@@ -188,7 +205,13 @@ json stream_chunk(const ResponseMeta& m, const std::string& text, bool role_only
     choice["text"] = text;
   }
   r["choices"] = json::array({choice});
-  if (!finish_reason.empty()) r["usage"] = usage;
+  return r;
+}
+
+json stream_usage_chunk(const ResponseMeta& m, const json& usage) {
+  json r = base(m, m.chat ? "chat.completion.chunk" : "text_completion");
+  r["choices"] = json::array();
+  r["usage"] = usage;
   return r;
 }
 

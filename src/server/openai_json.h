@@ -13,9 +13,11 @@ namespace pocketllm::server {
 struct CompletionRequest {
   GenRequest gen;
   bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
 };
 
-// Parses a JSON body; throws ApiError 400 when it is not a JSON object.
+// Parses a JSON body; throws ApiError 400 when it is not a JSON object or nests
+// deeper than kMaxJsonDepth (core/bounded_json.h).
 nlohmann::json parse_body(const std::string& body);
 
 // Sampling fields and limits common to both endpoints, over `defaults`.
@@ -39,9 +41,11 @@ nlohmann::json usage_json(int64_t prompt_tokens, int64_t completion_tokens, int6
 // A whole (non-streamed) chat.completion or text_completion.
 nlohmann::json full_response(const ResponseMeta& m, const std::string& text, const std::string& finish_reason,
                              const nlohmann::json& usage);
-// One stream chunk. For chat, `role_only` gives the first delta {role:"assistant"};
-// `finish_reason` non-empty (with usage) gives the last chunk.
+// One stream chunk (without "usage"). For chat, `role_only` gives the first delta
+// {role:"assistant"}; `finish_reason` non-empty gives the last chunk with a choice.
 nlohmann::json stream_chunk(const ResponseMeta& m, const std::string& text, bool role_only,
-                            const std::string& finish_reason, const nlohmann::json& usage);
+                            const std::string& finish_reason);
+// stream_options.include_usage: the extra chunk before [DONE], "choices": [] and the usage.
+nlohmann::json stream_usage_chunk(const ResponseMeta& m, const nlohmann::json& usage);
 
 }  // namespace pocketllm::server

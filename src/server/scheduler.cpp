@@ -1,9 +1,10 @@
 #include "server/scheduler.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "core/error.h"
-#include "runtime/chat_session.h"
+#include "runtime/generation.h"
 #include "server/api_error.h"
 #include "tokenizer/tokenizer.h"
 
@@ -28,27 +29,33 @@ void GenJob::push(GenEvent ev) {
 // A sequence slot: its own KV cache plus the state of the request it serves.
 struct Scheduler::Slot {
   int id = 0;
-  std::unique_ptr<Context> ctx;
-  std::vector<int32_t> cached;  // ids whose K/V are in ctx (size == ctx->n_past())
+  Sequence seq;
+  std::vector<int32_t> cached;  // ids whose K/V are in seq (size == seq.n_past())
   std::shared_ptr<GenJob> job;  // null: free
-  std::unique_ptr<Sampler> sampler;
-  std::unique_ptr<StreamDecoder> dec;
-  std::unique_ptr<StopStringFilter> stops;
-  int64_t n_gen = 0;
-  int32_t pending = -1;  // sampled, shown, not yet decoded
-  int64_t prefill_pos = -1;  // >= 0: prompt tokens [0, prefill_pos) are in ctx, the rest still to run
+  std::optional<Generation> gen;
+  int64_t prefill_pos = -1;  // >= 0: prompt tokens [0, prefill_pos) are in seq, the rest still to run
+
+  explicit Slot(Sequence s) : seq(std::move(s)) {}
+  // Its last drawn token waits for its forward pass.
+  bool decoding() const { return job && prefill_pos < 0 && gen && !gen->done() && !gen->tokens().empty(); }
 };
 
-Scheduler::Scheduler(const Model& m, const SchedulerOptions& o) : m_(m), opt_(o) {
+namespace {
+EngineParams engine_params(const SchedulerOptions& o) {
+  // One step runs every slot's decode row and one prefill chunk.
+  return {std::max<int64_t>(1, o.ctx.n_batch) + o.n_slots, o.ctx.n_threads};
+}
+}  // namespace
+
+Scheduler::Scheduler(const Model& m, const SchedulerOptions& o) : m_(m), opt_(o), engine_(m, engine_params(o)) {
   if (!m.tokenizer) fail("the server needs a tokenizer");
   if (opt_.n_slots < 1) fail("--parallel must be at least 1");
   for (int i = 0; i < opt_.n_slots; ++i) {
-    auto s = std::make_unique<Slot>();
+    auto s = std::make_unique<Slot>(engine_.new_sequence(opt_.ctx.n_ctx, opt_.ctx.kv_type));
     s->id = i;
-    s->ctx = std::make_unique<Context>(m, opt_.ctx);
     slots_.push_back(std::move(s));
   }
-  n_ctx_ = slots_[0]->ctx->n_ctx();
+  n_ctx_ = slots_[0]->seq.n_ctx();
   n_past_snapshot_.assign(slots_.size(), 0);
   thread_ = std::thread([this] { run(); });
 }
@@ -119,10 +126,9 @@ void Scheduler::run() {
     // Clients that went away free their slots now, before any more work.
     for (auto& s : slots_)
       if (s->job && s->job->cancelled()) release(*s);
-    step_prefill();
-    step_decode();
+    step();
     std::lock_guard<std::mutex> lk(mu_);
-    for (size_t i = 0; i < slots_.size(); ++i) n_past_snapshot_[i] = slots_[i]->ctx->n_past();
+    for (size_t i = 0; i < slots_.size(); ++i) n_past_snapshot_[i] = slots_[i]->seq.n_past();
   }
   // Shutting down: tell every waiting client.
   std::lock_guard<std::mutex> lk(mu_);
@@ -144,7 +150,7 @@ void Scheduler::admit(std::vector<Slot*>& started) {
     size_t best_lcp = 0;
     for (auto& s : slots_) {
       if (s->job) continue;
-      const size_t lcp = common_prefix(s->cached, job->request().prompt);
+      const size_t lcp = reusable_prefix(s->cached, job->request().prompt);
       if (!best || lcp > best_lcp) {
         best = s.get();
         best_lcp = lcp;
@@ -158,86 +164,106 @@ void Scheduler::admit(std::vector<Slot*>& started) {
 }
 
 // Sets up a newly admitted request: keeps the cached prefix of its prompt; the
-// rest is prefilled by step_prefill, one chunk per step.
+// rest is prefilled by step(), one chunk per step.
 void Scheduler::start(Slot& s) {
   const GenRequest& r = s.job->request();
-  const Tokenizer& tok = *m_.tokenizer;
-  s.n_gen = 0;
-  s.pending = -1;
-  s.sampler = std::make_unique<Sampler>(r.sampling, static_cast<int32_t>(m_.cfg.n_vocab));
-  s.dec = std::make_unique<StreamDecoder>(tok, true);
-  s.stops = std::make_unique<StopStringFilter>(r.stop);
-  if (r.max_tokens == 0) {
-    finish(s, "length");
+  GenerationLimits lim;
+  lim.max_tokens = r.max_tokens;
+  lim.stop = r.stop;
+  s.gen.emplace(m_, Sampler(r.sampling, static_cast<int32_t>(m_.cfg.n_vocab)), std::move(lim));
+  s.gen->start(r.prompt);
+  if (s.gen->done()) {  // max_tokens 0
+    finish(s, finish_reason_name(s.gen->finish()));
     return;
   }
-  size_t lcp = std::min(common_prefix(r.prompt, s.cached), static_cast<size_t>(s.ctx->n_past()));
-  if (lcp == r.prompt.size()) --lcp;  // one token must run to produce logits
-  s.ctx->truncate(static_cast<int64_t>(lcp));
+  const size_t lcp = reusable_prefix(s.cached, r.prompt);
+  s.seq.truncate(static_cast<int64_t>(lcp));
   s.cached.resize(lcp);
-  s.job->cached_tokens_.store(static_cast<int64_t>(lcp));
-  for (int32_t id : r.prompt) s.sampler->accept(id);
+  s.job->set_cached_tokens(static_cast<int64_t>(lcp));
   s.prefill_pos = static_cast<int64_t>(lcp);
 }
 
-// Runs the next chunk (at most n_batch tokens) of every prompt being prefilled,
-// so a long prompt does not stop the other slots' streams for its whole prefill:
-// generating slots decode a token between chunks. A prompt's last chunk gives the
-// logits of its first answer token.
-void Scheduler::step_prefill() {
-  const int64_t chunk = std::max<int64_t>(1, opt_.ctx.n_batch);
-  for (auto& sp : slots_) {
-    Slot& s = *sp;
-    if (!s.job || s.prefill_pos < 0) continue;
-    const std::vector<int32_t>& prompt = s.job->request().prompt;
-    const int64_t n = std::min<int64_t>(chunk, static_cast<int64_t>(prompt.size()) - s.prefill_pos);
-    try {
-      const float* logits = s.ctx->eval(prompt.data() + s.prefill_pos, n);
-      s.cached.insert(s.cached.end(), prompt.begin() + s.prefill_pos, prompt.begin() + s.prefill_pos + n);
-      s.prefill_pos += n;
-      {
-        std::lock_guard<std::mutex> lk(mu_);
-        prefill_chunks_ += 1;
-      }
-      if (s.prefill_pos < static_cast<int64_t>(prompt.size())) continue;
-      s.prefill_pos = -1;
-      on_token(s, s.sampler->sample(logits));
-    } catch (const std::exception& e) {
-      s.prefill_pos = -1;
-      s.cached.resize(std::min(s.cached.size(), static_cast<size_t>(s.ctx->n_past())));
-      s.ctx->truncate(static_cast<int64_t>(s.cached.size()));
-      finish(s, "", e.what());
+// The slot whose prompt gets this step's prefill chunk: the slots take turns.
+Scheduler::Slot* Scheduler::next_prefill() {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = *slots_[(prefill_turn_ + i) % slots_.size()];
+    if (s.job && s.prefill_pos >= 0) {
+      prefill_turn_ = (prefill_turn_ + i + 1) % slots_.size();
+      return &s;
+    }
+  }
+  return nullptr;
+}
+
+// One forward pass: the pending token of every generating slot, then the next
+// chunk of one prompt being prefilled (whose last chunk gives the logits of its
+// first answer token).
+void Scheduler::step() {
+  std::vector<Slot*> decoding;
+  std::vector<Engine::Row> rows;
+  for (auto& s : slots_)
+    if (s->decoding()) {
+      decoding.push_back(s.get());
+      rows.push_back({&s->seq, s->gen->last(), true});
+    }
+  Slot* pre = next_prefill();
+  int64_t chunk = 0;
+  bool prompt_done = false;
+  if (pre) {
+    const std::vector<int32_t>& prompt = pre->job->request().prompt;
+    chunk = std::min<int64_t>({std::max<int64_t>(1, opt_.ctx.n_batch), static_cast<int64_t>(prompt.size()) - pre->prefill_pos,
+                               engine_.n_batch() - static_cast<int64_t>(rows.size())});
+    prompt_done = pre->prefill_pos + chunk == static_cast<int64_t>(prompt.size());
+    for (int64_t i = 0; i < chunk; ++i)
+      rows.push_back({&pre->seq, prompt[static_cast<size_t>(pre->prefill_pos + i)], prompt_done && i + 1 == chunk});
+  }
+  if (rows.empty()) return;
+  const float* logits = nullptr;
+  try {
+    logits = engine_.forward(rows);
+  } catch (const std::exception& e) {
+    // forward() changes no sequence when it fails: each slot keeps what it had.
+    for (Slot* s : decoding) finish(*s, "", e.what());
+    if (pre) finish(*pre, "", e.what());
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    decode_steps_ += !decoding.empty();
+    decode_steps_while_prefilling_ += !decoding.empty() && pre;
+    prefill_chunks_ += pre != nullptr;
+    max_batch_rows_ = std::max<int64_t>(max_batch_rows_, static_cast<int64_t>(decoding.size()));
+  }
+  const int64_t n_vocab = m_.cfg.n_vocab;
+  for (size_t i = 0; i < decoding.size(); ++i) {
+    Slot& s = *decoding[i];
+    s.cached.push_back(s.gen->last());
+    on_logits(s, logits + static_cast<int64_t>(i) * n_vocab);
+  }
+  if (pre) {
+    const std::vector<int32_t>& prompt = pre->job->request().prompt;
+    pre->cached.insert(pre->cached.end(), prompt.begin() + pre->prefill_pos, prompt.begin() + pre->prefill_pos + chunk);
+    pre->prefill_pos += chunk;
+    if (prompt_done) {
+      pre->prefill_pos = -1;
+      on_logits(*pre, logits + static_cast<int64_t>(decoding.size()) * n_vocab);
     }
   }
 }
 
-void Scheduler::on_token(Slot& s, int32_t id) {
-  s.sampler->accept(id);
-  if (m_.tokenizer->is_eog(id)) {
-    finish(s, "stop");
-    return;
-  }
-  s.n_gen += 1;
-  s.job->completion_tokens_.store(s.n_gen);
-  std::string text = s.stops->push(s.dec->push(id));
-  if (!text.empty()) s.job->push({std::move(text), false, "", ""});
-  if (s.stops->stopped()) {
-    finish(s, "stop");
-  } else if (s.job->request().max_tokens >= 0 && s.n_gen >= s.job->request().max_tokens) {
-    finish(s, "length");
-  } else if (s.ctx->n_past() >= s.ctx->n_ctx()) {
-    finish(s, "length");  // no room left to decode this token
-  } else {
-    s.pending = id;
+// Draws the slot's next token; streams what can be shown; ends the request when the Generation ends.
+void Scheduler::on_logits(Slot& s, const float* logits) {
+  try {
+    std::string text = s.gen->step(logits, s.seq.n_ctx() - s.seq.n_past());
+    s.job->set_completion_tokens(s.gen->n_answer());
+    if (!text.empty()) s.job->push({std::move(text), false, "", ""});
+    if (s.gen->done()) finish(s, finish_reason_name(s.gen->finish()));
+  } catch (const std::exception& e) {
+    finish(s, "", e.what());
   }
 }
 
 void Scheduler::finish(Slot& s, const std::string& reason, const std::string& error) {
-  if (error.empty() && !s.stops->stopped()) {
-    std::string tail = s.stops->push(s.dec->flush());
-    tail += s.stops->flush();
-    if (!tail.empty()) s.job->push({std::move(tail), false, "", ""});
-  }
   s.job->push({"", true, reason, error});
   release(s);
 }
@@ -245,46 +271,8 @@ void Scheduler::finish(Slot& s, const std::string& reason, const std::string& er
 void Scheduler::release(Slot& s) {
   std::lock_guard<std::mutex> lk(mu_);
   s.job.reset();
-  s.pending = -1;
+  s.gen.reset();
   s.prefill_pos = -1;
-}
-
-// One batched forward pass: the pending token of every generating slot.
-void Scheduler::step_decode() {
-  std::vector<Slot*> active;
-  std::vector<Context*> ctxs;
-  std::vector<int32_t> tokens;
-  for (auto& s : slots_)
-    if (s->job && s->pending >= 0) {
-      active.push_back(s.get());
-      ctxs.push_back(s->ctx.get());
-      tokens.push_back(s->pending);
-    }
-  if (active.empty()) return;
-  const float* logits = nullptr;
-  try {
-    logits = decode_batch(ctxs, tokens);
-  } catch (const std::exception& e) {
-    for (Slot* s : active) {
-      s->ctx->truncate(static_cast<int64_t>(s->cached.size()));
-      finish(*s, "", e.what());
-    }
-    return;
-  }
-  const bool prefilling = std::any_of(slots_.begin(), slots_.end(), [](auto& s) { return s->job && s->prefill_pos >= 0; });
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    decode_steps_ += 1;
-    decode_steps_while_prefilling_ += prefilling;
-    max_batch_rows_ = std::max<int64_t>(max_batch_rows_, static_cast<int64_t>(active.size()));
-  }
-  const int64_t n_vocab = m_.cfg.n_vocab;
-  for (size_t i = 0; i < active.size(); ++i) {
-    Slot& s = *active[i];
-    s.cached.push_back(s.pending);
-    s.pending = -1;
-    on_token(s, s.sampler->sample(logits + static_cast<int64_t>(i) * n_vocab));
-  }
 }
 
 }  // namespace pocketllm::server

@@ -1,9 +1,11 @@
-// The generation scheduler: one thread owns the model's slot Contexts, admits
-// queued requests into free slots (reusing each slot's cached prompt prefix),
-// and decodes one token for every generating slot in ONE batched forward pass
-// per step (continuous batching). Prompts are prefilled in chunks of the slot
-// context's n_batch tokens, one chunk per step, so a long prompt does not stall
-// the other streams. HTTP threads talk to it through GenJob.
+// The generation scheduler: one thread owns the model's Engine (one thread pool,
+// one set of activation buffers) and a Sequence per slot, admits queued requests
+// into free slots (reusing each slot's cached prompt prefix), and runs ONE
+// forward pass per step holding the next token of every generating slot and at
+// most one chunk (n_batch tokens) of one prompt being prefilled (continuous
+// batching), so a long prompt does not stall the other streams. Each request's
+// sampling, stop strings and limits are a Generation (runtime/generation.h).
+// HTTP threads talk to it through GenJob.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "model/context.h"
+#include "model/engine.h"
 #include "sampling/sampler.h"
 
 namespace pocketllm::server {
@@ -51,10 +54,12 @@ class GenJob {
   int64_t completion_tokens() const { return completion_tokens_.load(); }
   int64_t cached_tokens() const { return cached_tokens_.load(); }
 
- private:
-  friend class Scheduler;
+  // The producer's side (the scheduler's thread).
   void push(GenEvent ev);
+  void set_completion_tokens(int64_t n) { completion_tokens_.store(n); }
+  void set_cached_tokens(int64_t n) { cached_tokens_.store(n); }
 
+ private:
   GenRequest req_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -66,7 +71,7 @@ class GenJob {
 
 struct SchedulerOptions {
   int n_slots = 1;
-  ContextParams ctx;       // per slot; its n_batch is also the prefill chunk per scheduler step
+  ContextParams ctx;       // per slot (n_ctx, kv_type); n_batch: the prefill chunk per step; n_threads: the engine's
   size_t max_queue = 64;   // requests waiting for a slot before 503
 };
 
@@ -90,16 +95,18 @@ class Scheduler {
   void run();
   void admit(std::vector<Slot*>& started);
   void start(Slot& s);
-  void on_token(Slot& s, int32_t id);
+  void on_logits(Slot& s, const float* logits);
   void finish(Slot& s, const std::string& reason, const std::string& error = "");
   void release(Slot& s);
-  void step_prefill();
-  void step_decode();
+  Slot* next_prefill();
+  void step();
 
   const Model& m_;
   SchedulerOptions opt_;
+  Engine engine_;
   int64_t n_ctx_ = 0;
   std::vector<std::unique_ptr<Slot>> slots_;
+  size_t prefill_turn_ = 0;  // round robin over the slots being prefilled
   mutable std::mutex mu_;  // guards queue_, the slots' job pointers and the state snapshot
   std::condition_variable cv_;
   std::deque<std::shared_ptr<GenJob>> queue_;

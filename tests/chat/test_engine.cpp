@@ -169,6 +169,10 @@ TEST(ChatLimits, HostileTemplatesFailFast) {
       {"deep not", deep_not},
       {"self-referencing namespace", "{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}"},
       {"integer overflow", "{{ 2 ** 64 }}"},
+      {"huge format precision", "{{ '%.2147483647f' | format(1.5) }}"},
+      {"huge format width", "{{ '%2147483647s' | format('x') }}"},
+      {"huge percent precision", "{{ '%.100000000f' % 1.5 }}"},
+      {"wide formats in a loop", "{% for i in range(100000) %}{{ '%60000d' | format(i) }}{% endfor %}"},
   };
   for (const auto& [name, tpl] : hostile) {
     auto t0 = std::chrono::steady_clock::now();
@@ -178,6 +182,15 @@ TEST(ChatLimits, HostileTemplatesFailFast) {
     EXPECT_LT(secs, 6.0) << name;
     std::cout << "  " << name << ": " << secs * 1000 << " ms: " << err.substr(0, 100) << "\n";
   }
+}
+
+// Width and precision past 65536 are refused with a clear error (they used to reach
+// 7.4 GB in printf, or come back silently cut to 511 bytes).
+TEST(ChatLimits, FormatFieldsAreBoundedNotTruncated) {
+  EXPECT_NE(error_of("{{ '%.2147483647f' | format(1.5) }}").find("precision larger than 65536"), std::string::npos);
+  EXPECT_NE(error_of("{{ '%99999s' % 'x' }}").find("width larger than 65536"), std::string::npos);
+  EXPECT_EQ(render("{{ '%.65536f' | format(0.5) }}").size(), 65538u);
+  EXPECT_EQ(render("{{ '%65536s' | format('x') }}").size(), 65536u);
 }
 
 TEST(ChatLimits, DeepContextRejected) {

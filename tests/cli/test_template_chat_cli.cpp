@@ -77,6 +77,18 @@ TEST(TemplateCli, RaisingTemplateAndBadInputsExitOne) {
   EXPECT_EQ(r.out, "True|4|plain text");
 }
 
+// A --messages file nested 200,000 deep used to crash the command (a recursive copy
+// overflowed the stack); it is now a clear error.
+TEST(TemplateCli, DeeplyNestedMessagesFileIsAClearError) {
+  auto dir = ts::temp_dir("tmpldeep");
+  ts::write_file(dir / "t.jinja", "{{ messages | length }}");
+  const int depth = 200000;
+  ts::write_file(dir / "deep.json", R"([{"role":"user","content":)" + std::string(depth, '[') + std::string(depth, ']') + "}]");
+  auto r = ts::run_cli({"template", "--chat-template-file", (dir / "t.jinja").string(), "--messages", (dir / "deep.json").string()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("deep.json: JSON nested deeper than 128 levels"), std::string::npos) << r.err;
+}
+
 TEST(ChatCli, ScriptedThreeTurnsThroughAPipe) {
   auto dir = ts::temp_dir("chat");
   ts::write_file(dir / "story.jinja",

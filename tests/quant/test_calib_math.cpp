@@ -62,6 +62,30 @@ TEST(CalibStats, HessianIsMeanOuterProduct) {
 
 // U upper with Uᵀ U = H⁻¹ (blocked, threaded): checked as Uᵀ U H = I on sizes around
 // the 64-row blocks, and identical for 1 and 2 threads.
+// One channel 50x the others on every token: the report names it and measures it.
+TEST(CalibStats, OutliersNameTheChannelThatStandsOut) {
+  const int64_t cols = 8, n = 4;
+  std::vector<float> x(static_cast<size_t>(cols * n));
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t i = 0; i < cols; ++i) x[t * cols + i] = (i == 5 ? 50.0f : 1.0f) * ((t + i) % 2 ? 1.0f : -1.0f);
+  LinearStats st(cols, 2, false);
+  st.add(x.data(), cols, n);
+  const auto o = st.outliers(2);
+  const double rms = std::sqrt((7.0 + 2500.0) / 8.0);
+  EXPECT_NEAR(o.rms, rms, 1e-9);
+  EXPECT_NEAR(o.peak_to_rms, 50.0 / rms, 1e-6);
+  EXPECT_NEAR(o.token_peak_to_rms_median, 50.0 / rms, 1e-6);
+  ASSERT_EQ(o.top.size(), 2u);
+  EXPECT_EQ(o.top[0].index, 5);
+  EXPECT_NEAR(o.top[0].rms_ratio, 50.0 / rms, 1e-6);
+  EXPECT_EQ(o.top[1].index, 0);  // ties: the lowest index
+  // Smoothing divides the channel: the statistic follows exactly.
+  std::vector<float> s(cols, 1.0f);
+  s[5] = 50.0f;
+  st.divide_channels(s);
+  EXPECT_NEAR(st.outliers(1).peak_to_rms, 1.0, 1e-6);
+}
+
 TEST(CalibGptq, InverseFactorIsTheCholeskyFactorOfTheInverse) {
   for (int64_t n : {1, 5, 64, 65, 150, 200}) {
     std::mt19937 rng(static_cast<uint32_t>(n));

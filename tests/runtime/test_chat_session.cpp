@@ -4,6 +4,7 @@
 
 #include "model/context.h"
 #include "runtime/chat_session.h"
+#include "runtime/generation.h"
 #include "sampling/sampler.h"
 #include "support/test_support.h"
 #include "tokenizer/tokenizer.h"
@@ -20,6 +21,12 @@ std::unique_ptr<Model> stories() {
   LoadOptions lo;
   lo.tokenizer_path = (ts::shared_data() / "models/stories260K/tok512.bin").string();
   return load_model((ts::shared_data() / "models/stories260K/stories260K.bin").string(), lo);
+}
+
+size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  size_t n = 0;
+  while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
+  return n;
 }
 
 int32_t greedy_after(const Model& m, const std::vector<int32_t>& ids) {

@@ -1,6 +1,7 @@
 // Runs the real `pocketllm serve` binary on a free loopback port (--port 0,
 // port read from its "listening on" line) and talks to it over HTTP.
 #pragma once
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <filesystem>
@@ -29,6 +30,23 @@ class ServerProcess {
   pid_t pid_ = -1;
   int port_ = 0;
   std::filesystem::path dir_;
+};
+
+// A fixture whose tests share one server, started with Suite::flags() before the
+// suite's first test; its tests skip when it did not come up.
+template <class Suite>
+class SharedServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new ServerProcess(Suite::flags()); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    if (server_->port() == 0) GTEST_SKIP() << "server did not start";
+  }
+  int port() const { return server_->port(); }
+  static inline ServerProcess* server_ = nullptr;
 };
 
 struct HttpResult {

@@ -12,20 +12,10 @@ using namespace servertest;
 
 namespace {
 
-class Endpoints : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { server_ = new ServerProcess({"-np", "2", "-c", "256", "--alias", "tiny"}); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    if (server_->port() == 0) GTEST_SKIP() << "server did not start";
-  }
-  int port() const { return server_->port(); }
-  static ServerProcess* server_;
+class Endpoints : public SharedServerTest<Endpoints> {
+ public:
+  static std::vector<std::string> flags() { return {"-np", "2", "-c", "256", "--alias", "tiny"}; }
 };
-ServerProcess* Endpoints::server_ = nullptr;
 
 json chat_body(const std::string& user, double temp, int64_t seed, int max_tokens) {
   return {{"model", "tiny"},
@@ -106,6 +96,42 @@ TEST_F(Endpoints, StreamedChatEqualsNonStreamedForTheSameSeed) {
     EXPECT_EQ(last["choices"][0]["finish_reason"], w["choices"][0]["finish_reason"]);
     for (const char* k : {"prompt_tokens", "completion_tokens", "total_tokens"}) EXPECT_EQ(last["usage"][k], w["usage"][k]);
   }
+}
+
+// stream_options.include_usage (OpenAI): every chunk has "usage": null, then one
+// more chunk with "choices": [] carries the usage, before [DONE].
+TEST_F(Endpoints, IncludeUsageSendsAFinalUsageChunk) {
+  for (bool chat : {true, false}) {
+    SCOPED_TRACE(chat ? "chat" : "completion");
+    json body = chat ? chat_body("The little dog", 0, 1, 20) : json{{"prompt", "The little dog"}, {"max_tokens", 20}};
+    body["temperature"] = 0;
+    const std::string path = chat ? "/v1/chat/completions" : "/v1/completions";
+    auto whole = http_post(port(), path, body.dump());
+    ASSERT_EQ(whole.status, 200) << whole.body;
+    body["stream"] = true;
+    body["stream_options"] = {{"include_usage", true}};
+    auto s = http_stream(port(), path, body.dump());
+    ASSERT_EQ(s.status, 200);
+    ASSERT_GE(s.events.size(), 3u);
+    EXPECT_EQ(s.events.back(), "[DONE]");
+    const json usage_chunk = json::parse(s.events[s.events.size() - 2], nullptr, false);
+    ASSERT_TRUE(usage_chunk.is_object()) << s.events[s.events.size() - 2];
+    EXPECT_EQ(usage_chunk["choices"], json::array());
+    EXPECT_EQ(usage_chunk["object"], chat ? "chat.completion.chunk" : "text_completion");
+    for (const char* k : {"prompt_tokens", "completion_tokens", "total_tokens"})
+      EXPECT_EQ(usage_chunk["usage"][k], whole.json()["usage"][k]) << k;
+    for (size_t i = 0; i + 2 < s.events.size(); ++i) {
+      const json j = json::parse(s.events[i], nullptr, false);
+      ASSERT_TRUE(j.contains("usage")) << s.events[i];
+      EXPECT_TRUE(j["usage"].is_null()) << s.events[i];
+      EXPECT_EQ(j["choices"].size(), 1u);
+    }
+    EXPECT_EQ(stream_text(s), chat ? whole.json()["choices"][0]["message"]["content"] : whole.json()["choices"][0]["text"]);
+  }
+  json bad = chat_body("x", 0, 1, 2);
+  bad["stream"] = true;
+  bad["stream_options"] = {{"include_usage", "yes"}};
+  EXPECT_EQ(http_post(port(), "/v1/chat/completions", bad.dump()).status, 400);
 }
 
 TEST_F(Endpoints, SeedMattersAndGreedyIsRepeatable) {

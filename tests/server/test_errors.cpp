@@ -22,22 +22,10 @@ void expect_error(const HttpResult& r, int status, const std::string& type) {
   EXPECT_TRUE(j["error"]["message"].is_string() && !j["error"]["message"].get<std::string>().empty());
 }
 
-class Errors : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    server_ = new ServerProcess({"-np", "2", "-c", "128", "--max-body", "65536", "--queue-size", "4"});
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    if (server_->port() == 0) GTEST_SKIP() << "server did not start";
-  }
-  int port() const { return server_->port(); }
-  static ServerProcess* server_;
+class Errors : public SharedServerTest<Errors> {
+ public:
+  static std::vector<std::string> flags() { return {"-np", "2", "-c", "128", "--max-body", "65536", "--queue-size", "4"}; }
 };
-ServerProcess* Errors::server_ = nullptr;
 
 const json kChat = {{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 5}};
 

@@ -6,6 +6,7 @@
 
 #include "model/context.h"
 #include "runtime/generate.h"
+#include "runtime/generation.h"
 #include "sampling/sampler.h"
 
 namespace testsupport {
@@ -18,16 +19,14 @@ inline std::vector<int32_t> greedy_ids(const pocketllm::Model& m, const std::vec
   Context ctx(m, p);
   SamplingParams sp;
   sp.temp = 0;
-  Sampler s(sp, static_cast<int32_t>(m.cfg.n_vocab));
-  std::vector<int32_t> out;
-  GenerateOptions go;
-  go.n_predict = n;
-  go.is_eog = std::move(is_eog);
-  go.on_token = [&](int32_t id) {
-    out.push_back(id);
-    return true;
-  };
-  generate(ctx, s, prompt, go);
+  GenerationLimits lim;
+  lim.max_tokens = n;
+  lim.is_eog = std::move(is_eog);
+  Generation g(m, Sampler(sp, static_cast<int32_t>(m.cfg.n_vocab)), std::move(lim));
+  g.start(prompt);
+  generate(ctx, g, prompt);
+  std::vector<int32_t> out = g.tokens();
+  if (g.finish() == Finish::Eog) out.pop_back();  // the stop token is not included
   return out;
 }
 

@@ -50,6 +50,17 @@ std::string venv_python() {
   return "";
 }
 
+fs::path models_dir() {
+  if (const char* env = std::getenv("POCKETLLM_MODELS"); env && *env) return env;
+  if (const char* home = std::getenv("HOME")) return fs::path(home) / ".cache/pocketllm/models";
+  return fs::path(".cache/pocketllm/models");
+}
+
+bool models_required() {
+  const char* env = std::getenv("POCKETLLM_REQUIRE_MODELS");
+  return env && std::string(env) == "1";
+}
+
 std::string read_file(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
   if (!f) throw std::runtime_error("cannot read " + p.string());
@@ -65,23 +76,40 @@ void write_file(const fs::path& p, const std::string& bytes) {
 }
 
 CmdResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text) {
-  int in_pipe[2], out_pipe[2], err_pipe[2];
-  if (pipe(in_pipe) || pipe(out_pipe) || pipe(err_pipe)) throw std::runtime_error("pipe failed");
+  std::vector<std::string> argv{POCKETLLM_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, stdin_text);
+}
+
+pid_t spawn_command(const std::vector<std::string>& args, const std::vector<std::string>& env, int stdin_fd,
+                    int stdout_fd, int stderr_fd) {
+  if (args.empty()) throw std::runtime_error("spawn_command: no program");
   pid_t pid = fork();
-  if (pid == 0) {
-    dup2(in_pipe[0], 0);
-    dup2(out_pipe[1], 1);
-    dup2(err_pipe[1], 2);
-    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) close(fd);
-    std::vector<char*> argv;
-    std::string bin = POCKETLLM_BINARY;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
+  if (pid != 0) return pid;
+  int target = 0;
+  for (int fd : {stdin_fd, stdout_fd, stderr_fd}) {
+    if (fd >= 0) dup2(fd, target);  // the copy is inherited; the pipes' other ends are close-on-exec
+    ++target;
   }
+  for (const std::string& e : env) {
+    const size_t eq = e.find('=');
+    if (eq == std::string::npos) unsetenv(e.c_str());
+    else setenv(e.substr(0, eq).c_str(), e.c_str() + eq + 1, 1);
+  }
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execvp(argv[0], argv.data());
+  _exit(127);
+}
+
+CmdResult run_command(const std::vector<std::string>& args, const std::string& stdin_text,
+                      const std::vector<std::string>& env) {
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) || pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC))
+    throw std::runtime_error("pipe failed");
+  const pid_t pid = spawn_command(args, env, in_pipe[0], out_pipe[1], err_pipe[1]);
   close(in_pipe[0]);
   close(out_pipe[1]);
   close(err_pipe[1]);

@@ -234,6 +234,76 @@ Value slice_value(Interpreter& in, const Value& v, const Value& start_v, const V
   return Value::from_array(std::move(out), v.is_tuple);
 }
 
+namespace {
+
+// Width and precision of one %-conversion are bounded: printf would otherwise
+// build a 2 GB string for '%.2147483647f' (and the result was cut to 511 bytes).
+constexpr int64_t kMaxFormatField = 1 << 16;
+
+struct FormatSpec {
+  std::string flags;
+  int64_t width = -1, precision = -1;
+  // The C format for snprintf with a length modifier and conversion.
+  std::string c_spec(const char* length, char conv) const {
+    std::string f = "%" + flags;
+    if (width >= 0) f += std::to_string(width);
+    if (precision >= 0) {
+      f += '.';
+      f += std::to_string(precision);
+    }
+    f += length;
+    f += conv;
+    return f;
+  }
+};
+
+int64_t format_number(const std::string& fmt, size_t& i, const char* what) {
+  int64_t n = 0;
+  for (; i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i])); ++i) {
+    n = n * 10 + (fmt[i] - '0');
+    if (n > kMaxFormatField) fail("format {} larger than {} is not supported", what, kMaxFormatField);
+  }
+  return n;
+}
+
+// Python's %[flags][width][.precision][length modifier] before the conversion
+// character; leaves i on that character.
+FormatSpec parse_format_spec(const std::string& fmt, size_t& i) {
+  FormatSpec spec;
+  while (i < fmt.size() && std::strchr("-+ 0#", fmt[i])) spec.flags += fmt[i++];
+  if (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i]))) spec.width = format_number(fmt, i, "width");
+  if (i < fmt.size() && fmt[i] == '.') {
+    ++i;
+    spec.precision = format_number(fmt, i, "precision");
+  }
+  while (i < fmt.size() && std::strchr("hlL", fmt[i])) ++i;  // accepted and ignored, as in Python
+  if (i >= fmt.size()) fail("incomplete format");
+  return spec;
+}
+
+// snprintf into a string of exactly the length it needs.
+template <class T>
+std::string c_format(const std::string& spec, T value) {
+  const int n = std::snprintf(nullptr, 0, spec.c_str(), value);
+  if (n < 0) fail("format '{}' failed", spec);
+  std::string out(static_cast<size_t>(n) + 1, '\0');
+  std::snprintf(out.data(), out.size(), spec.c_str(), value);
+  out.pop_back();
+  return out;
+}
+
+// The first n code points of UTF-8 text.
+std::string utf8_prefix(const std::string& s, size_t n) {
+  std::string out;
+  for (char32_t c : text::decode(s)) {
+    if (n-- == 0) break;
+    text::append_utf8(out, c);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string percent_format(Interpreter& in, const std::string& fmt, const Value& args) {
   std::vector<Value> list;
   if (args.is_array() && args.is_tuple) list = *args.array;
@@ -259,28 +329,23 @@ std::string percent_format(Interpreter& in, const std::string& fmt, const Value&
       use_mapped = true;
       i = close + 1;
     }
-    std::string spec = "%";
-    while (i < fmt.size() && std::strchr("-+ 0#", fmt[i])) spec += fmt[i++];
-    while (i < fmt.size() && (std::isdigit(static_cast<unsigned char>(fmt[i])) || fmt[i] == '.')) spec += fmt[i++];
-    if (i >= fmt.size()) fail("incomplete format");
-    char conv = fmt[i];
+    const FormatSpec spec = parse_format_spec(fmt, i);
+    const char conv = fmt[i];
     if (conv == '%') {
       out += '%';
       continue;
     }
     if (!use_mapped && next >= list.size()) fail("not enough arguments for format string");
     const Value& v = use_mapped ? mapped : list[next++];
-    char buf[512];
     switch (conv) {
       case 's':
       case 'r': {
         std::string s = conv == 's' ? v.str() : v.repr();
-        std::snprintf(buf, sizeof buf, (spec + "s").c_str(), "");
-        size_t width = std::strlen(buf);
-        size_t len = text::length(s);
-        if (width > len) {
-          if (spec.find('-') != std::string::npos) s += std::string(width - len, ' ');
-          else s = std::string(width - len, ' ') + s;
+        if (spec.precision >= 0) s = utf8_prefix(s, static_cast<size_t>(spec.precision));  // Python: at most N characters
+        const size_t len = text::length(s);
+        if (spec.width > 0 && static_cast<size_t>(spec.width) > len) {
+          const std::string pad(static_cast<size_t>(spec.width) - len, ' ');
+          s = spec.flags.find('-') != std::string::npos ? s + pad : pad + s;
         }
         out += s;
         break;
@@ -291,9 +356,8 @@ std::string percent_format(Interpreter& in, const std::string& fmt, const Value&
       case 'X':
       case 'o':
         if (!v.is_number()) fail("%{} format: a real number is required, not {}", conv, v.type_name());
-        std::snprintf(buf, sizeof buf, (spec + "ll" + (conv == 'i' ? 'd' : conv)).c_str(),
-                      static_cast<long long>(v.type == Value::Type::Float ? std::trunc(v.number) : v.as_int()));
-        out += buf;
+        out += c_format(spec.c_spec("ll", conv == 'i' ? 'd' : conv),
+                        static_cast<long long>(v.type == Value::Type::Float ? std::trunc(v.number) : v.as_int()));
         break;
       case 'f':
       case 'F':
@@ -302,8 +366,7 @@ std::string percent_format(Interpreter& in, const std::string& fmt, const Value&
       case 'g':
       case 'G':
         if (!v.is_number()) fail("must be real number, not {}", v.type_name());
-        std::snprintf(buf, sizeof buf, (spec + conv).c_str(), v.as_double());
-        out += buf;
+        out += c_format(spec.c_spec("", conv), v.as_double());
         break;
       default: fail("unsupported format character '{}'", std::string(1, conv));
     }

@@ -1,0 +1,98 @@
+#include "runtime/generation.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pocketllm {
+
+std::string StopStringFilter::push(const std::string& text) {
+  if (stopped_) return "";
+  pending_ += text;
+  for (auto& s : stops_) {
+    if (s.empty()) continue;
+    auto pos = pending_.find(s);
+    if (pos != std::string::npos) {
+      stopped_ = true;
+      std::string out = pending_.substr(0, pos);
+      pending_.clear();
+      return out;
+    }
+  }
+  // Keep the longest tail that is a prefix of some stop string.
+  size_t keep = 0;
+  for (auto& s : stops_)
+    for (size_t k = std::min(s.size() - (s.empty() ? 0 : 1), pending_.size()); k > keep; --k)
+      if (pending_.compare(pending_.size() - k, k, s, 0, k) == 0) {
+        keep = k;
+        break;
+      }
+  std::string out = pending_.substr(0, pending_.size() - keep);
+  pending_.erase(0, pending_.size() - keep);
+  return out;
+}
+
+std::string StopStringFilter::flush() {
+  std::string out;
+  std::swap(out, pending_);
+  return stopped_ ? "" : out;
+}
+
+const char* finish_reason_name(Finish f) { return f == Finish::Length || f == Finish::Context ? "length" : "stop"; }
+
+Generation::Generation(const Model& m, Sampler sampler, GenerationLimits limits)
+    : m_(&m), sampler_(std::move(sampler)), lim_(std::move(limits)), stops_(lim_.stop) {
+  if (m.tokenizer) dec_ = std::make_unique<StreamDecoder>(*m.tokenizer, true);
+  if (!lim_.is_eog && m.tokenizer) lim_.is_eog = [tok = m.tokenizer](int32_t id) { return tok->is_eog(id); };
+}
+
+Generation::~Generation() = default;
+Generation::Generation(Generation&&) noexcept = default;
+
+std::string Generation::start(std::span<const int32_t> prompt, bool echo_prompt) {
+  std::string text;
+  for (int32_t id : prompt) {
+    sampler_.accept(id);
+    if (echo_prompt && dec_) text += dec_->push(id);
+  }
+  if (lim_.max_tokens == 0) finish_ = Finish::Length;
+  return text;
+}
+
+std::string Generation::end(Finish f, std::string shown) {
+  finish_ = f;
+  if (f != Finish::StopString && dec_) {
+    shown += stops_.push(dec_->flush());
+    shown += stops_.flush();
+  }
+  return shown;
+}
+
+std::string Generation::step(const float* logits, int64_t room) {
+  if (done()) fail("the generation has ended");
+  const int32_t id = sampler_.sample(logits);
+  sampler_.accept(id);
+  tokens_.push_back(id);
+  if (lim_.is_eog && lim_.is_eog(id)) return end(Finish::Eog, "");
+  n_answer_ += 1;
+  std::string shown = dec_ ? stops_.push(dec_->push(id)) : "";
+  if (stops_.stopped()) return end(Finish::StopString, std::move(shown));
+  if (lim_.max_tokens >= 0 && n_answer_ >= lim_.max_tokens) return end(Finish::Length, std::move(shown));
+  if (room <= 0) return end(Finish::Context, std::move(shown));
+  return shown;
+}
+
+void Generation::cancel() {
+  if (!done()) finish_ = Finish::Cancelled;
+}
+
+size_t reusable_prefix(const std::vector<int32_t>& cached, const std::vector<int32_t>& prompt) {
+  size_t n = 0;
+  while (n < cached.size() && n < prompt.size() && cached[n] == prompt[n]) ++n;
+  if (n == prompt.size() && n > 0) --n;
+  return n;
+}
+
+}  // namespace pocketllm

@@ -1,0 +1,105 @@
+// One generation from a prompt: the sampler, the incremental detokenizer, the
+// stop strings, the limits, the tokens drawn and the finish reason, in one
+// place. `run` (runtime/generate.h), `chat` (runtime/chat_session.h) and the
+// server's scheduler (server/scheduler.h) each drive one; the caller owns the
+// forward passes and hands over the logits after each one.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sampling/sampler.h"
+
+namespace pocketllm {
+
+struct Model;
+class StreamDecoder;
+
+// Holds back streamed text that might be the start of a stop string.
+class StopStringFilter {
+ public:
+  explicit StopStringFilter(std::vector<std::string> stops) : stops_(std::move(stops)) {}
+  // Feeds new text; returns what can be shown now. Sets stopped() once a stop string appears.
+  std::string push(const std::string& text);
+  std::string flush();  // what is left when generation ends without a stop string
+  bool stopped() const { return stopped_; }
+
+ private:
+  std::vector<std::string> stops_;
+  std::string pending_;
+  bool stopped_ = false;
+};
+
+enum class Finish {
+  None,        // still generating
+  Eog,         // the model ended its turn (an end-of-generation token)
+  StopString,  // a stop string appeared (it and what follows are not shown)
+  Length,      // max_tokens reached
+  Context,     // no position left in the sequence to run the next token
+  Cancelled,   // the caller stopped it
+};
+// OpenAI's finish_reason: "length" for Length and Context, else "stop".
+const char* finish_reason_name(Finish f);
+
+struct GenerationLimits {
+  int64_t max_tokens = -1;         // answer tokens (not counting an end-of-generation token); < 0: no limit
+  std::vector<std::string> stop;   // stop strings
+  // End-of-generation test; default: the tokenizer's (none without a tokenizer).
+  std::function<bool(int32_t)> is_eog;
+};
+
+class Generation {
+ public:
+  Generation(const Model& m, Sampler sampler, GenerationLimits limits);
+  ~Generation();
+  Generation(Generation&&) noexcept;
+
+  // The whole prompt as the sequence holds it, cached prefix included (the
+  // repetition penalties look at it). Call once, before the first step. With
+  // echo_prompt the answer continues the prompt's text (a completion): returns
+  // the prompt as the detokenizer shows it, and the answer's first piece keeps
+  // its leading space. Else the answer is text of its own (a chat turn).
+  std::string start(std::span<const int32_t> prompt, bool echo_prompt = false);
+  // Draws the next token from the logits after the last token run, and decides
+  // whether the generation ends. `room`: positions left in the sequence (n_ctx -
+  // n_past), one of which the drawn token needs to be run. Returns the text that
+  // can be shown now (the tail of the answer when it ends).
+  std::string step(const float* logits, int64_t room);
+  // Stops the generation (the caller's decision: a callback, a client gone).
+  void cancel();
+
+  bool done() const { return finish_ != Finish::None; }
+  Finish finish() const { return finish_; }
+  // The token to run next while !done(): the last one drawn.
+  int32_t last() const { return tokens_.empty() ? -1 : tokens_.back(); }
+  // Every token drawn, a final end-of-generation token included.
+  const std::vector<int32_t>& tokens() const { return tokens_; }
+  // Tokens of the answer (an end-of-generation token does not count).
+  int64_t n_answer() const { return n_answer_; }
+  // How many of tokens() a sequence holds once the generation is over: all but
+  // the last, which was drawn but never run (an end-of-generation token included).
+  int64_t n_run() const { return tokens_.empty() ? 0 : static_cast<int64_t>(tokens_.size()) - 1; }
+  Sampler& sampler() { return sampler_; }
+
+ private:
+  std::string end(Finish f, std::string shown);
+
+  const Model* m_;
+  Sampler sampler_;
+  GenerationLimits lim_;
+  std::unique_ptr<StreamDecoder> dec_;  // null without a tokenizer
+  StopStringFilter stops_;
+  std::vector<int32_t> tokens_;
+  int64_t n_answer_ = 0;
+  Finish finish_ = Finish::None;
+};
+
+// How many leading tokens of `prompt` a sequence holding `cached` can keep:
+// their longest common prefix, less one when it covers the whole prompt (at
+// least one token must run to produce the logits of the next).
+size_t reusable_prefix(const std::vector<int32_t>& cached, const std::vector<int32_t>& prompt);
+
+}  // namespace pocketllm
