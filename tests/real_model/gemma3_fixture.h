@@ -51,26 +51,18 @@ inline std::string missing(const std::string& variant, bool need_text, bool* fat
   return "";
 }
 
-// Loads a variant once per test program; "" or the reason it cannot be loaded yet.
-// Only an unsupported weight type counts as "not yet" (issue 24's K-quant loader);
-// any other load error fails the test.
-struct Loaded {
-  std::shared_ptr<pocketllm::Model> model;
-  std::string not_yet;
-};
-const Loaded& load_variant(const std::string& variant);
+// Loads a variant once per test program (a load error fails the test).
+const pocketllm::Model& load_variant(const std::string& variant);
 
 }  // namespace gemma3
 
-// In a test body: skip (or fail in CI) when the variant's files are missing, skip
-// when pocketllm cannot read its weight types yet; else `out` is the loaded model.
+// In a test body: skip (or fail in CI) when the variant's files are missing; else
+// `out` is the loaded model.
 #define GEMMA3_MODEL_OR_SKIP(out, variant, need_text)                    \
   do {                                                                     \
     bool fatal_ = false;                                                   \
     const std::string why_ = gemma3::missing(variant, need_text, &fatal_); \
     if (fatal_) FAIL() << why_;                                            \
     if (!why_.empty()) GTEST_SKIP() << why_;                               \
-    const auto& loaded_ = gemma3::load_variant(variant);                   \
-    if (!loaded_.not_yet.empty()) GTEST_SKIP() << loaded_.not_yet;         \
-    out = loaded_.model.get();                                             \
+    out = &gemma3::load_variant(variant);                                  \
   } while (0)

@@ -1,9 +1,19 @@
 // pocketllm's Gemma 3 forward pass on the real 270M model against llama.cpp on the
 // same file: running perplexity per chunk (-c 512) on real English text, greedy ids
-// of raw prompts and of the chat reply to "tell me a joke." (margin rule: compared
-// up to the first step where llama.cpp's top-2 logit margin is <= 0.1).
+// of raw prompts and of chat replies.
+//
+// Each has two references. llama.cpp on the F32 copy is the same weights (dequantized
+// as ggml does) with float activations, which is what pocketllm computes for the
+// file's types (docs/FORMAT.md, the float path): running PPL within 0.5%, greedy ids
+// up to the first step where its top-2 logit margin is <= 0.1. llama.cpp on the
+// quantized file itself rounds activations to its own 8-bit blocks (Q8_K, Q8_0): its
+// running PPL is 1.2-1.4% above its own F32-copy figures over chunks 1-3 (0.5% after
+// 16) and its greedy path leaves the F32 copy's where its margin is small. Against
+// it, issue 24's rules: chunk i of a run of n within max(1%, 0.8% sqrt(n / i)), ids
+// up to its first margin <= 0.3.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "gemma3_fixture.h"
@@ -18,7 +28,8 @@ using nlohmann::json;
 
 namespace {
 
-constexpr double kMinMargin = 0.1;
+constexpr double kMinMargin = 0.1;         // against llama.cpp on the same weights in float
+constexpr double kMinMarginQuant = 0.3;    // against llama.cpp on a quantized file (issue 24)
 constexpr size_t kMaxSteps = 32;  // compared per prompt (CI time)
 constexpr double kPplTolerance = 0.005;
 // Chunks of 512 tokens scored here (the fixture has the whole text): CI time.
@@ -32,24 +43,45 @@ ContextParams params(int64_t n_ctx) {
 }
 
 // How many leading steps the margin rule compares: up to (not including) the first
-// step whose reference margin is <= kMinMargin, at most kMaxSteps.
-size_t confident_steps(const json& ref) {
+// step whose reference margin is <= min_margin, at most kMaxSteps.
+size_t confident_steps(const json& ref, double min_margin) {
   const auto margins = ref["margins"].get<std::vector<double>>();
   size_t n = 0;
-  while (n < margins.size() && n < kMaxSteps && margins[n] > kMinMargin) ++n;
+  while (n < margins.size() && n < kMaxSteps && margins[n] > min_margin) ++n;
   return n;
 }
 
-// Returns how many steps were compared (0 when llama.cpp's first step is already a near tie).
-size_t expect_same_greedy(const Model& m, const json& ref) {
-  const auto prompt = ref["prompt_ids"].get<std::vector<int32_t>>();
+// The leading n of `ids` equal `ref`'s, for the n steps the margin rule compares.
+void expect_prefix(const std::vector<int32_t>& ids, const json& ref, size_t n, double min_margin, const char* who) {
   const auto want = ref["ids"].get<std::vector<int32_t>>();
-  const size_t n = confident_steps(ref);
+  EXPECT_EQ(std::vector<int32_t>(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n)),
+            std::vector<int32_t>(want.begin(), want.begin() + static_cast<std::ptrdiff_t>(n)))
+      << ref["name"] << ": greedy ids differ from " << who << "'s within the " << n
+      << " steps where its margin > " << min_margin;
+}
+
+// Greedy request `i` of `kind` ("greedy", "chat") on `variant`, generated once and
+// compared with both references (see the top). Returns the steps compared with the
+// F32 copy's.
+size_t expect_same_greedy(const Model& m, const std::string& variant, const char* kind, size_t i) {
+  const json& variants = gemma3::reference()["variants"];
+  const json& flt = variants["f32"][kind][i];
+  const json* own = variant == "f32" ? nullptr : &variants[variant][kind][i];
+  const size_t n_flt = confident_steps(flt, kMinMargin), n_own = own ? confident_steps(*own, kMinMarginQuant) : 0;
+  if (own) {
+    EXPECT_EQ((*own)["prompt_ids"], flt["prompt_ids"]) << flt["name"];
+  }
+  const size_t n = std::max(n_flt, n_own);
   if (n == 0) return 0;
-  auto got = ts::greedy_ids(m, prompt, static_cast<int64_t>(n), params(static_cast<int64_t>(prompt.size() + n + 1)));
-  EXPECT_EQ(got, std::vector<int32_t>(want.begin(), want.begin() + static_cast<std::ptrdiff_t>(n)))
-      << ref["name"] << ": greedy ids differ within the " << n << " steps where llama.cpp's margin > " << kMinMargin;
-  return n;
+  const auto prompt = flt["prompt_ids"].get<std::vector<int32_t>>();
+  const auto got = ts::greedy_ids(m, prompt, static_cast<int64_t>(n), params(static_cast<int64_t>(prompt.size() + n + 1)));
+  if (got.size() != n) {
+    ADD_FAILURE() << flt["name"] << ": " << got.size() << " ids generated, " << n << " asked";
+    return n_flt;
+  }
+  expect_prefix(got, flt, n_flt, kMinMargin, "llama.cpp on the F32 copy");
+  if (own) expect_prefix(got, *own, n_own, kMinMarginQuant, "llama.cpp on this file");
+  return n_flt;
 }
 
 }  // namespace
@@ -59,8 +91,11 @@ class Gemma3Model : public ::testing::TestWithParam<std::string> {};
 TEST_P(Gemma3Model, RunningPerplexityMatchesLlamaCpp) {
   const Model* m = nullptr;
   GEMMA3_MODEL_OR_SKIP(m, GetParam(), true);
-  const json& ref = gemma3::reference()["variants"][GetParam()]["perplexity"];
-  const auto want = ref["running"].get<std::vector<double>>();
+  const json& variants = gemma3::reference()["variants"];
+  const json& own = variants[GetParam()]["perplexity"];
+  const auto want = own["running"].get<std::vector<double>>();
+  const auto want_float = variants["f32"]["perplexity"]["running"].get<std::vector<double>>();
+  const double n = own["n_chunks"].get<double>();
   const std::vector<int32_t> tokens = m->tokenizer->encode(ts::read_file(gemma3::eval_text_path()), true, false);
   Context ctx(*m, params(512));
   PerplexityOptions po;
@@ -69,19 +104,24 @@ TEST_P(Gemma3Model, RunningPerplexityMatchesLlamaCpp) {
   po.max_chunks = kPplChunks;
   const PerplexityResult r = perplexity(ctx, tokens, po);
   ASSERT_EQ(r.running_ppl.size(), static_cast<size_t>(kPplChunks));
-  for (size_t i = 0; i < r.running_ppl.size(); ++i)
-    EXPECT_NEAR(r.running_ppl[i] / want[i], 1.0, kPplTolerance)
-        << "chunk " << i + 1 << ": pocketllm " << r.running_ppl[i] << ", llama.cpp " << want[i];
+  for (size_t i = 0; i < r.running_ppl.size(); ++i) {
+    EXPECT_NEAR(r.running_ppl[i] / want_float[i], 1.0, kPplTolerance)
+        << "chunk " << i + 1 << ": pocketllm " << r.running_ppl[i] << ", llama.cpp on the F32 copy " << want_float[i];
+    const double bound = std::max(0.01, 0.008 * std::sqrt(n / static_cast<double>(i + 1)));
+    EXPECT_NEAR(r.running_ppl[i] / want[i], 1.0, bound)
+        << "chunk " << i + 1 << " of " << n << ": pocketllm " << r.running_ppl[i] << ", llama.cpp on this file " << want[i];
+  }
 }
 
 TEST_P(Gemma3Model, GreedyIdsOfRawPromptsMatchLlamaCpp) {
   const Model* m = nullptr;
   GEMMA3_MODEL_OR_SKIP(m, GetParam(), false);
   size_t compared = 0;
-  for (const auto& ref : gemma3::reference()["variants"][GetParam()]["greedy"]) {
-    EXPECT_EQ(m->tokenizer->encode(ref["text"].get<std::string>(), true, true),
-              ref["prompt_ids"].get<std::vector<int32_t>>());
-    compared += expect_same_greedy(*m, ref);
+  const json& refs = gemma3::reference()["variants"][GetParam()]["greedy"];
+  for (size_t i = 0; i < refs.size(); ++i) {
+    EXPECT_EQ(m->tokenizer->encode(refs[i]["text"].get<std::string>(), true, true),
+              refs[i]["prompt_ids"].get<std::vector<int32_t>>());
+    compared += expect_same_greedy(*m, GetParam(), "greedy", i);
   }
   EXPECT_GE(compared, 64u) << "too few confident steps to compare";
 }
@@ -90,7 +130,8 @@ TEST_P(Gemma3Model, GreedyChatRepliesMatchLlamaCpp) {
   const Model* m = nullptr;
   GEMMA3_MODEL_OR_SKIP(m, GetParam(), false);
   size_t compared = 0;
-  for (const auto& ref : gemma3::reference()["variants"][GetParam()]["chat"]) compared += expect_same_greedy(*m, ref);
+  const size_t n_chats = gemma3::reference()["variants"][GetParam()]["chat"].size();
+  for (size_t i = 0; i < n_chats; ++i) compared += expect_same_greedy(*m, GetParam(), "chat", i);
   EXPECT_GE(compared, 32u) << "too few confident steps to compare";
 }
 
