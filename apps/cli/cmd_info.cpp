@@ -10,6 +10,7 @@
 #include "cli/command.h"
 #include "cli/common_options.h"
 #include "cli/hub_model.h"
+#include "kernels/int_weights.h"
 #include "model/arch/family.h"
 #include "tokenizer/tokenizer.h"
 #include "weights/file_type.h"
@@ -74,7 +75,20 @@ int run(const InfoOptions& o) {
   std::printf("tensors:         %zu (%s)\n", m->tensors.size(), tl.c_str());
   if (const auto ft = file_type(*m))
     std::printf("file type:       %s (general.file_type %u)\n", ggml_file_type_name(*ft).value_or("unknown").c_str(), *ft);
-  std::printf("activations:     %s\n", m->act == ActPrecision::Int8 ? "int8 for quantized weights" : "float");
+  // Integer kernels take int8 activations; every other type is read through the float path.
+  std::map<std::string, bool> int8_by_type;
+  for (auto& [name, t] : m->tensors)
+    if (t.type != DType::F32) int8_by_type[dtype_name(t.type)] = int_weight_format(t.type) && m->act == ActPrecision::Int8;
+  std::string int8_types, float_types;
+  for (auto& [k, int8] : int8_by_type) {
+    std::string& list = int8 ? int8_types : float_types;
+    list += (list.empty() ? "" : ", ") + k;
+  }
+  std::printf("activations:     %s\n",
+              int8_types.empty() ? "float"
+              : float_types.empty()
+                  ? "int8 for quantized weights"
+                  : fmt::format("int8 for {}; float for {} (dequantized rows)", int8_types, float_types).c_str());
   if (m->tokenizer) {
     const Tokenizer& t = *m->tokenizer;
     std::printf("tokenizer:       %s (pre %s), %d tokens, BOS %d, EOS %d, add BOS %s\n", t.model_name().c_str(),

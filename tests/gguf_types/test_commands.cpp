@@ -1,14 +1,16 @@
 // Every command that reads a model, on a K-quant mix file (`quantize --type
 // Q4_K_M` of the peaked model): info names each tensor's type and the file's
-// mix, convert to F16 keeps the dequantized values, quantize takes it as input,
-// run / chat / bench / perplexity run it; bad --type values are errors.
+// mix, convert to F16 / F32 keeps the dequantized values, quantize takes it as
+// input, run / chat / bench / perplexity / serve run it; bad --type values are errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <regex>
+#include <tuple>
 
 #include "kernels/linear.h"
 #include "model/model.h"
+#include "server/server_process.h"
 #include "support/peaked_model.h"
 #include "support/test_support.h"
 #include "weights/row_codec.h"
@@ -46,22 +48,30 @@ TEST(GgufTypeCommands, InfoShowsEveryTensorTypeAndTheMix) {
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(blk\.0\.attn_q\.weight +Q4_K )"))) << r.out;
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(blk\.3\.ffn_down\.weight +Q6_K )"))) << r.out;
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(blk\.0\.attn_norm\.weight +F32 +\[256\])"))) << r.out;
+  // Q4_K and Q6_K go through the float path (docs/FORMAT.md): no int8 activations.
+  EXPECT_NE(r.out.find("activations:     float\n"), std::string::npos) << r.out;
 }
 
-TEST(GgufTypeCommands, ConvertToF16KeepsTheDequantizedValues) {
-  const auto out = q4_k_m().parent_path() / "from_q4km_f16.gguf";
-  const auto r = ts::run_cli({"convert", q4_k_m().string(), out.string(), "--type", "f16"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto q = load_model(q4_k_m().string()), f = load_model(out.string());
-  EXPECT_EQ(f->tensors.at("blk.1.ffn_gate.weight").type, DType::F16);
-  EXPECT_EQ(f->tensors.at("blk.1.ffn_norm.weight").type, DType::F32);
-  for (const char* name : {"blk.1.ffn_gate.weight", "output.weight", "token_embd.weight"}) {
-    const auto a = tensor_values(*q, name), b = tensor_values(*f, name);
-    ASSERT_EQ(a.size(), b.size());
-    for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(b[i], a[i], std::fabs(a[i]) * 1e-3 + 1e-7) << name << " " << i;
+TEST(GgufTypeCommands, ConvertToF16AndF32KeepsTheDequantizedValues) {
+  auto q = load_model(q4_k_m().string());
+  for (auto [type, dtype, file_type, tolerance] : {std::tuple{"f16", DType::F16, "F16 (general.file_type 1)", 1e-3},
+                                                   std::tuple{"f32", DType::F32, "F32 (general.file_type 0)", 0.0}}) {
+    SCOPED_TRACE(type);
+    const auto out = q4_k_m().parent_path() / (std::string("from_q4km_") + type + ".gguf");
+    const auto r = ts::run_cli({"convert", q4_k_m().string(), out.string(), "--type", type});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto f = load_model(out.string());
+    EXPECT_EQ(f->tensors.at("blk.1.ffn_gate.weight").type, dtype);
+    EXPECT_EQ(f->tensors.at("blk.1.ffn_norm.weight").type, DType::F32);
+    for (const char* name : {"blk.1.ffn_gate.weight", "output.weight", "token_embd.weight"}) {
+      const auto a = tensor_values(*q, name), b = tensor_values(*f, name);
+      ASSERT_EQ(a.size(), b.size());
+      for (size_t i = 0; i < a.size(); ++i)
+        ASSERT_NEAR(b[i], a[i], std::fabs(a[i]) * tolerance + (tolerance > 0 ? 1e-7 : 0.0)) << name << " " << i;
+    }
+    const auto info = ts::run_cli({"info", out.string()});
+    EXPECT_NE(info.out.find(std::string("file type:       ") + file_type), std::string::npos) << info.out;
   }
-  const auto info = ts::run_cli({"info", out.string()});
-  EXPECT_NE(info.out.find("file type:       F16 (general.file_type 1)"), std::string::npos) << info.out;
 }
 
 TEST(GgufTypeCommands, QuantizeTakesAK_QuantFileAsInput) {
@@ -96,6 +106,20 @@ TEST(GgufTypeCommands, RunChatBenchPerplexity) {
   r = ts::run_cli({"perplexity", "-m", m, "-f", text.string(), "-c", "128", "-t", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("Final estimate: PPL = "), std::string::npos) << r.out;
+}
+
+TEST(GgufTypeCommands, ServeAnswersAsRunDoes) {
+  const std::string m = q4_k_m().string();
+  const auto run = ts::run_cli({"run", "-m", m, "-p", "Once upon a time", "-n", "8", "--temp", "0", "-t", "1"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  servertest::ServerProcess server({"-m", m, "--chat-template", "chatml"}, {});
+  ASSERT_NE(server.port(), 0);
+  const nlohmann::json body = {{"prompt", "Once upon a time"}, {"max_tokens", 8}, {"temperature", 0}};
+  const auto r = servertest::http_post(server.port(), "/v1/completions", body.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string text = r.json()["choices"][0]["text"].get<std::string>();
+  EXPECT_FALSE(text.empty());
+  EXPECT_NE(run.out.find("Once upon a time" + text), std::string::npos) << "run: " << run.out << "\nserve: " << text;
 }
 
 TEST(GgufTypeCommands, BadTypesAreErrors) {

@@ -16,14 +16,25 @@ namespace servertest {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-ServerProcess::ServerProcess(const std::vector<std::string>& extra) {
-  dir_ = testsupport::temp_dir("server");
+namespace {
+// stories260K with its tokenizer and a file chat template written into `dir`.
+std::vector<std::string> stories_args(const fs::path& dir) {
   const fs::path models = testsupport::shared_data() / "models" / "stories260K";
-  const fs::path tmpl = dir_ / "template.jinja";
+  const fs::path tmpl = dir / "template.jinja";
   testsupport::write_file(tmpl, "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}");
-  std::vector<std::string> args = {POCKETLLM_BINARY, "serve", "-m", (models / "stories260K.bin").string(),
-                                   "--tokenizer", (models / "tok512.bin").string(), "--chat-template-file",
-                                   tmpl.string(), "--port", "0", "-t", "1"};
+  return {"-m", (models / "stories260K.bin").string(), "--tokenizer", (models / "tok512.bin").string(),
+          "--chat-template-file", tmpl.string()};
+}
+}  // namespace
+
+ServerProcess::ServerProcess(const std::vector<std::string>& extra)
+    : ServerProcess(stories_args(testsupport::temp_dir("server-model")), extra) {}
+
+ServerProcess::ServerProcess(const std::vector<std::string>& model_args, const std::vector<std::string>& extra) {
+  dir_ = testsupport::temp_dir("server");
+  std::vector<std::string> args = {POCKETLLM_BINARY, "serve"};
+  args.insert(args.end(), model_args.begin(), model_args.end());
+  for (const char* a : {"--port", "0", "-t", "1"}) args.push_back(a);
   args.insert(args.end(), extra.begin(), extra.end());
   const fs::path err = dir_ / "stderr.txt";
   pid_ = fork();

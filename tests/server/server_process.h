@@ -17,6 +17,9 @@ class ServerProcess {
   // flags, and waits until /health answers 200. Fails the test (ADD_FAILURE) and
   // leaves port() == 0 when it does not come up.
   explicit ServerProcess(const std::vector<std::string>& extra);
+  // Starts `pocketllm serve` on the model that `model_args` name (e.g. {"-m", FILE},
+  // plus its chat template flags), then the same.
+  ServerProcess(const std::vector<std::string>& model_args, const std::vector<std::string>& extra);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
