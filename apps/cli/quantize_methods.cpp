@@ -98,6 +98,7 @@ void apply_method_preset(const std::string& name, int group, MethodOptions& o) {
     if (o.any() || o.weights.act_order)
       fail("--method rtn cannot be combined with --rotate, --smooth, --gptq, --clip or --refit");
   } else if (name == "best") {  // measured best on stories260K (docs/CALIBRATION.md); rotate/smooth did not help there
+    if (o.calib_file.empty()) fail("--method best needs calibration data (--calib FILE)");
     o.weights.gptq = true;
     o.weights.clip = true;
     o.weights.refit = true;

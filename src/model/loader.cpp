@@ -1,8 +1,8 @@
+#include <algorithm>
 #include <filesystem>
 
 #include "core/error.h"
 #include "formats/llama2c.h"
-#include "kernels/int_weights.h"
 #include "model/arch/arch.h"
 #include "model/loader_internal.h"
 #include "tokenizer/tokenizer.h"
@@ -35,7 +35,6 @@ void check_architecture(const std::string& arch, const std::string& source) { ar
 }  // namespace detail
 
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& opt) {
-  register_quant_types();  // pocketllm's own tensor types must be known before parsing
   auto m = std::make_unique<Model>();
   m->path = path;
   std::error_code ec;
