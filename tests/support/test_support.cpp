@@ -58,10 +58,17 @@ std::string read_file(const fs::path& p) {
   return ss.str();
 }
 
+std::string read_test_file(const std::string& rel) { return read_file(fs::path(POCKETLLM_SOURCE_DIR) / "tests" / rel); }
+
 void write_file(const fs::path& p, const std::string& bytes) {
   std::ofstream f(p, std::ios::binary);
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!f) throw std::runtime_error("cannot write " + p.string());
+}
+
+std::string pocketllm_binary() {
+  if (const char* env = std::getenv("POCKETLLM_TEST_BINARY"); env && *env) return env;
+  return POCKETLLM_BINARY;
 }
 
 CmdResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text) {
@@ -74,7 +81,7 @@ CmdResult run_cli(const std::vector<std::string>& args, const std::string& stdin
     dup2(err_pipe[1], 2);
     for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) close(fd);
     std::vector<char*> argv;
-    std::string bin = POCKETLLM_BINARY;
+    std::string bin = pocketllm_binary();
     argv.push_back(bin.data());
     std::vector<std::string> copy = args;
     for (auto& a : copy) argv.push_back(a.data());
