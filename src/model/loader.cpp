@@ -56,6 +56,13 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
       fail("{}: unknown model format (expected a GGUF file, a Hugging Face folder or a llama2.c checkpoint)", path);
     }
   }
+  if (opt.load_tokenizer && !opt.tokenizer_path.empty()) {
+    // --tokenizer replaces the model's own, whatever the model's format.
+    m->tokenizer = Tokenizer::load(opt.tokenizer_path);
+    if (m->tokenizer->n_vocab() > m->cfg.n_vocab)
+      fail("{}: the tokenizer {} has {} tokens, more than the model's {} embedding rows", path, opt.tokenizer_path,
+           m->tokenizer->n_vocab(), m->cfg.n_vocab);
+  }
   for (auto& f : m->files) m->file_bytes += f->size();
   if (opt.huge_pages && transparent_huge_pages_enabled()) m->arena = std::make_shared<HugeArena>();
   detail::bind_weights(*m);

@@ -82,7 +82,7 @@ struct LoadOptions {
   // Copy the matrices decode streams (integer tiles) out of the mapped file into
   // transparent huge pages, when the kernel offers them (core/huge_buffer.h).
   bool huge_pages = true;
-  std::string tokenizer_path;  // llama2.c tokenizer (.bin), or a tokenizer override
+  std::string tokenizer_path;  // replaces the model's own tokenizer (any Tokenizer::load source)
   bool load_tokenizer = true;
 };
 

@@ -148,10 +148,21 @@ std::string Tokenizer::pre_name() const { return d_->pre_name; }
 
 namespace {
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+// SentencePiece's remove_extra_whitespaces: no leading or trailing spaces, a run of them is one.
+std::string squeeze_spaces(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text)
+    if (c != ' ' || (!out.empty() && out.back() != ' ')) out += c;
+  if (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
 }  // namespace
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
   const TokenizerData& d = *d_;
+  std::string squeezed;
+  if (d.remove_extra_spaces) text = squeezed = squeeze_spaces(text);
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 4);
   if (add_special && d.add_bos && d.bos >= 0) out.push_back(d.bos);
