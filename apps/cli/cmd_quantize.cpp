@@ -81,7 +81,7 @@ int run(QuantizeOptions& o) {
   auto orig = load_model(o.in, lo);
   check_requantize(*orig, o.in, o.allow_requantize);
   o.plan.tied = !orig->tensors.count("output.weight");
-  ThreadPool pool(o.methods.threads > 0 ? o.methods.threads : physical_core_count());
+  ThreadPool pool(o.methods.threads > 0 ? o.methods.threads : default_thread_count());
   PreparedModel prep = prepare_methods(*orig, o.methods, o.plan, pool);
   const Model* m = &prep.model(*orig);  // the transformed model when --rotate/--smooth ran
   if (o.plan.tied && m->tensors.count("output.weight") && o.plan.head == "f16" && o.plan.embed != "f16") {

@@ -18,7 +18,7 @@ Context::Context(const Model& m, const ContextParams& p)
     : m_(m),
       n_ctx_(resolve_ctx(m, p.n_ctx)),
       n_batch_(std::clamp<int64_t>(p.n_batch, 1, 4096)),
-      pool_(std::make_unique<ThreadPool>(p.n_threads > 0 ? p.n_threads : physical_core_count())),
+      pool_(std::make_unique<ThreadPool>(p.n_threads > 0 ? p.n_threads : default_thread_count())),
       kv_(m.cfg.n_layers, n_ctx_, m.cfg.kv_dim(), p.kv_type) {
   const ModelConfig& c = m.cfg;
   if (n_ctx_ > (int64_t{1} << 20)) fail("context size {} is too large", n_ctx_);

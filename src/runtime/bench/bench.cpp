@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "runtime/bench/membw.h"
 #include "tokenizer/tokenizer.h"
 
@@ -116,7 +117,7 @@ double decode_kv_bytes(const Model& m, KvType kv, double pos) {
 std::vector<BenchResult> run_bench(const Model& m, const BenchParams& p) {
   if (p.reps < 1) fail("bench: repetitions must be >= 1");
   std::vector<int> threads = p.threads;
-  if (threads.empty()) threads.push_back(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+  if (threads.empty()) threads.push_back(default_thread_count());
   std::vector<std::pair<int, int>> tests;  // (n_prompt, n_gen)
   for (int n : p.n_prompt)
     if (n > 0) tests.emplace_back(n, 0);
