@@ -144,6 +144,7 @@ int run(ChatOptions& o, CLI::App& sub) {
   std::signal(SIGINT, on_sigint);
   TurnResult last;
   bool have_last = false;
+  bool failed = false;  // a turn failed: the exit status says so
   while (auto msg = reader.read_message()) {
     if (msg->empty()) continue;
     if ((*msg)[0] == '/') {
@@ -165,7 +166,10 @@ int run(ChatOptions& o, CLI::App& sub) {
       have_last = true;
     } catch (const Error& e) {
       g_generating.store(false);
+      std::fflush(stdout);
       std::fprintf(stderr, "error: %s\n", e.what());
+      failed = true;
+      if (!reader.interactive()) return 1;  // through a pipe an answer is missing: stop here
       continue;
     }
     g_generating.store(false);
@@ -176,7 +180,7 @@ int run(ChatOptions& o, CLI::App& sub) {
                  static_cast<long long>(last.stats.n_prompt), last.stats.prefill_tps(),
                  static_cast<long long>(last.stats.n_gen), last.stats.decode_tps());
   }
-  return 0;
+  return failed ? 1 : 0;
 }
 
 RegisterCommand reg({"chat", "Chat with a model interactively (or line by line through a pipe)", 15, [](CLI::App& sub) {

@@ -50,7 +50,7 @@ int run(const RunOptions& o) {
     fail("the prompt has {} tokens, more than the context size {} (-c)", ids.size(), ctx.n_ctx());
   const double load_ms = load_timer.ms();
 
-  Sampler sampler(o.sampling, model->cfg.n_vocab);
+  Sampler sampler(o.sampling, model->n_sampleable());
   StreamDecoder dec(tok, true);
   std::string text;
   if (!o.chat) {  // completion mode echoes the prompt as the tokenizer decodes it (as llama2.c does)

@@ -21,6 +21,11 @@ uint64_t Model::n_params() const {
   return n;
 }
 
+int32_t Model::n_sampleable() const {
+  const int64_t n = tokenizer ? std::min<int64_t>(cfg.n_vocab, tokenizer->n_vocab()) : cfg.n_vocab;
+  return static_cast<int32_t>(n);
+}
+
 namespace detail {
 const std::vector<std::string>& supported_architectures() {
   static const std::vector<std::string> names = [] {

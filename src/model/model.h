@@ -75,6 +75,10 @@ struct Model {
   uint64_t file_bytes = 0;
 
   uint64_t n_params() const;
+  // Ids a sampler may draw: the embedding rows that have a token. Real models (and
+  // `synth`) pad the embedding past the tokenizer's vocabulary; those rows are
+  // never sampled. The whole embedding without a tokenizer.
+  int32_t n_sampleable() const;
 };
 
 struct LoadOptions {

@@ -21,6 +21,7 @@ std::string resolve_chat_template(const Model& m, const std::string& file, const
 
 class ChatFormatter {
  public:
+  // Throws Error when the template does not parse (reported at start-up, not at the first message).
   ChatFormatter(const Tokenizer& tok, std::string template_text);
   bool has_template() const { return !template_.empty(); }
   const std::string& template_text() const { return template_; }

@@ -115,7 +115,13 @@ void Scheduler::run() {
       if (stop_) break;
       admit(started);
     }
-    for (Slot* s : started) start(*s);
+    for (Slot* s : started) {
+      try {
+        start(*s);
+      } catch (const std::exception& e) {
+        fail_job(*s, e.what());
+      }
+    }
     // Clients that went away free their slots now, before any more work.
     for (auto& s : slots_)
       if (s->job && s->job->cancelled()) release(*s);
@@ -164,7 +170,7 @@ void Scheduler::start(Slot& s) {
   const Tokenizer& tok = *m_.tokenizer;
   s.n_gen = 0;
   s.pending = -1;
-  s.sampler = std::make_unique<Sampler>(r.sampling, static_cast<int32_t>(m_.cfg.n_vocab));
+  s.sampler = std::make_unique<Sampler>(r.sampling, m_.n_sampleable());
   s.dec = std::make_unique<StreamDecoder>(tok, true);
   s.stops = std::make_unique<StopStringFilter>(r.stop);
   if (r.max_tokens == 0) {
@@ -206,7 +212,7 @@ void Scheduler::step_prefill() {
       s.prefill_pos = -1;
       s.cached.resize(std::min(s.cached.size(), static_cast<size_t>(s.ctx->n_past())));
       s.ctx->truncate(static_cast<int64_t>(s.cached.size()));
-      finish(s, "", e.what());
+      fail_job(s, e.what());
     }
   }
 }
@@ -242,6 +248,12 @@ void Scheduler::finish(Slot& s, const std::string& reason, const std::string& er
   release(s);
 }
 
+// Ends the slot's request with an error (when it still has one: the failure may
+// come after finish() released it).
+void Scheduler::fail_job(Slot& s, const std::string& error) {
+  if (s.job) finish(s, "", error);
+}
+
 void Scheduler::release(Slot& s) {
   std::lock_guard<std::mutex> lk(mu_);
   s.job.reset();
@@ -267,7 +279,7 @@ void Scheduler::step_decode() {
   } catch (const std::exception& e) {
     for (Slot* s : active) {
       s->ctx->truncate(static_cast<int64_t>(s->cached.size()));
-      finish(*s, "", e.what());
+      fail_job(*s, e.what());
     }
     return;
   }
@@ -283,7 +295,11 @@ void Scheduler::step_decode() {
     Slot& s = *active[i];
     s.cached.push_back(s.pending);
     s.pending = -1;
-    on_token(s, s.sampler->sample(logits + static_cast<int64_t>(i) * n_vocab));
+    try {
+      on_token(s, s.sampler->sample(logits + static_cast<int64_t>(i) * n_vocab));
+    } catch (const std::exception& e) {  // e.g. a token the tokenizer cannot show: this request fails, not the server
+      fail_job(s, e.what());
+    }
   }
 }
 

@@ -92,6 +92,7 @@ class Scheduler {
   void start(Slot& s);
   void on_token(Slot& s, int32_t id);
   void finish(Slot& s, const std::string& reason, const std::string& error = "");
+  void fail_job(Slot& s, const std::string& error);
   void release(Slot& s);
   void step_prefill();
   void step_decode();
