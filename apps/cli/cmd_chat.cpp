@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <unistd.h>
 
 #include "cli/command.h"
 #include "cli/common_options.h"
@@ -20,8 +21,13 @@ std::atomic<bool> g_cancel{false};
 std::atomic<bool> g_generating{false};
 
 void on_sigint(int) {
-  if (g_generating.load()) g_cancel.store(true);
-  else std::_Exit(130);
+  if (g_generating.load()) {
+    g_cancel.store(true);
+    return;
+  }
+  // Ctrl-C at the prompt quits; end the prompt's line so the shell's starts on its own.
+  if (isatty(STDOUT_FILENO)) (void)!write(STDOUT_FILENO, "\n", 1);
+  std::_Exit(130);
 }
 
 struct ChatOptions {
@@ -190,8 +196,9 @@ RegisterCommand reg({"chat", "Chat with a model interactively (or line by line t
                        sub.add_option("--system-prompt", o->system, "System prompt (also -sys)");
                        sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file");
                        sub.add_option("--chat-template", o->template_name,
-                                      "Built-in template: zephyr, llama2, llama3, chatml, gemma, phi3, mistral");
-                       sub.add_option("-n,--n-predict", o->n_predict, "Max tokens per answer (-1 = no limit)");
+                                      chat_template_help());
+                       sub.add_option("-n,--n-predict", o->n_predict, "Max tokens per answer (-1 = until the end of the turn or context)")
+                           ->capture_default_str();
                        CLI::App* app = &sub;
                        return std::function<int()>([o, app] { return run(*o, *app); });
                      }});

@@ -34,7 +34,7 @@ RegisterCommand reg({"convert", "Convert a model (HF folder, GGUF, llama2.c) to 
                        sub.add_option("--type", o->type, "Type of 2-D tensors: f32, f16 or bf16")
                            ->check(CLI::IsMember({"f32", "f16", "bf16"}))
                            ->capture_default_str();
-                       sub.add_option("--tokenizer", o->tokenizer, "Tokenizer file for llama2.c checkpoints");
+                       sub.add_option("--tokenizer", o->tokenizer, tokenizer_help());
                        return std::function<int()>([o] { return run(*o); });
                      }});
 

@@ -271,7 +271,7 @@ RegisterCommand reg({"quantize", "Quantize a model to W4A8, W8A8 or W4A16 (round
                                     "fits a GGML type (see the summary); --compat makes sure it does");
                        sub.add_flag("--allow-requantize", o->allow_requantize,
                                     "Quantize an input that is already quantized (its weights are rounded twice)");
-                       sub.add_option("--tokenizer", o->tokenizer, "Tokenizer file for llama2.c checkpoints");
+                       sub.add_option("--tokenizer", o->tokenizer, tokenizer_help());
                        MethodOptions& mo = o->methods;
                        sub.add_option("--calib", mo.calib_file, "Calibration text (never the evaluation text)");
                        sub.add_option("--calib-tokens", mo.calib_tokens, "Calibration tokens to run")->capture_default_str();
@@ -292,7 +292,7 @@ RegisterCommand reg({"quantize", "Quantize a model to W4A8, W8A8 or W4A16 (round
                        sub.add_option("--act", o->act_mode, "Activation ranges: dynamic (each token's max) or static (one "
                                       "searched scale per linear input, needs --calib)")->capture_default_str();
                        sub.add_option("--seed", mo.seed, "Rotation seed")->capture_default_str();
-                       sub.add_option("-t,--threads", mo.threads, "Threads (default: physical cores)");
+                       sub.add_option("-t,--threads", mo.threads, threads_help())->check(CLI::Range(0, 1024));
                        return std::function<int()>([o] { return run(*o); });
                      }});
 

@@ -1,5 +1,7 @@
 // pocketllm run: complete a prompt. stdout carries only text (the prompt as the
-// tokenizer decodes it, then the generation, then one newline); stats go to stderr.
+// tokenizer decodes it, then the generation, nothing added); stats go to stderr.
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "cli/command.h"
@@ -63,14 +65,18 @@ int run(const RunOptions& o) {
   go.is_eog = [&](int32_t id) { return tok.is_eog(id); };
   go.on_token = [&](int32_t id) {
     std::string s = dec.push(id);
+    text += s;
     std::fwrite(s.data(), 1, s.size(), stdout);
     std::fflush(stdout);
     return true;
   };
   GenerateStats st = generate(ctx, sampler, ids, go);
-  std::string rest = dec.flush() + "\n";
+  std::string rest = dec.flush();
   std::fwrite(rest.data(), 1, rest.size(), stdout);
   std::fflush(stdout);
+  text += rest;
+  // On a terminal the stats line starts a line of its own (stdout itself gets no byte the model did not write).
+  if (isatty(STDERR_FILENO) && !text.empty() && text.back() != '\n') std::fputs("\n", stderr);
   std::fprintf(stderr, "load: %.0f ms | prefill: %lld tok, %.1f tok/s | decode: %lld tok, %.1f tok/s\n", load_ms,
                static_cast<long long>(st.n_prompt), st.prefill_tps(), static_cast<long long>(st.n_gen), st.decode_tps());
   return 0;
@@ -85,10 +91,13 @@ RegisterCommand reg({"run", "Generate text from a prompt", 10, [](CLI::App& sub)
                        sub.add_option("-n,--n-predict", o->n_predict,
                                       "Tokens to generate (-1 = until end of generation or context)")
                            ->capture_default_str();
-                       sub.add_flag("--chat", o->chat, "Wrap the prompt as one user turn in the model's chat template");
-                       sub.add_option("--system-prompt", o->system, "System prompt for --chat (also -sys)");
-                       sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file (with --chat)");
-                       sub.add_option("--chat-template", o->template_name, "Built-in chat template name (with --chat)");
+                       auto* chat = sub.add_flag("--chat", o->chat,
+                                                 "Wrap the prompt as one user turn in the model's chat template");
+                       sub.add_option("--system-prompt", o->system, "System prompt (also -sys; needs --chat)")->needs(chat);
+                       sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file (needs --chat)")
+                           ->needs(chat);
+                       sub.add_option("--chat-template", o->template_name, chat_template_help() + " (needs --chat)")
+                           ->needs(chat);
                        return std::function<int()>([o] { return run(*o); });
                      }});
 

@@ -23,6 +23,7 @@ struct ServeOptions {
   std::string alias, template_file, template_name;
   int parallel = 1;
   size_t max_queue = 64;
+  bool no_log = false;
 };
 
 server::HttpApi* g_api = nullptr;
@@ -33,6 +34,7 @@ void on_stop_signal(int) {
 
 int run(ServeOptions& o) {
   std::signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the server
+  o.http.log_requests = !o.no_log;
   o.http.model_id = !o.alias.empty() ? o.alias : std::filesystem::path(o.model.model).filename().string();
   server::HttpApi api(o.http);
   const int port = api.bind();
@@ -97,10 +99,10 @@ RegisterCommand reg({"serve", "Serve the model over an OpenAI-compatible HTTP AP
                        sub.add_option("--http-threads", o->http.http_threads, "Connections served at once")
                            ->check(CLI::Range(4, 1024))
                            ->capture_default_str();
-                       sub.add_flag("!--no-log", o->http.log_requests, "Do not log one line per request");
+                       sub.add_flag("--no-log", o->no_log, "Do not log one line per request on stderr");
                        sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file");
                        sub.add_option("--chat-template", o->template_name,
-                                      "Built-in template: zephyr, llama2, llama3, chatml, gemma, phi3, mistral");
+                                      chat_template_help());
                        return std::function<int()>([o] { return run(*o); });
                      }});
 

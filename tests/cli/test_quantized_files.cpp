@@ -58,6 +58,7 @@ TEST(QuantizedFiles, EveryCommandReadsThem) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     r = ts::run_cli({"info", q});
     EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("int8, per token"), std::string::npos) << r.out;
     // convert dequantizes the tiles: standard float types only, and it still runs.
     const std::string f = dir + "/f-g" + std::string(g) + ".gguf";
     r = ts::run_cli({"convert", q, f, "--type", "f32"});

@@ -84,16 +84,21 @@ std::string model_description(const Model& m) {
   const uint64_t n = m.n_params();
   std::string size_class = n >= 1000000000ull ? fmt::format("{}B", (n + 500000000ull) / 1000000000ull)
                                               : fmt::format("{}M", (n + 500000ull) / 1000000ull);
-  // The weight type most bytes are stored in (as llama.cpp's ftype names it).
+  // The matrices' types, most bytes first (stories260K in W4A8: "PL_W4_G32_T16+Q4_0+PL_W8_G32_T16"):
+  // the main type alone would hide the mix.
   std::map<DType, uint64_t> by_type;
   for (auto& [name, t] : m.tensors)
     if (t.ne.size() >= 2) by_type[t.type] += t.nbytes;
-  DType main = DType::F32;
-  uint64_t best = 0;
-  for (auto& [t, b] : by_type)
-    if (b > best) best = b, main = t;
-  const std::string type = main == DType::F32 ? "all F32" : upper(dtype_name(main));
-  return fmt::format("{} {} {}", m.cfg.arch, size_class, type);
+  std::vector<std::pair<uint64_t, DType>> order;
+  for (auto& [t, b] : by_type) order.push_back({b, t});
+  std::sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  std::string types;
+  for (auto& [b, t] : order) {
+    if (!types.empty()) types += '+';
+    types += upper(dtype_name(t));
+  }
+  if (types.empty() || types == "F32") types = "all F32";
+  return fmt::format("{} {} {}", m.cfg.arch, size_class, types);
 }
 
 double decode_weight_bytes(const Model& m) {
