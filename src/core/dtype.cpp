@@ -2,13 +2,12 @@
 
 #include <algorithm>
 #include <map>
-#include <mutex>
 
 namespace pocketllm {
 
 namespace {
-std::map<uint32_t, DTypeTraits>& registry() {
-  static std::map<uint32_t, DTypeTraits> m = {
+const std::map<uint32_t, DTypeTraits>& registry() {
+  static const std::map<uint32_t, DTypeTraits> m = {
       {0, {"F32", 1, 4}},          {1, {"F16", 1, 2}},          {2, {"Q4_0", 32, 18}},
       {3, {"Q4_1", 32, 20}},       {6, {"Q5_0", 32, 22}},       {7, {"Q5_1", 32, 24}},
       {8, {"Q8_0", 32, 34}},       {9, {"Q8_1", 32, 36}},       {10, {"Q2_K", 256, 84}},
@@ -20,23 +19,27 @@ std::map<uint32_t, DTypeTraits>& registry() {
       {26, {"I32", 1, 4}},         {27, {"I64", 1, 8}},         {28, {"F64", 1, 8}},
       {29, {"IQ1_M", 256, 56}},    {30, {"BF16", 1, 2}},        {34, {"TQ1_0", 256, 54}},
       {35, {"TQ2_0", 256, 66}},
+      // pocketllm's own formats (docs/FORMAT.md; block structs in quant/blocks.h, whose
+      // sizes tests/kernels/test_quant_formats.cpp checks against these). Known here, not
+      // registered by the quant module, so every reader (tokenize, template, info...) parses
+      // every file `quantize` writes. Rows of any length, the last block zero-padded.
+      {1024, {"PL_W4_G32", 32, 18, true, 0}},       {1025, {"PL_W4_G64", 64, 34, true, 0}},
+      {1026, {"PL_W4_G128", 128, 66, true, 0}},     {1027, {"PL_W4_ROW", 32, 16, true, 2}},
+      {1028, {"PL_W8_G32", 32, 34, true, 0}},       {1029, {"PL_W8_ROW", 32, 32, true, 2}},
+      // The same six stored as the kernels' 16-row tiles.
+      {1030, {"PL_W4_G32_T16", 32, 18, true, 0}},   {1031, {"PL_W4_G64_T16", 64, 34, true, 0}},
+      {1032, {"PL_W4_G128_T16", 128, 66, true, 0}}, {1033, {"PL_W4_ROW_T16", 32, 16, true, 2}},
+      {1034, {"PL_W8_G32_T16", 32, 34, true, 0}},   {1035, {"PL_W8_ROW_T16", 32, 32, true, 2}},
   };
   return m;
 }
-std::mutex g_mu;
 }  // namespace
 
 std::optional<DTypeTraits> dtype_traits(DType t) {
-  std::lock_guard lk(g_mu);
-  auto& r = registry();
+  const auto& r = registry();
   auto it = r.find(static_cast<uint32_t>(t));
   if (it == r.end()) return std::nullopt;
   return it->second;
-}
-
-void register_dtype(DType t, DTypeTraits traits) {
-  std::lock_guard lk(g_mu);
-  registry()[static_cast<uint32_t>(t)] = traits;
 }
 
 std::string dtype_name(DType t) {
@@ -47,7 +50,6 @@ std::string dtype_name(DType t) {
 std::optional<DType> dtype_from_name(const std::string& name) {
   std::string up = name;
   std::transform(up.begin(), up.end(), up.begin(), [](unsigned char c) { return std::toupper(c); });
-  std::lock_guard lk(g_mu);
   for (auto& [id, tr] : registry())
     if (up == tr.name) return static_cast<DType>(id);
   return std::nullopt;

@@ -14,7 +14,7 @@ enum class DType : uint32_t {
   IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21,
   IQ2_S = 22, IQ4_XS = 23, I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28,
   IQ1_M = 29, BF16 = 30, TQ1_0 = 34, TQ2_0 = 35,
-  // pocketllm formats (see src/quant/formats.h); registered through register_dtype().
+  // pocketllm formats from 1024 up (docs/FORMAT.md; named in quant/blocks.h).
   POCKETLLM_FIRST = 1024,
 };
 
@@ -28,10 +28,8 @@ struct DTypeTraits {
   uint32_t row_prefix = 0;
 };
 
-// Traits of a known type, or nullopt for an id no one has defined.
+// Traits of a known type (GGML's and pocketllm's), or nullopt for an id no one has defined.
 std::optional<DTypeTraits> dtype_traits(DType t);
-// Lets the quant module describe its own block formats (called once at start-up).
-void register_dtype(DType t, DTypeTraits traits);
 std::string dtype_name(DType t);
 // Parses a user-facing name (case-insensitive: f32, F16, bf16, q8_0...).
 std::optional<DType> dtype_from_name(const std::string& name);

@@ -187,7 +187,6 @@ void row_to_f32(DType type, const uint8_t* src, float* dst, int64_t n) {
 }
 
 Matrix make_matrix(DType type, int64_t rows, int64_t cols, const void* data) {
-  register_quant_types();
   if (rows < 0 || cols <= 0) fail("a matrix of {} x {} is not valid", rows, cols);
   auto rb = dtype_row_bytes(type, static_cast<uint64_t>(cols));
   if (!rb) fail("a row of {} elements cannot be stored as {}", cols, dtype_name(type));

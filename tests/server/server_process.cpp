@@ -21,7 +21,7 @@ ServerProcess::ServerProcess(const std::vector<std::string>& extra) {
   const fs::path models = testsupport::shared_data() / "models" / "stories260K";
   const fs::path tmpl = dir_ / "template.jinja";
   testsupport::write_file(tmpl, "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}");
-  std::vector<std::string> args = {POCKETLLM_BINARY, "serve", "-m", (models / "stories260K.bin").string(),
+  std::vector<std::string> args = {testsupport::pocketllm_binary(), "serve", "-m", (models / "stories260K.bin").string(),
                                    "--tokenizer", (models / "tok512.bin").string(), "--chat-template-file",
                                    tmpl.string(), "--port", "0", "-t", "1"};
   args.insert(args.end(), extra.begin(), extra.end());
