@@ -6,6 +6,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "model/export_gguf.h"
+#include "weights/file_type.h"
 
 namespace pocketllm::cli {
 namespace {
@@ -22,6 +23,7 @@ int run(const ConvertOptions& o) {
   if (!m->tokenizer) std::fprintf(stderr, "warning: %s has no tokenizer; the GGUF file will have no vocabulary\n", o.in.c_str());
   ExportOptions eo;
   eo.type = *dtype_from_name(o.type);
+  eo.extra.emplace_back("general.file_type", gguf::Value::u32(*ggml_file_type_id(o.type)));  // F32 0, F16 1, BF16 32
   export_gguf(*m, o.out, eo);
   std::fprintf(stderr, "wrote %s\n", o.out.c_str());
   return 0;

@@ -1,9 +1,12 @@
 // pocketllm info: what a model file is, without running it.
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/command.h"
 #include "cli/common_options.h"
@@ -12,6 +15,7 @@
 #include "kernels/int_weights.h"
 #include "model/arch/family.h"
 #include "tokenizer/tokenizer.h"
+#include "weights/file_type.h"
 
 namespace pocketllm::cli {
 namespace {
@@ -73,6 +77,15 @@ std::string describe_activations(const Model& m) {
                               : fmt::format("int8, static ranges for {} matrices (quantize --act static)", m.act_scales.size());
 }
 
+// general.file_type (the mix llama-quantize made, e.g. 15 = Q4_K_M), when the file says.
+std::optional<uint32_t> file_type(const Model& m) {
+  for (auto& [k, v] : m.info) {
+    uint32_t id = 0;
+    if (k == "general.file_type" && std::from_chars(v.data(), v.data() + v.size(), id).ec == std::errc()) return id;
+  }
+  return std::nullopt;
+}
+
 int run(const InfoOptions& o) {
   if (describe_vocab_only(o)) return 0;
   LoadOptions lo;
@@ -103,9 +116,14 @@ int run(const InfoOptions& o) {
   std::string tl;
   for (auto& [k, v] : types) tl += fmt::format("{}{}: {}", tl.empty() ? "" : ", ", k, v);
   std::printf("tensors:         %zu (%s)\n", m->tensors.size(), tl.c_str());
+  if (const auto ft = file_type(*m))
+    std::printf("file type:       %s (general.file_type %u)\n", ggml_file_type_name(*ft).value_or("unknown").c_str(), *ft);
   std::printf("activations:     %s\n", describe_activations(*m).c_str());
   print_tokenizer(m->tokenizer.get());
   print_chat_template(m->chat_template);
+  std::printf("tensor types:\n");
+  for (auto& [name, t] : m->tensors)
+    std::printf("  %-36s %-8s [%s]\n", name.c_str(), dtype_name(t.type).c_str(), fmt::format("{}", fmt::join(t.ne, ", ")).c_str());
   if (o.all_keys)
     for (auto& [k, v] : m->info) std::printf("  %s = %s\n", k.c_str(), v.c_str());
   return 0;

@@ -23,6 +23,7 @@
 #include "quant/calib/act_static.h"
 #include "quant/calib/gptq.h"
 #include "quant/calib/stats.h"
+#include "quant/ggml_mix.h"
 #include "quant/plan.h"
 
 namespace pocketllm::cli {
@@ -78,9 +79,14 @@ int run(QuantizeOptions& o) {
     fail("--act static: {} keeps float activations; static ranges are for int8 ones (w4a8, w8a8)", o.plan.scheme);
   if (act_static && o.methods.calib_samples < 1) fail("--act static needs --calib-samples of at least 1");
   if (!o.preset.empty()) apply_method_preset(o.preset, o.plan.group, o.methods);
+  const bool ggml_mix = !o.plan.ggml_type.empty();
+  if (ggml_mix && (!o.methods.calib_file.empty() || o.methods.rotate || o.methods.smooth || !o.preset.empty() || act_static))
+    fail("--type writes llama-quantize's round-to-nearest presets; calibration, --rotate, --smooth and --method are "
+         "for --scheme");
   auto orig = load_model(o.in, lo);
   check_requantize(*orig, o.in, o.allow_requantize);
   o.plan.tied = !orig->tensors.count("output.weight");
+  o.plan.shape = {orig->cfg.n_layers, orig->cfg.n_kv_heads > 0 ? orig->cfg.n_heads / orig->cfg.n_kv_heads : 1, o.plan.tied};
   ThreadPool pool(o.methods.threads > 0 ? o.methods.threads : default_thread_count());
   PreparedModel prep = prepare_methods(*orig, o.methods, o.plan, pool);
   const Model* m = &prep.model(*orig);  // the transformed model when --rotate/--smooth ran
@@ -108,7 +114,9 @@ int run(QuantizeOptions& o) {
     TensorPlan p = plan_tensor(o.plan, name, rows, cols);
     ExportedTensor e;
     const std::string key = calib::stats_key(name);
-    if (p.quantize && calibrating && !key.empty()) {
+    if (p.ggml_type) {
+      e = ExportedTensor{*p.ggml_type, quantize_ggml_rows(*p.ggml_type, data, rows, cols, pool)};
+    } else if (p.quantize && calibrating && !key.empty()) {
       std::vector<float> h;
       if (auto it = stats.find(key); it != stats.end() && it->second.cols == cols) h = it->second.hessian();
       if ((method.gptq || method.refit) && h.empty()) fail("{}: no calibration statistics for this tensor", name);
@@ -191,9 +199,13 @@ int run(QuantizeOptions& o) {
     out_bytes += e.bytes.size();
     return e;
   };
-  eo.extra.emplace_back("pocketllm.activations", gguf::Value::str(act_static ? "int8-static" : plan_activations(o.plan)));
-  eo.extra.emplace_back("pocketllm.scheme", gguf::Value::str(o.plan.scheme));
-  eo.extra.emplace_back("pocketllm.group", gguf::Value::u32(static_cast<uint32_t>(o.plan.group)));
+  if (ggml_mix) {  // a file like llama-quantize's: no pocketllm scheme keys
+    eo.extra.emplace_back("general.file_type", gguf::Value::u32(find_ggml_mix(o.plan.ggml_type).file_type));
+  } else {
+    eo.extra.emplace_back("pocketllm.activations", gguf::Value::str(act_static ? "int8-static" : plan_activations(o.plan)));
+    eo.extra.emplace_back("pocketllm.scheme", gguf::Value::str(o.plan.scheme));
+    eo.extra.emplace_back("pocketllm.group", gguf::Value::u32(static_cast<uint32_t>(o.plan.group)));
+  }
   // The flag is decided after conversion; export_gguf writes extra keys first, so mark
   // it from the plan: any non-GGML type makes the file pocketllm-only.
   for (auto& [name, t] : m->tensors) {
@@ -213,8 +225,12 @@ int run(QuantizeOptions& o) {
   };
   eo.extra.emplace_back("pocketllm.required", gguf::Value::boolean(needs));
   if (o.methods.rotate) eo.extra.emplace_back("pocketllm.rotated", gguf::Value::boolean(true));
-  std::fprintf(stderr, "quantize: %s -> %s (%s, group %d, head %s)\n", o.in.c_str(), o.out.c_str(),
-               o.plan.scheme.c_str(), o.plan.group, o.plan.head.c_str());
+  if (ggml_mix)
+    std::fprintf(stderr, "quantize: %s -> %s (%s%s)\n", o.in.c_str(), o.out.c_str(),
+                 find_ggml_mix(o.plan.ggml_type).name.c_str(), o.plan.pure ? ", pure" : "");
+  else
+    std::fprintf(stderr, "quantize: %s -> %s (%s, group %d, head %s)\n", o.in.c_str(), o.out.c_str(),
+                 o.plan.scheme.c_str(), o.plan.group, o.plan.head.c_str());
   export_gguf(*m, o.out, eo);
   if ((pocketllm_only || online_rotation || act_static) != needs) fail("internal error: pocketllm-only flag mismatch");
   if (!report.empty() || !prep.stages.empty() || o.methods.rotate || act_static) {
@@ -272,6 +288,10 @@ RegisterCommand reg({"quantize", "Quantize a model to W4A8, W8A8 or W4A16 (round
                                     "fits a GGML type (see the summary); --compat makes sure it does");
                        sub.add_flag("--allow-requantize", o->allow_requantize,
                                     "Quantize an input that is already quantized (its weights are rounded twice)");
+                       sub.add_option("--type", o->plan.ggml_type,
+                                      "A llama-quantize preset instead of --scheme (Q4_K_M, Q6_K, IQ4_XS, Q4_0, ...: "
+                                      "GGML types only, round to nearest; docs/FORMAT.md)");
+                       sub.add_flag("--pure", o->plan.pure, "--type: every matrix in the preset's base type");
                        sub.add_option("--tokenizer", o->tokenizer, tokenizer_help());
                        MethodOptions& mo = o->methods;
                        sub.add_option("--calib", mo.calib_file, "Calibration text (never the evaluation text)");

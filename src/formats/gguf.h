@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "core/dtype.h"
 #include "core/mapped_file.h"
+#include "weights/dtype.h"
 
 namespace pocketllm::gguf {
 

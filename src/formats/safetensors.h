@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "core/dtype.h"
 #include "core/mapped_file.h"
+#include "weights/dtype.h"
 
 namespace pocketllm::safetensors {
 

@@ -7,7 +7,7 @@
 #include <optional>
 #include <vector>
 
-#include "core/dtype.h"
+#include "weights/dtype.h"
 
 namespace pocketllm {
 

@@ -7,16 +7,19 @@
 #include <vector>
 
 #include "core/error.h"
-#include "core/fp16.h"
 #include "core/huge_buffer.h"
 #include "kernels/int_weights.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/table.h"
+#include "weights/row_codec.h"
 
 namespace pocketllm {
 
 namespace {
-bool is_float_type(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+// Types multiplied in float, their rows converted as they are read: the float
+// types, and GGML's quantized types that have no integer kernel yet (K-quants,
+// IQ4, Q4_1, Q5_x: the simple path; docs/FORMAT.md).
+const RowCodec* float_path_codec(DType t) { return int_weight_format(t) ? nullptr : ggml_row_codec(t); }
 
 // What prepare_matrix() leaves in Matrix::packed.
 struct PreparedWeights {
@@ -39,13 +42,14 @@ const uint8_t* stored_rows(const Matrix& w) {
   return w.data;
 }
 
-void linear_float(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy,
-                  ThreadPool& pool) {
+void linear_float(const Matrix& w, const RowCodec& codec, const float* x, int64_t ldx, int64_t n_tokens, float* y,
+                  int64_t ldy, ThreadPool& pool) {
   const DotF32Fn dot = kernels_of(w).dot_f32;
   const F16RowFn f16_row = kernels_of(w).f16_to_f32_row;
   const uint8_t* data = stored_rows(w);
-  // Rows in blocks of 8 (converted once) meet every token: the tokens are read once
-  // per block instead of once per row, which matters for batches (prefill, calibration).
+  // Rows in blocks of 8 (converted once, into this thread's buffer) meet every
+  // token: the tokens are read once per block instead of once per row, which
+  // matters for batches (prefill, calibration). F32 rows are read in place.
   constexpr int64_t kRows = 8;
   pool.parallel_for(w.rows, [&](int64_t r0, int64_t r1) {
     thread_local std::vector<float> rows;
@@ -58,7 +62,7 @@ void linear_float(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens
         float* dst = rows.data() + i * w.cols;
         if (w.type == DType::F32) wr[i] = reinterpret_cast<const float*>(src);
         else if (w.type == DType::F16) f16_row(reinterpret_cast<const uint16_t*>(src), dst, w.cols), wr[i] = dst;
-        else row_to_f32(w.type, src, dst, w.cols), wr[i] = dst;
+        else codec.to_f32(src, dst, w.cols), wr[i] = dst;
       }
       for (int64_t t = 0; t < n_tokens; ++t)
         for (int64_t i = 0; i < nb; ++i) y[t * ldy + b0 + i] = dot(wr[i], x + t * ldx, w.cols);
@@ -166,26 +170,6 @@ void linear_int8(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens,
 }
 }  // namespace
 
-void row_to_f32(DType type, const uint8_t* src, float* dst, int64_t n) {
-  switch (type) {
-    case DType::F32:
-      std::memcpy(dst, src, static_cast<size_t>(n) * 4);
-      return;
-    case DType::F16: {
-      const auto* h = reinterpret_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(h[i]);
-      return;
-    }
-    case DType::BF16: {
-      const auto* h = reinterpret_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(h[i]);
-      return;
-    }
-    default:
-      fail("row_to_f32: {} is not a float type", dtype_name(type));
-  }
-}
-
 Matrix make_matrix(DType type, int64_t rows, int64_t cols, const void* data) {
   if (rows < 0 || cols <= 0) fail("a matrix of {} x {} is not valid", rows, cols);
   auto rb = dtype_row_bytes(type, static_cast<uint64_t>(cols));
@@ -202,10 +186,10 @@ Matrix make_matrix(DType type, int64_t rows, int64_t cols, const void* data) {
 void prepare_matrix(Matrix& m) { prepare_matrix(m, active_kernels()); }
 
 void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr<HugeArena>& arena) {
-  if (is_float_type(m.type) || m.packed) return;
-  if (!m.data) fail("prepare_matrix: matrix of {} has no data", dtype_name(m.type));
+  if (m.packed) return;
   const auto f = int_weight_format(m.type);
-  if (!f) return;  // linear() will report the unsupported type
+  if (!f) return;  // float-path types are read in place (linear() reports types it cannot read)
+  if (!m.data) fail("prepare_matrix: matrix of {} has no data", dtype_name(m.type));
   if (f->bits == 8 && f->group == 0 && m.cols > 32768)
     fail("per-row 8-bit weights with {} columns could overflow int32 sums (max 32768)", m.cols);
   auto p = std::make_shared<PreparedWeights>();
@@ -237,12 +221,12 @@ void linear(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, floa
   if (n_tokens <= 0 || w.rows == 0) return;
   if (const auto& observe = linear_observer()) observe(w, x, ldx, n_tokens);
   if (n_tokens > 1 && (ldx < w.cols || ldy < w.rows)) fail("linear: ldx {} / ldy {} smaller than a row ({} / {})", ldx, ldy, w.cols, w.rows);
-  if (is_float_type(w.type)) return linear_float(w, x, ldx, n_tokens, y, ldy, pool);
   if (int_weight_format(w.type)) {
     if (w.act == ActPrecision::Float) return linear_dequant(w, x, ldx, n_tokens, y, ldy, pool);
     return linear_int8(w, x, ldx, n_tokens, y, ldy, pool);
   }
-  fail("no kernel for weights of type {} (convert them at load time, see quant/quantize.h)", dtype_name(w.type));
+  if (const RowCodec* c = float_path_codec(w.type)) return linear_float(w, *c, x, ldx, n_tokens, y, ldy, pool);
+  fail("no kernel for weights of type {} (pocketllm reads: docs/FORMAT.md)", dtype_name(w.type));
 }
 
 namespace {
@@ -282,11 +266,13 @@ void linear_shared_input(std::span<const LinearOut> outs, const float* x, int64_
                 pool);
 }
 
+bool can_multiply(DType t) { return int_weight_format(t) || float_path_codec(t); }
+
 void matrix_row(const Matrix& w, int64_t r, float* out) {
   if (r < 0 || r >= w.rows) fail("row {} is out of range (matrix has {} rows)", r, w.rows);
-  if (is_float_type(w.type)) return row_to_f32(w.type, stored_rows(w) + r * w.row_bytes, out, w.cols);
   if (int_weight_format(w.type)) return int_row_to_f32(w, r, out);
-  fail("no row reader for weights of type {}", dtype_name(w.type));
+  if (const RowCodec* c = float_path_codec(w.type)) return c->to_f32(stored_rows(w) + r * w.row_bytes, out, w.cols);
+  fail("no row reader for weights of type {} (pocketllm reads: docs/FORMAT.md)", dtype_name(w.type));
 }
 
 }  // namespace pocketllm

@@ -7,8 +7,8 @@
 #include <memory>
 #include <span>
 
-#include "core/dtype.h"
 #include "core/thread_pool.h"
+#include "weights/dtype.h"
 
 namespace pocketllm {
 
@@ -53,6 +53,9 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr
 // quantize x per token and group to int8 (scale max|x|/127, or the static act_scale)
 // and accumulate in int32;
 // with act == Float they are dequantized and multiplied in float.
+// Every other GGML type pocketllm reads (weights/row_codec.h: F32/F16/BF16, K-quants,
+// IQ4, Q4_1, Q5_x) is multiplied in float, its rows converted from the stored bytes
+// into a per-thread buffer of 8 rows as they are read (`act` does not apply).
 void linear(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy, ThreadPool& pool);
 
 // Several matrices over the same input (Q/K/V, gate/up): one activation
@@ -72,10 +75,10 @@ void linear_shared_input(std::span<const LinearOut> outs, const float* x, int64_
 using LinearObserver = std::function<void(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens)>;
 void set_linear_observer(LinearObserver observer);
 
+// Whether linear() and matrix_row() read weights of type t.
+bool can_multiply(DType t);
+
 // Writes row r of w as floats (embedding lookup).
 void matrix_row(const Matrix& w, int64_t r, float* out);
-
-// Converts a row of n stored elements of a float type (F32/F16/BF16) to f32.
-void row_to_f32(DType type, const uint8_t* src, float* dst, int64_t n);
 
 }  // namespace pocketllm

@@ -16,8 +16,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/dtype.h"
 #include "kernels/int_weights.h"
+#include "weights/dtype.h"
 
 namespace pocketllm {
 

@@ -7,6 +7,7 @@
 #include "kernels/int_weights.h"
 #include "kernels/table.h"
 #include "model/loader_internal.h"
+#include "weights/row_codec.h"
 
 namespace pocketllm::detail {
 
@@ -43,6 +44,8 @@ void release_source(const Model& m, const Matrix& mat) {
 // and need no repacking. The token embedding is only row-read unless it is tied to
 // the output, so it stays in the file: its untouched rows never become resident.
 void prepare_bound(const Model& m, Matrix& mat, bool streamed) {
+  if (!can_multiply(mat.type))
+    fail("weights of type {} are not supported (docs/FORMAT.md lists the types pocketllm reads)", dtype_name(mat.type));
   const auto f = int_weight_format(mat.type);
   const bool to_arena = m.arena && streamed && f && (!f->tiled || mapped_source(m, mat));
   prepare_matrix(mat, active_kernels(), to_arena ? m.arena : nullptr);
@@ -72,7 +75,7 @@ std::vector<float> vec(Model& m, const std::string& name, int64_t n) {
   if (t.type != DType::F32 && t.type != DType::F16 && t.type != DType::BF16)
     fail("{}: tensor '{}' must be F32, F16 or BF16, not {}", m.path, name, dtype_name(t.type));
   std::vector<float> v(static_cast<size_t>(n));
-  row_to_f32(t.type, t.data, v.data(), n);
+  ggml_row_to_f32(t.type, t.data, v.data(), n);
   return v;
 }
 
@@ -133,7 +136,7 @@ void bind_weights(Model& m) {
     const TensorRef& t = need(m, "ffn_down_rotation.weight", {static_cast<uint64_t>(k), static_cast<uint64_t>(k)});
     if (t.type != DType::F32) fail("{}: tensor 'ffn_down_rotation.weight' must be F32", m.path);
     std::vector<float> q(static_cast<size_t>(k * k));
-    row_to_f32(t.type, t.data, q.data(), k * k);
+    ggml_row_to_f32(t.type, t.data, q.data(), k * k);
     down_rotation = std::make_shared<const OrthoTransform>(OrthoTransform::from_block(c.hidden_dim, std::move(q)));
   }
   for (int64_t i = 0; i < c.n_layers; ++i) {

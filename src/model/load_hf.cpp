@@ -13,6 +13,7 @@
 #include "model/chat_template_source.h"
 #include "model/loader_internal.h"
 #include "tokenizer/tokenizer.h"
+#include "weights/row_codec.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -73,7 +74,7 @@ void add_one_to_norms(Model& m) {
     if (!name.ends_with("norm.weight") || t.ne.size() != 1) continue;
     auto buf = std::make_shared<std::vector<uint8_t>>(t.ne[0] * sizeof(float));
     auto* f = reinterpret_cast<float*>(buf->data());
-    row_to_f32(t.type, t.data, f, static_cast<int64_t>(t.ne[0]));
+    ggml_row_to_f32(t.type, t.data, f, static_cast<int64_t>(t.ne[0]));
     for (uint64_t i = 0; i < t.ne[0]; ++i) f[i] += 1.0f;
     t = TensorRef{DType::F32, t.ne, buf->data(), buf->size()};
     m.owned.push_back(std::move(buf));

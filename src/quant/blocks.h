@@ -1,10 +1,12 @@
-// On-disk block structs of the quantized weight formats pocketllm reads and
-// writes (docs/FORMAT.md). Header-only so the kernels can read them too.
-// All multi-byte fields are little-endian; f16 scales are IEEE half bits.
+// On-disk block structs of pocketllm's own weight formats (docs/FORMAT.md);
+// GGML's (Q4_0, Q8_0, ... which some of these reuse) are in src/weights/.
+// Header-only so the kernels can read them too. All multi-byte fields are
+// little-endian; f16 scales are IEEE half bits.
 #pragma once
 #include <cstdint>
 
-#include "core/dtype.h"
+#include "weights/blocks_legacy.h"
+#include "weights/dtype.h"
 
 namespace pocketllm {
 
@@ -25,20 +27,6 @@ inline constexpr DType kW4G128T = static_cast<DType>(1032);
 inline constexpr DType kW4RowT = static_cast<DType>(1033);
 inline constexpr DType kW8G32T = static_cast<DType>(1034);
 inline constexpr DType kW8RowT = static_cast<DType>(1035);
-
-// GGML Q4_0: value = (q - 8) * d. Byte j holds weight j (low nibble) and j+16 (high).
-struct BlockQ4_0 {
-  uint16_t d;
-  uint8_t qs[16];
-};
-static_assert(sizeof(BlockQ4_0) == 18);
-
-// GGML Q8_0: value = q * d.
-struct BlockQ8_0 {
-  uint16_t d;
-  int8_t qs[32];
-};
-static_assert(sizeof(BlockQ8_0) == 34);
 
 // Q4_0's nibble order generalized: byte j holds weight j (low) and j + G/2 (high).
 struct BlockW4G64 {
@@ -63,44 +51,5 @@ struct BlockW8Bare {
   int8_t qs[32];
 };
 static_assert(sizeof(BlockW8Bare) == 32);
-
-// ---- GGML formats we only read (dequantized at load time) ----
-
-// Q5_0: value = (q - 16) * d, q = nibble | (bit j of qh) << 4 (bits 16..31 for weights 16..31).
-struct BlockQ5_0 {
-  uint16_t d;
-  uint8_t qh[4];
-  uint8_t qs[16];
-};
-static_assert(sizeof(BlockQ5_0) == 22);
-
-inline constexpr int kQK_K = 256;  // super-block of the K-quants
-
-// Q4_K: 8 sub-blocks of 32, 6-bit scale and min each (packed in `scales`);
-// value = d * sc * q - dmin * m.
-struct BlockQ4_K {
-  uint16_t d, dmin;
-  uint8_t scales[12];
-  uint8_t qs[128];
-};
-static_assert(sizeof(BlockQ4_K) == 144);
-
-// Q5_K: Q4_K plus a fifth bit per weight in qh.
-struct BlockQ5_K {
-  uint16_t d, dmin;
-  uint8_t scales[12];
-  uint8_t qh[32];
-  uint8_t qs[128];
-};
-static_assert(sizeof(BlockQ5_K) == 176);
-
-// Q6_K: 16 sub-blocks of 16 with int8 scales; value = d * sc * (q - 32).
-struct BlockQ6_K {
-  uint8_t ql[128];
-  uint8_t qh[64];
-  int8_t scales[16];
-  uint16_t d;
-};
-static_assert(sizeof(BlockQ6_K) == 210);
 
 }  // namespace pocketllm

@@ -21,6 +21,8 @@ bool standard_type_fits(const Scheme& s, int64_t cols) { return s.group == 32 &&
 }  // namespace
 
 void validate_plan(const QuantPlanOptions& o) {
+  if (!o.ggml_type.empty()) find_ggml_mix(o.ggml_type);  // throws for an unknown preset
+  if (o.pure && o.ggml_type.empty()) fail("--pure applies to a --type preset");
   if (o.scheme != "w4a8" && o.scheme != "w8a8" && o.scheme != "w4a16")
     fail("unknown scheme '{}' (w4a8, w8a8, w4a16)", o.scheme);
   const int bits = o.scheme == "w8a8" ? 8 : 4;
@@ -35,6 +37,12 @@ std::string plan_activations(const QuantPlanOptions& o) { return o.scheme == "w4
 
 TensorPlan plan_tensor(const QuantPlanOptions& o, const std::string& name, int64_t rows, int64_t cols) {
   TensorPlan p;
+  if (!o.ggml_type.empty()) {
+    const auto t = ggml_mix_tensor_type(find_ggml_mix(o.ggml_type), o.pure, name, rows, cols, o.shape);
+    if (t && (*t == DType::F16 || *t == DType::BF16)) p.float_type = *t;
+    else if (t && *t != DType::F32) p.ggml_type = *t;
+    return p;
+  }
   if (rows <= 1) return p;  // norms, biases, rope factors: F32
   const bool is_head = name == "output.weight" || (o.tied && name == "token_embd.weight");
   const bool is_embed = name == "token_embd.weight" && !o.tied;

@@ -6,8 +6,9 @@
 #include <optional>
 #include <string>
 
-#include "core/dtype.h"
+#include "quant/ggml_mix.h"
 #include "quant/quantize.h"
+#include "weights/dtype.h"
 
 namespace pocketllm {
 
@@ -18,12 +19,19 @@ struct QuantPlanOptions {
   std::string embed = "q8";     // q8 | f16 (ignored when tied: the head decides)
   bool tied = false;
   bool compat = false;          // only types llama.cpp reads: F16 where a GGML type cannot hold the row
+  // --type: a llama-quantize preset (quant/ggml_mix.h) instead of the scheme; empty = the scheme.
+  std::string ggml_type;
+  bool pure = false;      // --pure: every matrix gets the preset's base type
+  MixModelShape shape;    // the model's layer count, GQA and tying (for the preset's rules)
 };
 
 struct TensorPlan {
   bool quantize = false;
   Scheme scheme;                   // when quantize
   DType float_type = DType::F32;   // when not
+  // --type: the GGML type the tensor is stored as (weights/row_codec.h's quantizer);
+  // unset for float results (float_type) and in scheme mode.
+  std::optional<DType> ggml_type;
 };
 
 // Throws Error for an unknown scheme/head/embed value or an unsupported group.

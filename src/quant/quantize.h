@@ -20,7 +20,7 @@
 #include <functional>
 #include <vector>
 
-#include "core/dtype.h"
+#include "weights/dtype.h"
 
 namespace pocketllm {
 
@@ -44,14 +44,14 @@ DType scheme_type(const Scheme& s, int64_t cols);
 // Round-to-nearest quantization of a row-major [rows][cols] float matrix.
 QuantizedTensor quantize_rtn(const float* w, int64_t rows, int64_t cols, const Scheme& s);
 
-// F32/F16/BF16, Q4_0, Q8_0, Q5_0, Q4_K, Q5_K, Q6_K and pocketllm's W4/W8 types.
+// Every GGML type with a row codec (weights/row_codec.h) and pocketllm's W4/W8 types.
 bool can_dequantize(DType t);
 // One stored row of n elements to floats.
 void dequantize_row(DType t, const uint8_t* row, int64_t n, float* out);
 // A whole tensor; throws Error when nbytes is not exactly rows rows of that type.
 std::vector<float> dequantize(DType t, const void* data, size_t nbytes, int64_t rows, int64_t cols);
 
-// Load-time conversion of a type the kernels cannot multiply (e.g. Q4_K) into a scheme they can.
+// Stored weights of any readable type re-quantized to a scheme (dequantize, then quantize_rtn).
 QuantizedTensor requantize(DType t, const void* data, size_t nbytes, int64_t rows, int64_t cols, const Scheme& s);
 
 }  // namespace pocketllm

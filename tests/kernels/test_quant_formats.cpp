@@ -8,6 +8,7 @@
 #include "core/fp16.h"
 #include "kernel_test_util.h"
 #include "quant/blocks.h"
+#include "weights/blocks_k.h"
 
 using namespace pocketllm;
 
@@ -142,11 +143,12 @@ TEST(QuantFormats, MalformedSizesAreErrors) {
   EXPECT_THROW(make_matrix(DType::Q4_0, 2, 33, bytes.data()), Error);
   const float w[2] = {std::nanf(""), 1.0f};
   EXPECT_THROW(quantize_rtn(w, 1, 2, Scheme{8, 32, {}}), Error);
-  const std::vector<uint8_t> k(144 * 2);
-  Matrix m = make_matrix(DType::Q4_K, 2, 256, k.data());
+  const std::vector<uint8_t> k(74 * 2);
+  Matrix m = make_matrix(DType::IQ2_XS, 2, 256, k.data());  // a type GGUF knows, pocketllm cannot read
   float y[2], x[256] = {};
   ThreadPool pool(1);
-  EXPECT_THROW(linear(m, x, 256, 1, y, 2, pool), Error);  // convert K-quants at load time
+  EXPECT_THROW(linear(m, x, 256, 1, y, 2, pool), Error);
+  EXPECT_THROW(matrix_row(m, 0, x), Error);
 }
 
 TEST(QuantFormats, Q5_0Layout) {

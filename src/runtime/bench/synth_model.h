@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "core/dtype.h"
 #include "model/config.h"
 #include "model/model.h"
+#include "weights/dtype.h"
 
 namespace pocketllm::bench {
 

@@ -1,5 +1,7 @@
 // Element types of tensors, numbered as GGML numbers them on disk so a GGUF
-// type id maps 1:1. Ids >= 1024 are pocketllm's own formats (docs/FORMAT.md).
+// type id maps 1:1. GGML's types are a static table (weights/dtype.cpp, sized
+// from the block structs of weights/blocks_*.h); ids >= 1024 are pocketllm's own
+// formats (docs/FORMAT.md).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -14,7 +16,7 @@ enum class DType : uint32_t {
   IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21,
   IQ2_S = 22, IQ4_XS = 23, I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28,
   IQ1_M = 29, BF16 = 30, TQ1_0 = 34, TQ2_0 = 35,
-  // pocketllm formats from 1024 up (docs/FORMAT.md; named in quant/blocks.h).
+  // pocketllm formats from 1024 up (docs/FORMAT.md; block structs in quant/blocks.h).
   POCKETLLM_FIRST = 1024,
 };
 

@@ -1,0 +1,119 @@
+// Every command that reads a model, on a K-quant mix file (`quantize --type
+// Q4_K_M` of the peaked model): info names each tensor's type and the file's
+// mix, convert to F16 keeps the dequantized values, quantize takes it as input,
+// run / chat / bench / perplexity run it; bad --type values are errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <regex>
+
+#include "kernels/linear.h"
+#include "model/model.h"
+#include "support/peaked_model.h"
+#include "support/test_support.h"
+#include "weights/row_codec.h"
+
+namespace ts = testsupport;
+using namespace pocketllm;
+
+namespace {
+// The peaked model and its Q4_K_M mix, once per process.
+const std::filesystem::path& q4_k_m() {
+  static const std::filesystem::path p = [] {
+    const auto dir = ts::temp_dir("gguf-cmds");
+    ts::write_peaked_model(dir / "f32.gguf");
+    const auto r = ts::run_cli({"quantize", (dir / "f32.gguf").string(), (dir / "q4km.gguf").string(), "--type", "Q4_K_M"});
+    if (r.exit_code != 0) throw std::runtime_error(r.err);
+    return dir / "q4km.gguf";
+  }();
+  return p;
+}
+
+std::vector<float> tensor_values(const Model& m, const std::string& name) {
+  const TensorRef& t = m.tensors.at(name);
+  Matrix mat = make_matrix(t.type, static_cast<int64_t>(t.ne[1]), static_cast<int64_t>(t.ne[0]), t.data);
+  std::vector<float> v(t.ne[0] * t.ne[1]);
+  for (int64_t r = 0; r < mat.rows; ++r) matrix_row(mat, r, v.data() + r * mat.cols);
+  return v;
+}
+}  // namespace
+
+TEST(GgufTypeCommands, InfoShowsEveryTensorTypeAndTheMix) {
+  const auto r = ts::run_cli({"info", q4_k_m().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("file type:       Q4_K_M (general.file_type 15)"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(output\.weight +Q6_K +\[256, 512\])"))) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(blk\.0\.attn_q\.weight +Q4_K )"))) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(blk\.3\.ffn_down\.weight +Q6_K )"))) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(blk\.0\.attn_norm\.weight +F32 +\[256\])"))) << r.out;
+}
+
+TEST(GgufTypeCommands, ConvertToF16KeepsTheDequantizedValues) {
+  const auto out = q4_k_m().parent_path() / "from_q4km_f16.gguf";
+  const auto r = ts::run_cli({"convert", q4_k_m().string(), out.string(), "--type", "f16"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto q = load_model(q4_k_m().string()), f = load_model(out.string());
+  EXPECT_EQ(f->tensors.at("blk.1.ffn_gate.weight").type, DType::F16);
+  EXPECT_EQ(f->tensors.at("blk.1.ffn_norm.weight").type, DType::F32);
+  for (const char* name : {"blk.1.ffn_gate.weight", "output.weight", "token_embd.weight"}) {
+    const auto a = tensor_values(*q, name), b = tensor_values(*f, name);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(b[i], a[i], std::fabs(a[i]) * 1e-3 + 1e-7) << name << " " << i;
+  }
+  const auto info = ts::run_cli({"info", out.string()});
+  EXPECT_NE(info.out.find("file type:       F16 (general.file_type 1)"), std::string::npos) << info.out;
+}
+
+TEST(GgufTypeCommands, QuantizeTakesAK_QuantFileAsInput) {
+  const auto dir = q4_k_m().parent_path();
+  for (std::vector<std::string> extra : {std::vector<std::string>{"--scheme", "w8a8"}, {"--type", "Q8_0"}}) {
+    const auto out = dir / ("requant_" + extra[1] + ".gguf");
+    std::vector<std::string> args = {"quantize", q4_k_m().string(), out.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    // Without --allow-requantize an already quantized input is refused, as llama-quantize does.
+    auto r = ts::run_cli(args);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("--allow-requantize"), std::string::npos) << r.err;
+    args.push_back("--allow-requantize");
+    r = ts::run_cli(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // 8-bit codes of Q4_K values: the requantized weights stay within a Q8_0 step of them.
+    auto q = load_model(q4_k_m().string()), o = load_model(out.string());
+    const auto a = tensor_values(*q, "blk.2.attn_k.weight"), b = tensor_values(*o, "blk.2.attn_k.weight");
+    float amax = 0;
+    for (float v : a) amax = std::max(amax, std::fabs(v));
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(b[i], a[i], amax / 100) << i;
+  }
+}
+
+TEST(GgufTypeCommands, RunChatBenchPerplexity) {
+  const std::string m = q4_k_m().string();
+  auto r = ts::run_cli({"run", "-m", m, "-p", "Once upon a time", "-n", "8", "--temp", "0", "-t", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GT(r.out.size(), std::string("Once upon a time").size());
+  r = ts::run_cli({"chat", "-m", m, "--chat-template", "chatml", "-n", "4", "--temp", "0", "-t", "1"}, "Hello\n/bye\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = ts::run_cli({"bench", "-m", m, "-p", "16", "-n", "4", "-r", "1", "-t", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("tg4"), std::string::npos) << r.out;
+  const auto text = q4_k_m().parent_path() / "text.txt";
+  ts::write_file(text, ts::read_file(ts::shared_data() / "families/text.txt").substr(0, 2500));
+  r = ts::run_cli({"perplexity", "-m", m, "-f", text.string(), "-c", "128", "-t", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Final estimate: PPL = "), std::string::npos) << r.out;
+}
+
+TEST(GgufTypeCommands, BadTypesAreErrors) {
+  const auto dir = q4_k_m().parent_path();
+  const std::string in = (dir / "f32.gguf").string(), out = (dir / "bad.gguf").string();
+  auto r = ts::run_cli({"quantize", in, out, "--type", "Q9_K"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("unknown --type 'Q9_K'"), std::string::npos) << r.err;
+  r = ts::run_cli({"quantize", in, out, "--pure"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--pure"), std::string::npos) << r.err;
+  r = ts::run_cli({"quantize", in, out, "--type", "Q4_K_M", "--rotate"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--type"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
