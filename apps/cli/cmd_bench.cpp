@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/command.h"
+#include "cli/common_options.h"
 #include "cli/hub_model.h"
 #include "core/error.h"
 #include "model/model.h"
@@ -52,7 +53,7 @@ RegisterCommand reg({"bench", "Benchmark prefill and decode speed (llama-bench's
                        sub.add_option("-n,--n-gen", o->params.n_gen, "Generated lengths (comma list)")
                            ->delimiter(',')
                            ->capture_default_str();
-                       sub.add_option("-t,--threads", o->params.threads, "Thread counts (comma list; default: all cores)")
+                       sub.add_option("-t,--threads", o->params.threads, threads_help("Thread counts, comma list"))
                            ->delimiter(',');
                        sub.add_option("-r,--repetitions", o->params.reps, "Repetitions of each test")
                            ->check(CLI::Range(1, 1000))

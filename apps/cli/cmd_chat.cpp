@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <unistd.h>
 
 #include "cli/command.h"
 #include "cli/common_options.h"
@@ -20,8 +21,13 @@ std::atomic<bool> g_cancel{false};
 std::atomic<bool> g_generating{false};
 
 void on_sigint(int) {
-  if (g_generating.load()) g_cancel.store(true);
-  else std::_Exit(130);
+  if (g_generating.load()) {
+    g_cancel.store(true);
+    return;
+  }
+  // Ctrl-C at the prompt quits; end the prompt's line so the shell's starts on its own.
+  if (isatty(STDOUT_FILENO)) (void)!write(STDOUT_FILENO, "\n", 1);
+  std::_Exit(130);
 }
 
 struct ChatOptions {
@@ -142,6 +148,7 @@ int run(ChatOptions& o, CLI::App& sub) {
   std::signal(SIGINT, on_sigint);
   TurnResult last;
   bool have_last = false;
+  bool failed = false;  // a turn failed: the exit status says so
   while (auto msg = reader.read_message()) {
     if (msg->empty()) continue;
     if ((*msg)[0] == '/') {
@@ -163,7 +170,10 @@ int run(ChatOptions& o, CLI::App& sub) {
       have_last = true;
     } catch (const Error& e) {
       g_generating.store(false);
+      std::fflush(stdout);
       std::fprintf(stderr, "error: %s\n", e.what());
+      failed = true;
+      if (!reader.interactive()) return 1;  // through a pipe an answer is missing: stop here
       continue;
     }
     g_generating.store(false);
@@ -174,7 +184,7 @@ int run(ChatOptions& o, CLI::App& sub) {
                  static_cast<long long>(last.stats.n_prompt), last.stats.prefill_tps(),
                  static_cast<long long>(last.stats.n_gen), last.stats.decode_tps());
   }
-  return 0;
+  return failed ? 1 : 0;
 }
 
 RegisterCommand reg({"chat", "Chat with a model interactively (or line by line through a pipe)", 15, [](CLI::App& sub) {
@@ -184,8 +194,9 @@ RegisterCommand reg({"chat", "Chat with a model interactively (or line by line t
                        sub.add_option("--system-prompt", o->system, "System prompt (also -sys)");
                        sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file");
                        sub.add_option("--chat-template", o->template_name,
-                                      "Built-in template: zephyr, llama2, llama3, chatml, gemma, phi3, mistral");
-                       sub.add_option("-n,--n-predict", o->n_predict, "Max tokens per answer (-1 = no limit)");
+                                      chat_template_help());
+                       sub.add_option("-n,--n-predict", o->n_predict, "Max tokens per answer (-1 = until the end of the turn or context)")
+                           ->capture_default_str();
                        CLI::App* app = &sub;
                        return std::function<int()>([o, app] {
                          resolve_model_source(o->model);

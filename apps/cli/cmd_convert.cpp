@@ -3,6 +3,7 @@
 
 #include "cli/command.h"
 #include "cli/common_options.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "model/export_gguf.h"
 #include "weights/file_type.h"
@@ -15,6 +16,7 @@ struct ConvertOptions {
 };
 
 int run(const ConvertOptions& o) {
+  check_can_write(o.out);
   LoadOptions lo;
   lo.tokenizer_path = o.tokenizer;
   auto m = load_model(o.in, lo);
@@ -27,14 +29,14 @@ int run(const ConvertOptions& o) {
   return 0;
 }
 
-RegisterCommand reg({"convert", "Convert a model (HF folder, GGUF, llama2.c) to GGUF F32/F16/BF16", 60, [](CLI::App& sub) {
+RegisterCommand reg({"convert", "Convert a model (HF folder, GGUF, llama2.c) to GGUF F32/F16/BF16 (quantized inputs dequantized)", 60, [](CLI::App& sub) {
                        auto o = std::make_shared<ConvertOptions>();
                        sub.add_option("input", o->in, "GGUF file, Hugging Face folder, or llama2.c checkpoint")->required();
                        sub.add_option("output", o->out, "Output .gguf file (written atomically)")->required();
                        sub.add_option("--type", o->type, "Type of 2-D tensors: f32, f16 or bf16")
                            ->check(CLI::IsMember({"f32", "f16", "bf16"}))
                            ->capture_default_str();
-                       sub.add_option("--tokenizer", o->tokenizer, "Tokenizer file for llama2.c checkpoints");
+                       sub.add_option("--tokenizer", o->tokenizer, tokenizer_help());
                        return std::function<int()>([o] { return run(*o); });
                      }});
 

@@ -100,7 +100,7 @@ RegisterCommand reg({"perplexity", "Measure perplexity on a text file (llama-per
                        sub.add_option("-f,--file", o->file, "Text file to evaluate")->required();
                        sub.add_option("--kl-base", o->kl_base,
                                       "Base (unquantized) model: also report KL divergence and top-token agreement");
-                       sub.add_option("--chunks", o->chunks, "Evaluate at most this many chunks (-1 = all)");
+                       sub.add_option("--chunks", o->chunks, "Evaluate at most this many chunks (-1 = all)")->capture_default_str();
                        return std::function<int()>([o] {
                          resolve_model_source(o->model);
                          return run(*o);

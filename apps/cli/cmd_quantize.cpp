@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -36,13 +37,39 @@ struct QuantizeOptions {
   std::string preset;
   std::string act_mode = "dynamic";
   bool tiles = false;  // store Q4_0/Q8_0-shaped matrices as tiles too (faster load, llama.cpp cannot read)
+  bool allow_requantize = false;
 };
 
 bool is_standard(DType t) { return static_cast<uint32_t>(t) < static_cast<uint32_t>(DType::POCKETLLM_FIRST); }
 
+// Quantizing quantized weights rounds them twice: refused unless asked for (as llama-quantize
+// does with --allow-requantize). Any non-float matrix type counts, pocketllm's or GGML's.
+void check_requantize(const Model& m, const std::string& in, bool allowed) {
+  std::set<std::string> types;
+  for (auto& [name, t] : m.tensors)
+    if (t.type != DType::F32 && t.type != DType::F16 && t.type != DType::BF16) types.insert(dtype_name(t.type));
+  if (types.empty()) return;
+  std::string list;
+  for (auto& t : types) list += (list.empty() ? "" : ", ") + t;
+  if (!allowed)
+    fail("{} is already quantized ({}): quantizing it again rounds the weights twice; quantize the float model, "
+         "or pass --allow-requantize to do it anyway", in, list);
+  std::fprintf(stderr, "quantize: %s is already quantized (%s): its weights are dequantized and rounded again "
+               "(--allow-requantize)\n", in.c_str(), list.c_str());
+}
+
+// Why a tensor is stored in a pocketllm type (for the summary): llama.cpp's types
+// hold groups of 32 weights in rows of whole groups, stored row by row.
+std::string pocketllm_type_reason(const TensorPlan& p, int64_t cols, bool tiled_standard) {
+  if (tiled_standard) return "stored as tiles (--tiles, or the file needs pocketllm for another reason)";
+  if (p.scheme.group == 0) return "per-channel scales (--group 0)";
+  if (p.scheme.group != 32) return fmt::format("groups of {} (GGML's types have groups of 32)", p.scheme.group);
+  return fmt::format("rows of {} weights are not a multiple of 32", cols);
+}
+
 int run(QuantizeOptions& o) {
   validate_plan(o.plan);
-  register_quant_types();
+  check_can_write(o.out);  // before any work: a missing folder must not cost the whole calibration
   LoadOptions lo;
   lo.tokenizer_path = o.tokenizer;
   if (o.act_mode != "dynamic" && o.act_mode != "static") fail("--act {}: use dynamic (per token) or static", o.act_mode);
@@ -57,9 +84,10 @@ int run(QuantizeOptions& o) {
     fail("--type writes llama-quantize's round-to-nearest presets; calibration, --rotate, --smooth and --method are "
          "for --scheme");
   auto orig = load_model(o.in, lo);
+  check_requantize(*orig, o.in, o.allow_requantize);
   o.plan.tied = !orig->tensors.count("output.weight");
   o.plan.shape = {orig->cfg.n_layers, orig->cfg.n_kv_heads > 0 ? orig->cfg.n_heads / orig->cfg.n_kv_heads : 1, o.plan.tied};
-  ThreadPool pool(o.methods.threads > 0 ? o.methods.threads : physical_core_count());
+  ThreadPool pool(o.methods.threads > 0 ? o.methods.threads : default_thread_count());
   PreparedModel prep = prepare_methods(*orig, o.methods, o.plan, pool);
   const Model* m = &prep.model(*orig);  // the transformed model when --rotate/--smooth ran
   if (o.plan.tied && m->tensors.count("output.weight") && o.plan.head == "f16" && o.plan.embed != "f16") {
@@ -77,12 +105,13 @@ int run(QuantizeOptions& o) {
   std::vector<float> static_scales;
   nlohmann::json static_report = nlohmann::json::array();
   bool pocketllm_only = false;
-  uint64_t in_bytes = 0, out_bytes = 0;
+  std::map<std::string, std::vector<std::string>> type_reasons;  // why a pocketllm type -> tensors
+  uint64_t in_bytes = 0, out_bytes = 0;  // as stored: the input's tensors, the output's
+  for (auto& [name, t] : orig->tensors) in_bytes += t.nbytes;
   bool needs = false;  // the file needs pocketllm (decided from the plan below, before any tensor is written)
   ExportOptions eo;
   eo.convert = [&](const std::string& name, int64_t rows, int64_t cols, const float* data) {
     TensorPlan p = plan_tensor(o.plan, name, rows, cols);
-    in_bytes += static_cast<uint64_t>(rows * cols) * 4;
     ExportedTensor e;
     const std::string key = calib::stats_key(name);
     if (p.ggml_type) {
@@ -162,7 +191,11 @@ int run(QuantizeOptions& o) {
       e.bytes = std::move(out);
       e.type = *tiled;
     }
-    pocketllm_only |= !is_standard(e.type);
+    if (!is_standard(e.type)) {
+      pocketllm_only = true;
+      const bool tiled_standard = p.quantize && is_standard(scheme_type(p.scheme, cols));
+      type_reasons[pocketllm_type_reason(p, cols, tiled_standard)].push_back(name);
+    }
     out_bytes += e.bytes.size();
     return e;
   };
@@ -182,7 +215,8 @@ int run(QuantizeOptions& o) {
     if (p.quantize && (!is_standard(st) || (o.tiles && !o.plan.compat && tiled_int_type(st, static_cast<int64_t>(t.ne[1])))))
       needs = true;
   }
-  if (prep.online_rotation) needs = true;  // llama.cpp would ignore pocketllm.online_rotation and mis-run the model
+  const bool online_rotation = prep.online_rotation || m->cfg.online_down_rotation;  // new, or kept from a rotated input
+  if (online_rotation) needs = true;  // llama.cpp would ignore pocketllm.online_rotation and mis-run the model
   if (act_static) needs = true;            // llama.cpp would quantize activations per token: not the calibrated model
   eo.finish = [&](gguf::Writer& w) {       // the scales are known once every tensor is converted
     if (!act_static) return;
@@ -198,7 +232,7 @@ int run(QuantizeOptions& o) {
     std::fprintf(stderr, "quantize: %s -> %s (%s, group %d, head %s)\n", o.in.c_str(), o.out.c_str(),
                  o.plan.scheme.c_str(), o.plan.group, o.plan.head.c_str());
   export_gguf(*m, o.out, eo);
-  if ((pocketllm_only || prep.online_rotation || act_static) != needs) fail("internal error: pocketllm-only flag mismatch");
+  if ((pocketllm_only || online_rotation || act_static) != needs) fail("internal error: pocketllm-only flag mismatch");
   if (!report.empty() || !prep.stages.empty() || o.methods.rotate || act_static) {
     const nlohmann::json layers = layer_error_report(prep, final_errors, m->cfg.n_layers);
     const nlohmann::json j = {{"methods",
@@ -226,13 +260,17 @@ int run(QuantizeOptions& o) {
     std::fprintf(stderr, "calibrate: report in %s\n", path.c_str());
   }
   std::fprintf(stderr, "quantize: %.2f MiB -> %.2f MiB%s\n", in_bytes / 1048576.0, out_bytes / 1048576.0,
-               needs ? " (needs pocketllm: pocketllm types, the online rotation or static activation ranges; llama.cpp "
-                       "cannot run this file)"
-                     : " (standard GGML types only)");
+               needs ? " (needs pocketllm; llama.cpp cannot run this file):" : " (standard GGML types only)");
+  for (auto& [reason, names] : type_reasons)
+    std::fprintf(stderr, "  pocketllm types: %s: %zu tensor%s (e.g. %s)\n", reason.c_str(), names.size(),
+                 names.size() == 1 ? "" : "s", names.front().c_str());
+  if (online_rotation) std::fprintf(stderr, "  the online rotation of ffn_down's input (--rotate)\n");
+  if (act_static) std::fprintf(stderr, "  static activation ranges (--act static)\n");
   return 0;
 }
 
-RegisterCommand reg({"quantize", "Quantize a model to W4A8, W8A8 or W4A16 (round-to-nearest)", 30, [](CLI::App& sub) {
+RegisterCommand reg({"quantize", "Quantize a model to W4A8, W8A8 or W4A16 (round-to-nearest or calibrated)", 30,
+                     [](CLI::App& sub) {
                        auto o = std::make_shared<QuantizeOptions>();
                        sub.add_option("input", o->in, "GGUF file, Hugging Face folder, or llama2.c checkpoint")->required();
                        sub.add_option("output", o->out, "Output .gguf file (written atomically)")->required();
@@ -244,13 +282,17 @@ RegisterCommand reg({"quantize", "Quantize a model to W4A8, W8A8 or W4A16 (round
                        sub.add_flag("--compat", o->plan.compat,
                                     "Only types llama.cpp reads: tensors GGML types cannot hold stay F16");
                        sub.add_flag("--tiles", o->tiles,
-                                    "Store W4 g32 / W8 g32 matrices as pocketllm tiles instead of Q4_0/Q8_0: loads in place "
-                                    "(no repacking, less memory) but llama.cpp cannot read the file");
+                                    "Store Q4_0/Q8_0-shaped matrices (W4 g32, W8 g32, rows of whole groups) as pocketllm "
+                                    "tiles too: they load in place (no repacking, less memory) but llama.cpp cannot "
+                                    "read the file. Without it the file is llama.cpp-readable only when every tensor "
+                                    "fits a GGML type (see the summary); --compat makes sure it does");
+                       sub.add_flag("--allow-requantize", o->allow_requantize,
+                                    "Quantize an input that is already quantized (its weights are rounded twice)");
                        sub.add_option("--type", o->plan.ggml_type,
                                       "A llama-quantize preset instead of --scheme (Q4_K_M, Q6_K, IQ4_XS, Q4_0, ...: "
                                       "GGML types only, round to nearest; docs/FORMAT.md)");
                        sub.add_flag("--pure", o->plan.pure, "--type: every matrix in the preset's base type");
-                       sub.add_option("--tokenizer", o->tokenizer, "Tokenizer file for llama2.c checkpoints");
+                       sub.add_option("--tokenizer", o->tokenizer, tokenizer_help());
                        MethodOptions& mo = o->methods;
                        sub.add_option("--calib", mo.calib_file, "Calibration text (never the evaluation text)");
                        sub.add_option("--calib-tokens", mo.calib_tokens, "Calibration tokens to run")->capture_default_str();
@@ -271,7 +313,7 @@ RegisterCommand reg({"quantize", "Quantize a model to W4A8, W8A8 or W4A16 (round
                        sub.add_option("--act", o->act_mode, "Activation ranges: dynamic (each token's max) or static (one "
                                       "searched scale per linear input, needs --calib)")->capture_default_str();
                        sub.add_option("--seed", mo.seed, "Rotation seed")->capture_default_str();
-                       sub.add_option("-t,--threads", mo.threads, "Threads (default: physical cores)");
+                       sub.add_option("-t,--threads", mo.threads, threads_help())->check(CLI::Range(0, 1024));
                        return std::function<int()>([o] { return run(*o); });
                      }});
 

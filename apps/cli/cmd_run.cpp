@@ -1,5 +1,7 @@
 // pocketllm run: complete a prompt. stdout carries only text (the prompt as the
-// tokenizer decodes it, then the generation, then one newline); stats go to stderr.
+// tokenizer decodes it, then the generation, nothing added); stats go to stderr.
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "cli/command.h"
@@ -52,18 +54,20 @@ int run(const RunOptions& o) {
 
   GenerationLimits lim;
   lim.max_tokens = o.n_predict;
-  Generation g(*model, Sampler(o.sampling, static_cast<int32_t>(model->cfg.n_vocab)), std::move(lim));
+  Generation g(*model, Sampler(o.sampling, model->n_sampleable()), std::move(lim));
   // Completion mode echoes the prompt as the tokenizer decodes it (as llama2.c does).
-  const std::string echo = g.start(ids, !o.chat);
-  std::fwrite(echo.data(), 1, echo.size(), stdout);
+  std::string text = g.start(ids, !o.chat);
+  std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
-  GenerateStats st = generate(ctx, g, ids, 0, [](const std::string& s) {
+  GenerateStats st = generate(ctx, g, ids, 0, [&text](const std::string& s) {
+    text += s;
     std::fwrite(s.data(), 1, s.size(), stdout);
     std::fflush(stdout);
     return true;
   });
-  std::fputc('\n', stdout);
   std::fflush(stdout);
+  // On a terminal the stats line starts a line of its own (stdout itself gets no byte the model did not write).
+  if (isatty(STDERR_FILENO) && !text.empty() && text.back() != '\n') std::fputs("\n", stderr);
   std::fprintf(stderr, "load: %.0f ms | prefill: %lld tok, %.1f tok/s | decode: %lld tok, %.1f tok/s\n", load_ms,
                static_cast<long long>(st.n_prompt), st.prefill_tps(), static_cast<long long>(st.n_gen), st.decode_tps());
   return 0;
@@ -78,10 +82,13 @@ RegisterCommand reg({"run", "Generate text from a prompt", 10, [](CLI::App& sub)
                        sub.add_option("-n,--n-predict", o->n_predict,
                                       "Tokens to generate (-1 = until end of generation or context)")
                            ->capture_default_str();
-                       sub.add_flag("--chat", o->chat, "Wrap the prompt as one user turn in the model's chat template");
-                       sub.add_option("--system-prompt", o->system, "System prompt for --chat (also -sys)");
-                       sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file (with --chat)");
-                       sub.add_option("--chat-template", o->template_name, "Built-in chat template name (with --chat)");
+                       auto* chat = sub.add_flag("--chat", o->chat,
+                                                 "Wrap the prompt as one user turn in the model's chat template");
+                       sub.add_option("--system-prompt", o->system, "System prompt (also -sys; needs --chat)")->needs(chat);
+                       sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file (needs --chat)")
+                           ->needs(chat);
+                       sub.add_option("--chat-template", o->template_name, chat_template_help() + " (needs --chat)")
+                           ->needs(chat);
                        return std::function<int()>([o] {
                          resolve_model_source(o->model);
                          return run(*o);

@@ -24,6 +24,7 @@ struct ServeOptions {
   int parallel = 1;
   size_t max_queue = 64;
   int http_threads = 0;  // 0: parallel + max_queue + 8
+  bool no_log = false;
 };
 
 server::HttpApi* g_api = nullptr;
@@ -34,6 +35,7 @@ void on_stop_signal(int) {
 
 int run(ServeOptions& o) {
   std::signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the server
+  o.http.log_requests = !o.no_log;
   o.http.model_id = !o.alias.empty() ? o.alias : std::filesystem::path(o.model.model).filename().string();
   // Every generation holds a worker until it ends (and at most parallel + queue-size of
   // them are admitted), so this many workers leave some for /health and the rest.
@@ -110,10 +112,9 @@ RegisterCommand reg({"serve", "Serve the model over an OpenAI-compatible HTTP AP
                                       "Requests handled at once (threads started on demand; default: parallel + "
                                       "queue-size + 8). Idle and slow connections take no thread")
                            ->check(CLI::Range(1, 4096));
-                       sub.add_flag("!--no-log", o->http.log_requests, "Do not log one line per request");
+                       sub.add_flag("--no-log", o->no_log, "Do not log one line per request on stderr");
                        sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file");
-                       sub.add_option("--chat-template", o->template_name,
-                                      "Built-in template: zephyr, llama2, llama3, chatml, gemma, phi3, mistral");
+                       sub.add_option("--chat-template", o->template_name, chat_template_help());
                        return std::function<int()>([o] {
                          resolve_model_source(o->model);
                          if (o->alias.empty()) o->alias = o->model.hf_repo;  // the name the client asked for

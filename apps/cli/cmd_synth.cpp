@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/command.h"
+#include "cli/common_options.h"
 #include "core/error.h"
 #include "core/timer.h"
 #include "runtime/bench/synth_model.h"
@@ -52,7 +53,7 @@ RegisterCommand reg({"synth", "Write a random-weight model with a preset's exact
                        sub.add_option("out", o->out, "Output GGUF path")->required();
                        sub.add_option("--type", o->type, "Matrix type: f16, f32 or bf16")->capture_default_str();
                        sub.add_option("--seed", o->seed, "RNG seed (same seed, same file)")->capture_default_str();
-                       sub.add_option("-t,--threads", o->threads, "Generator threads (default: all)");
+                       sub.add_option("-t,--threads", o->threads, threads_help("Generator threads"))->check(CLI::Range(0, 1024));
                        sub.add_option("--layers", o->layers, "Write only the first N layers (small files for tests)");
                        sub.add_flag("--unpadded-vocab", o->unpadded_vocab,
                                     "Size the embedding to the vocabulary, not the preset's vocab size");

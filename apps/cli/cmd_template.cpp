@@ -1,6 +1,8 @@
 // pocketllm template: render a conversation with a chat template exactly as
 // transformers would, or print the token ids the model would see (--ids).
 #include <cstdio>
+#include <iostream>
+#include <iterator>
 
 #include "chat/template.h"
 #include "cli/command.h"
@@ -21,8 +23,11 @@ struct TemplateOptions {
   std::vector<std::string> vars;
 };
 
+// "-" is stdin (a conversation piped in).
 nlohmann::ordered_json parse_json_file(const std::string& path) {
-  std::string text = read_text_file(path);
+  std::string text;
+  if (path == "-") text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  else text = read_text_file(path);
   try {
     return parse_json_bounded<nlohmann::ordered_json>(text, path);
   } catch (const nlohmann::json::exception& e) {
@@ -32,7 +37,7 @@ nlohmann::ordered_json parse_json_file(const std::string& path) {
 
 int run(const TemplateOptions& o) {
   std::unique_ptr<Tokenizer> tok;
-  if (!o.tokenizer.empty()) tok = Tokenizer::from_llama2c(o.tokenizer);
+  if (!o.tokenizer.empty()) tok = Tokenizer::load(o.tokenizer);
   else if (!o.model.empty()) tok = Tokenizer::load(o.model);
   std::string tmpl;
   if (!o.template_file.empty()) tmpl = read_text_file(o.template_file);
@@ -76,7 +81,7 @@ int run(const TemplateOptions& o) {
     std::fwrite(rendered.data(), 1, rendered.size(), stdout);
     return 0;
   }
-  if (!tok) fail("--ids needs a tokenizer: pass -m MODEL (GGUF, tokenizer.json or HF folder) or --tokenizer FILE");
+  if (!tok) fail("--ids needs a tokenizer: pass -m MODEL or --tokenizer FILE ({})", kTokenizerSources);
   ChatFormatter f(*tok, tmpl);
   auto ids = f.tokenize(rendered);
   std::printf("%s\n", nlohmann::json(ids).dump().c_str());
@@ -88,12 +93,13 @@ RegisterCommand reg({"template", "Render a conversation with a chat template (or
                        auto o = std::make_shared<TemplateOptions>();
                        sub.add_option("-m,--model", o->model,
                                       "Model or tokenizer source (GGUF, HF folder, tokenizer.json): its template and vocab");
-                       sub.add_option("--tokenizer", o->tokenizer, "llama2.c tokenizer file (for --ids)");
+                       sub.add_option("--tokenizer", o->tokenizer, "Tokenizer overriding -m's (for --ids and bos/eos_token): " +
+                                                                       std::string(kTokenizerSources));
                        sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file");
                        sub.add_option("--chat-template", o->template_name,
-                                      "Built-in template: zephyr, llama2, llama3, chatml, gemma, phi3, mistral");
+                                      chat_template_help());
                        sub.add_option("--messages", o->messages_file,
-                                      "JSON file: array of {role, content}, or an object with \"messages\"")
+                                      "JSON file (- = stdin): array of {role, content}, or an object with \"messages\"")
                            ->required();
                        sub.add_flag("--add-generation-prompt", o->add_generation_prompt, "End with the assistant header");
                        sub.add_option("--bos", o->bos, "bos_token text (default: the tokenizer's)");

@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
-#include <filesystem>
 
 #include "cli/command.h"
 #include "cli/common_options.h"
@@ -19,16 +18,10 @@ struct TokenizeOptions {
   bool add_special = false, parse_special = false, pieces = false, skip_special = false;
 };
 
-// -m is a GGUF (weights or vocab-only), tokenizer.json or a folder with it;
-// --tokenizer overrides it and may be a llama2.c tokenizer .bin.
+// --tokenizer, else -m: any tokenizer source (a model's GGUF or HF folder holds one).
 std::unique_ptr<Tokenizer> open_tokenizer(const TokenizeOptions& o) {
-  if (!o.tokenizer.empty()) {
-    if (std::filesystem::path(o.tokenizer).extension() == ".bin") return Tokenizer::from_llama2c(o.tokenizer);
-    return Tokenizer::load(o.tokenizer);
-  }
-  if (o.model.empty()) fail("give the tokenizer with -m (GGUF, tokenizer.json or HF folder) or --tokenizer");
-  if (std::filesystem::path(o.model).extension() == ".bin")
-    fail("{}: a llama2.c file has no tokenizer inside; pass its tokenizer with --tokenizer (e.g. tok512.bin)", o.model);
+  if (!o.tokenizer.empty()) return Tokenizer::load(o.tokenizer);
+  if (o.model.empty()) fail("give the tokenizer with -m or --tokenizer ({})", kTokenizerSources);
   return Tokenizer::load(o.model);
 }
 
@@ -84,9 +77,8 @@ int run_detokenize(const TokenizeOptions& o) {
 }
 
 void add_source_options(CLI::App& sub, TokenizeOptions& o) {
-  sub.add_option("-m,--model", o.model, "Tokenizer source: GGUF (model or vocab-only), tokenizer.json, or a folder with it")
-      ->envname("POCKETLLM_MODEL");
-  sub.add_option("--tokenizer", o.tokenizer, "Tokenizer file overriding -m (llama2.c tokenizer .bin, GGUF, tokenizer.json)");
+  sub.add_option("-m,--model", o.model, std::string("Tokenizer source: ") + kTokenizerSources)->envname("POCKETLLM_MODEL");
+  sub.add_option("--tokenizer", o.tokenizer, "Tokenizer file overriding -m (the same formats)");
 }
 
 RegisterCommand reg_tokenize({"tokenize", "Print the token ids of a text as a JSON array", 50, [](CLI::App& sub) {

@@ -1,25 +1,37 @@
 #include "cli/common_options.h"
 
+#include <cstdio>
+
+#include "chat/template.h"
 #include "cli/hub_model.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "core/thread_pool.h"
 #include "core/timer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace pocketllm::cli {
 
+std::string threads_help(const std::string& what) {
+  return fmt::format("{} (default: {}, the physical cores this process may use)", what, default_thread_count());
+}
+
+std::string chat_template_help() { return "Built-in chat template: " + chat::builtin_chat_template_list(); }
+
+std::string tokenizer_help() {
+  return std::string("Tokenizer replacing the model's own (llama2.c checkpoints have none): ") + kTokenizerSources;
+}
+
 void add_model_options(CLI::App& app, ModelOptions& o, bool with_context) {
   app.add_option("-m,--model", o.model, "Model: GGUF file, Hugging Face folder, or llama2.c checkpoint")
       ->envname("POCKETLLM_MODEL");
   add_hf_options(app, o.hf_repo, o.hf_files);
-  app.add_option("--tokenizer", o.tokenizer,
-                 "Tokenizer file for llama2.c checkpoints (tokenizer.bin format); overrides the model's own otherwise")
-      ->envname("POCKETLLM_TOKENIZER");
+  app.add_option("--tokenizer", o.tokenizer, tokenizer_help())->envname("POCKETLLM_TOKENIZER");
   app.add_flag("--no-mmap", o.no_mmap, "Read the model into memory instead of mapping it")->envname("POCKETLLM_NO_MMAP");
   app.add_flag("--no-huge-pages", o.no_huge_pages,
                "Stream the weights from the mapped file instead of copying them into transparent huge pages")
       ->envname("POCKETLLM_NO_HUGE_PAGES");
-  app.add_option("-t,--threads", o.threads, "Threads (default: physical cores)")
+  app.add_option("-t,--threads", o.threads, threads_help())
       ->check(CLI::Range(0, 1024))
       ->envname("POCKETLLM_THREADS");
   if (with_context) {
@@ -29,17 +41,23 @@ void add_model_options(CLI::App& app, ModelOptions& o, bool with_context) {
     app.add_option("--kv-type", o.kv_type, "KV cache type: f32 or f16 (default: f32 for float models, f16 for quantized)")
         ->check(CLI::IsMember({"f32", "f16"}))
         ->envname("POCKETLLM_KV_TYPE");
-    app.add_option("-b,--batch-size", o.batch, "Tokens per prefill batch")->check(CLI::Range(int64_t{1}, int64_t{4096}));
+    app.add_option("-b,--batch-size", o.batch, "Tokens per prefill batch")
+        ->check(CLI::Range(int64_t{1}, int64_t{4096}))
+        ->capture_default_str();
   }
 }
 
 void add_sampling_options(CLI::App& app, SamplingParams& s) {
   app.add_option("--temp", s.temp, "Temperature; 0 = greedy")->capture_default_str()->envname("POCKETLLM_TEMP");
-  app.add_option("--top-k", s.top_k, "Top-k sampling (0 = off)")->capture_default_str();
-  app.add_option("--top-p", s.top_p, "Top-p sampling (1.0 = off)")->capture_default_str();
-  app.add_option("--min-p", s.min_p, "Min-p sampling (0.0 = off)")->capture_default_str();
-  app.add_option("--repeat-penalty", s.repeat_penalty, "Penalize repeated tokens (1.0 = off)")->capture_default_str();
-  app.add_option("--repeat-last-n", s.repeat_last_n, "Tokens the repeat penalty looks back")->capture_default_str();
+  app.add_option("--top-k", s.top_k, "Top-k sampling (0 = off)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--top-p", s.top_p, "Top-p sampling, 0..1 (1.0 = off)")->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
+  app.add_option("--min-p", s.min_p, "Min-p sampling, 0..1 (0.0 = off)")->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
+  app.add_option("--repeat-penalty", s.repeat_penalty, "Penalize repeated tokens (1.0 = off)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--repeat-last-n", s.repeat_last_n, "Tokens the repeat penalty looks back")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--frequency-penalty", s.frequency_penalty, "OpenAI frequency penalty (0 = off)")->capture_default_str();
   app.add_option("--presence-penalty", s.presence_penalty, "OpenAI presence penalty (0 = off)")->capture_default_str();
   app.add_option("-s,--seed", s.seed, "RNG seed (-1 = random)")->capture_default_str()->envname("POCKETLLM_SEED");
@@ -59,6 +77,10 @@ std::unique_ptr<Model> load_model_or_fail(const ModelOptions& o, bool need_token
 }
 
 ContextParams context_params(const ModelOptions& o, const Model& m) {
+  if (o.ctx > m.cfg.context_length)
+    std::fprintf(stderr, "warning: -c %lld is more than the %lld tokens %s was trained for; expect it to go wrong "
+                         "past that\n", static_cast<long long>(o.ctx), static_cast<long long>(m.cfg.context_length),
+                 o.model.c_str());
   ContextParams p;
   p.n_ctx = o.ctx;
   p.n_threads = o.threads;

@@ -26,6 +26,12 @@ struct ModelOptions {
   int64_t batch = 512;
 };
 
+// One wording for what several commands' --help say.
+// -t: "WHAT (default: N, the physical cores this process may use)"
+std::string threads_help(const std::string& what = "Threads");
+std::string chat_template_help();   // --chat-template: the built-in names
+std::string tokenizer_help();       // --tokenizer: the formats it takes
+
 void add_model_options(CLI::App& app, ModelOptions& o, bool with_context = true);
 void add_sampling_options(CLI::App& app, SamplingParams& s);
 

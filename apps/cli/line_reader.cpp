@@ -3,6 +3,7 @@
 #include <editline/readline.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
@@ -18,7 +19,11 @@ std::optional<std::string> LineReader::read_line(const char* prompt) {
     return line;
   }
   char* p = readline(prompt);
-  if (!p) return std::nullopt;
+  if (!p) {  // Ctrl-D: end the prompt's line so the shell's prompt starts on its own
+    std::fputs("\n", stdout);
+    std::fflush(stdout);
+    return std::nullopt;
+  }
   std::string line(p);
   std::free(p);
   if (!line.empty()) add_history(line.c_str());

@@ -31,7 +31,7 @@ calib::CalibStats collect_stats(const Model& m, const MethodOptions& o, bool sec
   }
   calib::CalibStats stats;
   // x xᵀ costs cols² per token: its own threads (the model's are idle while the observer runs).
-  ThreadPool stats_pool(o.threads > 0 ? o.threads : physical_core_count());
+  ThreadPool stats_pool(o.threads > 0 ? o.threads : default_thread_count());
   std::pair<std::string, const float*> last;  // q/k/v (gate/up) run back to back on one input: count it once
   set_linear_observer([&](const Matrix& w, const float* x, int64_t ldx, int64_t n) {
     auto it = keys.find(&w);
@@ -128,6 +128,7 @@ void apply_method_preset(const std::string& name, int group, MethodOptions& o) {
     if (o.any() || o.weights.act_order)
       fail("--method rtn cannot be combined with --rotate, --smooth, --gptq, --clip or --refit");
   } else if (name == "best") {  // measured best on stories260K (docs/CALIBRATION.md); rotate/smooth did not help there
+    if (o.calib_file.empty()) fail("--method best needs calibration data (--calib FILE)");
     o.weights.gptq = true;
     o.weights.clip = true;
     o.weights.refit = true;

@@ -113,6 +113,15 @@ for i, t in enumerate(texts):
         put("tokenize", f"t{i}_{sel}", bytes([sel | (12 if i % 2 else 0)]) + t.encode("utf-8", "surrogateescape"))
 put("tokenize", "invalid_utf8", b"\x09\xc3\x28\xe2\x82\xf0\x9f\x98")
 
+# --- spm_model: the real SentencePiece model, and a two-piece one written by hand
+# (protobuf: pieces, trainer_spec {model_type BPE, byte_fallback}, normalizer_spec {identity}).
+copy("spm_model", "models/stories260K/tok512.model")
+def pb_bytes(field, b):
+    return bytes([field << 3 | 2, len(b)]) + b
+piece = lambda text, score: pb_bytes(1, pb_bytes(1, text.encode()) + b"\x15" + struct.pack("<f", score))
+put("spm_model", "tiny.model", piece("<unk>", 0) + piece("\u2581a", -1) + pb_bytes(2, b"\x18\x02\x98\x02\x01") +
+    pb_bytes(3, pb_bytes(1, b"identity")))
+
 # --- jinja: every real template, then hand-made ones exercising limits and odd syntax.
 tdir = os.path.join(shared, "chat_templates")
 if os.path.isdir(tdir):

@@ -108,4 +108,16 @@ std::vector<std::string> builtin_chat_template_names() {
   return names;
 }
 
+std::string builtin_chat_template_list() {
+  std::string list;
+  for (const auto& b : kBuiltins) {
+    list += list.empty() ? "" : ", ";
+    list += b.name;
+    if (b.alias) list += std::string(" (alias ") + b.alias + ")";
+  }
+  return list;
+}
+
+void check_chat_template(const std::string& template_text) { (void)jinja::parse_template(template_text); }
+
 }  // namespace pocketllm::chat

@@ -23,5 +23,11 @@ std::string render_chat_template_ordered(const std::string& template_text, const
 // chatml (alias qwen), gemma, phi3, mistral. nullopt for unknown names.
 std::optional<std::string> builtin_chat_template(const std::string& name);
 std::vector<std::string> builtin_chat_template_names();
+// The names as --help and error messages list them: "chatml (alias qwen), zephyr (alias tinyllama), ...".
+std::string builtin_chat_template_list();
+
+// Parses a template without rendering it, so a broken one is reported at start-up
+// (Error with the parser's message) instead of at the first message.
+void check_chat_template(const std::string& template_text);
 
 }  // namespace pocketllm::chat

@@ -67,7 +67,14 @@ AtomicFile::AtomicFile(const std::string& path) : path_(path) {
     tmp_ = temp_name(path);
     const int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0 && errno == EEXIST) continue;
-    if (fd < 0) fail("{}: cannot create: {}", tmp_, std::strerror(errno));
+    if (fd < 0) {
+      const int err = errno;
+      const auto dir = std::filesystem::path(path).parent_path();
+      std::error_code ec;
+      if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+        fail("{}: cannot write: the folder {} does not exist", path, dir.string());
+      fail("{}: cannot write: {}", path, std::strerror(err));
+    }
     if (!(f_ = fdopen(fd, "wb"))) {
       const int err = errno;
       ::close(fd);
@@ -84,7 +91,7 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::write(const void* data, size_t n) {
-  if (n && std::fwrite(data, 1, n, f_) != n) fail("{}: write failed: {}", tmp_, std::strerror(errno));
+  if (n && std::fwrite(data, 1, n, f_) != n) fail("{}: write failed: {}", path_, std::strerror(errno));
   offset_ += n;
 }
 
@@ -99,14 +106,16 @@ void AtomicFile::pad_to(size_t alignment) {
 }
 
 void AtomicFile::commit() {
-  if (std::fflush(f_) != 0 || fsync(fileno(f_)) != 0) fail("{}: flush failed: {}", tmp_, std::strerror(errno));
+  if (std::fflush(f_) != 0 || fsync(fileno(f_)) != 0) fail("{}: flush failed: {}", path_, std::strerror(errno));
   std::fclose(f_);
   f_ = nullptr;
   std::error_code ec;
   std::filesystem::rename(tmp_, path_, ec);
-  if (ec) fail("{}: cannot rename to {}: {}", tmp_, path_, ec.message());
+  if (ec) fail("{}: cannot replace it with the written temp file {}: {}", path_, tmp_, ec.message());
   committed_ = true;
 }
+
+void check_can_write(const std::string& path) { AtomicFile probe(path); }
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
   AtomicFile f(path);

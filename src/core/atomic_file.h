@@ -32,6 +32,10 @@ class AtomicFile {
 // Removes the temp files of `path` whose writing process no longer exists; returns them.
 std::vector<std::string> remove_stale_temp_files(const std::string& path);
 
+// Throws the Error writing `path` would, without touching it: for commands that
+// should fail before hours of work, not after (e.g. a missing output folder).
+void check_can_write(const std::string& path);
+
 // Convenience: writes a whole string atomically.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 

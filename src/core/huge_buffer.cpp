@@ -89,7 +89,7 @@ void prefault_read(const void* p, size_t n) {
 }
 
 void copy_parallel(uint8_t* dst, const uint8_t* src, size_t n, int max_threads) {
-  static const int physical = physical_core_count();
+  static const int physical = default_thread_count();
   const int cores = max_threads > 0 ? max_threads : physical;
   if (n == 0) return;  // memcpy wants valid pointers even for 0 bytes
   constexpr size_t kMinShare = size_t{4} << 20;

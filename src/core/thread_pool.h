@@ -1,6 +1,9 @@
-// A fixed pool of worker threads for data-parallel loops. The caller's thread
-// takes part as thread 0, so a pool of 1 runs everything inline. Work is split
-// into static contiguous ranges, so results never depend on scheduling.
+// A fixed pool of worker threads for data-parallel loops. A job is split into
+// n_threads shares (fn(share, n_shares)); the caller and the workers claim shares
+// from a counter, so a share always does the same work and results never depend
+// on scheduling, but no thread waits for one that has not started: when another
+// process holds a core (a phone's cores are always shared), the threads that do
+// run take the shares of the one that does not. A pool of 1 runs everything inline.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -22,10 +25,12 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
-  // Calls fn(thread_index, n_threads) once on every thread and waits for all.
+  // Calls fn(share, n_threads) once for every share in [0, n_threads), each on
+  // whichever thread claims it (thread_local scratch is fine, the share index is
+  // not a thread id), and returns when all are done.
   void run(const std::function<void(int, int)>& fn);
 
-  // The contiguous share [begin, end) of [0, n) that thread ti of nt gets.
+  // The contiguous part [begin, end) of [0, n) that share ti of nt gets.
   static std::pair<int64_t, int64_t> split(int64_t n, int ti, int nt) {
     const int64_t base = n / nt, rem = n % nt;
     const int64_t b = ti * base + std::min<int64_t>(ti, rem);
@@ -47,19 +52,26 @@ class ThreadPool {
   }
 
  private:
-  void worker(int index);
+  void worker();
+  void run_shares();  // claims and runs shares of the current job until none is left
 
   int n_threads_;
   std::vector<std::thread> threads_;
   const std::function<void(int, int)>* job_ = nullptr;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> generation_{0};  // bumped once per job
+  std::atomic<int> next_share_{0};       // next unclaimed share of the current job
+  std::atomic<int> done_shares_{0};
+  std::atomic<int> sleepers_{0};         // workers blocked on cv_ (the caller wakes them only then)
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable cv_;
 };
 
-// Physical cores of this machine (SMT siblings counted once); at least 1.
+// Physical cores (SMT siblings counted once) of the CPUs this process may run on
+// (its affinity mask, and a cgroup CPU quota when one is set); at least 1.
 int physical_core_count();
+
+// The thread count commands use when -t is not given: physical_core_count().
+int default_thread_count();
 
 }  // namespace pocketllm

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <mutex>
 
 #include "core/error.h"
 #include "core/fp16.h"
@@ -11,24 +10,6 @@
 #include "quant/blocks.h"
 
 namespace pocketllm {
-
-void register_quant_types() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    register_dtype(kW4G32, {"PL_W4_G32", 32, sizeof(BlockQ4_0), true, 0});
-    register_dtype(kW4G64, {"PL_W4_G64", 64, sizeof(BlockW4G64), true, 0});
-    register_dtype(kW4G128, {"PL_W4_G128", 128, sizeof(BlockW4G128), true, 0});
-    register_dtype(kW4Row, {"PL_W4_ROW", 32, sizeof(BlockW4Bare), true, 2});
-    register_dtype(kW8G32, {"PL_W8_G32", 32, sizeof(BlockQ8_0), true, 0});
-    register_dtype(kW8Row, {"PL_W8_ROW", 32, sizeof(BlockW8Bare), true, 2});
-    register_dtype(kW4G32T, {"PL_W4_G32_T16", 32, sizeof(BlockQ4_0), true, 0});
-    register_dtype(kW4G64T, {"PL_W4_G64_T16", 64, sizeof(BlockW4G64), true, 0});
-    register_dtype(kW4G128T, {"PL_W4_G128_T16", 128, sizeof(BlockW4G128), true, 0});
-    register_dtype(kW4RowT, {"PL_W4_ROW_T16", 32, sizeof(BlockW4Bare), true, 2});
-    register_dtype(kW8G32T, {"PL_W8_G32_T16", 32, sizeof(BlockQ8_0), true, 0});
-    register_dtype(kW8RowT, {"PL_W8_ROW_T16", 32, sizeof(BlockW8Bare), true, 2});
-  });
-}
 
 std::optional<IntWeightFormat> int_weight_format(DType t) {
   if (t == DType::Q4_0 || t == kW4G32) return IntWeightFormat{4, 32};

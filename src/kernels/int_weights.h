@@ -11,10 +11,6 @@
 
 namespace pocketllm {
 
-// Registers pocketllm's own type ids (quant/blocks.h) with weights/dtype.h. Idempotent;
-// call it before parsing files that may contain them.
-void register_quant_types();
-
 struct IntWeightFormat {
   int bits = 4;   // 4 or 8
   int group = 0;  // weights per scale; 0 = one scale per row

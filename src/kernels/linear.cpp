@@ -171,7 +171,6 @@ void linear_int8(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens,
 }  // namespace
 
 Matrix make_matrix(DType type, int64_t rows, int64_t cols, const void* data) {
-  register_quant_types();
   if (rows < 0 || cols <= 0) fail("a matrix of {} x {} is not valid", rows, cols);
   auto rb = dtype_row_bytes(type, static_cast<uint64_t>(cols));
   if (!rb) fail("a row of {} elements cannot be stored as {}", cols, dtype_name(type));

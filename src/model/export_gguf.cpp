@@ -9,9 +9,12 @@
 #include "core/error.h"
 #include "core/fp16.h"
 #include "core/timer.h"
+#include "kernels/int_weights.h"
 #include "model/arch/arch.h"
+#include "model/arch/family.h"
 #include "model/ops.h"
 #include "model/qk_layout.h"
+#include "quant/quantize.h"
 #include "tokenizer/tokenizer.h"
 
 namespace pocketllm {
@@ -48,9 +51,27 @@ std::vector<float> tensor_as_f32(const Model& m, const std::string& name, int64_
   cols = static_cast<int64_t>(t.ne[0]);
   rows = 1;
   for (size_t i = 1; i < t.ne.size(); ++i) rows *= static_cast<int64_t>(t.ne[i]);
-  std::vector<float> out(static_cast<size_t>(rows * cols));
-  Matrix mat = make_matrix(t.type, rows, cols, t.data);
-  for (int64_t r = 0; r < rows; ++r) matrix_row(mat, r, &out[static_cast<size_t>(r * cols)]);
+  std::vector<float> out;
+  if (const auto f = int_weight_format(t.type); f && f->tiled) {
+    // Tiles have no row access: each row block is a whole tiled matrix (a fused tensor such
+    // as phi3's attn_qkv is tiled block by block, docs/FORMAT.md), dequantized as one.
+    std::vector<int64_t> blocks = fused_row_blocks(m.cfg, name, rows);
+    if (blocks.empty()) blocks = {rows};
+    const size_t row_bytes = *dtype_row_bytes(t.type, static_cast<uint64_t>(cols));
+    out.reserve(static_cast<size_t>(rows * cols));
+    int64_t r0 = 0;
+    for (int64_t b : blocks) {
+      const size_t off = static_cast<size_t>(r0) * row_bytes, n = static_cast<size_t>(b) * row_bytes;
+      if (off + n > t.nbytes) fail("{}: tensor '{}' is shorter than {} rows", m.path, name, rows);
+      const std::vector<float> part = dequantize(t.type, t.data + off, n, b, cols);
+      out.insert(out.end(), part.begin(), part.end());
+      r0 += b;
+    }
+  } else {
+    out.resize(static_cast<size_t>(rows * cols));
+    Matrix mat = make_matrix(t.type, rows, cols, t.data);
+    for (int64_t r = 0; r < rows; ++r) matrix_row(mat, r, &out[static_cast<size_t>(r * cols)]);
+  }
   const bool is_q = name.ends_with("attn_q.weight"), is_k = name.ends_with("attn_k.weight");
   if (m.format == ModelFormat::HuggingFace && m.cfg.rope_style == RopeStyle::Neox && m.cfg.arch == "llama" &&
       (is_q || is_k)) {

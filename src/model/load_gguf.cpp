@@ -82,7 +82,8 @@ void load_gguf(Model& m, const std::string& path, const LoadOptions& opt) {
   read_static_act_scales(*f, m);
   for (auto& [k, v] : f->metadata())
     if (!k.starts_with("tokenizer.ggml.") && k != "tokenizer.chat_template") m.info.emplace_back(k, v.to_display());
-  if (opt.load_tokenizer && f->find("tokenizer.ggml.model")) m.tokenizer = Tokenizer::from_gguf(*f);
+  if (opt.load_tokenizer && opt.tokenizer_path.empty() && f->find("tokenizer.ggml.model"))
+    m.tokenizer = Tokenizer::from_gguf(*f);
 }
 
 }  // namespace pocketllm::detail

@@ -136,9 +136,8 @@ void load_hf(Model& m, const std::string& folder, const LoadOptions& opt) {
   m.info.emplace_back("config.model_type", mt);
 
   m.chat_template = read_model_chat_template(folder);
-  if (!opt.load_tokenizer) return;
-  if (!opt.tokenizer_path.empty()) m.tokenizer = Tokenizer::load(opt.tokenizer_path);
-  else if (fs::exists(dir / "tokenizer.json")) m.tokenizer = Tokenizer::from_hf(folder);
+  if (opt.load_tokenizer && opt.tokenizer_path.empty() && fs::exists(dir / "tokenizer.json"))
+    m.tokenizer = Tokenizer::from_hf(folder);  // load_model applies a --tokenizer override
 }
 
 }  // namespace pocketllm::detail

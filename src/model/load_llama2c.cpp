@@ -52,18 +52,13 @@ void load_llama2c(Model& m, const std::string& path, const LoadOptions& opt) {
   }
   m.info.emplace_back("llama2c.shared_classifier", ck.shared_classifier ? "true" : "false");
 
-  if (!opt.load_tokenizer) return;
-  std::string tok = opt.tokenizer_path;
-  if (tok.empty()) {
-    // llama2.c's run looks for tokenizer.bin; accept it beside the checkpoint.
-    auto beside = std::filesystem::path(path).parent_path() / "tokenizer.bin";
-    if (std::filesystem::exists(beside)) tok = beside.string();
-  }
-  if (!tok.empty()) {
-    m.tokenizer = Tokenizer::from_llama2c(tok);
-    if (m.tokenizer->n_vocab() != c.n_vocab)
-      fail("{}: tokenizer {} has {} tokens but the model has {}", path, tok, m.tokenizer->n_vocab(), c.n_vocab);
-  }
+  if (!opt.load_tokenizer || !opt.tokenizer_path.empty()) return;  // load_model applies a --tokenizer
+  // llama2.c's run looks for tokenizer.bin; accept it beside the checkpoint.
+  const auto beside = std::filesystem::path(path).parent_path() / "tokenizer.bin";
+  if (!std::filesystem::exists(beside)) return;
+  m.tokenizer = Tokenizer::from_llama2c(beside.string());
+  if (m.tokenizer->n_vocab() != c.n_vocab)
+    fail("{}: tokenizer {} has {} tokens but the model has {}", path, beside.string(), m.tokenizer->n_vocab(), c.n_vocab);
 }
 
 }  // namespace pocketllm::detail

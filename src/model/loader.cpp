@@ -1,8 +1,8 @@
+#include <algorithm>
 #include <filesystem>
 
 #include "core/error.h"
 #include "formats/llama2c.h"
-#include "kernels/int_weights.h"
 #include "model/arch/arch.h"
 #include "model/loader_internal.h"
 #include "tokenizer/tokenizer.h"
@@ -21,6 +21,11 @@ uint64_t Model::n_params() const {
   return n;
 }
 
+int32_t Model::n_sampleable() const {
+  const int64_t n = tokenizer ? std::min<int64_t>(cfg.n_vocab, tokenizer->n_vocab()) : cfg.n_vocab;
+  return static_cast<int32_t>(n);
+}
+
 namespace detail {
 const std::vector<std::string>& supported_architectures() {
   static const std::vector<std::string> names = [] {
@@ -35,7 +40,6 @@ void check_architecture(const std::string& arch, const std::string& source) { ar
 }  // namespace detail
 
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& opt) {
-  register_quant_types();  // pocketllm's own tensor types must be known before parsing
   auto m = std::make_unique<Model>();
   m->path = path;
   std::error_code ec;
@@ -56,6 +60,13 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
     } else {
       fail("{}: unknown model format (expected a GGUF file, a Hugging Face folder or a llama2.c checkpoint)", path);
     }
+  }
+  if (opt.load_tokenizer && !opt.tokenizer_path.empty()) {
+    // --tokenizer replaces the model's own, whatever the model's format.
+    m->tokenizer = Tokenizer::load(opt.tokenizer_path);
+    if (m->tokenizer->n_vocab() > m->cfg.n_vocab)
+      fail("{}: the tokenizer {} has {} tokens, more than the model's {} embedding rows", path, opt.tokenizer_path,
+           m->tokenizer->n_vocab(), m->cfg.n_vocab);
   }
   for (auto& f : m->files) m->file_bytes += f->size();
   if (opt.huge_pages && transparent_huge_pages_enabled()) m->arena = std::make_shared<HugeArena>();

@@ -75,6 +75,10 @@ struct Model {
   uint64_t file_bytes = 0;
 
   uint64_t n_params() const;
+  // Ids a sampler may draw: the embedding rows that have a token. Real models (and
+  // `synth`) pad the embedding past the tokenizer's vocabulary; those rows are
+  // never sampled. The whole embedding without a tokenizer.
+  int32_t n_sampleable() const;
 };
 
 struct LoadOptions {
@@ -82,7 +86,7 @@ struct LoadOptions {
   // Copy the matrices decode streams (integer tiles) out of the mapped file into
   // transparent huge pages, when the kernel offers them (core/huge_buffer.h).
   bool huge_pages = true;
-  std::string tokenizer_path;  // llama2.c tokenizer (.bin), or a tokenizer override
+  std::string tokenizer_path;  // replaces the model's own tokenizer (any Tokenizer::load source)
   bool load_tokenizer = true;
 };
 

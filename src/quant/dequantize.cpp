@@ -28,7 +28,6 @@ void dequantize_row(DType t, const uint8_t* row, int64_t n, float* out) {
 }
 
 std::vector<float> dequantize(DType t, const void* data, size_t nbytes, int64_t rows, int64_t cols) {
-  register_quant_types();
   if (!can_dequantize(t)) fail("cannot dequantize weights of type {}", dtype_name(t));
   if (rows < 0 || cols <= 0) fail("dequantize: a tensor of {} x {} is not valid", rows, cols);
   const auto rb = dtype_row_bytes(t, static_cast<uint64_t>(cols));

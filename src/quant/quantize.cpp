@@ -12,7 +12,6 @@
 namespace pocketllm {
 
 DType scheme_type(const Scheme& s, int64_t cols) {
-  register_quant_types();
   const bool whole = cols % 32 == 0;
   if (s.bits == 4) {
     switch (s.group) {

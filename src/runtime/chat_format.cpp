@@ -29,11 +29,7 @@ ChatTemplateChoice resolve_chat_template(const Model& m, const std::string& file
   }
   if (!name.empty()) {
     auto t = chat::builtin_chat_template(name);
-    if (!t) {
-      std::string list;
-      for (auto& n : chat::builtin_chat_template_names()) list += (list.empty() ? "" : ", ") + n;
-      fail("unknown chat template '{}' (built-in: {})", name, list);
-    }
+    if (!t) fail("unknown chat template '{}' (built-in: {})", name, chat::builtin_chat_template_list());
     return {*t, ""};
   }
   if (!m.chat_template.empty()) return {m.chat_template, ""};
@@ -51,7 +47,15 @@ ChatTemplateChoice resolve_chat_template(const Model& m, const std::string& file
 }
 
 ChatFormatter::ChatFormatter(const Tokenizer& tok, std::string template_text)
-    : tok_(tok), template_(std::move(template_text)) {}
+    : tok_(tok), template_(std::move(template_text)) {
+  if (!template_.empty()) {
+    try {
+      chat::check_chat_template(template_);
+    } catch (const Error& e) {
+      fail("the chat template does not parse: {}", e.what());
+    }
+  }
+}
 
 std::string ChatFormatter::render(const std::vector<ChatMessage>& msgs, bool add_generation_prompt) const {
   if (template_.empty()) {

@@ -31,6 +31,7 @@ std::string builtin_template_for_vocab(const Tokenizer& tok);
 
 class ChatFormatter {
  public:
+  // Throws Error when the template does not parse (reported at start-up, not at the first message).
   ChatFormatter(const Tokenizer& tok, std::string template_text);
   bool has_template() const { return !template_.empty(); }
   const std::string& template_text() const { return template_; }

@@ -8,7 +8,7 @@
 namespace pocketllm {
 
 ChatSession::ChatSession(Context& ctx, const ChatFormatter& fmt, const SamplingParams& sp)
-    : ctx_(ctx), fmt_(fmt), sampler_(sp, static_cast<int32_t>(ctx.model().cfg.n_vocab)) {}
+    : ctx_(ctx), fmt_(fmt), sampler_(sp, ctx.model().n_sampleable()) {}
 
 void ChatSession::set_system(const std::string& system) { system_ = system; }
 

@@ -23,8 +23,10 @@ struct SamplingParams {
 
 class Sampler {
  public:
+  // n_vocab: the ids it may draw, [0, n_vocab). A logits row may be longer (a model's
+  // embedding padded past its tokenizer, Model::n_sampleable()): the rest is never drawn.
   Sampler(const SamplingParams& p, int32_t n_vocab);
-  // Picks a token from logits[n_vocab] (logits are not modified).
+  // Picks a token from logits[0, n_vocab) (logits are not modified).
   int32_t sample(const float* logits);
   // Records a token of the context (prompt or generated) for the penalties.
   void accept(int32_t id);

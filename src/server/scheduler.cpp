@@ -122,7 +122,13 @@ void Scheduler::run() {
       if (stop_) break;
       admit(started);
     }
-    for (Slot* s : started) start(*s);
+    for (Slot* s : started) {
+      try {
+        start(*s);
+      } catch (const std::exception& e) {
+        fail_job(*s, e.what());
+      }
+    }
     // Clients that went away free their slots now, before any more work.
     for (auto& s : slots_)
       if (s->job && s->job->cancelled()) release(*s);
@@ -170,7 +176,7 @@ void Scheduler::start(Slot& s) {
   GenerationLimits lim;
   lim.max_tokens = r.max_tokens;
   lim.stop = r.stop;
-  s.gen.emplace(m_, Sampler(r.sampling, static_cast<int32_t>(m_.cfg.n_vocab)), std::move(lim));
+  s.gen.emplace(m_, Sampler(r.sampling, m_.n_sampleable()), std::move(lim));
   s.gen->start(r.prompt);
   if (s.gen->done()) {  // max_tokens 0
     finish(s, finish_reason_name(s.gen->finish()));
@@ -259,13 +265,19 @@ void Scheduler::on_logits(Slot& s, const float* logits) {
     if (!text.empty()) s.job->push({std::move(text), false, "", ""});
     if (s.gen->done()) finish(s, finish_reason_name(s.gen->finish()));
   } catch (const std::exception& e) {
-    finish(s, "", e.what());
+    fail_job(s, e.what());
   }
 }
 
 void Scheduler::finish(Slot& s, const std::string& reason, const std::string& error) {
   s.job->push({"", true, reason, error});
   release(s);
+}
+
+// Ends the slot's request with an error (when it still has one: the failure may
+// come after finish() released it).
+void Scheduler::fail_job(Slot& s, const std::string& error) {
+  if (s.job) finish(s, "", error);
 }
 
 void Scheduler::release(Slot& s) {

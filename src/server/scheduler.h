@@ -97,6 +97,7 @@ class Scheduler {
   void start(Slot& s);
   void on_logits(Slot& s, const float* logits);
   void finish(Slot& s, const std::string& reason, const std::string& error = "");
+  void fail_job(Slot& s, const std::string& error);
   void release(Slot& s);
   Slot* next_prefill();
   void step();

@@ -1,5 +1,7 @@
 // GGUF tokenizer metadata (tokenizer.ggml.*), read and written as llama.cpp does.
 #include <algorithm>
+#include <cctype>
+#include <initializer_list>
 #include <iterator>
 
 #include "core/error.h"
@@ -7,6 +9,42 @@
 #include "tokenizer/tokenizer_data.h"
 
 namespace pocketllm {
+
+namespace {
+bool contains_any(const std::string& s, std::initializer_list<const char*> parts) {
+  return std::any_of(parts.begin(), parts.end(), [&](const char* p) { return s.find(p) != std::string::npos; });
+}
+
+// GGUF files do not store tokenizer.json's lstrip/rstrip flags; llama.cpp sets them by
+// model family (llama-vocab.cpp), as those families' tokenizer.json files do, and so do we:
+// Phi-3's chat tokens and </s> take the whitespace after them, BERT-style masks before.
+void set_family_strip_flags(const gguf::File& f, tok::TokenizerData& d) {
+  std::string name = f.get_string("general.name").value_or("");
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string arch = f.get_string("general.architecture").value_or("");
+  auto set = [&](const std::string& piece, bool lstrip, bool rstrip) {
+    const auto it = std::find(d.pieces.begin(), d.pieces.end(), piece);
+    if (it == d.pieces.end()) return;
+    const auto id = static_cast<int32_t>(it - d.pieces.begin());
+    if (lstrip || rstrip) d.added_flags[id] = {lstrip, rstrip, false};
+    else d.added_flags.erase(id);
+  };
+  if (contains_any(d.pre_name, {"jina-v2-de", "jina-v2-es", "jina-v2-code"}) ||
+      contains_any(arch, {"nomic-bert-moe", "jina-bert-v3"})) {
+    set("<mask>", true, false);
+  } else if (contains_any(name, {"phi-3", "phi3"})) {
+    for (size_t i = 0; i < d.types.size(); ++i) {
+      const TokenType t = d.types[i];
+      if (t == TokenType::Control || t == TokenType::UserDefined || t == TokenType::Unknown)
+        d.added_flags[static_cast<int32_t>(i)] = {false, true, false};
+    }
+    set("</s>", false, true);
+    for (const char* p : {"<unk>", "<s>", "<|endoftext|>"}) set(p, false, false);
+  } else if (contains_any(name, {"modern-bert"})) {
+    set("[MASK]", true, false);
+  }
+}
+}  // namespace
 
 std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& f) {
   auto d = std::make_unique<tok::TokenizerData>();
@@ -73,6 +111,8 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& f) {
   if (auto v = f.get_bool("tokenizer.ggml.add_eos_token")) d->add_eos = *v;
   if (auto eog = f.get_int_array("tokenizer.ggml.eog_token_ids"))
     for (int64_t id : *eog) d->extra_eog.push_back(static_cast<int32_t>(id));
+  if (d->types.empty()) d->types.assign(d->pieces.size(), TokenType::Normal);
+  set_family_strip_flags(f, *d);
   tok::finalize(*d);
   return std::make_unique<Tokenizer>(std::move(d));
 }

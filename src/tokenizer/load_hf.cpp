@@ -339,10 +339,12 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path) {
     fail("{}: folder without tokenizer.json", path);
   }
   if (!fs::exists(path, ec)) fail("{}: no such file or folder", path);
-  if (fs::path(path).extension() == ".gguf") return from_gguf(*gguf::File::open(path));
-  if (fs::path(path).extension() == ".json") return from_hf(path);
-  fail("{}: not a tokenizer source (expected a .gguf, a tokenizer.json or a folder with one; "
-       "a llama2.c tokenizer .bin must be given with --tokenizer)", path);
+  const auto ext = fs::path(path).extension();
+  if (ext == ".gguf") return from_gguf(*gguf::File::open(path));
+  if (ext == ".json") return from_hf(path);
+  if (ext == ".bin") return from_llama2c(path);
+  if (ext == ".model") return from_sentencepiece(path);
+  fail("{}: not a tokenizer file pocketllm reads (it takes: {})", path, kTokenizerSources);
 }
 
 }  // namespace pocketllm

@@ -4,12 +4,15 @@
 
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "formats/llama2c.h"
 #include "tokenizer/tokenizer_data.h"
 
 namespace pocketllm {
 
 std::unique_ptr<Tokenizer> Tokenizer::from_llama2c(const std::string& path) {
   auto file = MappedFile::open(path);
+  if (llama2c::looks_like_checkpoint(*file))
+    fail("{}: a llama2.c model checkpoint, which holds no tokenizer; give its tokenizer .bin (e.g. tok512.bin)", path);
   const uint8_t* p = file->data();
   const size_t size = file->size();
   auto d = std::make_unique<tok::TokenizerData>();

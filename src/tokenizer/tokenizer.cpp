@@ -147,11 +147,21 @@ std::string Tokenizer::model_name() const { return d_->model == tok::Model::SPM 
 std::string Tokenizer::pre_name() const { return d_->pre_name; }
 
 namespace {
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+// SentencePiece's remove_extra_whitespaces: no leading or trailing spaces, a run of them is one.
+std::string squeeze_spaces(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text)
+    if (c != ' ' || (!out.empty() && out.back() != ' ')) out += c;
+  if (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
 }  // namespace
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
   const TokenizerData& d = *d_;
+  std::string squeezed;
+  if (d.remove_extra_spaces) text = squeezed = squeeze_spaces(text);
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 4);
   if (add_special && d.add_bos && d.bos >= 0) out.push_back(d.bos);
@@ -180,15 +190,15 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
       ++pos;
       continue;
     }
+    // lstrip / rstrip: the token takes the whitespace before / after it (Hugging Face's
+    // added-token flags; for GGUF, the family rules of tok::set_family_strip_flags).
     size_t seg_end = pos;
     auto flags = d.added_flags.find(found);
-    if (flags != d.added_flags.end() && flags->second.lstrip)
-      while (seg_end > seg_start && is_space(text[seg_end - 1])) --seg_end;
+    if (flags != d.added_flags.end() && flags->second.lstrip) seg_end = tok::trim_spaces_end(text, seg_start, seg_end);
     if (seg_end > seg_start) encode_text(text.substr(seg_start, seg_end - seg_start), seg_start == 0);
     out.push_back(found);
     pos += d.pieces[found].size();
-    if (flags != d.added_flags.end() && flags->second.rstrip)
-      while (pos < text.size() && is_space(text[pos])) ++pos;
+    if (flags != d.added_flags.end() && flags->second.rstrip) pos = tok::skip_spaces(text, pos, text.size());
     seg_start = pos;
   }
   if (seg_start < text.size()) encode_text(text.substr(seg_start), seg_start == 0);

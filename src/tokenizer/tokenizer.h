@@ -15,6 +15,10 @@ class File;
 class Writer;
 }  // namespace gguf
 
+// What Tokenizer::load accepts, for help texts and error messages.
+inline constexpr const char* kTokenizerSources =
+    "GGUF (model or vocab-only), tokenizer.json or a folder with one, llama2.c tokenizer .bin, SentencePiece .model";
+
 // Same numbering as GGUF tokenizer.ggml.token_type.
 enum class TokenType : uint8_t { Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6 };
 
@@ -25,11 +29,15 @@ struct TokenizerData;  // internal, see tokenizer/tokenizer_data.h
 class Tokenizer {
  public:
   static std::unique_ptr<Tokenizer> from_llama2c(const std::string& tok_bin_path);
+  // A SentencePiece .model (BPE with the identity normalizer, as Llama's and llama2.c's).
+  static std::unique_ptr<Tokenizer> from_sentencepiece(const std::string& model_path);
   static std::unique_ptr<Tokenizer> from_gguf(const gguf::File& f);
   // A tokenizer.json file, or a folder holding tokenizer.json (plus optional
   // tokenizer_config.json and generation_config.json next to it).
   static std::unique_ptr<Tokenizer> from_hf(const std::string& path);
-  // Autodetect: .gguf (weights or vocab-only), tokenizer.json, or a folder with tokenizer.json.
+  // Any tokenizer file pocketllm reads (kTokenizerSources), by its name: .gguf (weights or
+  // vocab-only), tokenizer.json or a folder with one, a llama2.c tokenizer .bin, a
+  // SentencePiece .model.
   static std::unique_ptr<Tokenizer> load(const std::string& path);
 
   explicit Tokenizer(std::unique_ptr<tok::TokenizerData> data);

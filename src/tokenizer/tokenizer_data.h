@@ -45,6 +45,7 @@ struct TokenizerData {
   bool byte_fallback = true;
   bool fuse_unk = false;
   bool strip_leading_space = true;  // decoder drops the dummy-prefix space
+  bool remove_extra_spaces = false; // SentencePiece's remove_extra_whitespaces: spaces trimmed, runs made one
 
   // Byte-level options
   std::string pre_name = "default";

@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <vector>
@@ -155,6 +156,24 @@ std::string nfc(std::string_view s) {
   std::string out(reinterpret_cast<char*>(res), static_cast<size_t>(n));
   std::free(res);
   return out;
+}
+
+bool is_unicode_space(uint32_t cp) {
+  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+size_t skip_spaces(std::string_view s, size_t from, size_t to) {
+  size_t len = 0;
+  while (from < to && is_unicode_space(utf8_code_point(s, from, len))) from += len;
+  return from;
+}
+
+size_t trim_spaces_end(std::string_view s, size_t from, size_t to) {
+  size_t end = from, len = 0;  // just past the last char that is not whitespace
+  for (size_t i = from; i < to; i += len)
+    if (!is_unicode_space(utf8_code_point(s, i, len))) end = i + len;
+  return std::min(end, to);
 }
 
 }  // namespace pocketllm::tok

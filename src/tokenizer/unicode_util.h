@@ -35,6 +35,12 @@ int unicode_to_byte(uint32_t cp);
 // Maps a byte-level token text back to bytes; false when some char is unmapped.
 bool byte_level_decode(std::string_view piece, std::string& out);
 
+// Unicode White_Space, as Rust's char::is_whitespace (what Hugging Face's tokenizers trim).
+bool is_unicode_space(uint32_t cp);
+// s[from, to) without its leading / trailing whitespace: the new from / to.
+size_t skip_spaces(std::string_view s, size_t from, size_t to);
+size_t trim_spaces_end(std::string_view s, size_t from, size_t to);
+
 // NFC; invalid UTF-8 is left unchanged (normalization needs valid text).
 std::string nfc(std::string_view s);
 

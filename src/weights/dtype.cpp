@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <map>
-#include <mutex>
 
 #include "core/error.h"
 #include "weights/blocks_iq4.h"
@@ -55,29 +54,31 @@ constexpr std::array kGgmlTypes = {
     GgmlType{DType::TQ2_0, {"TQ2_0", 256, 66}},
 };
 
-// pocketllm's own types, registered at run time (kernels/int_weights.h).
-std::map<uint32_t, DTypeTraits>& registry() {
-  static std::map<uint32_t, DTypeTraits> m;
+// pocketllm's own formats (docs/FORMAT.md; block structs in quant/blocks.h, whose
+// sizes tests/kernels/test_quant_formats.cpp checks against these). Known here, not
+// registered by the quant module, so every reader (tokenize, template, info...) parses
+// every file `quantize` writes. Rows of any length, the last block zero-padded.
+const std::map<uint32_t, DTypeTraits>& pocketllm_types() {
+  static const std::map<uint32_t, DTypeTraits> m = {
+      {1024, {"PL_W4_G32", 32, 18, true, 0}},       {1025, {"PL_W4_G64", 64, 34, true, 0}},
+      {1026, {"PL_W4_G128", 128, 66, true, 0}},     {1027, {"PL_W4_ROW", 32, 16, true, 2}},
+      {1028, {"PL_W8_G32", 32, 34, true, 0}},       {1029, {"PL_W8_ROW", 32, 32, true, 2}},
+      // The same six stored as the kernels' 16-row tiles.
+      {1030, {"PL_W4_G32_T16", 32, 18, true, 0}},   {1031, {"PL_W4_G64_T16", 64, 34, true, 0}},
+      {1032, {"PL_W4_G128_T16", 128, 66, true, 0}}, {1033, {"PL_W4_ROW_T16", 32, 16, true, 2}},
+      {1034, {"PL_W8_G32_T16", 32, 34, true, 0}},   {1035, {"PL_W8_ROW_T16", 32, 32, true, 2}},
+  };
   return m;
 }
-std::mutex g_mu;
 }  // namespace
 
 std::optional<DTypeTraits> dtype_traits(DType t) {
   for (const auto& g : kGgmlTypes)
     if (g.id == t) return g.traits;
-  std::lock_guard lk(g_mu);
-  auto& r = registry();
+  const auto& r = pocketllm_types();
   auto it = r.find(static_cast<uint32_t>(t));
   if (it == r.end()) return std::nullopt;
   return it->second;
-}
-
-void register_dtype(DType t, DTypeTraits traits) {
-  if (static_cast<uint32_t>(t) < static_cast<uint32_t>(DType::POCKETLLM_FIRST))
-    fail("register_dtype: id {} is GGML's (pocketllm's own types start at 1024)", static_cast<uint32_t>(t));
-  std::lock_guard lk(g_mu);
-  registry()[static_cast<uint32_t>(t)] = traits;
 }
 
 std::string dtype_name(DType t) {
@@ -90,8 +91,7 @@ std::optional<DType> dtype_from_name(const std::string& name) {
   std::transform(up.begin(), up.end(), up.begin(), [](unsigned char c) { return std::toupper(c); });
   for (const auto& g : kGgmlTypes)
     if (up == g.traits.name) return g.id;
-  std::lock_guard lk(g_mu);
-  for (auto& [id, tr] : registry())
+  for (const auto& [id, tr] : pocketllm_types())
     if (up == tr.name) return static_cast<DType>(id);
   return std::nullopt;
 }

@@ -1,7 +1,7 @@
 // Element types of tensors, numbered as GGML numbers them on disk so a GGUF
 // type id maps 1:1. GGML's types are a static table (weights/dtype.cpp, sized
 // from the block structs of weights/blocks_*.h); ids >= 1024 are pocketllm's own
-// formats, registered at start-up by register_quant_types() (docs/FORMAT.md).
+// formats (docs/FORMAT.md).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -16,7 +16,7 @@ enum class DType : uint32_t {
   IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21,
   IQ2_S = 22, IQ4_XS = 23, I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28,
   IQ1_M = 29, BF16 = 30, TQ1_0 = 34, TQ2_0 = 35,
-  // pocketllm formats (see src/quant/blocks.h); registered through register_dtype().
+  // pocketllm formats from 1024 up (docs/FORMAT.md; block structs in quant/blocks.h).
   POCKETLLM_FIRST = 1024,
 };
 
@@ -30,11 +30,8 @@ struct DTypeTraits {
   uint32_t row_prefix = 0;
 };
 
-// Traits of a known type, or nullopt for an id no one has defined.
+// Traits of a known type (GGML's and pocketllm's), or nullopt for an id no one has defined.
 std::optional<DTypeTraits> dtype_traits(DType t);
-// Lets the quant module describe its own block formats (called once at start-up).
-// Only ids >= POCKETLLM_FIRST: GGML's types are fixed.
-void register_dtype(DType t, DTypeTraits traits);
 std::string dtype_name(DType t);
 // Parses a user-facing name (case-insensitive: f32, F16, bf16, q8_0...).
 std::optional<DType> dtype_from_name(const std::string& name);

@@ -132,7 +132,6 @@ TEST(Calibration, StaticActivationRangesAreStoredUsedAndChecked) {
   auto dir = ts::temp_dir("calib-static").string();
   const std::string dyn = quantize(dir, "0", false);
   const std::string stat = quantize(dir, "0", "static", {"--calib", calib_txt(), "--act", "static"});
-  pocketllm::register_quant_types();  // the file holds pocketllm's tiled types
   auto f = pocketllm::gguf::File::open(stat, true);
   EXPECT_EQ(f->get_string("pocketllm.activations"), "int8-static");
   EXPECT_EQ(f->get_bool("pocketllm.required"), true);

@@ -32,7 +32,8 @@ TEST(ConvertCli, Llama2cToGgufKeepsGoldenOutputAndVocab) {
     r = ts::run_cli({"run", "-m", out, "-p", c["prompt"].get<std::string>(), "-n",
                      std::to_string(c["generated_ids"].size()), "--temp", "0", "-t", "1"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(r.out, c["run_c_cli_stdout"].get<std::string>()) << type;
+    const std::string want = c["run_c_cli_stdout"].get<std::string>();
+    EXPECT_EQ(r.out, want.substr(0, want.size() - 1)) << type;  // run.c's final newline is not the model's
   }
 }
 
@@ -47,7 +48,9 @@ TEST(InfoCli, DescribesEachFormat) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("architecture:    qwen2"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("half-split"), std::string::npos) << r.out;
+  // A vocab-only GGUF (no weights) is described as such, whatever architecture it names.
   r = ts::run_cli({"info", (ts::shared_data() / "tokenizers/llamacpp/ggml-vocab-gpt-2.gguf").string()});
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("unsupported architecture 'gpt2' (supported: llama"), std::string::npos) << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("vocabulary only"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("gpt2 (pre gpt-2), 50257 tokens"), std::string::npos) << r.out;
 }

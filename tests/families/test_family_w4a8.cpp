@@ -92,7 +92,6 @@ TEST_P(FamilyW4A8, QuantizedModelGeneratesAndKlVsFp32IsReported) {
   if (HasFatalFailure()) return;
 
   // Norms, biases and rope factors stay F32; every block matrix is an integer type.
-  register_quant_types();  // pocketllm's own type ids, before parsing
   auto f = gguf::File::open((dir / "q.gguf").string());
   int quantized = 0;
   for (auto& t : f->tensors()) {

@@ -49,7 +49,7 @@ TEST(GgufTypeCommands, InfoShowsEveryTensorTypeAndTheMix) {
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(blk\.3\.ffn_down\.weight +Q6_K )"))) << r.out;
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(blk\.0\.attn_norm\.weight +F32 +\[256\])"))) << r.out;
   // Q4_K and Q6_K go through the float path (docs/FORMAT.md): no int8 activations.
-  EXPECT_NE(r.out.find("activations:     float\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("activations:     float (Q4_K, Q6_K rows dequantized as read)\n"), std::string::npos) << r.out;
 }
 
 TEST(GgufTypeCommands, ConvertToF16AndF32KeepsTheDequantizedValues) {
@@ -80,7 +80,12 @@ TEST(GgufTypeCommands, QuantizeTakesAK_QuantFileAsInput) {
     const auto out = dir / ("requant_" + extra[1] + ".gguf");
     std::vector<std::string> args = {"quantize", q4_k_m().string(), out.string()};
     args.insert(args.end(), extra.begin(), extra.end());
-    const auto r = ts::run_cli(args);
+    // Without --allow-requantize an already quantized input is refused, as llama-quantize does.
+    auto r = ts::run_cli(args);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("--allow-requantize"), std::string::npos) << r.err;
+    args.push_back("--allow-requantize");
+    r = ts::run_cli(args);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     // 8-bit codes of Q4_K values: the requantized weights stay within a Q8_0 step of them.
     auto q = load_model(q4_k_m().string()), o = load_model(out.string());

@@ -81,7 +81,6 @@ TEST(IntLinear, GemvStreamPatternsGiveIdenticalResults) {
 // 8-bit kernels of VNNI tables read activations offset by 128: made once in
 // QuantActs::u8 by linear(), or per chunk by the kernel when absent. Same results.
 TEST(IntLinear, OffsetActivationsMadeOnceOrPerChunkAgree) {
-  register_quant_types();
   const int64_t rows = 48, cols = 160;
   const auto w = kt::random_floats(static_cast<size_t>(rows * cols), 77, 0.05f);
   for (const Scheme& s : {Scheme{8, 32, {}}, Scheme{8, 0, {}}}) {
@@ -162,7 +161,6 @@ void check_exact(DType type, int bits, int64_t rows, int64_t cols, uint32_t seed
 }
 
 TEST(IntLinear, IntegerSumsAreBitExactAcrossIsas) {
-  register_quant_types();
   check_exact(DType::Q4_0, 4, 19, 96, 1);
   check_exact(DType::Q8_0, 8, 19, 96, 2);
   check_exact(kW4G32, 4, 3, 172, 3);

@@ -13,7 +13,6 @@
 using namespace pocketllm;
 
 TEST(QuantFormats, BlockSizesAndRowBytes) {
-  register_quant_types();
   EXPECT_EQ(sizeof(BlockQ4_0), 18u);
   EXPECT_EQ(sizeof(BlockQ8_0), 34u);
   EXPECT_EQ(sizeof(BlockQ4_K), 144u);
@@ -29,6 +28,29 @@ TEST(QuantFormats, BlockSizesAndRowBytes) {
   EXPECT_EQ(*dtype_row_bytes(kW8Row, 33), 2u + 2 * 32);
   EXPECT_EQ(dtype_from_name("pl_w4_g64"), kW4G64);
   EXPECT_EQ(dtype_name(kW8Row), "PL_W8_ROW");
+}
+
+// core/dtype.cpp knows pocketllm's types without the quant module (so every reader
+// parses quantized files): its sizes must be the block structs'.
+TEST(QuantFormats, CoreTraitsMatchTheBlockStructs) {
+  struct Want {
+    DType row, tiled;
+    uint32_t block, bytes, prefix;
+  };
+  const Want want[] = {{kW4G32, kW4G32T, 32, sizeof(BlockQ4_0), 0},    {kW4G64, kW4G64T, 64, sizeof(BlockW4G64), 0},
+                       {kW4G128, kW4G128T, 128, sizeof(BlockW4G128), 0}, {kW4Row, kW4RowT, 32, sizeof(BlockW4Bare), 2},
+                       {kW8G32, kW8G32T, 32, sizeof(BlockQ8_0), 0},    {kW8Row, kW8RowT, 32, sizeof(BlockW8Bare), 2}};
+  for (const Want& w : want)
+    for (DType t : {w.row, w.tiled}) {
+      const auto tr = dtype_traits(t);
+      ASSERT_TRUE(tr) << static_cast<uint32_t>(t);
+      EXPECT_EQ(tr->block_size, w.block) << tr->name;
+      EXPECT_EQ(tr->type_size, w.bytes) << tr->name;
+      EXPECT_EQ(tr->row_prefix, w.prefix) << tr->name;
+      EXPECT_TRUE(tr->pads_rows) << tr->name;
+    }
+  EXPECT_EQ(dtype_name(kW4G32T), "PL_W4_G32_T16");
+  EXPECT_EQ(dtype_name(kW8RowT), "PL_W8_ROW_T16");
 }
 
 TEST(QuantFormats, SchemeTypes) {

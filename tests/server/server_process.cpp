@@ -32,7 +32,7 @@ ServerProcess::ServerProcess(const std::vector<std::string>& extra)
 
 ServerProcess::ServerProcess(const std::vector<std::string>& model_args, const std::vector<std::string>& extra) {
   dir_ = testsupport::temp_dir("server");
-  std::vector<std::string> args = {POCKETLLM_BINARY, "serve"};
+  std::vector<std::string> args = {testsupport::pocketllm_binary(), "serve"};
   args.insert(args.end(), model_args.begin(), model_args.end());
   for (const char* a : {"--port", "0", "-t", "1"}) args.push_back(a);
   args.insert(args.end(), extra.begin(), extra.end());

@@ -84,7 +84,7 @@ TEST(Disconnect, SecondServerOnABusyPortFails) {
   ASSERT_NE(first.port(), 0);
   const auto dir = testsupport::temp_dir("busy-port");
   const auto models = testsupport::shared_data() / "models" / "stories260K";
-  std::vector<std::string> args = {POCKETLLM_BINARY, "serve", "-m", (models / "stories260K.bin").string(),
+  std::vector<std::string> args = {testsupport::pocketllm_binary(), "serve", "-m", (models / "stories260K.bin").string(),
                                    "--tokenizer", (models / "tok512.bin").string(), "--port",
                                    std::to_string(first.port()), "-t", "1"};
   const auto err = dir / "stderr.txt";

@@ -5,6 +5,7 @@
 
 #include "model/model.h"
 #include "server/scheduler.h"
+#include "support/model_helpers.h"
 #include "support/test_support.h"
 #include "tokenizer/tokenizer.h"
 
@@ -78,4 +79,31 @@ TEST(Scheduler, LongPromptsArePrefilledInChunksBetweenDecodeSteps) {
   EXPECT_GE(st["prefill_chunks"].get<int64_t>(), (301 + 3) / 4) << st.dump();
   EXPECT_GT(st["decode_steps_while_prefilling"].get<int64_t>(), 0) << "A must keep decoding during B's prefill";
   a->cancel();
+}
+
+// A model whose embedding is padded past its tokenizer (ids 400..511 have no text):
+// those ids are never sampled, in prefill's first token or in batched decode steps.
+// A sampled id without text used to throw on the scheduler thread: std::terminate.
+TEST(Scheduler, NeverSamplesIdsWithoutAToken) {
+  const auto dir = ts::temp_dir("sched-padded");
+  auto m = load_model(ts::padded_vocab_stories(dir));
+  ASSERT_EQ(m->tokenizer->n_vocab(), 400);
+  ASSERT_EQ(m->cfg.n_vocab, 512);
+  server::Scheduler s(*m, options(512));
+  std::vector<std::shared_ptr<server::GenJob>> jobs;
+  for (int64_t seed = 1; seed <= 4; ++seed) {
+    server::GenRequest r = greedy(m->tokenizer->encode("Once upon a time", true, false), 120);
+    r.sampling.temp = 3;
+    r.sampling.top_k = 0;
+    r.sampling.top_p = 1;
+    r.sampling.min_p = 0;
+    r.sampling.seed = seed;
+    jobs.push_back(s.submit(r));
+  }
+  int64_t tokens = 0;
+  for (auto& j : jobs) {
+    collect(*j);  // fails the test on an error event
+    tokens += j->completion_tokens();
+  }
+  EXPECT_GT(tokens, 100);  // plenty of draws (an end-of-text token may stop a request early)
 }

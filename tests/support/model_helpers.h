@@ -1,10 +1,14 @@
-// Small model fixtures shared by tests: the stories260K model from ../shared and
-// the logits of every position of a prompt.
+// Small model fixtures shared by tests: the stories260K model from ../shared, the
+// logits of every position of a prompt, and stories260K with a padded embedding.
 #pragma once
+#include <filesystem>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "formats/gguf.h"
 #include "model/context.h"
+#include "model/export_gguf.h"
 #include "model/model.h"
 #include "test_support.h"
 
@@ -24,6 +28,27 @@ inline std::vector<float> all_logits(const pocketllm::Model& m, const std::vecto
   pocketllm::Context ctx(m, p);
   const float* l = ctx.eval(ids.data(), static_cast<int64_t>(ids.size()), true);
   return std::vector<float>(l, l + ids.size() * m.cfg.n_vocab);
+}
+
+// stories260K as a GGUF whose tokenizer keeps only its first n_tokens pieces while the
+// embedding keeps all 512 rows, as real models pad theirs past the tokenizer (Qwen2.5:
+// 151,936 rows for 151,665 tokens). Ids from n_tokens up have no text.
+inline std::string padded_vocab_stories(const std::filesystem::path& dir, size_t n_tokens = 400) {
+  namespace gguf = pocketllm::gguf;
+  const std::string full = (dir / "stories-f32.gguf").string(), padded = (dir / "stories-padded.gguf").string();
+  pocketllm::ExportOptions eo;
+  eo.progress = false;
+  pocketllm::export_gguf(*stories_model(), full, eo);
+  auto f = gguf::File::open(full);
+  gguf::Writer w;
+  for (auto [k, v] : f->metadata()) {
+    if (k == "tokenizer.ggml.tokens" || k == "tokenizer.ggml.scores" || k == "tokenizer.ggml.token_type")
+      v.arr.resize(n_tokens);
+    w.set(k, v);
+  }
+  for (auto& t : f->tensors()) w.add_tensor(t.name, t.type, t.ne, t.data, t.nbytes);
+  w.write(padded);
+  return padded;
 }
 
 }  // namespace testsupport

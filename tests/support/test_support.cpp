@@ -69,14 +69,21 @@ std::string read_file(const fs::path& p) {
   return ss.str();
 }
 
+std::string read_test_file(const std::string& rel) { return read_file(fs::path(POCKETLLM_SOURCE_DIR) / "tests" / rel); }
+
 void write_file(const fs::path& p, const std::string& bytes) {
   std::ofstream f(p, std::ios::binary);
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!f) throw std::runtime_error("cannot write " + p.string());
 }
 
+std::string pocketllm_binary() {
+  if (const char* env = std::getenv("POCKETLLM_TEST_BINARY"); env && *env) return env;
+  return POCKETLLM_BINARY;
+}
+
 CmdResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text) {
-  std::vector<std::string> argv{POCKETLLM_BINARY};
+  std::vector<std::string> argv{pocketllm_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_command(argv, stdin_text);
 }

@@ -14,6 +14,10 @@ std::filesystem::path shared_data();
 // A fresh empty folder under the system temp dir, removed at process exit.
 std::filesystem::path temp_dir(const std::string& tag);
 
+// The pocketllm binary the CLI and server tests run: this build's, or $POCKETLLM_TEST_BINARY
+// (e.g. an older build, to check that a new test fails on the old code).
+std::string pocketllm_binary();
+
 struct CmdResult {
   int exit_code = -1;
   std::string out;
@@ -44,6 +48,8 @@ std::filesystem::path models_dir();
 bool models_required();
 
 std::string read_file(const std::filesystem::path& p);
+// A file of the repository's tests/ folder (recorded fixtures): tests/<rel>.
+std::string read_test_file(const std::string& rel);
 void write_file(const std::filesystem::path& p, const std::string& bytes);
 
 }  // namespace testsupport

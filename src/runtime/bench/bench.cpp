@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "runtime/bench/membw.h"
 #include "tokenizer/tokenizer.h"
 
@@ -83,16 +84,21 @@ std::string model_description(const Model& m) {
   const uint64_t n = m.n_params();
   std::string size_class = n >= 1000000000ull ? fmt::format("{}B", (n + 500000000ull) / 1000000000ull)
                                               : fmt::format("{}M", (n + 500000ull) / 1000000ull);
-  // The weight type most bytes are stored in (as llama.cpp's ftype names it).
+  // The matrices' types, most bytes first (stories260K in W4A8: "PL_W4_G32_T16+Q4_0+PL_W8_G32_T16"):
+  // the main type alone would hide the mix.
   std::map<DType, uint64_t> by_type;
   for (auto& [name, t] : m.tensors)
     if (t.ne.size() >= 2) by_type[t.type] += t.nbytes;
-  DType main = DType::F32;
-  uint64_t best = 0;
-  for (auto& [t, b] : by_type)
-    if (b > best) best = b, main = t;
-  const std::string type = main == DType::F32 ? "all F32" : upper(dtype_name(main));
-  return fmt::format("{} {} {}", m.cfg.arch, size_class, type);
+  std::vector<std::pair<uint64_t, DType>> order;
+  for (auto& [t, b] : by_type) order.push_back({b, t});
+  std::sort(order.begin(), order.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  std::string types;
+  for (auto& [b, t] : order) {
+    if (!types.empty()) types += '+';
+    types += upper(dtype_name(t));
+  }
+  if (types.empty() || types == "F32") types = "all F32";
+  return fmt::format("{} {} {}", m.cfg.arch, size_class, types);
 }
 
 double decode_weight_bytes(const Model& m) {
@@ -116,7 +122,7 @@ double decode_kv_bytes(const Model& m, KvType kv, double pos) {
 std::vector<BenchResult> run_bench(const Model& m, const BenchParams& p) {
   if (p.reps < 1) fail("bench: repetitions must be >= 1");
   std::vector<int> threads = p.threads;
-  if (threads.empty()) threads.push_back(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+  if (threads.empty()) threads.push_back(default_thread_count());
   std::vector<std::pair<int, int>> tests;  // (n_prompt, n_gen)
   for (int n : p.n_prompt)
     if (n > 0) tests.emplace_back(n, 0);

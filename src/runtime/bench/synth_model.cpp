@@ -162,7 +162,7 @@ std::unique_ptr<Model> synth_model(const SynthOptions& o) {
     for (auto d : t.ne) n *= d;
     total += n * (t.is_float32() ? 4 : (o.type == DType::F32 ? 4 : 2));
   }
-  int threads = o.n_threads > 0 ? o.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = o.n_threads > 0 ? o.n_threads : default_thread_count();
   ThreadPool pool(threads);
   for (size_t ti = 0; ti < plan.size(); ++ti) {
     const TensorPlan& t = plan[ti];

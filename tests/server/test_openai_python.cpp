@@ -1,9 +1,8 @@
-// The official `openai` npm client (Node.js) against the real server: list
-// models, complete a chat, stream a chat. npm installs the client at test time
-// into a folder next to this test binary; without npm or the registry the test
-// is skipped with the reason.
+// The official `openai` Python client (PyPI, in the project's venv: scripts/venv.sh)
+// against the real server: list models, complete a chat, stream a chat, a legacy
+// completion and a rejected request (tests/server/openai_client.py). Without the
+// venv the test is skipped with the reason.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -32,35 +31,23 @@ std::string run_capture(const std::string& cmd, int& status) {
   return out;
 }
 
-fs::path node_dir() {
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  return (ec ? fs::temp_directory_path() : exe.parent_path()) / "server-node-client";
-}
-
-TEST(OpenAINodeClient, ChatStreamAndModels) {
+TEST(OpenAIPythonClient, ModelsChatStreamCompletionAndErrors) {
+  const std::string python = testsupport::venv_python();
+  if (python.empty()) GTEST_SKIP() << "no Python venv: run `bash scripts/venv.sh` (or set POCKETLLM_PYTHON)";
   int st = 0;
-  run_capture("node --version 2>&1 && npm --version 2>&1", st);
-  if (st != 0) GTEST_SKIP() << "node/npm not available: cannot run the openai npm client test";
-  const fs::path src = fs::path(POCKETLLM_SOURCE_DIR) / "tests" / "server" / "node";
-  const fs::path dir = node_dir();
-  fs::create_directories(dir);
-  for (const char* f : {"package.json", "client.mjs"})
-    fs::copy_file(src / f, dir / f, fs::copy_options::overwrite_existing);
-  const std::string log =
-      run_capture("cd '" + dir.string() + "' && npm install --no-audit --no-fund --prefer-offline 2>&1", st);
-  if (st != 0 || !fs::exists(dir / "node_modules" / "openai" / "package.json"))
-    GTEST_SKIP() << "npm could not install the openai client (offline?):\n" << log;
+  const std::string probe = run_capture("'" + python + "' -c 'import openai' 2>&1", st);
+  if (st != 0) GTEST_SKIP() << python << " has no openai package (run `bash scripts/venv.sh`):\n" << probe;
 
   ServerProcess server({"--alias", "stories"});
   ASSERT_NE(server.port(), 0);
-  const std::string out =
-      run_capture("cd '" + dir.string() + "' && node client.mjs " + server.base_url() + "/v1 2>&1", st);
+  const fs::path script = fs::path(POCKETLLM_SOURCE_DIR) / "tests" / "server" / "openai_client.py";
+  const std::string out = run_capture("'" + python + "' '" + script.string() + "' " + server.base_url() + "/v1 2>&1", st);
   ASSERT_EQ(st, 0) << out << "\nserver log:\n" << server.log();
   const json r = json::parse(out, nullptr, false);
   ASSERT_TRUE(r.is_object()) << out;
   EXPECT_EQ(r["models"], json::array({"stories"}));
   EXPECT_EQ(r["object"], "chat.completion");
+  EXPECT_EQ(r["role"], "assistant");
   ASSERT_TRUE(r["content"].is_string());
   EXPECT_FALSE(r["content"].get<std::string>().empty());
   EXPECT_TRUE(r["finish_reason"] == "stop" || r["finish_reason"] == "length") << r["finish_reason"];
@@ -70,8 +57,13 @@ TEST(OpenAINodeClient, ChatStreamAndModels) {
   EXPECT_GE(r["stream_chunks"].get<int>(), 3);
   EXPECT_EQ(r["stream_role"], "assistant");
   EXPECT_EQ(r["stream_finish_reason"], r["finish_reason"]);
+  ASSERT_TRUE(r["stream_usage"].is_object()) << r.dump();
   for (const char* k : {"prompt_tokens", "completion_tokens", "total_tokens"})
-    EXPECT_EQ(r["stream_usage"][k], r["usage"][k]);
+    EXPECT_EQ(r["stream_usage"][k], r["usage"][k]) << k;
+  EXPECT_EQ(r["legacy_object"], "text_completion");
+  EXPECT_FALSE(r["legacy_text"].get<std::string>().empty());
+  EXPECT_EQ(r["legacy_usage"]["completion_tokens"], 8);
+  EXPECT_EQ(r["bad_request"], json({{"status", 400}, {"type", "BadRequestError"}}));
 }
 
 }  // namespace
