@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <regex>
 #include <tuple>
 
@@ -125,6 +126,34 @@ TEST(GgufTypeCommands, ServeAnswersAsRunDoes) {
   const std::string text = r.json()["choices"][0]["text"].get<std::string>();
   EXPECT_FALSE(text.empty());
   EXPECT_NE(run.out.find("Once upon a time" + text), std::string::npos) << "run: " << run.out << "\nserve: " << text;
+}
+
+// A type GGUF knows and pocketllm does not read (IQ2_XS) is refused at load, naming
+// the tensor and the type, by every command that runs the model.
+TEST(GgufTypeCommands, AnUnreadableTypeIsRefusedAtLoad) {
+  std::string bytes = ts::read_file(q4_k_m());
+  // The tensor-info entry: name (u64 length + bytes), n_dims (u32), dims (u64 each), type (u32).
+  const std::string name = "blk.0.attn_q.weight";
+  const size_t at = bytes.find(name);
+  ASSERT_NE(at, std::string::npos);
+  uint32_t n_dims = 0;
+  std::memcpy(&n_dims, bytes.data() + at + name.size(), 4);
+  ASSERT_EQ(n_dims, 2u);
+  const size_t type_at = at + name.size() + 4 + 8 * n_dims;
+  uint32_t type = 0;
+  std::memcpy(&type, bytes.data() + type_at, 4);
+  ASSERT_EQ(type, static_cast<uint32_t>(DType::Q4_K));
+  type = static_cast<uint32_t>(DType::IQ2_XS);  // 74 bytes a block, fewer than Q4_K's 144: the data fits
+  std::memcpy(bytes.data() + type_at, &type, 4);
+  const auto path = q4_k_m().parent_path() / "iq2_xs.gguf";
+  ts::write_file(path, bytes);
+  for (std::vector<std::string> cmd : {std::vector<std::string>{"run", "-p", "Once", "-n", "1"}, {"bench", "-p", "8", "-n", "1"}}) {
+    cmd.insert(cmd.begin() + 1, {"-m", path.string()});
+    const auto r = ts::run_cli(cmd);
+    EXPECT_NE(r.exit_code, 0) << cmd[0];
+    EXPECT_NE(r.err.find("tensor 'blk.0.attn_q.weight': weights of type IQ2_XS are not supported"), std::string::npos)
+        << cmd[0] << ": " << r.err;
+  }
 }
 
 TEST(GgufTypeCommands, BadTypesAreErrors) {
