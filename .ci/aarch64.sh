@@ -50,7 +50,10 @@ g = json.load(open(sys.argv[1]))
 for i, c in enumerate(g["cases"]):
     open(f"{sys.argv[2]}/case{i}.prompt", "w").write(c["prompt"])
     open(f"{sys.argv[2]}/case{i}.n", "w").write(str(len(c["generated_ids"])))
-    open(f"{sys.argv[2]}/case{i}.want", "w").write(c["run_c_cli_stdout"])
+    # pocketllm run's stdout is the text alone: run.c's stdout without the newline run.c adds.
+    want = c["run_c_cli_stdout"]
+    assert want.endswith("\n"), "run.c's stdout ends with its newline"
+    open(f"{sys.argv[2]}/case{i}.want", "w").write(want[:-1])
 PY
   "$native" quantize "$shared/stories260K.bin" "$tmp/w4a8.gguf" --tokenizer "$shared/tok512.bin" --scheme w4a8 --group 32 2>/dev/null
   "$native" run -m "$tmp/w4a8.gguf" -p "Once upon a time" -n 40 --temp 0 -t 1 > "$tmp/w4a8.want" 2>/dev/null

@@ -10,6 +10,7 @@
 #include "cli/command.h"
 #include "cli/common_options.h"
 #include "cli/line_reader.h"
+#include "cli/speculation_options.h"
 #include "core/error.h"
 #include "runtime/chat_session.h"
 #include "tokenizer/tokenizer.h"
@@ -33,6 +34,7 @@ void on_sigint(int) {
 struct ChatOptions {
   ModelOptions model;
   SamplingParams sampling;
+  SpeculationOptions spec;
   std::string system, template_file, template_name;
   int64_t n_predict = -1;
 };
@@ -139,6 +141,8 @@ int run(ChatOptions& o, CLI::App& sub) {
   ChatFormatter fmt(*model->tokenizer, tmpl.text);
   Context ctx(*model, context_params(o.model, *model));
   ChatSession chat(ctx, fmt, o.sampling);
+  auto spec = make_speculator(o.spec, o.model, *model, o.sampling, ctx);
+  chat.set_speculator(spec.get());
   if (!o.system.empty()) chat.set_system(o.system);
   LineReader reader;
   if (reader.interactive())
@@ -183,6 +187,7 @@ int run(ChatOptions& o, CLI::App& sub) {
     std::fprintf(stderr, "prefill: %lld tok, %.1f tok/s | decode: %lld tok, %.1f tok/s\n",
                  static_cast<long long>(last.stats.n_prompt), last.stats.prefill_tps(),
                  static_cast<long long>(last.stats.n_gen), last.stats.decode_tps());
+    if (spec) std::fprintf(stderr, "%s\n", speculation_summary(last.stats.spec, last.stats.n_gen).c_str());
   }
   return failed ? 1 : 0;
 }
@@ -191,6 +196,7 @@ RegisterCommand reg({"chat", "Chat with a model interactively (or line by line t
                        auto o = std::make_shared<ChatOptions>();
                        add_model_options(sub, o->model);
                        add_sampling_options(sub, o->sampling);
+                       add_speculation_options(sub, o->spec);
                        sub.add_option("--system-prompt", o->system, "System prompt (also -sys)");
                        sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file");
                        sub.add_option("--chat-template", o->template_name,

@@ -6,6 +6,7 @@
 
 #include "cli/command.h"
 #include "cli/common_options.h"
+#include "cli/speculation_options.h"
 #include "core/error.h"
 #include "core/timer.h"
 #include "runtime/chat_format.h"
@@ -18,6 +19,7 @@ namespace {
 struct RunOptions {
   ModelOptions model;
   SamplingParams sampling;
+  SpeculationOptions spec;
   std::string prompt, prompt_file;
   int64_t n_predict = -1;
   bool chat = false;
@@ -50,6 +52,7 @@ int run(const RunOptions& o) {
   Context ctx(*model, context_params(o.model, *model));
   if (static_cast<int64_t>(ids.size()) > ctx.n_ctx())
     fail("the prompt has {} tokens, more than the context size {} (-c)", ids.size(), ctx.n_ctx());
+  auto spec = make_speculator(o.spec, o.model, *model, o.sampling, ctx);
   const double load_ms = load_timer.ms();
 
   GenerationLimits lim;
@@ -64,12 +67,13 @@ int run(const RunOptions& o) {
     std::fwrite(s.data(), 1, s.size(), stdout);
     std::fflush(stdout);
     return true;
-  });
+  }, spec.get());
   std::fflush(stdout);
   // On a terminal the stats line starts a line of its own (stdout itself gets no byte the model did not write).
   if (isatty(STDERR_FILENO) && !text.empty() && text.back() != '\n') std::fputs("\n", stderr);
   std::fprintf(stderr, "load: %.0f ms | prefill: %lld tok, %.1f tok/s | decode: %lld tok, %.1f tok/s\n", load_ms,
                static_cast<long long>(st.n_prompt), st.prefill_tps(), static_cast<long long>(st.n_gen), st.decode_tps());
+  if (spec) std::fprintf(stderr, "%s\n", speculation_summary(st.spec, st.n_gen).c_str());
   return 0;
 }
 
@@ -77,6 +81,7 @@ RegisterCommand reg({"run", "Generate text from a prompt", 10, [](CLI::App& sub)
                        auto o = std::make_shared<RunOptions>();
                        add_model_options(sub, o->model);
                        add_sampling_options(sub, o->sampling);
+                       add_speculation_options(sub, o->spec);
                        auto* p = sub.add_option("-p,--prompt", o->prompt, "Prompt text");
                        sub.add_option("-f,--file", o->prompt_file, "Read the prompt from a file")->excludes(p);
                        sub.add_option("-n,--n-predict", o->n_predict,

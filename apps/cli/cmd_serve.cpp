@@ -8,6 +8,7 @@
 
 #include "cli/command.h"
 #include "cli/common_options.h"
+#include "cli/speculation_options.h"
 #include "core/error.h"
 #include "server/http_api.h"
 #include "server/scheduler.h"
@@ -19,6 +20,7 @@ namespace {
 struct ServeOptions {
   ModelOptions model;
   SamplingParams sampling;
+  SpeculationOptions spec;  // --lookup only: a draft model would need a sequence per slot
   server::ServerOptions http;
   std::string alias, template_file, template_name;
   int parallel = 1;
@@ -64,6 +66,8 @@ int run(ServeOptions& o) {
     so.n_slots = o.parallel;
     so.ctx = context_params(o.model, *model);
     so.max_queue = o.max_queue;
+    so.lookup = o.spec.lookup;
+    so.spec = {o.spec.draft_max, o.spec.draft_min};
     sched = std::make_unique<server::Scheduler>(*model, so);
     api.attach({model.get(), fmt.get(), sched.get(), o.sampling});
     std::fprintf(stderr, "model %s loaded: %d slots of %lld tokens\n", o.http.model_id.c_str(), o.parallel,
@@ -83,6 +87,7 @@ RegisterCommand reg({"serve", "Serve the model over an OpenAI-compatible HTTP AP
                        auto o = std::make_shared<ServeOptions>();
                        add_model_options(sub, o->model);
                        add_sampling_options(sub, o->sampling);
+                       add_speculation_options(sub, o->spec, false);
                        sub.add_option("--host", o->http.host, "Address to bind")->capture_default_str();
                        sub.add_option("--port", o->http.port, "Port (0: any free port, printed on stderr)")
                            ->check(CLI::Range(0, 65535))

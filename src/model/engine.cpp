@@ -23,7 +23,9 @@ RopeTables rope_tables(const Model& m, bool long_ctx) {
 Engine::Engine(const Model& m, const EngineParams& p)
     : m_(m),
       n_batch_(std::clamp<int64_t>(p.n_batch, 1, 4096)),
-      pool_(std::make_unique<ThreadPool>(p.n_threads > 0 ? p.n_threads : default_thread_count())),
+      own_pool_(p.shared_pool ? nullptr
+                              : std::make_unique<ThreadPool>(p.n_threads > 0 ? p.n_threads : default_thread_count())),
+      pool_(p.shared_pool ? p.shared_pool : own_pool_.get()),
       rope_short_(rope_tables(m, false)),
       rope_long_(rope_tables(m, true)) {
   const ModelConfig& c = m.cfg;

@@ -25,6 +25,10 @@ namespace pocketllm {
 struct EngineParams {
   int64_t n_batch = 512;  // rows one forward() can run (prefill is split into chunks of it)
   int n_threads = 0;      // 0: physical cores
+  // Run on this pool (not owned) instead of a new one of n_threads: a draft
+  // model beside its target shares the target's workers rather than a second
+  // set of threads spinning on the same cores.
+  ThreadPool* shared_pool = nullptr;
 };
 
 class Engine {
@@ -65,7 +69,8 @@ class Engine {
 
   const Model& m_;
   int64_t n_batch_;
-  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<ThreadPool> own_pool_;  // null with a shared pool
+  ThreadPool* pool_;
   BlockBuffers buf_;
   // RoPE tables: LongRoPE models pick their factors by the context size (as
   // llama.cpp does), so a sequence keeps the table it was created with.

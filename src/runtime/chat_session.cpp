@@ -63,7 +63,7 @@ TurnResult ChatSession::respond(const std::string& user, const TurnOptions& opt)
       r.text += shown;
       if (opt.on_text && !shown.empty()) opt.on_text(shown);
       return !(opt.cancel && opt.cancel->load());
-    });
+    }, spec_);
   } catch (...) {
     sampler_ = std::move(g.sampler());  // the RNG goes on from where it was
     throw;

@@ -33,6 +33,8 @@ class ChatSession {
   void clear();                                 // new conversation (cache kept for reuse)
   const std::vector<ChatMessage>& messages() const { return msgs_; }
   Sampler& sampler() { return sampler_; }
+  // Speculative decoding for the answers (null: plain decoding); not owned.
+  void set_speculator(Speculator* spec) { spec_ = spec; }
 
   struct TurnOptions {
     int64_t n_predict = -1;
@@ -51,6 +53,7 @@ class ChatSession {
   Context& ctx_;
   const ChatFormatter& fmt_;
   Sampler sampler_;
+  Speculator* spec_ = nullptr;
   std::string system_;
   std::vector<ChatMessage> msgs_;  // user/assistant turns (system kept apart)
   std::vector<int32_t> cached_;    // ids whose K/V are in the context, in order

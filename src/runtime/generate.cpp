@@ -6,7 +6,7 @@
 namespace pocketllm {
 
 GenerateStats generate(Context& ctx, Generation& g, const std::vector<int32_t>& prompt, int64_t n_cached,
-                       const std::function<bool(const std::string&)>& on_text) {
+                       const std::function<bool(const std::string&)>& on_text, Speculator* spec) {
   GenerateStats st;
   const auto n = static_cast<int64_t>(prompt.size());
   if (n_cached < 0 || n_cached >= n) fail("the prompt has no tokens to run (of {}, {} cached)", n, n_cached);
@@ -16,12 +16,24 @@ GenerateStats generate(Context& ctx, Generation& g, const std::vector<int32_t>& 
   st.n_prompt = n - n_cached;
   st.prefill_ms = t.ms();
   t.reset();
-  while (!g.done()) {
-    const std::string text = g.step(logits, ctx.n_ctx() - ctx.n_past());
+  const SpeculationStats before = spec ? spec->stats() : SpeculationStats{};
+  std::string text = g.step(logits, ctx.n_ctx() - ctx.n_past());
+  while (true) {
     if (on_text && !on_text(text)) g.cancel();
     if (g.done()) break;
-    const int32_t id = g.last();
-    logits = ctx.eval(&id, 1);
+    if (spec) {
+      text = spec->step(ctx.engine(), ctx.sequence(), g, prompt);
+    } else {
+      const int32_t id = g.last();
+      logits = ctx.eval(&id, 1);
+      text = g.step(logits, ctx.n_ctx() - ctx.n_past());
+    }
+  }
+  if (spec) {
+    st.spec = spec->stats();
+    st.spec.passes -= before.passes;
+    st.spec.drafted -= before.drafted;
+    st.spec.accepted -= before.accepted;
   }
   st.n_gen = static_cast<int64_t>(g.tokens().size());
   st.decode_ms = t.ms();

@@ -10,6 +10,7 @@
 
 #include "model/context.h"
 #include "runtime/generation.h"
+#include "runtime/speculator.h"
 
 namespace pocketllm {
 
@@ -18,6 +19,7 @@ struct GenerateStats {
   int64_t n_gen = 0;      // tokens drawn (an end-of-generation token included)
   double prefill_ms = 0, decode_ms = 0;
   Finish finish = Finish::None;
+  SpeculationStats spec;  // with a speculator: its passes, drafted and accepted tokens
   double prefill_tps() const { return prefill_ms > 0 ? n_prompt * 1000.0 / prefill_ms : 0; }
   // Decode speed counts the forward passes of generated tokens only (the first
   // token comes from the prefill's logits).
@@ -27,8 +29,9 @@ struct GenerateStats {
 // Runs `prompt` from position n_cached (ctx must hold exactly prompt[0, n_cached))
 // and then `g` (already started: Generation::start) until it ends. on_text is called after every token drawn with the
 // answer text that can be shown now (often empty); returning false stops the
-// generation (Finish::Cancelled).
+// generation (Finish::Cancelled). With a speculator, each decode pass checks its
+// drafts (runtime/speculator.h): greedy output is the same, only faster.
 GenerateStats generate(Context& ctx, Generation& g, const std::vector<int32_t>& prompt, int64_t n_cached = 0,
-                       const std::function<bool(const std::string&)>& on_text = {});
+                       const std::function<bool(const std::string&)>& on_text = {}, Speculator* spec = nullptr);
 
 }  // namespace pocketllm

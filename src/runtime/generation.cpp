@@ -72,7 +72,11 @@ std::string Generation::end(Finish f, std::string shown) {
 
 std::string Generation::step(const float* logits, int64_t room) {
   if (done()) fail("the generation has ended");
-  const int32_t id = sampler_.sample(logits);
+  return push(sampler_.sample(logits), room);
+}
+
+std::string Generation::push(int32_t id, int64_t room) {
+  if (done()) fail("the generation has ended");
   sampler_.accept(id);
   tokens_.push_back(id);
   if (lim_.is_eog && lim_.is_eog(id)) return end(Finish::Eog, "");

@@ -68,6 +68,9 @@ class Generation {
   // n_past), one of which the drawn token needs to be run. Returns the text that
   // can be shown now (the tail of the answer when it ends).
   std::string step(const float* logits, int64_t room);
+  // step() with the token already chosen (speculative decoding draws it from
+  // a drafted row: runtime/speculator.h): records it exactly as step() does.
+  std::string push(int32_t id, int64_t room);
   // Stops the generation (the caller's decision: a callback, a client gone).
   void cancel();
 

@@ -32,6 +32,36 @@ void Sampler::accept(int32_t id) {
 }
 
 int32_t Sampler::sample(const float* logits) {
+  const double sum = weigh(logits);
+  return p_.temp <= 0.0f ? cands_[0].id : draw(sum);
+}
+
+void Sampler::distribution(const float* logits, std::vector<float>& p) {
+  const double sum = weigh(logits);
+  p.assign(static_cast<size_t>(n_vocab_), 0.0f);
+  for (const auto& c : cands_) p[static_cast<size_t>(c.id)] = static_cast<float>(c.p / sum);
+}
+
+double Sampler::uniform() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+
+int32_t Sampler::draw_from(const std::vector<float>& w) {
+  double sum = 0;
+  for (float x : w) sum += x;
+  const double r = uniform() * sum;
+  double cum = 0;
+  int32_t last = -1;
+  for (size_t i = 0; i < w.size(); ++i) {
+    if (w[i] <= 0) continue;
+    cum += w[i];
+    last = static_cast<int32_t>(i);
+    if (r < cum) return last;
+  }
+  return last;  // rounding left r at the end: the last id with any weight
+}
+
+// Leaves in cands_ the candidates sample() draws from with their weights .p and
+// returns the weights' sum; greedy leaves only the argmax, weight 1.
+double Sampler::weigh(const float* logits) {
   cands_.resize(static_cast<size_t>(n_vocab_));
   for (int32_t i = 0; i < n_vocab_; ++i) cands_[i] = {i, logits[i], 0.0f};
 
@@ -51,7 +81,9 @@ int32_t Sampler::sample(const float* logits) {
     int32_t best = 0;
     for (int32_t i = 1; i < n_vocab_; ++i)
       if (cands_[i].logit > cands_[best].logit) best = i;
-    return best;
+    cands_[0] = {best, cands_[best].logit, 1.0f};
+    cands_.resize(1);
+    return 1.0;
   }
 
   // Sorting the whole vocabulary costs more than a decode step's sampling should
@@ -66,7 +98,7 @@ int32_t Sampler::sample(const float* logits) {
       const float cut = std::min(mx, mx + std::log(p_.min_p));  // min_p > 1 still keeps the top
       std::erase_if(cands_, [cut](const Cand& c) { return c.logit < cut; });
     } else {
-      return draw_unsorted();
+      return weigh_unsorted();
     }
   }
 
@@ -106,7 +138,7 @@ int32_t Sampler::sample(const float* logits) {
     cands_.resize(keep);
   }
   softmax(p_.temp);
-  return draw(1.0);
+  return 1.0;
 }
 
 float Sampler::max_logit() const {
@@ -115,12 +147,12 @@ float Sampler::max_logit() const {
   return mx;
 }
 
-// Temperature only: a draw from softmax(logit / temp) over the vocabulary in id order.
-int32_t Sampler::draw_unsorted() {
+// Temperature only: weights softmax(logit / temp) over the vocabulary in id order, unnormalised.
+double Sampler::weigh_unsorted() {
   const float mx = max_logit();
   double sum = 0;
   for (auto& c : cands_) sum += (c.p = std::exp((c.logit - mx) / p_.temp));
-  return draw(sum);
+  return sum;
 }
 
 // One draw from the weights cands_[].p, which add up to `sum`.

@@ -28,6 +28,13 @@ class Sampler {
   Sampler(const SamplingParams& p, int32_t n_vocab);
   // Picks a token from logits[0, n_vocab) (logits are not modified).
   int32_t sample(const float* logits);
+  // The distribution sample() draws from, over [0, n_vocab): penalties and
+  // filters applied, zeros for filtered ids; greedy: one-hot at the argmax.
+  // Speculative sampling compares it with a draft's (sampling/speculative.h).
+  void distribution(const float* logits, std::vector<float>& p);
+  // One draw from weights w (any non-negative sum > 0) with this sampler's RNG.
+  int32_t draw_from(const std::vector<float>& w);
+  double uniform();  // [0, 1) from this sampler's RNG
   // Records a token of the context (prompt or generated) for the penalties.
   void accept(int32_t id);
   void reset();  // forgets history (the RNG keeps its state)
@@ -46,7 +53,8 @@ class Sampler {
   };
   std::vector<Cand> cands_;
   float max_logit() const;
-  int32_t draw_unsorted();
+  double weigh(const float* logits);
+  double weigh_unsorted();
   int32_t draw(double sum);
 };
 

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "runtime/generation.h"
+#include "runtime/lookup_draft.h"
 #include "server/api_error.h"
 #include "tokenizer/tokenizer.h"
 
@@ -34,6 +35,7 @@ struct Scheduler::Slot {
   std::shared_ptr<GenJob> job;  // null: free
   std::optional<Generation> gen;
   int64_t prefill_pos = -1;  // >= 0: prompt tokens [0, prefill_pos) are in seq, the rest still to run
+  std::unique_ptr<Speculator> spec;  // with --lookup: this slot's drafts and adaptive length
 
   explicit Slot(Sequence s) : seq(std::move(s)) {}
   // Its last drawn token waits for its forward pass.
@@ -42,8 +44,9 @@ struct Scheduler::Slot {
 
 namespace {
 EngineParams engine_params(const SchedulerOptions& o) {
-  // One step runs every slot's decode row and one prefill chunk.
-  return {std::max<int64_t>(1, o.ctx.n_batch) + o.n_slots, o.ctx.n_threads};
+  // One step runs every slot's decode row (and its drafts) and one prefill chunk.
+  const int64_t per_slot = 1 + (o.lookup > 0 ? o.spec.draft_max : 0);
+  return {std::max<int64_t>(1, o.ctx.n_batch) + o.n_slots * per_slot, o.ctx.n_threads};
 }
 }  // namespace
 
@@ -53,6 +56,7 @@ Scheduler::Scheduler(const Model& m, const SchedulerOptions& o) : m_(m), opt_(o)
   for (int i = 0; i < opt_.n_slots; ++i) {
     auto s = std::make_unique<Slot>(engine_.new_sequence(opt_.ctx.n_ctx, opt_.ctx.kv_type));
     s->id = i;
+    if (opt_.lookup > 0) s->spec = std::make_unique<Speculator>(std::make_unique<LookupDraft>(opt_.lookup), opt_.spec);
     slots_.push_back(std::move(s));
   }
   n_ctx_ = slots_[0]->seq.n_ctx();
@@ -107,7 +111,9 @@ nlohmann::json Scheduler::state() const {
           {"decode_steps", decode_steps_},
           {"prefill_chunks", prefill_chunks_},
           {"decode_steps_while_prefilling", decode_steps_while_prefilling_},
-          {"max_batch_rows", max_batch_rows_}};
+          {"max_batch_rows", max_batch_rows_},
+          {"drafted", spec_drafted_},
+          {"draft_accepted", spec_accepted_}};
 }
 
 void Scheduler::run() {
@@ -207,11 +213,18 @@ Scheduler::Slot* Scheduler::next_prefill() {
 void Scheduler::step() {
   std::vector<Slot*> decoding;
   std::vector<Engine::Row> rows;
+  std::vector<int64_t> first_row, base;  // per decoding slot: its first row, its n_past before the pass
   for (auto& s : slots_)
     if (s->decoding()) {
       decoding.push_back(s.get());
+      first_row.push_back(static_cast<int64_t>(rows.size()));
+      base.push_back(s->seq.n_past());
       rows.push_back({&s->seq, s->gen->last(), true});
+      if (s->spec)
+        for (int32_t t : s->spec->draft(s->seq, *s->gen, s->job->request().prompt, 1 + opt_.spec.draft_max))
+          rows.push_back({&s->seq, t, true});
     }
+  const auto n_decode_rows = static_cast<int64_t>(rows.size());
   Slot* pre = next_prefill();
   int64_t chunk = 0;
   bool prompt_done = false;
@@ -243,8 +256,20 @@ void Scheduler::step() {
   const int64_t n_vocab = m_.cfg.n_vocab;
   for (size_t i = 0; i < decoding.size(); ++i) {
     Slot& s = *decoding[i];
+    if (s.spec) {
+      on_verified(s, logits + first_row[i] * n_vocab, base[i]);
+      continue;
+    }
     s.cached.push_back(s.gen->last());
-    on_logits(s, logits + static_cast<int64_t>(i) * n_vocab);
+    on_logits(s, logits + first_row[i] * n_vocab);
+  }
+  if (opt_.lookup > 0) {
+    std::lock_guard<std::mutex> lk(mu_);
+    spec_drafted_ = spec_accepted_ = 0;
+    for (auto& s : slots_) {
+      spec_drafted_ += s->spec->stats().drafted;
+      spec_accepted_ += s->spec->stats().accepted;
+    }
   }
   if (pre) {
     const std::vector<int32_t>& prompt = pre->job->request().prompt;
@@ -252,15 +277,43 @@ void Scheduler::step() {
     pre->prefill_pos += chunk;
     if (prompt_done) {
       pre->prefill_pos = -1;
-      on_logits(*pre, logits + static_cast<int64_t>(decoding.size()) * n_vocab);
+      on_logits(*pre, logits + n_decode_rows * n_vocab);
     }
   }
 }
 
 // Draws the slot's next token; streams what can be shown; ends the request when the Generation ends.
 void Scheduler::on_logits(Slot& s, const float* logits) {
+  std::string text;
   try {
-    std::string text = s.gen->step(logits, s.seq.n_ctx() - s.seq.n_past());
+    text = s.gen->step(logits, s.seq.n_ctx() - s.seq.n_past());
+  } catch (const std::exception& e) {
+    return fail_job(s, e.what());
+  }
+  deliver(s, std::move(text));
+}
+
+// Keeps the drafts the slot's sampling agrees with (the rest are rolled back);
+// the sequence then holds what plain decoding would have run.
+void Scheduler::on_verified(Slot& s, const float* logits, int64_t base) {
+  const std::vector<int32_t>& prompt = s.job->request().prompt;
+  std::string text;
+  try {
+    text = s.spec->verify(logits, m_.cfg.n_vocab, s.seq, *s.gen, prompt);
+  } catch (const std::exception& e) {
+    s.seq.truncate(static_cast<int64_t>(s.cached.size()));  // what cached says it holds
+    return fail_job(s, e.what());
+  }
+  // cached mirrors the sequence: add the tokens it now holds past `base`.
+  const auto P = static_cast<int64_t>(prompt.size());
+  const auto& t = s.gen->tokens();
+  s.cached.insert(s.cached.end(), t.begin() + (base - P), t.begin() + s.gen->n_run());
+  deliver(s, std::move(text));
+}
+
+// Streams what can be shown; ends the request when the Generation ends.
+void Scheduler::deliver(Slot& s, std::string text) {
+  try {
     s.job->set_completion_tokens(s.gen->n_answer());
     if (!text.empty()) s.job->push({std::move(text), false, "", ""});
     if (s.gen->done()) finish(s, finish_reason_name(s.gen->finish()));

@@ -21,6 +21,7 @@
 
 #include "model/context.h"
 #include "model/engine.h"
+#include "runtime/speculator.h"
 #include "sampling/sampler.h"
 
 namespace pocketllm::server {
@@ -73,6 +74,8 @@ struct SchedulerOptions {
   int n_slots = 1;
   ContextParams ctx;       // per slot (n_ctx, kv_type); n_batch: the prefill chunk per step; n_threads: the engine's
   size_t max_queue = 64;   // requests waiting for a slot before 503
+  int lookup = 0;          // > 0: prompt-lookup drafts of n-grams up to this size (runtime/lookup_draft.h)
+  SpeculatorParams spec;   // draft lengths with lookup
 };
 
 class Scheduler {
@@ -87,7 +90,7 @@ class Scheduler {
   std::shared_ptr<GenJob> submit(GenRequest r);
   int64_t n_ctx() const { return n_ctx_; }
   // {"slots":[{"id","busy","n_past"}],"slots_idle","slots_busy","queued","decode_steps","prefill_chunks",
-  //  "decode_steps_while_prefilling","max_batch_rows"}
+  //  "decode_steps_while_prefilling","max_batch_rows","drafted","draft_accepted"}
   nlohmann::json state() const;
 
  private:
@@ -96,6 +99,8 @@ class Scheduler {
   void admit(std::vector<Slot*>& started);
   void start(Slot& s);
   void on_logits(Slot& s, const float* logits);
+  void on_verified(Slot& s, const float* logits, int64_t base);
+  void deliver(Slot& s, std::string text);
   void finish(Slot& s, const std::string& reason, const std::string& error = "");
   void fail_job(Slot& s, const std::string& error);
   void release(Slot& s);
@@ -114,6 +119,7 @@ class Scheduler {
   std::vector<int64_t> n_past_snapshot_;
   // Batching evidence for /slots.
   int64_t decode_steps_ = 0, max_batch_rows_ = 0, prefill_chunks_ = 0, decode_steps_while_prefilling_ = 0;
+  int64_t spec_drafted_ = 0, spec_accepted_ = 0;  // with --lookup, over every slot
   bool stop_ = false;
   std::thread thread_;
 };

@@ -107,3 +107,32 @@ TEST(Scheduler, NeverSamplesIdsWithoutAToken) {
   }
   EXPECT_GT(tokens, 100);  // plenty of draws (an end-of-text token may stop a request early)
 }
+
+// --lookup: every slot's greedy answer is the one without drafts, while the
+// slots decode together and a later request reuses a slot's cached prefix.
+TEST(Scheduler, LookupDraftsLeaveGreedyAnswersUnchanged) {
+  auto m = stories();
+  const std::vector<std::string> prompts = {
+      "Once upon a time, there was a little girl named Lily. She loved to play outside. Once upon a time",
+      "The cat sat on the mat. The dog sat on the log. The cat sat",
+      "Tom had a big red ball. He liked to",
+      "Once upon a time, there was a little girl named Lily. She loved to play outside. One day",
+  };
+  auto answers = [&](server::SchedulerOptions o) {
+    server::Scheduler sched(*m, o);
+    std::vector<std::shared_ptr<server::GenJob>> jobs;
+    for (size_t i = 0; i < 3; ++i) jobs.push_back(sched.submit(greedy(m->tokenizer->encode(prompts[i], true, false), 40)));
+    std::vector<std::string> out;
+    for (auto& j : jobs) out.push_back(collect(*j));
+    out.push_back(collect(*sched.submit(greedy(m->tokenizer->encode(prompts[3], true, false), 40))));
+    return std::make_pair(out, sched.state());
+  };
+  server::SchedulerOptions o = options(512);
+  const auto [plain, plain_state] = answers(o);
+  o.lookup = 3;
+  o.spec = {6, 1};
+  const auto [fast, st] = answers(o);
+  EXPECT_EQ(fast, plain);
+  EXPECT_GT(st["draft_accepted"].get<int64_t>(), 0) << st.dump();
+  EXPECT_LT(st["decode_steps"].get<int64_t>(), plain_state["decode_steps"].get<int64_t>()) << st.dump();
+}

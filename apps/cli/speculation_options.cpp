@@ -1,0 +1,52 @@
+#include "cli/speculation_options.h"
+
+#include <fmt/format.h>
+
+#include "runtime/lookup_draft.h"
+#include "runtime/model_draft.h"
+
+namespace pocketllm::cli {
+
+void add_speculation_options(CLI::App& app, SpeculationOptions& o, bool with_draft_model) {
+  auto* lookup = app.add_option("--lookup", o.lookup,
+                                "Speculative decoding with prompt lookup: drafts follow earlier matches of the last "
+                                "N tokens (N = longest n-gram tried, e.g. 3); greedy output is unchanged")
+                     ->check(CLI::Range(1, 64));
+  if (with_draft_model)
+    app.add_option("--draft,--model-draft", o.draft_model,
+                   "Speculative decoding with a draft model of the same vocabulary (smaller or more quantized); "
+                   "greedy output is unchanged")
+        ->excludes(lookup);
+  app.add_option("--draft-max", o.draft_max, "Most tokens drafted per target pass")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--draft-min", o.draft_min,
+                 "Fewest drafted tokens worth a check, and the floor of the adaptive draft length")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+}
+
+std::unique_ptr<Speculator> make_speculator(const SpeculationOptions& o, const ModelOptions& target_opts,
+                                            const Model& target, const SamplingParams& sp, Context& ctx) {
+  if (!o.enabled()) return nullptr;
+  SpeculatorParams p;
+  p.draft_max = o.draft_max;
+  p.draft_min = o.draft_min;
+  if (o.lookup > 0) return std::make_unique<Speculator>(std::make_unique<LookupDraft>(o.lookup), p);
+  ModelOptions mo = target_opts;
+  mo.model = o.draft_model;
+  mo.hf_repo.clear();
+  mo.hf_files.clear();
+  std::shared_ptr<const Model> draft = load_model_or_fail(mo, false);
+  EngineParams ep;
+  ep.n_batch = 64;  // the catch-up of a round is a few tokens; a chat turn's prompt takes a few batches
+  ep.shared_pool = &ctx.pool();
+  return std::make_unique<Speculator>(std::make_unique<ModelDraft>(draft, target, ctx.n_ctx(), sp, ep), p);
+}
+
+std::string speculation_summary(const SpeculationStats& s, int64_t n_gen) {
+  return fmt::format("draft: {}/{} accepted ({:.1f}%), {:.2f} tokens per pass", s.accepted, s.drafted,
+                     100.0 * s.acceptance(), s.passes > 0 ? static_cast<double>(n_gen - 1) / s.passes : 0.0);
+}
+
+}  // namespace pocketllm::cli

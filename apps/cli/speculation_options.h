@@ -1,0 +1,35 @@
+// --draft / --lookup / --draft-max / --draft-min: speculative decoding for the
+// commands that generate (run, chat, bench; serve with --lookup), in one place.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+#include "cli/common_options.h"
+#include "runtime/speculator.h"
+
+namespace pocketllm::cli {
+
+struct SpeculationOptions {
+  std::string draft_model;  // --draft MODEL
+  int lookup = 0;           // --lookup N: n-gram size (0: off)
+  int draft_max = 8;
+  int draft_min = 1;
+  bool enabled() const { return !draft_model.empty() || lookup > 0; }
+};
+
+// with_draft_model: also --draft (serve takes --lookup only).
+void add_speculation_options(CLI::App& app, SpeculationOptions& o, bool with_draft_model = true);
+
+// Null when neither --draft nor --lookup was given. The draft model is loaded
+// as the target was (same --tokenizer, mapping) and must share its vocabulary;
+// it mirrors ctx's sequence and runs on ctx's thread pool.
+// The draft model runs on the target's thread pool.
+std::unique_ptr<Speculator> make_speculator(const SpeculationOptions& o, const ModelOptions& target_opts,
+                                            const Model& target, const SamplingParams& sp, Context& ctx);
+
+// "draft: 40/52 accepted (76.9%), 2.31 tokens per pass" for the stats line.
+std::string speculation_summary(const SpeculationStats& s, int64_t n_gen);
+
+}  // namespace pocketllm::cli
