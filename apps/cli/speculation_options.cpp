@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/error.h"
 #include "runtime/lookup_draft.h"
 #include "runtime/model_draft.h"
 
@@ -37,7 +38,15 @@ std::unique_ptr<Speculator> make_speculator(const SpeculationOptions& o, const M
   mo.model = o.draft_model;
   mo.hf_repo.clear();
   mo.hf_files.clear();
-  std::shared_ptr<const Model> draft = load_model_or_fail(mo, false);
+  mo.tokenizer.clear();  // the draft's own vocabulary is what must match
+  std::shared_ptr<Model> draft = load_model_or_fail(mo, false);
+  if (!draft->tokenizer) {
+    // A llama2.c checkpoint has no vocabulary of its own: it takes the target's when its logits are as wide.
+    if (draft->cfg.n_vocab != target.cfg.n_vocab)
+      fail("the draft model {} has {} logits, the model {}, and no tokenizer: a draft needs the same vocabulary",
+           o.draft_model, draft->cfg.n_vocab, target.cfg.n_vocab);
+    draft->tokenizer = target.tokenizer;
+  }
   EngineParams ep;
   ep.n_batch = 64;  // the catch-up of a round is a few tokens; a chat turn's prompt takes a few batches
   ep.shared_pool = &ctx.pool();

@@ -23,8 +23,9 @@ struct SpeculationOptions {
 void add_speculation_options(CLI::App& app, SpeculationOptions& o, bool with_draft_model = true);
 
 // Null when neither --draft nor --lookup was given. The draft model is loaded
-// as the target was (same --tokenizer, mapping) and must share its vocabulary;
-// it mirrors ctx's sequence and runs on ctx's thread pool.
+// as the target was (same mapping) with its own tokenizer, which must match
+// the target's (one without a tokenizer takes the target's if its logits are
+// as wide); it mirrors ctx's sequence and runs on ctx's thread pool.
 // The draft model runs on the target's thread pool.
 std::unique_ptr<Speculator> make_speculator(const SpeculationOptions& o, const ModelOptions& target_opts,
                                             const Model& target, const SamplingParams& sp, Context& ctx);

@@ -17,7 +17,7 @@ GenerateStats generate(Context& ctx, Generation& g, const std::vector<int32_t>& 
   st.prefill_ms = t.ms();
   t.reset();
   const SpeculationStats before = spec ? spec->stats() : SpeculationStats{};
-  std::string text = g.step(logits, ctx.n_ctx() - ctx.n_past());
+  std::string text = g.done() ? "" : g.step(logits, ctx.n_ctx() - ctx.n_past());  // done already: max_tokens 0
   while (true) {
     if (on_text && !on_text(text)) g.cancel();
     if (g.done()) break;

@@ -13,6 +13,9 @@ void check_draft_vocab(const Model& target, const Model& draft) {
   const int32_t nt = target.n_sampleable(), nd = draft.n_sampleable();
   if (nt != nd)
     fail("the draft model's vocabulary has {} tokens, the model's {}: a draft needs the same vocabulary", nd, nt);
+  if (draft.cfg.n_vocab < nt)
+    fail("the draft model has {} logits, fewer than the model's {} tokens: a draft needs the same vocabulary",
+         draft.cfg.n_vocab, nt);
   if (!target.tokenizer || !draft.tokenizer) return;
   for (int32_t id = 0; id < nt; ++id)
     if (target.tokenizer->piece(id) != draft.tokenizer->piece(id))

@@ -240,3 +240,14 @@ TEST(Speculator, ChatTurnsWithKvReuseAreUnchanged) {
   EXPECT_GT(plain[1].reused, 0);
   EXPECT_GT(spec->stats().accepted, 0);
 }
+
+// A generation with no room for an answer (max_tokens 0) runs the prompt and ends, with or without drafts.
+TEST(Speculator, ZeroMaxTokensGeneratesNothing) {
+  const Model& m = *models().at("stories");
+  auto spec = lookup(2);
+  for (Speculator* s : {static_cast<Speculator*>(nullptr), spec.get()}) {
+    const Outcome r = generate_with(m, kPrompts[1], s, 0);
+    EXPECT_TRUE(r.tokens.empty());
+  }
+  EXPECT_EQ(spec->stats().passes, 0);
+}
