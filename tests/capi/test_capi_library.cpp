@@ -1,7 +1,7 @@
 // libpocketllm.so as an app sees it: its dynamic symbol table exports exactly the
 // functions pocketllm.h declares (hidden visibility and the version script keep the
 // C++ engine, fmt and the rest inside), it has a versioned soname, and the header
-// compiles as strict C99.
+// and examples/c/chat.c compile as strict C99.
 #include <fstream>
 #include <regex>
 #include <set>
@@ -53,11 +53,11 @@ TEST(CapiLibrary, ExportsExactlyTheFunctionsOfTheHeader) {
   EXPECT_NE(rd.out.find("Library soname: [libpocketllm.so.0]"), std::string::npos) << rd.out;
 }
 
-TEST(CapiLibrary, TheHeaderIsStrictC99) {
+TEST(CapiLibrary, TheHeaderAndTheExampleAreStrictC99) {
   if (!have_library()) GTEST_SKIP() << "built against the static C API";
   const std::string root = POCKETLLM_SOURCE_DIR;
   const std::string obj = (ts::temp_dir("c99") / "chat.o").string();
-  for (const std::string& src : {root + "/tests/capi/c99_header_only.c"}) {
+  for (const std::string& src : {root + "/tests/capi/c99_header_only.c", root + "/examples/c/chat.c"}) {
     const auto cc = ts::run_command({POCKETLLM_C_COMPILER, "-std=c99", "-pedantic-errors", "-Wall", "-Wextra",
                                      "-Werror", "-I" + root + "/include", "-c", src, "-o", obj});
     EXPECT_EQ(cc.exit_code, 0) << src << ":\n" << cc.err;

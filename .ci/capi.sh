@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# CI stage for apps that embed pocketllm (called from .ci/run after scripts/test.sh built
+# ./build): installs the build to a temporary prefix and uses it as an app would.
+#  1. the installed libpocketllm.so exports only pllm_* symbols;
+#  2. examples/c/chat.c built with `cc` and pkg-config against the prefix reproduces
+#     llama2.c's golden stories260K output (every case of golden.json);
+#  3. a CMake project using find_package(pocketllm) links it shared and static.
+# Usage: bash .ci/capi.sh   (BUILD_DIR overrides ./build)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$root/build}
+shared=${POCKETLLM_SHARED:-$(cd "$root/.." && pwd)/shared}
+stories=$shared/data/models/stories260K
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+start=$(date +%s)
+say() { echo "--- [$(( $(date +%s) - start ))s] $*"; }
+
+say "cmake --install $build --prefix $tmp/prefix"
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+pc=$(find "$tmp/prefix" -name pocketllm.pc)
+libdir=$(dirname "$(dirname "$pc")")
+export PKG_CONFIG_PATH=$libdir/pkgconfig
+for f in "$tmp/prefix/include/pocketllm.h" "$libdir/libpocketllm.so" "$libdir/libpocketllm.a" \
+         "$libdir/cmake/pocketllm/pocketllmConfig.cmake" "$tmp/prefix/bin/pocketllm"; do
+  [ -e "$f" ] || { echo "FAIL: not installed: $f" >&2; exit 1; }
+done
+
+say "exported symbols of the installed libpocketllm.so"
+others=$(nm -D --defined-only "$libdir/libpocketllm.so" | awk '{print $3}' | grep -v '^pllm_' || true)
+if [ -n "$others" ]; then echo "FAIL: exported besides pllm_*: $others" >&2; exit 1; fi
+echo "$(nm -D --defined-only "$libdir/libpocketllm.so" | wc -l) symbols, all pllm_*"
+
+say "examples/c/chat.c with cc and pkg-config (C99)"
+# shellcheck disable=SC2046
+cc -std=c99 -Wall -Wextra -Werror -O2 "$root/examples/c/chat.c" -o "$tmp/chat" \
+  $(pkg-config --cflags --libs pocketllm) -Wl,-rpath,"$libdir"
+/usr/bin/python3 - "$stories/golden.json" "$tmp" <<'PY'
+import json, sys
+g = json.load(open(sys.argv[1]))
+for i, c in enumerate(g["cases"]):
+    open(f"{sys.argv[2]}/case{i}.prompt", "w").write(c["prompt"])
+    # llama2.c's -n counts positions from BOS: a case generates len(generated_ids) tokens.
+    open(f"{sys.argv[2]}/case{i}.n", "w").write(str(len(c["generated_ids"])))
+    open(f"{sys.argv[2]}/case{i}.want", "w").write(c["run_c_cli_stdout"])
+PY
+golden_check() {  # golden_check EXECUTABLE [RUNNER...]: every golden case, byte for byte
+  local exe=$1 want c
+  shift
+  for want in "$tmp"/case*.want; do
+    c=${want%.want}
+    "$@" "$exe" -m "$stories/stories260K.bin" --tokenizer "$stories/tok512.bin" -p "$(cat "$c.prompt")" \
+      -n "$(cat "$c.n")" --temp 0 -t 1 >"$c.got" 2>"$c.err" || { cat "$c.err" >&2; return 1; }
+    cmp -s "$want" "$c.got" || { echo "FAIL: $exe: output differs from golden.json for $c" >&2; diff "$want" "$c.got" >&2; return 1; }
+  done
+}
+golden_check "$tmp/chat"
+echo "chat.c (shared library): stories260K greedy output equals llama2.c's for $(ls "$tmp"/case*.want | wc -l) prompts"
+# Errors: a missing model is a message and exit status 1, not a crash.
+if "$tmp/chat" -m "$tmp/none.bin" -p x 2>"$tmp/err"; then echo "FAIL: a missing model succeeded" >&2; exit 1; fi
+grep -q "none.bin" "$tmp/err" || { echo "FAIL: the error does not name the file: $(cat "$tmp/err")" >&2; exit 1; }
+
+say "find_package(pocketllm): shared and static"
+mkdir -p "$tmp/app"
+cat >"$tmp/app/CMakeLists.txt" <<EOF
+cmake_minimum_required(VERSION 3.25)
+project(app C)
+find_package(pocketllm 0.1 REQUIRED)
+add_executable(chat_shared $root/examples/c/chat.c)
+target_link_libraries(chat_shared PRIVATE pocketllm::pocketllm)
+add_executable(chat_static $root/examples/c/chat.c)
+target_link_libraries(chat_static PRIVATE pocketllm::pocketllm_static)
+EOF
+cmake -S "$tmp/app" -B "$tmp/app/build" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+ninja -C "$tmp/app/build" >/dev/null
+golden_check "$tmp/app/build/chat_shared"
+golden_check "$tmp/app/build/chat_static"
+if ldd "$tmp/app/build/chat_static" | grep -q libpocketllm; then echo "FAIL: chat_static links libpocketllm.so" >&2; exit 1; fi
+echo "find_package: both link and reproduce the golden output"
+
+say "C API stage passed"
