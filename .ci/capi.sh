@@ -4,7 +4,10 @@
 #  1. the installed libpocketllm.so exports only pllm_* symbols;
 #  2. examples/c/chat.c built with `cc` and pkg-config against the prefix reproduces
 #     llama2.c's golden stories260K output (every case of golden.json);
-#  3. a CMake project using find_package(pocketllm) links it shared and static.
+#  3. a CMake project using find_package(pocketllm) links it shared and static;
+#  4. `pip install --no-index bindings/python` into a fresh venv (offline, no
+#     dependencies) finds the library through the system loader, and the binding's
+#     pytest suite passes against the installed package and library.
 # Usage: bash .ci/capi.sh   (BUILD_DIR overrides ./build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,4 +81,25 @@ golden_check "$tmp/app/build/chat_static"
 if ldd "$tmp/app/build/chat_static" | grep -q libpocketllm; then echo "FAIL: chat_static links libpocketllm.so" >&2; exit 1; fi
 echo "find_package: both link and reproduce the golden output"
 
+say "Python: pip install --no-index bindings/python into a fresh venv"
+/usr/bin/python3 -m venv "$tmp/venv"
+"$tmp/venv/bin/python" -m pip install -q --no-index --disable-pip-version-check "$root/bindings/python"
+# The system loader finds the library (LD_LIBRARY_PATH here; ldconfig's cache after a system install).
+LD_LIBRARY_PATH=$libdir "$tmp/venv/bin/python" - "$stories" <<'PY'
+import json, sys, pocketllm
+d = sys.argv[1]
+case = json.load(open(f"{d}/golden.json"))["cases"][0]
+m = pocketllm.Model(f"{d}/stories260K.bin", tokenizer=f"{d}/tok512.bin", threads=1)
+s = pocketllm.Session(m)
+s.append_text(case["prompt"])
+text = "".join(s.stream(max_tokens=len(case["generated_ids"]), temperature=0, echo_prompt=True))
+assert text + "\n" == case["run_c_cli_stdout"], text
+print("installed package: golden output through the system loader")
+PY
+
+say "Python: the binding's pytest suite against the installed package and library"
+py=$(bash "$root/scripts/venv.sh")
+"$py" -m pip install -q --no-index --disable-pip-version-check --target "$tmp/site" "$root/bindings/python"
+POCKETLLM_LIBRARY=$libdir/libpocketllm.so PYTHONPATH=$tmp/site POCKETLLM_SHARED=$shared \
+  "$py" -m pytest -q -p no:cacheprovider "$root/bindings/python/tests"
 say "C API stage passed"

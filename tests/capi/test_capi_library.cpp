@@ -64,3 +64,16 @@ TEST(CapiLibrary, TheHeaderAndTheExampleAreStrictC99) {
   }
 }
 
+// bindings/python's pytest suite against this build's library, from the project venv
+// (scripts/venv.sh pins pytest); skipped without the venv, as the other PyPI tests are.
+TEST(CapiLibrary, PythonBindingTestsPass) {
+  const std::string py = ts::venv_python();
+  if (!have_library()) GTEST_SKIP() << "built against the static C API";
+  if (py.empty()) GTEST_SKIP() << "no project venv: run scripts/venv.sh (or set POCKETLLM_PYTHON)";
+  const std::string root = POCKETLLM_SOURCE_DIR;
+  const auto r = ts::run_command(
+      {py, "-m", "pytest", "-q", "-p", "no:cacheprovider", root + "/bindings/python/tests"}, "",
+      {std::string("POCKETLLM_LIBRARY=") + POCKETLLM_CAPI_LIBRARY, "PYTHONPATH=" + root + "/bindings/python",
+       "PYTHONDONTWRITEBYTECODE=1"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
