@@ -38,15 +38,7 @@ say "examples/c/chat.c with cc and pkg-config (C99)"
 # shellcheck disable=SC2046
 cc -std=c99 -Wall -Wextra -Werror -O2 "$root/examples/c/chat.c" -o "$tmp/chat" \
   $(pkg-config --cflags --libs pocketllm) -Wl,-rpath,"$libdir"
-/usr/bin/python3 - "$stories/golden.json" "$tmp" <<'PY'
-import json, sys
-g = json.load(open(sys.argv[1]))
-for i, c in enumerate(g["cases"]):
-    open(f"{sys.argv[2]}/case{i}.prompt", "w").write(c["prompt"])
-    # llama2.c's -n counts positions from BOS: a case generates len(generated_ids) tokens.
-    open(f"{sys.argv[2]}/case{i}.n", "w").write(str(len(c["generated_ids"])))
-    open(f"{sys.argv[2]}/case{i}.want", "w").write(c["run_c_cli_stdout"])
-PY
+/usr/bin/python3 "$root/.ci/golden-cases.py" "$stories/golden.json" "$tmp"
 golden_check() {  # golden_check EXECUTABLE [RUNNER...]: every golden case, byte for byte
   local exe=$1 want c
   shift

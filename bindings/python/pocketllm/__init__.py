@@ -140,8 +140,39 @@ def _messages(messages: Sequence[dict]):
     return arr, keep
 
 
-class Model:
-    """A loaded model (GGUF file, Hugging Face folder or llama2.c checkpoint); thread-safe."""
+class _Handle:
+    """An owned C handle: closed by close(), `with`, or garbage collection."""
+
+    _kind = ""  # "model" or "session": names the C free function and the error
+
+    def _handle(self):
+        if not getattr(self, "_h", None):
+            raise StateError(4, f"the {self._kind} is closed")
+        return self._h
+
+    def close(self) -> None:
+        if getattr(self, "_h", None):
+            getattr(_lib, f"pllm_{self._kind}_free")(self._h)
+            self._h = None
+
+    __del__ = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _call(self, fn, *args) -> None:
+        # This thread's message, not the handle's: another thread may fail on it meanwhile.
+        _check(fn(self._handle(), *args), _lib.pllm_last_error())
+
+
+class Model(_Handle):
+    """A loaded model (GGUF file, Hugging Face folder or llama2.c checkpoint); thread-safe.
+    close() releases it; sessions created from it keep it alive until they close."""
+
+    _kind = "model"
 
     def __init__(self, path: str, *, tokenizer: Optional[str] = None, threads: int = 0, mmap: bool = True,
                  kv_type: Optional[str] = None, chat_template: Optional[str] = None):
@@ -156,28 +187,6 @@ class Model:
         _check(_lib.pllm_model_load(_bytes(path), ctypes.byref(p), ctypes.byref(h)), _lib.pllm_last_error())
         self._h = h
 
-    def _handle(self):
-        if not self._h:
-            raise StateError(4, "the model is closed")
-        return self._h
-
-    def close(self) -> None:
-        """Releases the model (sessions created from it keep it alive until they close)."""
-        if getattr(self, "_h", None):
-            _lib.pllm_model_free(self._h)
-            self._h = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def _call(self, fn, *args) -> None:
-        h = self._handle()
-        _check(fn(h, *args), _lib.pllm_last_error())
 
     @property
     def info(self) -> ModelInfo:
@@ -245,8 +254,10 @@ def _generate_params(max_tokens, temperature, top_k, top_p, min_p, repeat_penalt
     return g, (stops, arr)
 
 
-class Session:
+class Session(_Handle):
     """One conversation: its tokens and KV cache. One thread at a time; cancel() from anywhere."""
+
+    _kind = "session"
 
     def __init__(self, model: Model, *, n_ctx: int = 0, kv_type: Optional[str] = None, n_batch: int = 0,
                  threads: int = 0):
@@ -258,29 +269,6 @@ class Session:
         self._h = h
         self.model = model
 
-    def _handle(self):
-        if not self._h:
-            raise StateError(4, "the session is closed")
-        return self._h
-
-    def close(self) -> None:
-        if getattr(self, "_h", None):
-            _lib.pllm_session_free(self._h)
-            self._h = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def _call(self, fn, *args) -> None:
-        # A busy refusal is kept as this thread's error, not the session's.
-        st = fn(self._handle(), *args)
-        if st:
-            _check(st, _lib.pllm_last_error())
 
     @property
     def tokens(self) -> List[int]:
