@@ -48,13 +48,15 @@ typedef enum pllm_status {
   PLLM_ERR_TEMPLATE = 9,         /* the chat template raised an error */
   PLLM_ERR_OUT_OF_MEMORY = 10,
   PLLM_ERR_UNSUPPORTED = 11,     /* the model cannot do this (text calls on a model without a tokenizer) */
-  PLLM_ERR_INTERNAL = 12         /* a bug: please report it with the message */
+  PLLM_ERR_INTERNAL = 12,        /* a bug: please report it with the message */
+  PLLM_STATUS_FORCE_INT_ = 0x7fffffff /* not a status: makes any int a valid value of the type */
 } pllm_status;
 
 typedef enum pllm_kv_type {
   PLLM_KV_DEFAULT = 0, /* f32 for float models, f16 for quantized ones (as the CLI) */
   PLLM_KV_F32 = 1,
-  PLLM_KV_F16 = 2
+  PLLM_KV_F16 = 2,
+  PLLM_KV_FORCE_INT_ = 0x7fffffff /* not a type: any int an app passes is a value the library can check */
 } pllm_kv_type;
 
 typedef enum pllm_finish {
@@ -63,7 +65,8 @@ typedef enum pllm_finish {
   PLLM_FINISH_STOP_STRING = 2, /* a stop string appeared (it is not part of the text) */
   PLLM_FINISH_LENGTH = 3,      /* max_tokens reached */
   PLLM_FINISH_CONTEXT = 4,     /* the session's context is full */
-  PLLM_FINISH_CANCELLED = 5    /* the callback returned non-zero, or pllm_session_cancel() */
+  PLLM_FINISH_CANCELLED = 5,   /* the callback returned non-zero, or pllm_session_cancel() */
+  PLLM_FINISH_FORCE_INT_ = 0x7fffffff
 } pllm_finish;
 
 /* Text with an explicit length (data need not be NUL-terminated; NULL only with len 0). */

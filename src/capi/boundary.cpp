@@ -1,4 +1,5 @@
 // The C API's boundary: statuses and messages, argument checks, output buffers.
+#include <cstring>
 #include <new>
 
 #include "capi/handles.h"
@@ -107,13 +108,19 @@ void copy_out(const std::vector<int32_t>& ids, int32_t* out, size_t capacity, si
   std::copy(ids.begin(), ids.end(), out);
 }
 
-KvType kv_type_of(pllm_kv_type t, KvType dflt) {
-  switch (t) {
+int enum_bits(const void* e) {
+  int v;
+  std::memcpy(&v, e, sizeof v);
+  return v;
+}
+
+KvType kv_type_of(const pllm_kv_type& t, KvType dflt) {
+  switch (enum_bits(&t)) {
     case PLLM_KV_DEFAULT: return dflt;
     case PLLM_KV_F32: return KvType::F32;
     case PLLM_KV_F16: return KvType::F16;
   }
-  raise(PLLM_ERR_INVALID_ARGUMENT, "kv_type {} is not a pllm_kv_type", static_cast<int>(t));
+  raise(PLLM_ERR_INVALID_ARGUMENT, "kv_type {} is not a pllm_kv_type", enum_bits(&t));
 }
 
 std::vector<ChatMessage> chat_messages(const pllm_chat_message* msgs, size_t n) {
@@ -148,7 +155,7 @@ extern "C" {
 const char* pllm_last_error(void) { return t_last_error.c_str(); }
 
 const char* pllm_status_name(pllm_status status) {
-  switch (status) {
+  switch (pocketllm::capi::enum_bits(&status)) {
     case PLLM_OK: return "PLLM_OK";
     case PLLM_ERR_INVALID_ARGUMENT: return "PLLM_ERR_INVALID_ARGUMENT";
     case PLLM_ERR_BUFFER_TOO_SMALL: return "PLLM_ERR_BUFFER_TOO_SMALL";

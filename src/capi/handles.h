@@ -70,7 +70,10 @@ void need_flags(uint32_t flags, uint32_t allowed, const char* call);
 // Writes s and a NUL into out[capacity]; *len = s.size() (PLLM_ERR_BUFFER_TOO_SMALL when it does not fit).
 void copy_out(const std::string& s, char* out, size_t capacity, size_t* len);
 void copy_out(const std::vector<int32_t>& ids, int32_t* out, size_t capacity, size_t* n);
-KvType kv_type_of(pllm_kv_type t, KvType dflt);
+// An enum's bits as the app passed them: a C caller may pass any int (a C++ enum load
+// of a value outside the enumerators' range would be undefined behaviour).
+int enum_bits(const void* e);
+KvType kv_type_of(const pllm_kv_type& t, KvType dflt);
 std::vector<ChatMessage> chat_messages(const pllm_chat_message* msgs, size_t n);
 
 struct ModelCore;

@@ -2,6 +2,7 @@
 // continuing across calls, callbacks and stop strings, chat turns that reuse the
 // cached prefix, metrics, the context's end, and calls in the wrong order.
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "capi/capi_fixture.h"
@@ -205,7 +206,8 @@ TEST(CapiSession, CallsInTheWrongOrderOrWithBadArgumentsAreRefused) {
   sp.n_ctx = int64_t{1} << 40;
   EXPECT_EQ(pllm_session_create(m.get(), &sp, &raw), PLLM_ERR_INVALID_ARGUMENT);
   pllm_session_default_params(&sp);
-  sp.kv_type = static_cast<pllm_kv_type>(-2);
+  const int negative = -2;  // as a C caller may pass it (out of a C++ enum's range)
+  std::memcpy(&sp.kv_type, &negative, sizeof negative);
   EXPECT_EQ(pllm_session_create(m.get(), &sp, &raw), PLLM_ERR_INVALID_ARGUMENT);
 
   auto s = new_session(m.get());
