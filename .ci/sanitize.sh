@@ -6,8 +6,9 @@
 #     reuses the same build directory, so CI compiles the sanitized libraries once.
 #     UBSan does not recover there: any report fails the test.
 #  2. TSan (GCC, -DPOCKETLLM_SANITIZE=thread, its own build directory): the threaded
-#     tests - the thread pool, the 2-thread kernels and the server's concurrency and
-#     hostile-client tests (its event loop hands connections to worker threads)
+#     tests - the thread pool, the 2-thread kernels, the server's concurrency and
+#     hostile-client tests (its event loop hands connections to worker threads) and the
+#     C API's busy/cancel/free-while-generating tests
 #     (the server binary is built with TSan too: the whole project, ~10 min on 2 cores;
 #     TSAN_LABELS="core kernels" skips it).
 # Budget ~15 min on 2 cores. Overrides: SANITIZE_LABELS, TSAN_LABELS, TSAN_TESTS (ctest -R),
@@ -15,9 +16,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${SANITIZE_JOBS:-$(nproc)}
-asan_labels=${SANITIZE_LABELS:-core formats tokenizer chat kernels}
-tsan_labels=${TSAN_LABELS:-core kernels server}
-tsan_tests=${TSAN_TESTS:-ThreadPool|ThreadsDoNotChangeResults|SharedInput|Concurrency|FullQueueIs503|Disconnect|Scheduler|Hostile|HttpParser}
+asan_labels=${SANITIZE_LABELS:-core formats tokenizer chat kernels capi}
+tsan_labels=${TSAN_LABELS:-core kernels server capi}
+tsan_tests=${TSAN_TESTS:-ThreadPool|ThreadsDoNotChangeResults|SharedInput|Concurrency|FullQueueIs503|Disconnect|Scheduler|Hostile|HttpParser|CapiThreads}
 asan_build=${FUZZ_BUILD:-$PWD/build-fuzz-ci}
 # Timing tests measure speed, which a sanitizer build does not have; gpt-2's long-run
 # tokenizer case alone takes ~5 min under ASan with coverage counters (~5 s for the others).

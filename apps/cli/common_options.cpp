@@ -85,10 +85,7 @@ ContextParams context_params(const ModelOptions& o, const Model& m) {
   p.n_ctx = o.ctx;
   p.n_threads = o.threads;
   p.n_batch = o.batch;
-  bool float_model = true;
-  for (auto& l : m.w.layers)
-    if (l.wq.type != DType::F32 && l.wq.type != DType::F16 && l.wq.type != DType::BF16) float_model = false;
-  p.kv_type = o.kv_type.empty() ? (float_model ? KvType::F32 : KvType::F16) : (o.kv_type == "f16" ? KvType::F16 : KvType::F32);
+  p.kv_type = o.kv_type.empty() ? default_kv_type(m) : (o.kv_type == "f16" ? KvType::F16 : KvType::F32);
   return p;
 }
 

@@ -170,3 +170,15 @@ for i, req in enumerate([
         b"\r\nPOST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",
         b"GET http://h/p?q HTTP/1.1\nX: a\n\n"]):
     put("http_request", f"req{i}", bytes([3, 1, 7, 30]) + req)
+
+# --- C API text entry points: byte 0 = operations, byte 1 = flags, then fields split at
+# \x01 (text, then role/content pairs; the first pairs double as stop strings).
+for i, (ops, flags, fields) in enumerate([
+        (0x0f | 0x40, 0x03, ["Once upon a time", "user", "Lily went to the park", "assistant", " She saw a dog."]),
+        (0x0b | 0x80, 0x1b, ["<s>Hello", "system", "be brief", "user", "caf\u00e9 \U0001F600"]),
+        (0x06, 0x0c, ["", "user", "", "tool", "x"]),
+        (0x09 | 0xc0, 0x11, ["The little dog", ".", ",", "\n"]),
+        (0x1f, 0x00, ["\udcff\udcfe invalid", "user", "\udcc3("])]):  # raw bytes ff fe, c3
+    data = bytes([ops, flags]) + b"\x01".join(f.encode("utf-8", "surrogateescape") for f in fields)
+    put("capi_text", f"seed{i}", data)
+put("capi_text", "state_magic", bytes([0x10, 0]) + b"PLLMSESS" + b"\x01\x00\x00\x00\x04\x03\x02\x01\x05\x00\x00\x00llama")

@@ -16,6 +16,10 @@ struct ContextParams {
   int n_threads = 0;     // 0: physical cores
 };
 
+// The KV type a model's contexts get unless told: f32 for float weights, f16 for
+// quantized ones (their error already dwarfs f16's).
+KvType default_kv_type(const Model& m);
+
 class Context {
  public:
   Context(const Model& m, const ContextParams& p)
@@ -35,6 +39,7 @@ class Context {
   const Model& model() const { return engine_.model(); }
   Engine& engine() { return engine_; }
   Sequence& sequence() { return seq_; }
+  const Sequence& sequence() const { return seq_; }
 
  private:
   Engine engine_;

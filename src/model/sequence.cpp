@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "model/context.h"
 #include "model/model.h"
 
 namespace pocketllm {
@@ -11,6 +12,12 @@ int64_t resolve_n_ctx(const Model& m, int64_t n_ctx) {
   if (n_ctx <= 0) return std::min<int64_t>(m.cfg.context_length, 4096);
   if (n_ctx > (int64_t{1} << 20)) fail("context size {} is too large", n_ctx);
   return n_ctx;
+}
+
+KvType default_kv_type(const Model& m) {
+  for (auto& l : m.w.layers)
+    if (l.wq.type != DType::F32 && l.wq.type != DType::F16 && l.wq.type != DType::BF16) return KvType::F16;
+  return KvType::F32;
 }
 
 Sequence::Sequence(const Model& m, int64_t n_ctx, KvType kv_type, const RopeTables& rope)

@@ -1,0 +1,13 @@
+#!/usr/bin/python3
+"""Writes stories260K's golden runs (llama2.c, golden.json) as files the CI scripts feed
+to the executables under test: caseN.prompt, caseN.n (tokens to generate: llama2.c's -n
+counts positions from BOS, so a case generates len(generated_ids)), caseN.want (stdout).
+Usage: golden-cases.py GOLDEN_JSON OUT_DIR"""
+import json
+import sys
+
+golden, out = sys.argv[1], sys.argv[2]
+for i, c in enumerate(json.load(open(golden))["cases"]):
+    open(f"{out}/case{i}.prompt", "w").write(c["prompt"])
+    open(f"{out}/case{i}.n", "w").write(str(len(c["generated_ids"])))
+    open(f"{out}/case{i}.want", "w").write(c["run_c_cli_stdout"])
