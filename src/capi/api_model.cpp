@@ -36,8 +36,15 @@ std::shared_ptr<const ModelCore> load_core(const char* path, const pllm_model_pa
   core->chat_template = p.chat_template ? std::string(need_text(p.chat_template, std::strlen(p.chat_template),
                                                                 "chat_template"))
                                         : resolve_chat_template(*core->model, "", "").text;
-  if (core->model->tokenizer)
-    core->formatter = std::make_unique<ChatFormatter>(*core->model->tokenizer, core->chat_template);
+  // An app may never chat: a template that does not parse fails the chat calls
+  // (PLLM_ERR_TEMPLATE), not the load of a model that can still generate.
+  if (core->model->tokenizer) {
+    try {
+      core->formatter = std::make_unique<ChatFormatter>(*core->model->tokenizer, core->chat_template);
+    } catch (const Error& e) {
+      core->template_error = e.what();
+    }
+  }
   return core;
 }
 

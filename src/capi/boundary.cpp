@@ -143,6 +143,7 @@ const Tokenizer& ModelCore::tokenizer() const {
 
 const ChatFormatter& ModelCore::chat() const {
   tokenizer();
+  if (!formatter) raise(PLLM_ERR_TEMPLATE, "{}", template_error);
   return *formatter;
 }
 

@@ -84,7 +84,8 @@ std::vector<int32_t> tokenize_text(const ModelCore& core, const char* text, size
 struct ModelCore {
   std::unique_ptr<Model> model;
   std::string chat_template;              // what chat rendering uses (empty: plain text)
-  std::unique_ptr<ChatFormatter> formatter;  // null without a tokenizer
+  std::unique_ptr<ChatFormatter> formatter;  // null without a tokenizer or when the template does not parse
+  std::string template_error;             // why it does not parse: chat calls fail with it, the load does not
   int n_threads = 0;
   KvType kv_type = KvType::F32;
   const Tokenizer& tokenizer() const;     // throws PLLM_ERR_UNSUPPORTED without one
