@@ -70,10 +70,6 @@ struct LinearOut {
 void linear_shared_input(std::span<const LinearOut> outs, const float* x, int64_t ldx, int64_t n_tokens,
                          ThreadPool& pool);
 
-// Calibration hook: when set, linear() first shows it every call's weights and
-// inputs (one global observer; set it before running a model, clear with {}).
-using LinearObserver = std::function<void(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens)>;
-void set_linear_observer(LinearObserver observer);
 
 // Whether linear() and matrix_row() read weights of type t.
 bool can_multiply(DType t);

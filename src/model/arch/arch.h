@@ -37,6 +37,7 @@ struct GgufKeys {
 struct Architecture {
   std::string name;                    // GGUF general.architecture
   std::vector<std::string> hf_types;   // config.json model_type values
+  std::string hf_class;                // config.json "architectures" entry (HF export)
   RopeStyle gguf_rope = RopeStyle::Neox;
   bool hf_norms_store_w = false;       // HF stores RMSNorm weights as w of (1 + w) (gemma)
   // HF per-layer tensor names (after "model.layers.N.") that differ from llama's.

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "model/arch/arch.h"
+#include "model/loader_internal.h"
+
 namespace pocketllm {
 
 namespace {
@@ -50,5 +53,23 @@ std::vector<int64_t> fused_row_blocks(const ModelConfig& c, const std::string& n
     return {c.hidden_dim, c.hidden_dim};
   return {};
 }
+
+std::string hf_class_name(const std::string& arch, const std::string& source) {
+  return detail::architecture(arch, source).hf_class;
+}
+bool hf_norms_store_w(const std::string& arch, const std::string& source) {
+  return detail::architecture(arch, source).hf_norms_store_w;
+}
+std::string hf_tensor_name(const std::string& arch, const std::string& gguf_name, const std::string& source) {
+  return detail::gguf_to_hf_name(detail::architecture(arch, source), gguf_name);
+}
+void write_family_gguf_metadata(const ModelConfig& c, gguf::Writer& w) { detail::write_arch_gguf_metadata(c, w); }
+RopeStyle gguf_rope_style(const std::string& arch, const std::string& source) {
+  return detail::architecture(arch, source).gguf_rope;
+}
+std::vector<bool> sliding_layers_every(int64_t n_layers, int64_t pattern) {
+  return detail::sliding_layers_by_pattern(n_layers, pattern);
+}
+void bind_model_weights(Model& m) { detail::bind_weights(m); }
 
 }  // namespace pocketllm

@@ -78,6 +78,7 @@ const std::vector<std::pair<std::string, std::string>> kGemmaNames = {
 Architecture gemma2_architecture() {
   Architecture a;
   a.name = "gemma2";
+  a.hf_class = "Gemma2ForCausalLM";
   a.hf_types = {"gemma2"};
   a.hf_norms_store_w = true;
   a.hf_layer_names = kGemmaNames;
@@ -90,6 +91,7 @@ Architecture gemma2_architecture() {
 Architecture gemma3_architecture() {
   Architecture a;
   a.name = "gemma3";
+  a.hf_class = "Gemma3ForCausalLM";
   a.hf_types = {"gemma3_text", "gemma3"};
   a.hf_norms_store_w = true;
   a.hf_layer_names = kGemmaNames;

@@ -45,6 +45,7 @@ void read_longrope(ModelConfig& c, const HfConfig& k) {
 Architecture phi3_architecture() {
   Architecture a;
   a.name = "phi3";
+  a.hf_class = "Phi3ForCausalLM";
   a.hf_types = {"phi3"};
   a.hf_layer_names = {{"self_attn.qkv_proj.weight", "attn_qkv.weight"},
                       {"mlp.gate_up_proj.weight", "ffn_up.weight"}};

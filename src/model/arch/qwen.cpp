@@ -22,6 +22,7 @@ void qwen_sliding_from_hf(ModelConfig& c, const HfConfig& k) {
 Architecture qwen2_architecture() {
   Architecture a;
   a.name = "qwen2";
+  a.hf_class = "Qwen2ForCausalLM";
   a.hf_types = {"qwen2"};
   a.from_hf = qwen_sliding_from_hf;
   return a;
@@ -30,6 +31,7 @@ Architecture qwen2_architecture() {
 Architecture qwen3_architecture() {
   Architecture a;
   a.name = "qwen3";
+  a.hf_class = "Qwen3ForCausalLM";
   a.hf_types = {"qwen3"};
   a.hf_layer_names = {{"self_attn.q_norm.weight", "attn_q_norm.weight"},
                       {"self_attn.k_norm.weight", "attn_k_norm.weight"}};

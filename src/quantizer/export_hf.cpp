@@ -1,4 +1,4 @@
-#include "model/export_hf.h"
+#include "quantizer/export_hf.h"
 
 #include <cstring>
 #include <filesystem>
@@ -7,22 +7,13 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "formats/safetensors.h"
-#include "model/arch/arch.h"
-#include "model/export_gguf.h"
+#include "model/arch/family.h"
+#include "quantizer/export_gguf.h"
 #include "model/qk_layout.h"
 
 namespace pocketllm {
 
 namespace {
-const char* hf_class(const std::string& arch) {
-  if (arch == "qwen2") return "Qwen2ForCausalLM";
-  if (arch == "qwen3") return "Qwen3ForCausalLM";
-  if (arch == "gemma2") return "Gemma2ForCausalLM";
-  if (arch == "gemma3") return "Gemma3ForCausalLM";
-  if (arch == "phi3") return "Phi3ForCausalLM";
-  return "LlamaForCausalLM";
-}
-
 // The config.json keys of the family features (what load_hf and arch/ read back).
 void family_config(const ModelConfig& c, nlohmann::json& cfg) {
   if (c.arch == "gemma3") cfg["model_type"] = "gemma3_text";
@@ -57,7 +48,7 @@ void export_hf(const Model& m, const std::string& dir, DType dtype) {
     fail("{}: per-pair rope frequency factors cannot be expressed in config.json", m.path);
   std::filesystem::create_directories(dir);
   nlohmann::json cfg = {
-      {"architectures", {hf_class(c.arch)}},
+      {"architectures", {hf_class_name(c.arch, m.path)}},
       {"model_type", c.arch},
       {"hidden_size", c.dim},
       {"intermediate_size", c.hidden_dim},
@@ -84,12 +75,12 @@ void export_hf(const Model& m, const std::string& dir, DType dtype) {
                            {"attention_factor", c.rope_longrope.attn_factor},
                            {"short_factor", m.w.rope_factors_short},
                            {"long_factor", m.w.rope_factors_long}};
-  const detail::Architecture& arch = detail::architecture(c.arch, m.path);
+  const bool norms_store_w = hf_norms_store_w(c.arch, m.path);
   std::vector<ExportedTensor> store;
   std::vector<std::string> names;
   std::vector<std::vector<uint64_t>> shapes;
   for (auto& [name, t] : m.tensors) {
-    std::string hn = detail::gguf_to_hf_name(arch, name);
+    std::string hn = hf_tensor_name(c.arch, name, m.path);
     if (hn.empty()) continue;
     int64_t rows, cols;
     std::vector<float> f = tensor_as_f32(m, name, rows, cols);  // GGUF layout (interleaved Q/K for llama)
@@ -99,7 +90,7 @@ void export_hf(const Model& m, const std::string& dir, DType dtype) {
                                c.head_dim, static_cast<size_t>(cols) * 4, false);
       std::memcpy(f.data(), p.data(), p.size());
     }
-    if (arch.hf_norms_store_w && name.ends_with("norm.weight") && t.ne.size() == 1)
+    if (norms_store_w && name.ends_with("norm.weight") && t.ne.size() == 1)
       for (auto& v : f) v -= 1.0f;  // GGUF's 1 + w back to HF's w
     store.push_back(store_float(t.ne.size() == 1 ? DType::F32 : dtype, f.data(), f.size()));
     names.push_back(hn);

@@ -1,7 +1,7 @@
-#include "model/float_model.h"
+#include "quantizer/float_model.h"
 
-#include "model/export_gguf.h"
-#include "model/loader_internal.h"
+#include "quantizer/export_gguf.h"
+#include "model/arch/family.h"
 
 namespace pocketllm {
 
@@ -31,7 +31,7 @@ std::unique_ptr<Model> model_over_float_tensors(const Model& base, const FloatTe
   m->info = base.info;
   for (auto& [name, x] : t)
     m->tensors[name] = TensorRef{DType::F32, x.ne, reinterpret_cast<const uint8_t*>(x.data.data()), x.data.size() * 4};
-  detail::bind_weights(*m);
+  bind_model_weights(*m);
   return m;
 }
 

@@ -1,4 +1,4 @@
-#include "model/export_gguf.h"
+#include "quantizer/export_gguf.h"
 
 #include <unistd.h>
 
@@ -10,7 +10,6 @@
 #include "core/fp16.h"
 #include "core/timer.h"
 #include "kernels/int_weights.h"
-#include "model/arch/arch.h"
 #include "model/arch/family.h"
 #include "model/ops.h"
 #include "model/qk_layout.h"
@@ -103,7 +102,7 @@ void export_gguf(const Model& m, const std::string& path, const ExportOptions& o
     w.set(a + "attention.value_length", gguf::Value::u32(static_cast<uint32_t>(c.head_dim)));
   }
   w.set(a + "vocab_size", gguf::Value::u32(static_cast<uint32_t>(c.n_vocab)));
-  detail::write_arch_gguf_metadata(c, w);  // family keys (model/arch/)
+  write_family_gguf_metadata(c, w);  // family keys (model/arch/)
   if (m.tokenizer) m.tokenizer->write_gguf(w);
   if (!m.chat_template.empty()) w.set("tokenizer.chat_template", gguf::Value::str(m.chat_template));
   if (c.online_down_rotation) w.set("pocketllm.online_rotation", gguf::Value::str("ffn_down"));
