@@ -72,7 +72,8 @@ std::vector<float> tensor_as_f32(const Model& m, const std::string& name, int64_
     for (int64_t r = 0; r < rows; ++r) matrix_row(mat, r, &out[static_cast<size_t>(r * cols)]);
   }
   const bool is_q = name.ends_with("attn_q.weight"), is_k = name.ends_with("attn_k.weight");
-  if (m.format == ModelFormat::HuggingFace && m.cfg.rope_style == RopeStyle::Neox && m.cfg.arch == "llama" &&
+  if (m.format == ModelFormat::HuggingFace && m.cfg.rope_style == RopeStyle::Neox &&
+      gguf_rope_style(m.cfg.arch, m.path) == RopeStyle::Interleaved &&
       (is_q || is_k)) {
     const int64_t heads = is_q ? m.cfg.n_heads : m.cfg.n_kv_heads;
     auto p = permute_qk_rows(reinterpret_cast<const uint8_t*>(out.data()), heads, m.cfg.head_dim,

@@ -14,29 +14,19 @@
 namespace pocketllm {
 
 namespace {
-// The config.json keys of the family features (what load_hf and arch/ read back).
-void family_config(const ModelConfig& c, nlohmann::json& cfg) {
-  if (c.arch == "gemma3") cfg["model_type"] = "gemma3_text";
+// The config.json keys of the features every family may have, then the family's own
+// (model/arch: what load_hf and arch/ read back).
+void family_config(const ModelConfig& c, nlohmann::json& cfg, const std::string& source) {
   if (c.rope_linear_factor != 1.0f) cfg["rope_scaling"] = {{"rope_type", "linear"}, {"factor", c.rope_linear_factor}};
-  if (c.arch == "gemma2" || c.arch == "gemma3") {
-    cfg["hidden_activation"] = "gelu_pytorch_tanh";
-    cfg["hidden_act"] = "gelu_pytorch_tanh";
-    cfg["query_pre_attn_scalar"] = 1.0 / (static_cast<double>(c.attn_scale) * c.attn_scale);
-    cfg["attn_logit_softcapping"] = c.attn_softcap > 0 ? nlohmann::json(c.attn_softcap) : nlohmann::json();
-    cfg["final_logit_softcapping"] = c.final_softcap > 0 ? nlohmann::json(c.final_softcap) : nlohmann::json();
-    if (c.rope_theta_local > 0) cfg["rope_local_base_freq"] = c.rope_theta_local;
-  }
   if (c.sliding_window > 0) {
     cfg["sliding_window"] = c.sliding_window;
     nlohmann::json types = nlohmann::json::array();
     for (int64_t i = 0; i < c.n_layers; ++i) types.push_back(c.is_sliding(i) ? "sliding_attention" : "full_attention");
-    if (c.arch != "phi3") cfg["layer_types"] = types;
-    if (c.arch == "qwen2" || c.arch == "qwen3") cfg["use_sliding_window"] = true;
+    cfg["layer_types"] = types;
   }
   if (c.rope_longrope.enabled)
     cfg["original_max_position_embeddings"] = c.rope_longrope.original_context;
-  if (c.arch == "phi3" && c.rope_dim > 0)
-    cfg["partial_rotary_factor"] = static_cast<double>(c.rope_dim) / static_cast<double>(c.head_dim);
+  write_family_hf_config(c, cfg, source);
 }
 }  // namespace
 
@@ -69,13 +59,14 @@ void export_hf(const Model& m, const std::string& dir, DType dtype) {
                            {"low_freq_factor", c.rope_llama3.low_freq_factor},
                            {"high_freq_factor", c.rope_llama3.high_freq_factor},
                            {"original_max_position_embeddings", c.rope_llama3.original_context}};
-  family_config(c, cfg);
+  family_config(c, cfg, m.path);
   if (c.rope_longrope.enabled)
     cfg["rope_scaling"] = {{"rope_type", "longrope"},
                            {"attention_factor", c.rope_longrope.attn_factor},
                            {"short_factor", m.w.rope_factors_short},
                            {"long_factor", m.w.rope_factors_long}};
   const bool norms_store_w = hf_norms_store_w(c.arch, m.path);
+  const bool interleaved = gguf_rope_style(c.arch, m.path) == RopeStyle::Interleaved;  // llama
   std::vector<ExportedTensor> store;
   std::vector<std::string> names;
   std::vector<std::vector<uint64_t>> shapes;
@@ -85,7 +76,7 @@ void export_hf(const Model& m, const std::string& dir, DType dtype) {
     int64_t rows, cols;
     std::vector<float> f = tensor_as_f32(m, name, rows, cols);  // GGUF layout (interleaved Q/K for llama)
     const bool is_q = name.ends_with("attn_q.weight"), is_k = name.ends_with("attn_k.weight");
-    if (c.arch == "llama" && (is_q || is_k)) {  // back to HF's half-split order
+    if (interleaved && (is_q || is_k)) {  // back to HF's half-split order
       auto p = permute_qk_rows(reinterpret_cast<const uint8_t*>(f.data()), is_q ? c.n_heads : c.n_kv_heads,
                                c.head_dim, static_cast<size_t>(cols) * 4, false);
       std::memcpy(f.data(), p.data(), p.size());

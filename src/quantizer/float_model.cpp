@@ -21,8 +21,9 @@ std::unique_ptr<Model> model_over_float_tensors(const Model& base, const FloatTe
   m->cfg.tied_embeddings = !t.count("output.weight");
   m->cfg.online_down_rotation = online_down_rotation;
   m->format = ModelFormat::GGUF;  // tensors are in GGUF layout already
-  // tensor_as_f32 permuted a Hugging Face llama's Q/K rows into GGUF's interleaved RoPE order.
-  if (base.format == ModelFormat::HuggingFace && base.cfg.arch == "llama" && base.cfg.rope_style == RopeStyle::Neox)
+  // tensor_as_f32 permuted a Hugging Face llama's (a family whose GGUF interleaves RoPE pairs) Q/K rows into GGUF's interleaved RoPE order.
+  if (base.format == ModelFormat::HuggingFace && base.cfg.rope_style == RopeStyle::Neox &&
+      gguf_rope_style(base.cfg.arch, base.path) == RopeStyle::Interleaved)
     m->cfg.rope_style = RopeStyle::Interleaved;
   m->path = base.path + " (transformed)";
   m->tokenizer = base.tokenizer;

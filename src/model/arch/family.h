@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "formats/gguf.h"
 #include "model/model.h"
 
@@ -27,6 +29,8 @@ std::string hf_class_name(const std::string& arch, const std::string& source);
 bool hf_norms_store_w(const std::string& arch, const std::string& source);
 // A GGUF tensor name as Hugging Face names it in that family; empty when it has none.
 std::string hf_tensor_name(const std::string& arch, const std::string& gguf_name, const std::string& source);
+// The family's config.json keys beyond the common ones (HF export).
+void write_family_hf_config(const ModelConfig& c, nlohmann::json& cfg, const std::string& source);
 // The family's GGUF metadata beyond the common keys.
 void write_family_gguf_metadata(const ModelConfig& c, gguf::Writer& w);
 // How the family's GGUF files store RoPE pairs.
