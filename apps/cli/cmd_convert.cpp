@@ -5,7 +5,7 @@
 #include "cli/common_options.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "model/export_gguf.h"
+#include "quantizer/export_gguf.h"
 #include "weights/file_type.h"
 
 namespace pocketllm::cli {

@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "core/fp16.h"
 #include "kernels/table.h"
-#include "quant/blocks.h"
+#include "weights/blocks_pocketllm.h"
 
 namespace pocketllm {
 

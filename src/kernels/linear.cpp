@@ -208,18 +208,8 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr
   m.packed = std::move(p);
 }
 
-namespace {
-LinearObserver& linear_observer() {
-  static LinearObserver observer;
-  return observer;
-}
-}  // namespace
-
-void set_linear_observer(LinearObserver observer) { linear_observer() = std::move(observer); }
-
 void linear(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy, ThreadPool& pool) {
   if (n_tokens <= 0 || w.rows == 0) return;
-  if (const auto& observe = linear_observer()) observe(w, x, ldx, n_tokens);
   if (n_tokens > 1 && (ldx < w.cols || ldy < w.rows)) fail("linear: ldx {} / ldy {} smaller than a row ({} / {})", ldx, ldy, w.cols, w.rows);
   if (int_weight_format(w.type)) {
     if (w.act == ActPrecision::Float) return linear_dequant(w, x, ldx, n_tokens, y, ldy, pool);
@@ -257,8 +247,6 @@ void linear_shared_input(std::span<const LinearOut> outs, const float* x, int64_
     for (const auto& o : outs) linear(*o.w, x, ldx, n_tokens, o.y, o.ldy, pool);
     return;
   }
-  if (const auto& observe = linear_observer())
-    for (const auto& o : outs) observe(*o.w, x, ldx, n_tokens);
   const Matrix& w0 = *outs[0].w;
   run_tile_jobs(jobs,
                 quantize_shared_acts(*int_weight_format(w0.type), *prepared(w0)->kernels, w0.cols, w0.act_scale, x, ldx,

@@ -49,7 +49,7 @@ class HugeArena;
 void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr<HugeArena>& arena = nullptr);
 
 // y[t * ldy + r] = sum_c W[r][c] * x[t * ldx + c], for t < n_tokens, r < W.rows.
-// Integer weights (Q4_0, Q8_0, pocketllm W4/W8, quant/blocks.h) with act == Int8
+// Integer weights (Q4_0, Q8_0, pocketllm W4/W8, weights/blocks_pocketllm.h) with act == Int8
 // quantize x per token and group to int8 (scale max|x|/127, or the static act_scale)
 // and accumulate in int32;
 // with act == Float they are dequantized and multiplied in float.
@@ -70,10 +70,6 @@ struct LinearOut {
 void linear_shared_input(std::span<const LinearOut> outs, const float* x, int64_t ldx, int64_t n_tokens,
                          ThreadPool& pool);
 
-// Calibration hook: when set, linear() first shows it every call's weights and
-// inputs (one global observer; set it before running a model, clear with {}).
-using LinearObserver = std::function<void(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens)>;
-void set_linear_observer(LinearObserver observer);
 
 // Whether linear() and matrix_row() read weights of type t.
 bool can_multiply(DType t);

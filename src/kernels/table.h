@@ -24,7 +24,7 @@ namespace pocketllm {
 inline constexpr int kTileRows = 16;
 
 // The tiles of one matrix. The pointers view either the owned vectors (weights
-// repacked at load) or the model file itself (the tiled types of quant/blocks.h
+// repacked at load) or the model file itself (the tiled types of weights/blocks_pocketllm.h
 // store exactly this layout: all tiles, then all scales), so a tiled file is
 // used in place, with no second copy of the weights.
 struct PackedInt {
@@ -86,19 +86,30 @@ using QuantizeActRowFn = void (*)(const float* x, int64_t cols, int64_t group, i
 // a[i] = silu(a[i]) * b[i] (SwiGLU's gate times up).
 using SiluMulFn = void (*)(float* a, const float* b, int64_t n);
 
+// An entry every table must name: it has no default, so a table whose designated
+// initializer leaves it out does not compile (entries are filled by name, never by
+// position). Calls and null tests go through the function pointer it converts to.
+template <class T>
+struct TableEntry {
+  T value;
+  constexpr TableEntry(T v) : value(v) {}  // NOLINT: implicit, so `.f = fn` and `.f = nullptr` read plainly
+  constexpr operator T() const { return value; }
+};
+
+// Every table is written with designated initializers, each entry named.
 struct KernelTable {
-  const char* name = "ref";
-  IntGemmFn gemm_w4 = nullptr;  // null for ref, which reads weights as stored
-  IntGemmFn gemm_w8 = nullptr;
-  DotF32Fn dot_f32 = nullptr;
-  F16RowFn f16_to_f32_row = nullptr;
-  RoundF16Fn round_f16 = nullptr;
-  AxpyRowsFn axpy_rows = nullptr;
-  bool reads_wsum128 = false;  // its 8-bit kernels offset activations by 128 and need PackedInt::wsum128
-  SoftmaxFn softmax = nullptr;
-  QuantizeActRowFn quantize_act_row = nullptr;
-  SiluMulFn silu_mul = nullptr;
-  AxpyRowsMultiFn axpy_rows_multi = nullptr;  // optional (see AxpyRowsMultiFn)
+  const char* name;                          // as POCKETLLM_ISA spells it
+  TableEntry<IntGemmFn> gemm_w4;             // nullptr for ref, which reads weights as stored
+  TableEntry<IntGemmFn> gemm_w8;
+  TableEntry<DotF32Fn> dot_f32;
+  TableEntry<F16RowFn> f16_to_f32_row;
+  TableEntry<RoundF16Fn> round_f16;
+  TableEntry<AxpyRowsFn> axpy_rows;
+  TableEntry<bool> reads_wsum128;            // its 8-bit kernels offset activations by 128 and need PackedInt::wsum128
+  TableEntry<SoftmaxFn> softmax;
+  TableEntry<QuantizeActRowFn> quantize_act_row;
+  TableEntry<SiluMulFn> silu_mul;
+  TableEntry<AxpyRowsMultiFn> axpy_rows_multi;  // nullptr: callers loop axpy_rows (axpy_rows_multi() below)
 };
 
 // k.axpy_rows_multi, or m calls of k.axpy_rows where the table has none.

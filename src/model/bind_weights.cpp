@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "kernels/int_weights.h"
 #include "kernels/table.h"
+#include "model/arch/arch.h"
 #include "model/loader_internal.h"
 #include "weights/row_codec.h"
 
@@ -111,6 +112,7 @@ void bind_weights(Model& m) {
   const ModelConfig& c = m.cfg;
   c.validate(m.path);
   check_architecture(c.arch, m.path);
+  const bool fused_gate_up = architecture(c.arch, m.path).fused_gate_up;
   ModelWeights& w = m.w;
   const bool tied = !m.tensors.count("output.weight");
   w.token_embd = matrix(m, "token_embd.weight", c.n_vocab, c.dim, tied);
@@ -164,7 +166,7 @@ void bind_weights(Model& m) {
       l.post_ffn_norm = vec(m, p + "post_ffw_norm.weight", c.dim);
     }
     l.ffn_norm = vec(m, p + "ffn_norm.weight", c.dim);
-    if (c.arch == "phi3" && !m.tensors.count(p + "ffn_gate.weight")) {  // phi3 stores ffn_up as [gate; up]
+    if (fused_gate_up && !m.tensors.count(p + "ffn_gate.weight")) {  // phi3 stores ffn_up as [gate; up]
       auto gate_up = split_rows(m, p + "ffn_up.weight", {c.hidden_dim, c.hidden_dim}, c.dim);
       l.w_gate = gate_up[0], l.w_up = gate_up[1];
     } else {

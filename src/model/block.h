@@ -2,6 +2,7 @@
 // and the activation buffers it works in.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/huge_buffer.h"
@@ -13,6 +14,11 @@
 namespace pocketllm {
 
 struct LayerWeights;
+struct Matrix;
+
+// Calibration's view of the matrix products (quantizer/calibrate.cpp): each one's
+// weights and input rows, shown before it runs. Set per engine (Engine::set_observer).
+using LinearObserver = std::function<void(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens)>;
 
 // Activation buffers for a batch of up to n_batch rows (tokens), allocated once
 // by the engine; a shorter batch leaves the rest unmapped. Row t of each:
@@ -38,8 +44,9 @@ struct BatchRow {
 };
 
 // One llama-family block (attention + gated FFN, pre-RMSNorm, residuals) over
-// the batch held in buf.x (one row per entry of `rows`).
+// the batch held in buf.x (one row per entry of `rows`); `observe`, when given,
+// sees every matrix product's weights and input first.
 void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t layer, BlockBuffers& buf,
-                         const std::vector<BatchRow>& rows, ThreadPool& pool);
+                         const std::vector<BatchRow>& rows, ThreadPool& pool, const LinearObserver* observe = nullptr);
 
 }  // namespace pocketllm

@@ -110,13 +110,14 @@ void Engine::run_rows(const int32_t* tokens, const std::vector<BatchRow>& rows, 
   for (int64_t t = 0; t < n; ++t) matrix_row(w.token_embd, tokens[t], &buf_.x[t * c.dim]);
   if (c.embed_scale != 1.0f)
     for (int64_t i = 0; i < n * c.dim; ++i) buf_.x[i] *= c.embed_scale;
-  for (int64_t l = 0; l < c.n_layers; ++l) llama_block_forward(c, w.layers[l], l, buf_, rows, *pool_);
+  for (int64_t l = 0; l < c.n_layers; ++l) llama_block_forward(c, w.layers[l], l, buf_, rows, *pool_, observer_ ? &observer_ : nullptr);
   const auto n_out = static_cast<int64_t>(out_rows.size());
   if (n_out == 0) return;
   // Only the rows whose logits are wanted go through the final norm and the head.
   for (int64_t i = 0; i < n_out; ++i)
     ops::rmsnorm(&buf_.xb[i * c.dim], &buf_.x[out_rows[static_cast<size_t>(i)] * c.dim], w.output_norm.data(), c.dim,
                  c.norm_eps);
+  if (observer_) observer_(w.output, buf_.xb.data(), c.dim, n_out);
   linear(w.output, buf_.xb.data(), c.dim, n_out, logits_out, c.n_vocab, *pool_);
   if (c.final_softcap > 0.0f) ops::softcap(logits_out, n_out * c.n_vocab, c.final_softcap);
 }

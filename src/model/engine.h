@@ -62,6 +62,10 @@ class Engine {
   // token, or with all_logits of every token ([n][n_vocab]).
   const float* eval(Sequence& seq, const int32_t* tokens, int64_t n, bool all_logits = false);
 
+  // Calibration: every later forward() shows `observe` each matrix product's weights
+  // and input rows before running it (an empty function stops it).
+  void set_observer(LinearObserver observe) { observer_ = std::move(observe); }
+
  private:
   // The blocks over buf_.x for `rows`, then the head for the rows listed in `out_rows`.
   void run_rows(const int32_t* tokens, const std::vector<BatchRow>& rows, const std::vector<int64_t>& out_rows,
@@ -76,6 +80,7 @@ class Engine {
   // llama.cpp does), so a sequence keeps the table it was created with.
   RopeTables rope_short_, rope_long_;
   std::vector<float> logits_;
+  LinearObserver observer_;
 };
 
 }  // namespace pocketllm

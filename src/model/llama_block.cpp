@@ -8,6 +8,8 @@
 //   gemma2/3: GELU-tanh gate, RMSNorm of the attention and FFN outputs before each
 //   residual add (post-norms), score scale query_pre_attn_scalar^-1/2, sliding-window
 //   layers, gemma2's tanh soft-capping of scores;  phi3: fused weights, split at load.
+#include <span>
+
 #include "model/attention.h"
 #include "model/block.h"
 #include "model/model.h"
@@ -33,17 +35,26 @@ void per_token(ThreadPool& pool, int64_t n, F&& f) {
   });
 }
 
+// Shows the observer (calibration) each product's weights and input, then runs them.
+void observed_linears(const LinearObserver* observe, std::span<const LinearOut> outs, const float* x, int64_t ldx,
+                      int64_t n, ThreadPool& pool) {
+  if (observe)
+    for (const auto& o : outs) (*observe)(*o.w, x, ldx, n);
+  if (outs.size() == 1) return linear(*outs[0].w, x, ldx, n, outs[0].y, outs[0].ldy, pool);
+  linear_shared_input(outs, x, ldx, n, pool);
+}
+
 }  // namespace
 
 void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t layer, BlockBuffers& b,
-                         const std::vector<BatchRow>& rows, ThreadPool& pool) {
+                         const std::vector<BatchRow>& rows, ThreadPool& pool, const LinearObserver* observe) {
   const int64_t n = static_cast<int64_t>(rows.size());
   const int64_t dim = c.dim, qd = c.q_dim(), kvd = c.kv_dim(), hid = c.hidden_dim, hd = c.head_dim;
 
   // Attention
   per_token(pool, n, [&](int64_t t) { ops::rmsnorm(&b.xb[t * dim], &b.x[t * dim], w.attn_norm.data(), dim, c.norm_eps); });
   const LinearOut qkv[] = {{&w.wq, b.q.data(), qd}, {&w.wk, b.k.data(), kvd}, {&w.wv, b.v.data(), kvd}};
-  linear_shared_input(qkv, b.xb.data(), dim, n, pool);
+  observed_linears(observe, qkv, b.xb.data(), dim, n, pool);
   const float mscale = c.rope_longrope.enabled ? c.rope_longrope.attn_factor : 1.0f;
   per_token(pool, n, [&](int64_t t) {
     float* q = &b.q[t * qd];
@@ -61,7 +72,8 @@ void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t la
     rows[t].kv->store(layer, rows[t].pos, k, &b.v[t * kvd]);  // distinct (cache, position) per row
   });
   attention(c, layer, rows, b.q.data(), b.att.data(), pool);
-  linear(w.wo, b.att.data(), qd, n, b.xb.data(), dim, pool);
+  const LinearOut wo[] = {{&w.wo, b.xb.data(), dim}};
+  observed_linears(observe, wo, b.att.data(), qd, n, pool);
   per_token(pool, n, [&](int64_t t) {
     float* xb = &b.xb[t * dim];
     if (c.post_norms) ops::rmsnorm(xb, xb, w.post_attn_norm.data(), dim, c.norm_eps);
@@ -71,13 +83,14 @@ void llama_block_forward(const ModelConfig& c, const LayerWeights& w, int64_t la
     ops::rmsnorm(xb, x, w.ffn_norm.data(), dim, c.norm_eps);
   });
   const LinearOut gate_up[] = {{&w.w_gate, b.hb.data(), hid}, {&w.w_up, b.hb2.data(), hid}};
-  linear_shared_input(gate_up, b.xb.data(), dim, n, pool);
+  observed_linears(observe, gate_up, b.xb.data(), dim, n, pool);
   per_token(pool, n, [&](int64_t t) {
     if (c.act == Activation::GeluTanh) ops::geglu_tanh(&b.hb[t * hid], &b.hb2[t * hid], hid);
     else ops::swiglu(&b.hb[t * hid], &b.hb2[t * hid], hid);
   });
   if (c.online_down_rotation) w.down_rotation->apply_transposed_rows(b.hb.data(), n, hid);  // quant/rotate.h
-  linear(w.w_down, b.hb.data(), hid, n, b.xb.data(), dim, pool);
+  const LinearOut down[] = {{&w.w_down, b.xb.data(), dim}};
+  observed_linears(observe, down, b.hb.data(), hid, n, pool);
   per_token(pool, n, [&](int64_t t) {
     float* xb = &b.xb[t * dim];
     if (c.post_norms) ops::rmsnorm(xb, xb, w.post_ffn_norm.data(), dim, c.norm_eps);

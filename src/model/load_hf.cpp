@@ -53,7 +53,7 @@ void read_rope_scaling(ModelConfig& c, const HfConfig& k) {
     c.rope_llama3.original_context = rs.integer("original_max_position_embeddings", 8192);
   } else if (type == "linear") {
     c.rope_linear_factor = static_cast<float>(rs.number("factor", 1.0));
-  } else if ((type == "longrope" || type == "su") && c.arch == "phi3") {
+  } else if ((type == "longrope" || type == "su") && architecture(c.arch, k.source).hf_longrope) {
     // read by arch/phi3.cpp
   } else if (!type.empty() && type != "default") {
     fail("{}: rope_scaling type '{}' is not supported", k.source, type);

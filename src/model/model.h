@@ -10,7 +10,7 @@
 #include "core/mapped_file.h"
 #include "kernels/linear.h"
 #include "model/config.h"
-#include "quant/hadamard.h"
+#include "kernels/hadamard.h"
 
 namespace pocketllm {
 

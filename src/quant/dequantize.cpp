@@ -8,7 +8,7 @@
 #include "kernels/int_weights.h"
 #include "kernels/linear.h"
 #include "kernels/table.h"
-#include "quant/blocks.h"
+#include "weights/blocks_pocketllm.h"
 #include "quant/quantize.h"
 #include "weights/row_codec.h"
 

@@ -9,7 +9,7 @@
 //   bool ok = can_dequantize(type);
 // Type choice: bits 4 / group 32 is GGML Q4_0 and bits 8 / group 32 is GGML Q8_0 when
 // cols % 32 == 0 (standard GGUF types llama.cpp reads); otherwise and for other groups,
-// pocketllm's own ids (quant/blocks.h, docs/FORMAT.md), which zero-pad the last group.
+// pocketllm's own ids (weights/blocks_pocketllm.h, docs/FORMAT.md), which zero-pad the last group.
 // Rounding: symmetric round-to-nearest; 4-bit scale = max|w| / 7 with q in [-7, 7]
 // (Q4_0 could hold -8; we keep the grid symmetric), 8-bit scale = max|w| / 127. The
 // scale is rounded to f16 first and q computed against the rounded scale.

@@ -1,7 +1,7 @@
 #include "quant/rotate.h"
 
 #include "core/error.h"
-#include "quant/hadamard.h"
+#include "kernels/hadamard.h"
 
 namespace pocketllm {
 

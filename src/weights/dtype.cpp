@@ -8,6 +8,7 @@
 #include "weights/blocks_iq4.h"
 #include "weights/blocks_k.h"
 #include "weights/blocks_legacy.h"
+#include "weights/blocks_pocketllm.h"
 
 namespace pocketllm {
 
@@ -54,19 +55,20 @@ constexpr std::array kGgmlTypes = {
     GgmlType{DType::TQ2_0, {"TQ2_0", 256, 66}},
 };
 
-// pocketllm's own formats (docs/FORMAT.md; block structs in quant/blocks.h, whose
+// pocketllm's own formats (docs/FORMAT.md; ids and block structs in weights/blocks_pocketllm.h, whose
 // sizes tests/kernels/test_quant_formats.cpp checks against these). Known here, not
 // registered by the quant module, so every reader (tokenize, template, info...) parses
 // every file `quantize` writes. Rows of any length, the last block zero-padded.
+static constexpr uint32_t id(DType t) { return static_cast<uint32_t>(t); }
 const std::map<uint32_t, DTypeTraits>& pocketllm_types() {
   static const std::map<uint32_t, DTypeTraits> m = {
-      {1024, {"PL_W4_G32", 32, 18, true, 0}},       {1025, {"PL_W4_G64", 64, 34, true, 0}},
-      {1026, {"PL_W4_G128", 128, 66, true, 0}},     {1027, {"PL_W4_ROW", 32, 16, true, 2}},
-      {1028, {"PL_W8_G32", 32, 34, true, 0}},       {1029, {"PL_W8_ROW", 32, 32, true, 2}},
+      {id(kW4G32), {"PL_W4_G32", 32, 18, true, 0}},       {id(kW4G64), {"PL_W4_G64", 64, 34, true, 0}},
+      {id(kW4G128), {"PL_W4_G128", 128, 66, true, 0}},     {id(kW4Row), {"PL_W4_ROW", 32, 16, true, 2}},
+      {id(kW8G32), {"PL_W8_G32", 32, 34, true, 0}},       {id(kW8Row), {"PL_W8_ROW", 32, 32, true, 2}},
       // The same six stored as the kernels' 16-row tiles.
-      {1030, {"PL_W4_G32_T16", 32, 18, true, 0}},   {1031, {"PL_W4_G64_T16", 64, 34, true, 0}},
-      {1032, {"PL_W4_G128_T16", 128, 66, true, 0}}, {1033, {"PL_W4_ROW_T16", 32, 16, true, 2}},
-      {1034, {"PL_W8_G32_T16", 32, 34, true, 0}},   {1035, {"PL_W8_ROW_T16", 32, 32, true, 2}},
+      {id(kW4G32T), {"PL_W4_G32_T16", 32, 18, true, 0}},   {id(kW4G64T), {"PL_W4_G64_T16", 64, 34, true, 0}},
+      {id(kW4G128T), {"PL_W4_G128_T16", 128, 66, true, 0}}, {id(kW4RowT), {"PL_W4_ROW_T16", 32, 16, true, 2}},
+      {id(kW8G32T), {"PL_W8_G32_T16", 32, 34, true, 0}},   {id(kW8RowT), {"PL_W8_ROW_T16", 32, 32, true, 2}},
   };
   return m;
 }

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "hub/hub_cli_fixture.h"
-#include "model/export_hf.h"
+#include "quantizer/export_hf.h"
 #include "model/model.h"
 
 using namespace hubtest;

@@ -2,13 +2,15 @@
 // and the ref against plain float math.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <cstring>
 
 #include "core/error.h"
 #include "core/fp16.h"
 #include "kernel_test_util.h"
 #include "kernels/table.h"
-#include "quant/blocks.h"
+#include "weights/blocks_pocketllm.h"
 
 using namespace pocketllm;
 
@@ -284,3 +286,23 @@ TEST(Dispatch, IsaSelection) {
 }
 
 }  // namespace
+
+// Tables are filled by name (designated initializers; an entry left out does not
+// compile): here, the entries only ref may leave empty are set in every other table.
+TEST(Dispatch, EveryTableSetsItsRequiredEntries) {
+  std::set<std::string> names;
+  for (const KernelTable* k : available_kernels()) {
+    ASSERT_NE(k->name, nullptr);
+    EXPECT_TRUE(names.insert(k->name).second) << "two tables named " << k->name;
+    EXPECT_NE(k->dot_f32, nullptr) << k->name;
+    EXPECT_NE(k->f16_to_f32_row, nullptr) << k->name;
+    EXPECT_NE(k->round_f16, nullptr) << k->name;
+    EXPECT_NE(k->axpy_rows, nullptr) << k->name;
+    EXPECT_NE(k->softmax, nullptr) << k->name;
+    EXPECT_NE(k->quantize_act_row, nullptr) << k->name;
+    EXPECT_NE(k->silu_mul, nullptr) << k->name;
+    const bool reads_stored = std::string(k->name) == "ref";  // multiplies weights as stored, no tiles
+    EXPECT_EQ(k->gemm_w4 == nullptr, reads_stored) << k->name;
+    EXPECT_EQ(k->gemm_w8 == nullptr, reads_stored) << k->name;
+  }
+}

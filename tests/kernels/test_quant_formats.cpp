@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "core/fp16.h"
 #include "kernel_test_util.h"
-#include "quant/blocks.h"
+#include "weights/blocks_pocketllm.h"
 #include "weights/blocks_k.h"
 
 using namespace pocketllm;

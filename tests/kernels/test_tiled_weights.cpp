@@ -1,4 +1,4 @@
-// The tiled weight types (quant/blocks.h, 1030..1035): the same matrix stored as
+// The tiled weight types (weights/blocks_pocketllm.h, 1030..1035): the same matrix stored as
 // tiles gives bit-identical products, rows and dequantized values as its row form,
 // under every kernel table, and is used in place (no repacked copy).
 #include <gtest/gtest.h>

@@ -13,8 +13,8 @@
 
 #include "core/error.h"
 #include "model/context.h"
-#include "model/export_gguf.h"
-#include "model/export_hf.h"
+#include "quantizer/export_gguf.h"
+#include "quantizer/export_hf.h"
 #include "runtime/generate.h"
 #include "support/greedy.h"
 #include "support/test_support.h"

@@ -6,7 +6,7 @@
 
 #include "kernels/linear.h"
 #include "model/context.h"
-#include "model/float_model.h"
+#include "quantizer/float_model.h"
 #include "quant/calib/smooth.h"
 #include "support/model_helpers.h"
 #include "support/test_support.h"
@@ -28,13 +28,16 @@ calib::CalibStats collect(const Model& m, const std::vector<int32_t>& ids) {
     keys[&lw.w_down] = b + "ffn_down_in";
   }
   calib::CalibStats stats;
-  set_linear_observer([&](const Matrix& w, const float* x, int64_t ldx, int64_t n) {
+  ContextParams p;
+  p.n_ctx = 256;
+  p.n_threads = 1;
+  Context ctx(m, p);
+  ctx.engine().set_observer([&](const Matrix& w, const float* x, int64_t ldx, int64_t n) {
     auto it = keys.find(&w);
     if (it == keys.end()) return;
     stats.try_emplace(it->second, w.cols, 256, true).first->second.add(x, ldx, n);
   });
-  ts::all_logits(m, ids);
-  set_linear_observer({});
+  ctx.eval(ids.data(), static_cast<int64_t>(ids.size()), true);
   return stats;
 }
 }  // namespace

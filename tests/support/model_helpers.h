@@ -8,7 +8,7 @@
 
 #include "formats/gguf.h"
 #include "model/context.h"
-#include "model/export_gguf.h"
+#include "quantizer/export_gguf.h"
 #include "model/model.h"
 #include "test_support.h"
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/splitmix.h"
-#include "model/export_gguf.h"
+#include "quantizer/export_gguf.h"
 #include "model/model.h"
 #include "support/test_support.h"
 #include "tokenizer/tokenizer.h"

@@ -10,5 +10,18 @@ struct DotSdot {
 };
 }  // namespace
 
-extern const KernelTable kDotprodKernels = {"dotprod", gemm_w4_arm<DotSdot>, gemm_w8_arm<DotSdot>, dot_f32_neon, f16_row_neon, round_f16_neon, axpy_rows_neon, false, ref_softmax, ref_quantize_act_row, ref_silu_mul};
+extern const KernelTable kDotprodKernels = {
+    .name = "dotprod",
+    .gemm_w4 = gemm_w4_arm<DotSdot>,
+    .gemm_w8 = gemm_w8_arm<DotSdot>,
+    .dot_f32 = dot_f32_neon,
+    .f16_to_f32_row = f16_row_neon,
+    .round_f16 = round_f16_neon,
+    .axpy_rows = axpy_rows_neon,
+    .reads_wsum128 = false,
+    .softmax = ref_softmax,
+    .quantize_act_row = ref_quantize_act_row,
+    .silu_mul = ref_silu_mul,
+    .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
+};
 }  // namespace pocketllm

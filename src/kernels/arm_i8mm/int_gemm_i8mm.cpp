@@ -97,5 +97,18 @@ void gemm_i8mm(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t ti
 }
 }  // namespace
 
-extern const KernelTable kI8mmKernels = {"i8mm", gemm_i8mm<4>, gemm_i8mm<8>, dot_f32_neon, f16_row_neon, round_f16_neon, axpy_rows_neon, false, ref_softmax, ref_quantize_act_row, ref_silu_mul};
+extern const KernelTable kI8mmKernels = {
+    .name = "i8mm",
+    .gemm_w4 = gemm_i8mm<4>,
+    .gemm_w8 = gemm_i8mm<8>,
+    .dot_f32 = dot_f32_neon,
+    .f16_to_f32_row = f16_row_neon,
+    .round_f16 = round_f16_neon,
+    .axpy_rows = axpy_rows_neon,
+    .reads_wsum128 = false,
+    .softmax = ref_softmax,
+    .quantize_act_row = ref_quantize_act_row,
+    .silu_mul = ref_silu_mul,
+    .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
+};
 }  // namespace pocketllm

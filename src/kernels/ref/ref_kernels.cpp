@@ -107,8 +107,19 @@ void ref_linear_packed(const PackedInt& w, const QuantActs& a, int64_t r0, int64
   }
 }
 
-const KernelTable kRefKernels = {"ref", nullptr, nullptr, ref_dot_f32, ref_f16_to_f32_row,
-                                ref_round_f16, ref_axpy_rows, false, ref_softmax,
-                                ref_quantize_act_row, ref_silu_mul};
+const KernelTable kRefKernels = {
+    .name = "ref",
+    .gemm_w4 = nullptr,
+    .gemm_w8 = nullptr,
+    .dot_f32 = ref_dot_f32,
+    .f16_to_f32_row = ref_f16_to_f32_row,
+    .round_f16 = ref_round_f16,
+    .axpy_rows = ref_axpy_rows,
+    .reads_wsum128 = false,
+    .softmax = ref_softmax,
+    .quantize_act_row = ref_quantize_act_row,
+    .silu_mul = ref_silu_mul,
+    .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
+};
 
 }  // namespace pocketllm

@@ -21,8 +21,19 @@ struct DotAvx2 {
 };
 }  // namespace
 
-extern const KernelTable kAvx2Kernels = {"avx2", gemm_w4_256<DotAvx2>, gemm_w8_256<DotAvx2>, dot_f32_256,
-                                         f16_row_f16c, round_f16_f16c, axpy_rows_256, false, ref_softmax,
-                                         quantize_act_row_256, silu_mul_256};
+extern const KernelTable kAvx2Kernels = {
+    .name = "avx2",
+    .gemm_w4 = gemm_w4_256<DotAvx2>,
+    .gemm_w8 = gemm_w8_256<DotAvx2>,
+    .dot_f32 = dot_f32_256,
+    .f16_to_f32_row = f16_row_f16c,
+    .round_f16 = round_f16_f16c,
+    .axpy_rows = axpy_rows_256,
+    .reads_wsum128 = false,
+    .softmax = ref_softmax,
+    .quantize_act_row = quantize_act_row_256,
+    .silu_mul = silu_mul_256,
+    .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
+};
 
 }  // namespace pocketllm

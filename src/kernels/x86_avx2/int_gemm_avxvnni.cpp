@@ -21,9 +21,20 @@ struct DotAvxVnni {
 };
 }  // namespace
 
-extern const KernelTable kAvxVnniKernels = {"avxvnni", gemm_w4_256<DotAvxVnni>, gemm_w8_256<DotAvxVnni>,
-                                            dot_f32_256, f16_row_f16c, round_f16_f16c, axpy_rows_256, true, ref_softmax,
-                                            quantize_act_row_256, silu_mul_256};
+extern const KernelTable kAvxVnniKernels = {
+    .name = "avxvnni",
+    .gemm_w4 = gemm_w4_256<DotAvxVnni>,
+    .gemm_w8 = gemm_w8_256<DotAvxVnni>,
+    .dot_f32 = dot_f32_256,
+    .f16_to_f32_row = f16_row_f16c,
+    .round_f16 = round_f16_f16c,
+    .axpy_rows = axpy_rows_256,
+    .reads_wsum128 = true,
+    .softmax = ref_softmax,
+    .quantize_act_row = quantize_act_row_256,
+    .silu_mul = silu_mul_256,
+    .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
+};
 
 }  // namespace pocketllm
 #pragma GCC pop_options

@@ -463,7 +463,19 @@ void silu_mul(float* a, const float* b, int64_t n) {
 
 }  // namespace
 
-extern const KernelTable kAvx512VnniKernels = {"avx512vnni", gemm_w4, gemm_w8, dot_f32, f16_row, round_f16, axpy_rows, true,
-                                               softmax, quantize_act_row, silu_mul, axpy_rows_multi};
+extern const KernelTable kAvx512VnniKernels = {
+    .name = "avx512vnni",
+    .gemm_w4 = gemm_w4,
+    .gemm_w8 = gemm_w8,
+    .dot_f32 = dot_f32,
+    .f16_to_f32_row = f16_row,
+    .round_f16 = round_f16,
+    .axpy_rows = axpy_rows,
+    .reads_wsum128 = true,
+    .softmax = softmax,
+    .quantize_act_row = quantize_act_row,
+    .silu_mul = silu_mul,
+    .axpy_rows_multi = axpy_rows_multi,
+};
 
 }  // namespace pocketllm

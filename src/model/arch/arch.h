@@ -37,8 +37,11 @@ struct GgufKeys {
 struct Architecture {
   std::string name;                    // GGUF general.architecture
   std::vector<std::string> hf_types;   // config.json model_type values
+  std::string hf_class;                // config.json "architectures" entry (HF export)
   RopeStyle gguf_rope = RopeStyle::Neox;
   bool hf_norms_store_w = false;       // HF stores RMSNorm weights as w of (1 + w) (gemma)
+  bool fused_gate_up = false;          // ffn_up may hold [gate; up] with no ffn_gate (phi3)
+  bool hf_longrope = false;            // config.json's rope_scaling may be longrope / su (phi3)
   // HF per-layer tensor names (after "model.layers.N.") that differ from llama's.
   std::vector<std::pair<std::string, std::string>> hf_layer_names;
   // Family hyperparameters, after the common ones are read.
@@ -46,6 +49,8 @@ struct Architecture {
   void (*from_hf)(ModelConfig& c, const HfConfig& k) = nullptr;
   // GGUF metadata beyond the common keys, for export.
   void (*to_gguf)(const ModelConfig& c, gguf::Writer& w) = nullptr;
+  // config.json keys beyond the common ones, for HF export (what from_hf reads back).
+  void (*to_hf)(const ModelConfig& c, nlohmann::json& cfg) = nullptr;
 };
 
 const std::vector<Architecture>& architectures();

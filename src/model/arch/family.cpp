@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "model/arch/arch.h"
+#include "model/loader_internal.h"
+
 namespace pocketllm {
 
 namespace {
@@ -17,7 +20,8 @@ std::string describe_family(const Model& m) {
   if (l0 && !l0->bq.empty()) f.push_back("Q/K/V biases");
   if (c.qk_norm) f.push_back("Q/K RMSNorm");
   if (m.tensors.count("blk.0.attn_qkv.weight")) f.push_back("fused QKV");
-  if (c.arch == "phi3" && !m.tensors.count("blk.0.ffn_gate.weight") && m.tensors.count("blk.0.ffn_up.weight"))
+  if (detail::architecture(c.arch, m.path).fused_gate_up && !m.tensors.count("blk.0.ffn_gate.weight") &&
+      m.tensors.count("blk.0.ffn_up.weight"))
     f.push_back("fused gate/up");
   if (c.act == Activation::GeluTanh) f.push_back("GeGLU (tanh GELU)");
   if (c.embed_scale != 1.0f) f.push_back(fmt::format("embeddings x {:.4g}", c.embed_scale));
@@ -46,9 +50,31 @@ std::vector<int64_t> fused_row_blocks(const ModelConfig& c, const std::string& n
   if (ends_with_layer_tensor(name, ".attn_qkv.weight") && rows == c.q_dim() + 2 * c.kv_dim())
     return {c.q_dim(), c.kv_dim(), c.kv_dim()};
   // phi3's ffn_up holds [gate; up] when the file has no separate ffn_gate.
-  if (c.arch == "phi3" && ends_with_layer_tensor(name, ".ffn_up.weight") && rows == 2 * c.hidden_dim)
+  if (detail::architecture(c.arch, "").fused_gate_up && ends_with_layer_tensor(name, ".ffn_up.weight") &&
+      rows == 2 * c.hidden_dim)
     return {c.hidden_dim, c.hidden_dim};
   return {};
 }
+
+std::string hf_class_name(const std::string& arch, const std::string& source) {
+  return detail::architecture(arch, source).hf_class;
+}
+bool hf_norms_store_w(const std::string& arch, const std::string& source) {
+  return detail::architecture(arch, source).hf_norms_store_w;
+}
+std::string hf_tensor_name(const std::string& arch, const std::string& gguf_name, const std::string& source) {
+  return detail::gguf_to_hf_name(detail::architecture(arch, source), gguf_name);
+}
+void write_family_hf_config(const ModelConfig& c, nlohmann::json& cfg, const std::string& source) {
+  if (auto f = detail::architecture(c.arch, source).to_hf) f(c, cfg);
+}
+void write_family_gguf_metadata(const ModelConfig& c, gguf::Writer& w) { detail::write_arch_gguf_metadata(c, w); }
+RopeStyle gguf_rope_style(const std::string& arch, const std::string& source) {
+  return detail::architecture(arch, source).gguf_rope;
+}
+std::vector<bool> sliding_layers_every(int64_t n_layers, int64_t pattern) {
+  return detail::sliding_layers_by_pattern(n_layers, pattern);
+}
+void bind_model_weights(Model& m) { detail::bind_weights(m); }
 
 }  // namespace pocketllm

@@ -73,23 +73,34 @@ const std::vector<std::pair<std::string, std::string>> kGemmaNames = {
     {"post_feedforward_layernorm.weight", "post_ffw_norm.weight"},
     {"self_attn.q_norm.weight", "attn_q_norm.weight"},
     {"self_attn.k_norm.weight", "attn_k_norm.weight"}};
+void gemma_to_hf(const ModelConfig& c, nlohmann::json& cfg) {
+  cfg["hidden_activation"] = "gelu_pytorch_tanh";
+  cfg["hidden_act"] = "gelu_pytorch_tanh";
+  cfg["query_pre_attn_scalar"] = 1.0 / (static_cast<double>(c.attn_scale) * c.attn_scale);
+  cfg["attn_logit_softcapping"] = c.attn_softcap > 0 ? nlohmann::json(c.attn_softcap) : nlohmann::json();
+  cfg["final_logit_softcapping"] = c.final_softcap > 0 ? nlohmann::json(c.final_softcap) : nlohmann::json();
+  if (c.rope_theta_local > 0) cfg["rope_local_base_freq"] = c.rope_theta_local;
+}
 }  // namespace
 
 Architecture gemma2_architecture() {
   Architecture a;
   a.name = "gemma2";
+  a.hf_class = "Gemma2ForCausalLM";
   a.hf_types = {"gemma2"};
   a.hf_norms_store_w = true;
   a.hf_layer_names = kGemmaNames;
   a.from_gguf = [](ModelConfig& c, const GgufKeys& k) { gemma_common_gguf(c, k, 2); };
   a.from_hf = [](ModelConfig& c, const HfConfig& k) { gemma_common_hf(c, k, 2); };
   a.to_gguf = [](const ModelConfig& c, gguf::Writer& w) { gemma_to_gguf(c, w, 2); };
+  a.to_hf = gemma_to_hf;
   return a;
 }
 
 Architecture gemma3_architecture() {
   Architecture a;
   a.name = "gemma3";
+  a.hf_class = "Gemma3ForCausalLM";
   a.hf_types = {"gemma3_text", "gemma3"};
   a.hf_norms_store_w = true;
   a.hf_layer_names = kGemmaNames;
@@ -104,6 +115,10 @@ Architecture gemma3_architecture() {
     c.rope_theta_local = static_cast<float>(k.number("rope_local_base_freq", 10000.0));
   };
   a.to_gguf = [](const ModelConfig& c, gguf::Writer& w) { gemma_to_gguf(c, w, 6); };
+  a.to_hf = [](const ModelConfig& c, nlohmann::json& cfg) {
+    gemma_to_hf(c, cfg);
+    cfg["model_type"] = "gemma3_text";
+  };
   return a;
 }
 

@@ -7,6 +7,7 @@ namespace pocketllm::detail {
 Architecture llama_architecture() {
   Architecture a;
   a.name = "llama";
+  a.hf_class = "LlamaForCausalLM";
   a.hf_types = {"llama", "mistral"};
   a.gguf_rope = RopeStyle::Interleaved;
   return a;

@@ -45,7 +45,10 @@ void read_longrope(ModelConfig& c, const HfConfig& k) {
 Architecture phi3_architecture() {
   Architecture a;
   a.name = "phi3";
+  a.hf_class = "Phi3ForCausalLM";
   a.hf_types = {"phi3"};
+  a.fused_gate_up = true;
+  a.hf_longrope = true;
   a.hf_layer_names = {{"self_attn.qkv_proj.weight", "attn_qkv.weight"},
                       {"mlp.gate_up_proj.weight", "ffn_up.weight"}};
   a.from_gguf = [](ModelConfig& c, const GgufKeys& k) {
@@ -65,6 +68,10 @@ Architecture phi3_architecture() {
     c.sliding_window = k.has("sliding_window") ? k.integer("sliding_window") : 0;
     c.layer_sliding = sliding_layers_by_pattern(c.n_layers, 0);
     if (k.has("rope_scaling")) read_longrope(c, k);
+  };
+  a.to_hf = [](const ModelConfig& c, nlohmann::json& cfg) {
+    if (c.rope_dim > 0) cfg["partial_rotary_factor"] = static_cast<double>(c.rope_dim) / static_cast<double>(c.head_dim);
+    cfg.erase("layer_types");  // phi3's sliding window applies to every layer
   };
   a.to_gguf = [](const ModelConfig& c, gguf::Writer& w) {
     if (c.sliding_window > 0)

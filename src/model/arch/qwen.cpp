@@ -17,19 +17,25 @@ void qwen_sliding_from_hf(ModelConfig& c, const HfConfig& k) {
   c.layer_sliding.assign(static_cast<size_t>(c.n_layers), false);
   for (int64_t i = first; i < c.n_layers; ++i) c.layer_sliding[i] = true;
 }
+void qwen_to_hf(const ModelConfig& c, nlohmann::json& cfg) {
+  if (c.sliding_window > 0) cfg["use_sliding_window"] = true;
+}
 }  // namespace
 
 Architecture qwen2_architecture() {
   Architecture a;
   a.name = "qwen2";
+  a.hf_class = "Qwen2ForCausalLM";
   a.hf_types = {"qwen2"};
   a.from_hf = qwen_sliding_from_hf;
+  a.to_hf = qwen_to_hf;
   return a;
 }
 
 Architecture qwen3_architecture() {
   Architecture a;
   a.name = "qwen3";
+  a.hf_class = "Qwen3ForCausalLM";
   a.hf_types = {"qwen3"};
   a.hf_layer_names = {{"self_attn.q_norm.weight", "attn_q_norm.weight"},
                       {"self_attn.k_norm.weight", "attn_k_norm.weight"}};
@@ -38,6 +44,7 @@ Architecture qwen3_architecture() {
     c.qk_norm = true;
     qwen_sliding_from_hf(c, k);
   };
+  a.to_hf = qwen_to_hf;
   return a;
 }
 

@@ -10,7 +10,7 @@
 #include "core/fp16.h"
 #include "core/splitmix.h"
 #include "core/thread_pool.h"
-#include "model/export_gguf.h"
+#include "quantizer/export_gguf.h"
 #include "tokenizer/tokenizer.h"
 
 namespace pocketllm::bench {

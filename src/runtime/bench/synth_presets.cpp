@@ -4,7 +4,7 @@
 // norms, soft-caps, sliding windows, fused phi3 projections).
 #include <cmath>
 
-#include "model/arch/arch.h"
+#include "model/arch/family.h"
 #include "runtime/bench/synth_model.h"
 
 namespace pocketllm::bench {
@@ -32,7 +32,7 @@ ModelConfig shape(const Shape& s) {
   c.norm_eps = s.eps;
   c.tied_embeddings = s.tied;
   // Q/K row layout as llama.cpp's GGUF stores it for this architecture.
-  c.rope_style = detail::architecture(s.arch, "synth").gguf_rope;
+  c.rope_style = gguf_rope_style(s.arch, "synth");
   return c;
 }
 
@@ -43,7 +43,7 @@ void gemma_features(ModelConfig& c, float query_pre_attn_scalar, int64_t window,
   c.post_norms = true;
   c.attn_scale = 1.0f / std::sqrt(query_pre_attn_scalar);
   c.sliding_window = window;
-  c.layer_sliding = detail::sliding_layers_by_pattern(c.n_layers, pattern);
+  c.layer_sliding = sliding_layers_every(c.n_layers, pattern);
 }
 
 }  // namespace
@@ -96,7 +96,7 @@ std::vector<SynthPreset> make_synth_presets() {
     // of 96, window 2047 on every layer, no rope scaling, separate output head
     ModelConfig c = shape({"phi3", 32064, 3072, 8192, 32, 32, 32, 96, 4096, 10000.0f, 1e-5f, false});
     c.sliding_window = 2047;
-    c.layer_sliding = detail::sliding_layers_by_pattern(c.n_layers, 0);
+    c.layer_sliding = sliding_layers_every(c.n_layers, 0);
     p.push_back({"phi-3-mini", "Phi-3-mini-4k (synthetic weights)", c});
   }
   {

@@ -1,7 +1,8 @@
-// The calibrated methods of `pocketllm quantize` (docs/CALIBRATION.md): collects
-// calibration statistics, applies the equivalent transforms (--rotate, --smooth) to
-// a float copy of the model, and measures each linear's W4A8 output error after
-// every stage for the report. GPTQ/clipping then run per tensor at export.
+// The quantizer's calibrate and transform stages (docs/CALIBRATION.md): collects
+// calibration statistics (quantizer/calibrate.h), applies the equivalent transforms
+// (--rotate, --smooth) to a float copy of the model, and measures each linear's
+// output error after every stage for the report. GPTQ/clipping then run per tensor
+// (quantizer/tensor_quantize.h).
 #pragma once
 #include <map>
 #include <memory>
@@ -16,20 +17,10 @@
 #include "quant/calib/stats.h"
 #include "quant/float_tensors.h"
 #include "quant/plan.h"
+#include "quantizer/options.h"
 
-namespace pocketllm::cli {
+namespace pocketllm {
 
-struct MethodOptions {
-  std::string calib_file;
-  int64_t calib_tokens = 8192;
-  int64_t calib_ctx = 256;
-  int64_t calib_samples = 512;  // input rows kept per linear for the smoothing search and the report
-  bool rotate = false, smooth = false;
-  uint64_t seed = 0;            // rotation seed (the output is deterministic for a given seed)
-  calib::CalibMethod weights;   // gptq / clip / damp / act_order
-  int threads = 0;
-  bool any() const { return rotate || smooth || weights.gptq || weights.clip || weights.refit; }
-};
 
 // Applies a --method preset ("rtn", "best") for weights of `group` (0: per channel) to o (switching
 // methods on; flags given with the preset stay on);
@@ -56,4 +47,4 @@ PreparedModel prepare_methods(const Model& m, const MethodOptions& o, const Quan
 nlohmann::json layer_error_report(const PreparedModel& p, const std::map<std::string, calib::OutputError>& final_errors,
                                   int64_t n_layers);
 
-}  // namespace pocketllm::cli
+}  // namespace pocketllm

@@ -1,4 +1,4 @@
-#include "model/export_gguf.h"
+#include "quantizer/export_gguf.h"
 
 #include <unistd.h>
 
@@ -10,7 +10,6 @@
 #include "core/fp16.h"
 #include "core/timer.h"
 #include "kernels/int_weights.h"
-#include "model/arch/arch.h"
 #include "model/arch/family.h"
 #include "model/ops.h"
 #include "model/qk_layout.h"
@@ -73,7 +72,8 @@ std::vector<float> tensor_as_f32(const Model& m, const std::string& name, int64_
     for (int64_t r = 0; r < rows; ++r) matrix_row(mat, r, &out[static_cast<size_t>(r * cols)]);
   }
   const bool is_q = name.ends_with("attn_q.weight"), is_k = name.ends_with("attn_k.weight");
-  if (m.format == ModelFormat::HuggingFace && m.cfg.rope_style == RopeStyle::Neox && m.cfg.arch == "llama" &&
+  if (m.format == ModelFormat::HuggingFace && m.cfg.rope_style == RopeStyle::Neox &&
+      gguf_rope_style(m.cfg.arch, m.path) == RopeStyle::Interleaved &&
       (is_q || is_k)) {
     const int64_t heads = is_q ? m.cfg.n_heads : m.cfg.n_kv_heads;
     auto p = permute_qk_rows(reinterpret_cast<const uint8_t*>(out.data()), heads, m.cfg.head_dim,
@@ -103,7 +103,7 @@ void export_gguf(const Model& m, const std::string& path, const ExportOptions& o
     w.set(a + "attention.value_length", gguf::Value::u32(static_cast<uint32_t>(c.head_dim)));
   }
   w.set(a + "vocab_size", gguf::Value::u32(static_cast<uint32_t>(c.n_vocab)));
-  detail::write_arch_gguf_metadata(c, w);  // family keys (model/arch/)
+  write_family_gguf_metadata(c, w);  // family keys (model/arch/)
   if (m.tokenizer) m.tokenizer->write_gguf(w);
   if (!m.chat_template.empty()) w.set("tokenizer.chat_template", gguf::Value::str(m.chat_template));
   if (c.online_down_rotation) w.set("pocketllm.online_rotation", gguf::Value::str("ffn_down"));

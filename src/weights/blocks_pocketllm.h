@@ -10,7 +10,7 @@
 
 namespace pocketllm {
 
-// pocketllm's own type ids (their traits are in core/dtype.cpp).
+// pocketllm's own type ids (their traits are in weights/dtype.cpp, keyed by these).
 // Every one of them stores a row of any length, the last group zero-padded.
 inline constexpr DType kW4G32 = static_cast<DType>(1024);   // BlockQ4_0 blocks, padded rows
 inline constexpr DType kW4G64 = static_cast<DType>(1025);   // BlockW4G64

@@ -1,4 +1,4 @@
-#include "model/export_hf.h"
+#include "quantizer/export_hf.h"
 
 #include <cstring>
 #include <filesystem>
@@ -7,45 +7,26 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "formats/safetensors.h"
-#include "model/arch/arch.h"
-#include "model/export_gguf.h"
+#include "model/arch/family.h"
+#include "quantizer/export_gguf.h"
 #include "model/qk_layout.h"
 
 namespace pocketllm {
 
 namespace {
-const char* hf_class(const std::string& arch) {
-  if (arch == "qwen2") return "Qwen2ForCausalLM";
-  if (arch == "qwen3") return "Qwen3ForCausalLM";
-  if (arch == "gemma2") return "Gemma2ForCausalLM";
-  if (arch == "gemma3") return "Gemma3ForCausalLM";
-  if (arch == "phi3") return "Phi3ForCausalLM";
-  return "LlamaForCausalLM";
-}
-
-// The config.json keys of the family features (what load_hf and arch/ read back).
-void family_config(const ModelConfig& c, nlohmann::json& cfg) {
-  if (c.arch == "gemma3") cfg["model_type"] = "gemma3_text";
+// The config.json keys of the features every family may have, then the family's own
+// (model/arch: what load_hf and arch/ read back).
+void family_config(const ModelConfig& c, nlohmann::json& cfg, const std::string& source) {
   if (c.rope_linear_factor != 1.0f) cfg["rope_scaling"] = {{"rope_type", "linear"}, {"factor", c.rope_linear_factor}};
-  if (c.arch == "gemma2" || c.arch == "gemma3") {
-    cfg["hidden_activation"] = "gelu_pytorch_tanh";
-    cfg["hidden_act"] = "gelu_pytorch_tanh";
-    cfg["query_pre_attn_scalar"] = 1.0 / (static_cast<double>(c.attn_scale) * c.attn_scale);
-    cfg["attn_logit_softcapping"] = c.attn_softcap > 0 ? nlohmann::json(c.attn_softcap) : nlohmann::json();
-    cfg["final_logit_softcapping"] = c.final_softcap > 0 ? nlohmann::json(c.final_softcap) : nlohmann::json();
-    if (c.rope_theta_local > 0) cfg["rope_local_base_freq"] = c.rope_theta_local;
-  }
   if (c.sliding_window > 0) {
     cfg["sliding_window"] = c.sliding_window;
     nlohmann::json types = nlohmann::json::array();
     for (int64_t i = 0; i < c.n_layers; ++i) types.push_back(c.is_sliding(i) ? "sliding_attention" : "full_attention");
-    if (c.arch != "phi3") cfg["layer_types"] = types;
-    if (c.arch == "qwen2" || c.arch == "qwen3") cfg["use_sliding_window"] = true;
+    cfg["layer_types"] = types;
   }
   if (c.rope_longrope.enabled)
     cfg["original_max_position_embeddings"] = c.rope_longrope.original_context;
-  if (c.arch == "phi3" && c.rope_dim > 0)
-    cfg["partial_rotary_factor"] = static_cast<double>(c.rope_dim) / static_cast<double>(c.head_dim);
+  write_family_hf_config(c, cfg, source);
 }
 }  // namespace
 
@@ -57,7 +38,7 @@ void export_hf(const Model& m, const std::string& dir, DType dtype) {
     fail("{}: per-pair rope frequency factors cannot be expressed in config.json", m.path);
   std::filesystem::create_directories(dir);
   nlohmann::json cfg = {
-      {"architectures", {hf_class(c.arch)}},
+      {"architectures", {hf_class_name(c.arch, m.path)}},
       {"model_type", c.arch},
       {"hidden_size", c.dim},
       {"intermediate_size", c.hidden_dim},
@@ -78,28 +59,29 @@ void export_hf(const Model& m, const std::string& dir, DType dtype) {
                            {"low_freq_factor", c.rope_llama3.low_freq_factor},
                            {"high_freq_factor", c.rope_llama3.high_freq_factor},
                            {"original_max_position_embeddings", c.rope_llama3.original_context}};
-  family_config(c, cfg);
+  family_config(c, cfg, m.path);
   if (c.rope_longrope.enabled)
     cfg["rope_scaling"] = {{"rope_type", "longrope"},
                            {"attention_factor", c.rope_longrope.attn_factor},
                            {"short_factor", m.w.rope_factors_short},
                            {"long_factor", m.w.rope_factors_long}};
-  const detail::Architecture& arch = detail::architecture(c.arch, m.path);
+  const bool norms_store_w = hf_norms_store_w(c.arch, m.path);
+  const bool interleaved = gguf_rope_style(c.arch, m.path) == RopeStyle::Interleaved;  // llama
   std::vector<ExportedTensor> store;
   std::vector<std::string> names;
   std::vector<std::vector<uint64_t>> shapes;
   for (auto& [name, t] : m.tensors) {
-    std::string hn = detail::gguf_to_hf_name(arch, name);
+    std::string hn = hf_tensor_name(c.arch, name, m.path);
     if (hn.empty()) continue;
     int64_t rows, cols;
     std::vector<float> f = tensor_as_f32(m, name, rows, cols);  // GGUF layout (interleaved Q/K for llama)
     const bool is_q = name.ends_with("attn_q.weight"), is_k = name.ends_with("attn_k.weight");
-    if (c.arch == "llama" && (is_q || is_k)) {  // back to HF's half-split order
+    if (interleaved && (is_q || is_k)) {  // back to HF's half-split order
       auto p = permute_qk_rows(reinterpret_cast<const uint8_t*>(f.data()), is_q ? c.n_heads : c.n_kv_heads,
                                c.head_dim, static_cast<size_t>(cols) * 4, false);
       std::memcpy(f.data(), p.data(), p.size());
     }
-    if (arch.hf_norms_store_w && name.ends_with("norm.weight") && t.ne.size() == 1)
+    if (norms_store_w && name.ends_with("norm.weight") && t.ne.size() == 1)
       for (auto& v : f) v -= 1.0f;  // GGUF's 1 + w back to HF's w
     store.push_back(store_float(t.ne.size() == 1 ? DType::F32 : dtype, f.data(), f.size()));
     names.push_back(hn);

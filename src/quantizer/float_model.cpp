@@ -1,7 +1,7 @@
-#include "model/float_model.h"
+#include "quantizer/float_model.h"
 
-#include "model/export_gguf.h"
-#include "model/loader_internal.h"
+#include "quantizer/export_gguf.h"
+#include "model/arch/family.h"
 
 namespace pocketllm {
 
@@ -21,8 +21,9 @@ std::unique_ptr<Model> model_over_float_tensors(const Model& base, const FloatTe
   m->cfg.tied_embeddings = !t.count("output.weight");
   m->cfg.online_down_rotation = online_down_rotation;
   m->format = ModelFormat::GGUF;  // tensors are in GGUF layout already
-  // tensor_as_f32 permuted a Hugging Face llama's Q/K rows into GGUF's interleaved RoPE order.
-  if (base.format == ModelFormat::HuggingFace && base.cfg.arch == "llama" && base.cfg.rope_style == RopeStyle::Neox)
+  // tensor_as_f32 permuted a Hugging Face llama's (a family whose GGUF interleaves RoPE pairs) Q/K rows into GGUF's interleaved RoPE order.
+  if (base.format == ModelFormat::HuggingFace && base.cfg.rope_style == RopeStyle::Neox &&
+      gguf_rope_style(base.cfg.arch, base.path) == RopeStyle::Interleaved)
     m->cfg.rope_style = RopeStyle::Interleaved;
   m->path = base.path + " (transformed)";
   m->tokenizer = base.tokenizer;
@@ -31,7 +32,7 @@ std::unique_ptr<Model> model_over_float_tensors(const Model& base, const FloatTe
   m->info = base.info;
   for (auto& [name, x] : t)
     m->tensors[name] = TensorRef{DType::F32, x.ne, reinterpret_cast<const uint8_t*>(x.data.data()), x.data.size() * 4};
-  detail::bind_weights(*m);
+  bind_model_weights(*m);
   return m;
 }
 

@@ -1,0 +1,36 @@
+// What `pocketllm quantize` (and any program using the quantizer) asks for: the
+// output plan (scheme, group, head, GGML preset), the calibrated methods and the
+// file options. quantizer/quantize_model.h runs it.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "quant/calib/gptq.h"
+#include "quant/plan.h"
+
+namespace pocketllm {
+
+// Calibration and the methods built on it (docs/CALIBRATION.md); without them the output is plain RTN.
+struct MethodOptions {
+  std::string calib_file;
+  int64_t calib_tokens = 8192;
+  int64_t calib_ctx = 256;
+  int64_t calib_samples = 512;  // input rows kept per linear for the smoothing search and the report
+  bool rotate = false, smooth = false;
+  uint64_t seed = 0;            // rotation seed (the output is deterministic for a given seed)
+  calib::CalibMethod weights;   // gptq / clip / damp / act_order
+  int threads = 0;
+  bool any() const { return rotate || smooth || weights.gptq || weights.clip || weights.refit; }
+};
+
+struct QuantizeOptions {
+  std::string in, out, tokenizer;
+  QuantPlanOptions plan;
+  MethodOptions methods;
+  std::string preset;                // --method: "", "rtn" or "best"
+  std::string act_mode = "dynamic";  // or "static": one searched scale per linear input
+  bool tiles = false;  // store Q4_0/Q8_0-shaped matrices as tiles too (faster load, llama.cpp cannot read)
+  bool allow_requantize = false;
+};
+
+}  // namespace pocketllm

@@ -1,0 +1,202 @@
+#include "quantizer/quantize_model.h"
+
+#include <cstdio>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "kernels/int_weights.h"
+#include "model/model.h"
+#include "quant/calib/act_static.h"
+#include "quant/ggml_mix.h"
+#include "quantizer/export_gguf.h"
+#include "quantizer/tensor_quantize.h"
+#include "quantizer/transforms.h"
+
+namespace pocketllm {
+namespace {
+
+// Bad combinations are refused before the model is even loaded.
+void check_options(QuantizeOptions& o) {
+  validate_plan(o.plan);
+  check_can_write(o.out);  // before any work: a missing folder must not cost the whole calibration
+  if (o.act_mode != "dynamic" && o.act_mode != "static") fail("--act {}: use dynamic (per token) or static", o.act_mode);
+  const bool act_static = o.act_mode == "static";
+  if (act_static && o.methods.calib_file.empty()) fail("--act static needs calibration data (--calib FILE)");
+  if (act_static && plan_activations(o.plan) == "float")
+    fail("--act static: {} keeps float activations; static ranges are for int8 ones (w4a8, w8a8)", o.plan.scheme);
+  if (act_static && o.methods.calib_samples < 1) fail("--act static needs --calib-samples of at least 1");
+  if (!o.preset.empty()) apply_method_preset(o.preset, o.plan.group, o.methods);
+  if (!o.plan.ggml_type.empty() &&
+      (!o.methods.calib_file.empty() || o.methods.rotate || o.methods.smooth || !o.preset.empty() || act_static))
+    fail("--type writes llama-quantize's round-to-nearest presets; calibration, --rotate, --smooth and --method are "
+         "for --scheme");
+}
+
+// Quantizing quantized weights rounds them twice: refused unless asked for (as llama-quantize
+// does with --allow-requantize). Any non-float matrix type counts, pocketllm's or GGML's.
+void check_requantize(const Model& m, const std::string& in, bool allowed) {
+  std::set<std::string> types;
+  for (auto& [name, t] : m.tensors)
+    if (t.type != DType::F32 && t.type != DType::F16 && t.type != DType::BF16) types.insert(dtype_name(t.type));
+  if (types.empty()) return;
+  std::string list;
+  for (auto& t : types) list += (list.empty() ? "" : ", ") + t;
+  if (!allowed)
+    fail("{} is already quantized ({}): quantizing it again rounds the weights twice; quantize the float model, "
+         "or pass --allow-requantize to do it anyway", in, list);
+  std::fprintf(stderr, "quantize: %s is already quantized (%s): its weights are dequantized and rounded again "
+               "(--allow-requantize)\n", in.c_str(), list.c_str());
+}
+
+// Why a tensor is stored in a pocketllm type (for the summary): llama.cpp's types
+// hold groups of 32 weights in rows of whole groups, stored row by row.
+std::string pocketllm_type_reason(const TensorPlan& p, int64_t cols, bool tiled_standard) {
+  if (tiled_standard) return "stored as tiles (--tiles, or the file needs pocketllm for another reason)";
+  if (p.scheme.group == 0) return "per-channel scales (--group 0)";
+  if (p.scheme.group != 32) return fmt::format("groups of {} (GGML's types have groups of 32)", p.scheme.group);
+  return fmt::format("rows of {} weights are not a multiple of 32", cols);
+}
+
+nlohmann::json methods_report(const QuantizeOptions& o, const PreparedModel& prep) {
+  const calib::CalibMethod& method = o.methods.weights;
+  return {{"rotate", o.methods.rotate},   {"online_rotation", prep.online_rotation},
+          {"smooth", o.methods.smooth},   {"gptq", method.gptq},
+          {"act_order", method.act_order}, {"clip", method.clip},
+          {"refit", method.refit},         {"damp", method.damp},
+          {"seed", o.methods.seed},        {"act", o.act_mode}};
+}
+
+}  // namespace
+
+bool file_needs_pocketllm(const Model& m, const QuantPlanOptions& plan, bool tiles) {
+  for (auto& [name, t] : m.tensors) {
+    if (t.ne.size() < 2) continue;
+    TensorPlan p = plan_tensor(plan, name, static_cast<int64_t>(t.ne[1]), static_cast<int64_t>(t.ne[0]));
+    const DType st = scheme_type(p.scheme, static_cast<int64_t>(t.ne[0]));
+    if (p.quantize && (!is_standard(st) || (tiles && !plan.compat && tiled_int_type(st, static_cast<int64_t>(t.ne[1])))))
+      return true;
+  }
+  return false;
+}
+
+QuantizeResult quantize_model(QuantizeOptions o) {
+  QuantizeResult r;
+  // Plan.
+  check_options(o);
+  const bool act_static = r.act_static = o.act_mode == "static";
+  const bool ggml_mix = !o.plan.ggml_type.empty();
+  LoadOptions lo;
+  lo.tokenizer_path = o.tokenizer;
+  auto orig = load_model(o.in, lo);
+  check_requantize(*orig, o.in, o.allow_requantize);
+  o.plan.tied = !orig->tensors.count("output.weight");
+  o.plan.shape = {orig->cfg.n_layers, orig->cfg.n_kv_heads > 0 ? orig->cfg.n_heads / orig->cfg.n_kv_heads : 1, o.plan.tied};
+  ThreadPool pool(o.methods.threads > 0 ? o.methods.threads : default_thread_count());
+
+  // Calibrate and transform.
+  PreparedModel prep = prepare_methods(*orig, o.methods, o.plan, pool);
+  const Model* m = &prep.model(*orig);  // the transformed model when --rotate/--smooth ran
+  if (o.plan.tied && m->tensors.count("output.weight") && o.plan.head == "f16" && o.plan.embed != "f16") {
+    o.plan.embed = "f16";  // the rotation untied the head: keep the embedding as precise as the tied head was
+    std::fprintf(stderr, "rotate: the head is untied now; the embedding stays F16 like the head\n");
+  }
+  o.plan.tied = !m->tensors.count("output.weight");
+  const calib::CalibStats& stats = prep.stats;
+  const ActPrecision act = plan_activations(o.plan) == "float" ? ActPrecision::Float : ActPrecision::Int8;
+
+  // The file's flag is written before the tensors: decide it from the plan.
+  r.online_rotation = prep.online_rotation || m->cfg.online_down_rotation;  // new, or kept from a rotated input
+  // llama.cpp would ignore pocketllm.online_rotation and mis-run the model, and with
+  // --act static it would quantize activations per token: not the calibrated model.
+  const bool needs = file_needs_pocketllm(*m, o.plan, o.tiles) || r.online_rotation || act_static;
+
+  // Quantize, search static scales and tile, tensor by tensor as the exporter asks.
+  nlohmann::json calib_report = nlohmann::json::array(), static_report = nlohmann::json::array();
+  std::map<std::string, calib::OutputError> final_errors;  // stored weights, on calibration samples
+  std::vector<std::string> static_names;
+  std::vector<float> static_scales;
+  bool pocketllm_only = false;
+  for (auto& [name, t] : orig->tensors) r.in_bytes += t.nbytes;
+  ExportOptions eo;
+  eo.convert = [&](const std::string& name, int64_t rows, int64_t cols, const float* data) {
+    const TensorPlan p = plan_tensor(o.plan, name, rows, cols);
+    QuantizedResult qr = quantize_tensor(p, name, rows, cols, data, stats, o.methods.weights, pool);
+    if (qr.calib_report) calib_report.push_back(std::move(*qr.calib_report));
+    ExportedTensor& e = qr.tensor;
+    const std::string key = calib::stats_key(name);
+    if (auto st = stats.find(key); p.quantize && !key.empty() && st != stats.end() && st->second.n_samples() > 0) {
+      QuantizedTensor q{e.type, rows, cols, *dtype_row_bytes(e.type, static_cast<uint64_t>(cols)), e.bytes};
+      float scale = 0;
+      if (act_static) {
+        StaticActResult s = search_static_act(name, data, q, st->second, pool);
+        scale = s.choice.scale;
+        static_names.push_back(name);
+        static_scales.push_back(scale);
+        static_report.push_back(std::move(s.report));
+      }
+      final_errors[name] = calib::quantized_output_error(data, q, act, st->second.samples.data(), st->second.n_samples(),
+                                                         pool, scale);
+    } else if (act_static && p.quantize && !key.empty()) {
+      fail("{}: no calibration samples for its static activation range", name);
+    }
+    tile_for_kernels(e, m->cfg, name, rows, cols, o.plan.compat, o.tiles || needs);
+    if (!is_standard(e.type)) {
+      pocketllm_only = true;
+      const bool tiled_standard = p.quantize && is_standard(scheme_type(p.scheme, cols));
+      r.pocketllm_types[pocketllm_type_reason(p, cols, tiled_standard)].push_back(name);
+    }
+    r.out_bytes += e.bytes.size();
+    return std::move(e);
+  };
+
+  // Write.
+  if (ggml_mix) {  // a file like llama-quantize's: no pocketllm scheme keys
+    eo.extra.emplace_back("general.file_type", gguf::Value::u32(find_ggml_mix(o.plan.ggml_type).file_type));
+  } else {
+    eo.extra.emplace_back("pocketllm.activations", gguf::Value::str(act_static ? "int8-static" : plan_activations(o.plan)));
+    eo.extra.emplace_back("pocketllm.scheme", gguf::Value::str(o.plan.scheme));
+    eo.extra.emplace_back("pocketllm.group", gguf::Value::u32(static_cast<uint32_t>(o.plan.group)));
+  }
+  eo.finish = [&](gguf::Writer& w) {  // the scales are known once every tensor is converted
+    if (!act_static) return;
+    w.set(kActStaticTensorsKey, gguf::Value::str_array(static_names));
+    w.set(kActStaticScalesKey, gguf::Value::f32_array(static_scales));
+  };
+  eo.extra.emplace_back("pocketllm.required", gguf::Value::boolean(needs));
+  if (o.methods.rotate) eo.extra.emplace_back("pocketllm.rotated", gguf::Value::boolean(true));
+  if (ggml_mix)
+    std::fprintf(stderr, "quantize: %s -> %s (%s%s)\n", o.in.c_str(), o.out.c_str(),
+                 find_ggml_mix(o.plan.ggml_type).name.c_str(), o.plan.pure ? ", pure" : "");
+  else
+    std::fprintf(stderr, "quantize: %s -> %s (%s, group %d, head %s)\n", o.in.c_str(), o.out.c_str(),
+                 o.plan.scheme.c_str(), o.plan.group, o.plan.head.c_str());
+  export_gguf(*m, o.out, eo);
+  if ((pocketllm_only || r.online_rotation || act_static) != needs) fail("internal error: pocketllm-only flag mismatch");
+  r.needs_pocketllm = needs;
+
+  // Report.
+  if (!calib_report.empty() || !prep.stages.empty() || o.methods.rotate || act_static) {
+    const nlohmann::json layers = layer_error_report(prep, final_errors, m->cfg.n_layers);
+    const nlohmann::json j = {{"methods", methods_report(o, prep)},
+                              {"scheme", o.plan.scheme},
+                              {"group", o.plan.group},
+                              {"calib_file", o.methods.calib_file},
+                              {"calib_tokens", o.methods.calib_tokens},
+                              {"layer_output_error", layers},
+                              {"smooth", prep.smooth_report},
+                              {"activations", prep.activation_report},
+                              {"act_static", static_report},
+                              {"tensors", calib_report}};
+    r.report_path = o.out + ".calib.json";
+    write_file_atomic(r.report_path, j.dump(1) + "\n");
+    std::fprintf(stderr, "calibrate: report in %s\n", r.report_path.c_str());
+  }
+  return r;
+}
+
+}  // namespace pocketllm
