@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/ggml_int.h"
 #include "kernels/int_weights.h"
 #include "weights/dtype.h"
 
@@ -99,6 +100,9 @@ struct KernelTable {
   QuantizeActRowFn quantize_act_row = nullptr;
   SiluMulFn silu_mul = nullptr;
   AxpyRowsMultiFn axpy_rows_multi = nullptr;  // optional (see AxpyRowsMultiFn)
+  // GGML block types multiplied in place with int8 activations (kernels/ggml_int.h);
+  // a null entry keeps that type on the float path with this table.
+  GgmlIntKernels ggml{};
 };
 
 // k.axpy_rows_multi, or m calls of k.axpy_rows where the table has none.

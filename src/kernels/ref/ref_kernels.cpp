@@ -109,6 +109,6 @@ void ref_linear_packed(const PackedInt& w, const QuantActs& a, int64_t r0, int64
 
 const KernelTable kRefKernels = {"ref", nullptr, nullptr, ref_dot_f32, ref_f16_to_f32_row,
                                 ref_round_f16, ref_axpy_rows, false, ref_softmax,
-                                ref_quantize_act_row, ref_silu_mul};
+                                ref_quantize_act_row, ref_silu_mul, nullptr, kRefGgmlInt};
 
 }  // namespace pocketllm

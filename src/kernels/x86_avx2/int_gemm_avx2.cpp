@@ -23,6 +23,7 @@ struct DotAvx2 {
 
 extern const KernelTable kAvx2Kernels = {"avx2", gemm_w4_256<DotAvx2>, gemm_w8_256<DotAvx2>, dot_f32_256,
                                          f16_row_f16c, round_f16_f16c, axpy_rows_256, false, ref_softmax,
-                                         quantize_act_row_256, silu_mul_256};
+                                         quantize_act_row_256, silu_mul_256, nullptr,
+                                         kAvx2GgmlInt};
 
 }  // namespace pocketllm

@@ -23,7 +23,8 @@ struct DotAvxVnni {
 
 extern const KernelTable kAvxVnniKernels = {"avxvnni", gemm_w4_256<DotAvxVnni>, gemm_w8_256<DotAvxVnni>,
                                             dot_f32_256, f16_row_f16c, round_f16_f16c, axpy_rows_256, true, ref_softmax,
-                                            quantize_act_row_256, silu_mul_256};
+                                            quantize_act_row_256, silu_mul_256, nullptr,
+                                            kAvx2GgmlInt};  // AVX2 GGML kernels: no VNNI versions yet
 
 }  // namespace pocketllm
 #pragma GCC pop_options

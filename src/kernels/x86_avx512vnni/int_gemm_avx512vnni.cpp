@@ -464,6 +464,7 @@ void silu_mul(float* a, const float* b, int64_t n) {
 }  // namespace
 
 extern const KernelTable kAvx512VnniKernels = {"avx512vnni", gemm_w4, gemm_w8, dot_f32, f16_row, round_f16, axpy_rows, true,
-                                               softmax, quantize_act_row, silu_mul, axpy_rows_multi};
+                                               softmax, quantize_act_row, silu_mul, axpy_rows_multi,
+                                               kAvx2GgmlInt};  // AVX2 GGML kernels: no AVX-512 versions yet
 
 }  // namespace pocketllm
