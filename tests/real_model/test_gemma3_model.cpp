@@ -118,9 +118,10 @@ TEST_P(Gemma3Model, RunningPerplexityMatchesLlamaCpp) {
   ASSERT_EQ(r.running_ppl.size(), static_cast<size_t>(kPplChunks));
   const bool int8 = int8_variant(GetParam());
   for (size_t i = 0; i < r.running_ppl.size(); ++i) {
-    if (!int8)
+    if (!int8) {
       EXPECT_NEAR(r.running_ppl[i] / want_float[i], 1.0, kPplTolerance)
           << "chunk " << i + 1 << ": pocketllm " << r.running_ppl[i] << ", llama.cpp on the F32 copy " << want_float[i];
+    }
     const double bound = std::max(0.01, 0.008 * std::sqrt(n / static_cast<double>(i + 1)));
     EXPECT_NEAR(r.running_ppl[i] / want[i], 1.0, bound)
         << "chunk " << i + 1 << " of " << n << ": pocketllm " << r.running_ppl[i] << ", llama.cpp on this file " << want[i];
