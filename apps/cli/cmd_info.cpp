@@ -14,6 +14,7 @@
 #include "cli/hub_model.h"
 #include "formats/gguf.h"
 #include "kernels/int_weights.h"
+#include "kernels/linear.h"
 #include "model/arch/family.h"
 #include "tokenizer/tokenizer.h"
 #include "weights/file_type.h"
@@ -70,12 +71,13 @@ bool describe_vocab_only(const InfoOptions& o) {
 
 // What the activations of the weight matrices are: only quantized integer weights have int8 ones.
 std::string describe_activations(const Model& m) {
-  // Integer kernels take int8 activations; other quantized types (K-quants, Q5_0, ...) go
-  // through the float path: rows dequantized as read, float activations.
+  // Integer kernels take int8 activations (Q4_0, Q8_0, pocketllm's types, and on tables
+  // with kernels/ggml_int.h kernels Q4_K, Q5_K, Q6_K, IQ4_XS, Q5_0); other quantized
+  // types go through the float path: rows dequantized as read, float activations.
   std::set<std::string> int_types, float_path_types;
   for (auto& [name, t] : m.tensors) {
     if (t.ne.size() < 2 || t.type == DType::F32 || t.type == DType::F16 || t.type == DType::BF16) continue;
-    (int_weight_format(t.type) ? int_types : float_path_types).insert(dtype_name(t.type));
+    (int8_activations(t.type) ? int_types : float_path_types).insert(dtype_name(t.type));
   }
   const std::string float_path =
       float_path_types.empty() ? "" : fmt::format("{} rows dequantized as read", fmt::join(float_path_types, ", "));

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/huge_buffer.h"
+#include "kernels/ggml_int.h"
 #include "kernels/int_weights.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/table.h"
@@ -17,8 +18,9 @@ namespace pocketllm {
 
 namespace {
 // Types multiplied in float, their rows converted as they are read: the float
-// types, and GGML's quantized types that have no integer kernel yet (K-quants,
-// IQ4, Q4_1, Q5_x: the simple path; docs/FORMAT.md).
+// types, and GGML's quantized types without an integer kernel in the table at
+// hand (Q2_K, Q3_K, IQ4_NL, Q4_1, Q5_1 everywhere; Q4_K, Q5_K, Q6_K, Q5_0 and
+// IQ4_XS on tables without kernels/ggml_int.h kernels, or with float activations).
 const RowCodec* float_path_codec(DType t) { return int_weight_format(t) ? nullptr : ggml_row_codec(t); }
 
 // What prepare_matrix() leaves in Matrix::packed.
@@ -97,6 +99,47 @@ void linear_dequant(const Matrix& w, const float* x, int64_t ldx, int64_t n_toke
       int_row_to_f32(w, r, row.data());
       for (int64_t t = 0; t < n_tokens; ++t) y[t * ldy + r] = dot(row.data(), x + t * ldx, w.cols);
     }
+  });
+}
+
+// GGML blocks read in place by an integer kernel (kernels/ggml_int.h): the
+// activations quantized once per call (tokens split over threads), then rows
+// split over threads. `outs` share x and the activation block size.
+const GgmlActs& quantize_ggml_acts(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, ThreadPool& pool) {
+  thread_local GgmlActs caller_acts;  // a reference below: workers must see the caller's copy
+  GgmlActs& acts = caller_acts;
+  ggml_acts_shape(n_tokens, w.cols, ggml_int_block(w.type), acts, w.act_scale);
+  if (n_tokens < 4) ggml_acts_tokens(x, ldx, 0, n_tokens, acts);  // not worth a thread handoff
+  else pool.parallel_for(n_tokens, [&](int64_t t0, int64_t t1) { ggml_acts_tokens(x, ldx, t0, t1, acts); });
+  return acts;
+}
+
+GgmlIntFn ggml_kernel_of(const Matrix& w) {
+  return w.act == ActPrecision::Int8 ? ggml_int_kernel(kernels_of(w), w.type) : nullptr;
+}
+
+// The rows of every matrix of `outs` as one range; threads claim chunks of rows
+// from a shared counter (as run_tile_jobs), so a thread slowed by the machine
+// takes fewer. Each row is computed whole by one thread: results do not depend
+// on the schedule.
+void run_ggml_int(std::span<const LinearOut> outs, const GgmlActs& acts, ThreadPool& pool) {
+  int64_t total = 0;
+  for (const auto& o : outs) total += o.w->rows;
+  const auto run_range = [&](int64_t r0, int64_t r1) {
+    int64_t base = 0;
+    for (const auto& o : outs) {
+      const Matrix& w = *o.w;
+      const int64_t b = std::max(r0, base), e = std::min(r1, base + w.rows);
+      if (b < e) ggml_kernel_of(w)(stored_rows(w), w.row_bytes, w.cols, acts, b - base, e - base, o.y, o.ldy);
+      base += w.rows;
+    }
+  };
+  if (pool.size() == 1 || total < 2) return run_range(0, total);
+  const int64_t chunk = std::max<int64_t>(1, total / (8 * pool.size()));
+  std::atomic<int64_t> next{0};
+  pool.run([&](int, int) {
+    for (int64_t r0; (r0 = next.fetch_add(chunk, std::memory_order_relaxed)) < total;)
+      run_range(r0, std::min(total, r0 + chunk));
   });
 }
 
@@ -188,7 +231,16 @@ void prepare_matrix(Matrix& m) { prepare_matrix(m, active_kernels()); }
 void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr<HugeArena>& arena) {
   if (m.packed) return;
   const auto f = int_weight_format(m.type);
-  if (!f) return;  // float-path types are read in place (linear() reports types it cannot read)
+  if (!f) {
+    // Float-path types and GGML blocks with an integer kernel are read in place
+    // (linear() reports types it cannot read); the latter remember their table.
+    if (ggml_int_kernel(kernels, m.type)) {
+      auto p = std::make_shared<PreparedWeights>();
+      p->kernels = &kernels;
+      m.packed = std::move(p);
+    }
+    return;
+  }
   if (!m.data) fail("prepare_matrix: matrix of {} has no data", dtype_name(m.type));
   if (f->bits == 8 && f->group == 0 && m.cols > 32768)
     fail("per-row 8-bit weights with {} columns could overflow int32 sums (max 32768)", m.cols);
@@ -215,6 +267,10 @@ void linear(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, floa
     if (w.act == ActPrecision::Float) return linear_dequant(w, x, ldx, n_tokens, y, ldy, pool);
     return linear_int8(w, x, ldx, n_tokens, y, ldy, pool);
   }
+  if (ggml_kernel_of(w)) {
+    const LinearOut out{&w, y, ldy};
+    return run_ggml_int({&out, 1}, quantize_ggml_acts(w, x, ldx, n_tokens, pool), pool);
+  }
   if (const RowCodec* c = float_path_codec(w.type)) return linear_float(w, *c, x, ldx, n_tokens, y, ldy, pool);
   fail("no kernel for weights of type {} (pocketllm reads: docs/FORMAT.md)", dtype_name(w.type));
 }
@@ -237,11 +293,28 @@ std::vector<TileJob> shared_tile_jobs(std::span<const LinearOut> outs, int64_t l
   }
   return jobs;
 }
+
+// Whether `outs` are all GGML blocks with integer kernels that read the same
+// quantized input: same activation block size (Q4_K, Q5_K, Q6_K and IQ4_XS all
+// use 256), width and static scale.
+bool shares_ggml_acts(std::span<const LinearOut> outs, int64_t ldx, int64_t n_tokens) {
+  const Matrix& w0 = *outs[0].w;
+  if (outs.size() < 2 || (n_tokens > 1 && ldx < w0.cols)) return false;
+  for (const auto& o : outs) {
+    const Matrix& w = *o.w;
+    if (!ggml_kernel_of(w) || ggml_int_block(w.type) != ggml_int_block(w0.type) || w.cols != w0.cols ||
+        w.act_scale != w0.act_scale || (n_tokens > 1 && o.ldy < w.rows))
+      return false;
+  }
+  return true;
+}
 }  // namespace
 
 void linear_shared_input(std::span<const LinearOut> outs, const float* x, int64_t ldx, int64_t n_tokens,
                          ThreadPool& pool) {
   if (outs.empty() || n_tokens <= 0) return;
+  if (shares_ggml_acts(outs, ldx, n_tokens))
+    return run_ggml_int(outs, quantize_ggml_acts(*outs[0].w, x, ldx, n_tokens, pool), pool);
   const std::vector<TileJob> jobs = shared_tile_jobs(outs, ldx, n_tokens);
   if (jobs.empty()) {
     for (const auto& o : outs) linear(*o.w, x, ldx, n_tokens, o.y, o.ldy, pool);
@@ -255,6 +328,10 @@ void linear_shared_input(std::span<const LinearOut> outs, const float* x, int64_
 }
 
 bool can_multiply(DType t) { return int_weight_format(t) || float_path_codec(t); }
+
+bool int8_activations(DType t) {
+  return int_weight_format(t) || ggml_int_kernel(active_kernels(), t);
+}
 
 void matrix_row(const Matrix& w, int64_t r, float* out) {
   if (r < 0 || r >= w.rows) fail("row {} is out of range (matrix has {} rows)", r, w.rows);

@@ -53,9 +53,12 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr
 // quantize x per token and group to int8 (scale max|x|/127, or the static act_scale)
 // and accumulate in int32;
 // with act == Float they are dequantized and multiplied in float.
-// Every other GGML type pocketllm reads (weights/row_codec.h: F32/F16/BF16, K-quants,
-// IQ4, Q4_1, Q5_x) is multiplied in float, its rows converted from the stored bytes
-// into a per-thread buffer of 8 rows as they are read (`act` does not apply).
+// Q4_K, Q5_K, Q6_K, IQ4_XS and Q5_0 with act == Int8 are multiplied in place from the
+// file's blocks with int8 activations per token and block of 256 (Q5_0: 32) where
+// the table has kernels for them (kernels/ggml_int.h; ref and x86 tables, not ARM yet).
+// Every other GGML type pocketllm reads (weights/row_codec.h: F32/F16/BF16, Q2_K,
+// Q3_K, IQ4_NL, Q4_1, Q5_1, and the above elsewhere) is multiplied in float, its rows
+// converted from the stored bytes into a per-thread buffer of 8 rows as they are read.
 void linear(const Matrix& w, const float* x, int64_t ldx, int64_t n_tokens, float* y, int64_t ldy, ThreadPool& pool);
 
 // Several matrices over the same input (Q/K/V, gate/up): one activation
@@ -73,6 +76,10 @@ void linear_shared_input(std::span<const LinearOut> outs, const float* x, int64_
 
 // Whether linear() and matrix_row() read weights of type t.
 bool can_multiply(DType t);
+// Whether linear() multiplies weights of type t with int8 activations under the
+// active kernel table (when the matrix asks for them): pocketllm's integer
+// formats, Q4_0, Q8_0, and GGML blocks with a kernels/ggml_int.h kernel.
+bool int8_activations(DType t);
 
 // Writes row r of w as floats (embedding lookup).
 void matrix_row(const Matrix& w, int64_t r, float* out);

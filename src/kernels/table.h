@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/ggml_int.h"
 #include "kernels/int_weights.h"
 #include "weights/dtype.h"
 
@@ -110,6 +111,9 @@ struct KernelTable {
   TableEntry<QuantizeActRowFn> quantize_act_row;
   TableEntry<SiluMulFn> silu_mul;
   TableEntry<AxpyRowsMultiFn> axpy_rows_multi;  // nullptr: callers loop axpy_rows (axpy_rows_multi() below)
+  // GGML block types multiplied in place with int8 activations (kernels/ggml_int.h);
+  // GgmlIntKernels{} (all null) keeps those types on the float path with this table.
+  TableEntry<GgmlIntKernels> ggml;
 };
 
 // k.axpy_rows_multi, or m calls of k.axpy_rows where the table has none.

@@ -14,5 +14,6 @@ extern const KernelTable kNeonKernels = {
     .quantize_act_row = ref_quantize_act_row,
     .silu_mul = ref_silu_mul,
     .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
+    .ggml = GgmlIntKernels{},    // no ARM versions yet: K-quants take the float path
 };
 }  // namespace pocketllm

@@ -120,6 +120,7 @@ const KernelTable kRefKernels = {
     .quantize_act_row = ref_quantize_act_row,
     .silu_mul = ref_silu_mul,
     .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
+    .ggml = kRefGgmlInt,
 };
 
 }  // namespace pocketllm

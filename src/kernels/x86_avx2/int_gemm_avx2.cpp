@@ -34,6 +34,7 @@ extern const KernelTable kAvx2Kernels = {
     .quantize_act_row = quantize_act_row_256,
     .silu_mul = silu_mul_256,
     .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
+    .ggml = kAvx2GgmlInt,
 };
 
 }  // namespace pocketllm

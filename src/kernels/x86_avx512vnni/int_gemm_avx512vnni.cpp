@@ -476,6 +476,7 @@ extern const KernelTable kAvx512VnniKernels = {
     .quantize_act_row = quantize_act_row,
     .silu_mul = silu_mul,
     .axpy_rows_multi = axpy_rows_multi,
+    .ggml = kAvx2GgmlInt,  // AVX2 GGML kernels: no AVX-512 versions yet
 };
 
 }  // namespace pocketllm
