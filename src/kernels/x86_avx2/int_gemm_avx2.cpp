@@ -2,6 +2,7 @@
 // saturate: nibbles give |pair| <= 2*15*127, and 8-bit weights use the sign trick
 // |w| x (a * sign(w)) with |pair| <= 2*128*127.
 #include "kernels/x86_avx2/int_gemm_256.h"
+#include "kernels/x86_avx2/kv_q8_avx2.h"
 
 namespace pocketllm {
 namespace {
@@ -23,6 +24,7 @@ struct DotAvx2 {
 
 extern const KernelTable kAvx2Kernels = {"avx2", gemm_w4_256<DotAvx2>, gemm_w8_256<DotAvx2>, dot_f32_256,
                                          f16_row_f16c, round_f16_f16c, axpy_rows_256, false, ref_softmax,
-                                         quantize_act_row_256, silu_mul_256};
+                                         quantize_act_row_256, silu_mul_256, nullptr,
+                                         kv_q8_scores_avx2, kv_q8_wsum_avx2};
 
 }  // namespace pocketllm

@@ -3,6 +3,7 @@
 #pragma GCC push_options
 #pragma GCC target("avxvnni")
 #include "kernels/x86_avx2/int_gemm_256.h"
+#include "kernels/x86_avx2/kv_q8_avx2.h"
 
 namespace pocketllm {
 namespace {
@@ -23,7 +24,8 @@ struct DotAvxVnni {
 
 extern const KernelTable kAvxVnniKernels = {"avxvnni", gemm_w4_256<DotAvxVnni>, gemm_w8_256<DotAvxVnni>,
                                             dot_f32_256, f16_row_f16c, round_f16_f16c, axpy_rows_256, true, ref_softmax,
-                                            quantize_act_row_256, silu_mul_256};
+                                            quantize_act_row_256, silu_mul_256, nullptr,
+                                            kv_q8_scores_avx2, kv_q8_wsum_avx2};
 
 }  // namespace pocketllm
 #pragma GCC pop_options

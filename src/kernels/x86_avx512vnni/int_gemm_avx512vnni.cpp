@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/table.h"
+#include "kernels/x86_avx2/kv_q8_avx2.h"
 
 namespace pocketllm {
 namespace {
@@ -464,6 +465,7 @@ void silu_mul(float* a, const float* b, int64_t n) {
 }  // namespace
 
 extern const KernelTable kAvx512VnniKernels = {"avx512vnni", gemm_w4, gemm_w8, dot_f32, f16_row, round_f16, axpy_rows, true,
-                                               softmax, quantize_act_row, silu_mul, axpy_rows_multi};
+                                               softmax, quantize_act_row, silu_mul, axpy_rows_multi,
+                                               kv_q8_scores_avx2, kv_q8_wsum_avx2};  // AVX2 code: no AVX-512 q8 kernels yet
 
 }  // namespace pocketllm
