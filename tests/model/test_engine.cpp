@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -243,6 +244,32 @@ TEST(Engine, Q8CopiedPrefixContinuesLikeTheOriginal) {
   for (size_t i = 12; i < toks.size(); ++i) ASSERT_TRUE(same(e.eval(b, &toks[i], 1), ref[i])) << "position " << i;
   Sequence f16 = e.new_sequence(256, KvType::F16);
   EXPECT_THROW(f16.copy_prefix(a, 12), Error);  // another KV type: refused, not reinterpreted
+}
+
+// The q8 row layout itself: read() gives back each stored value within half a
+// quantization step of its block, per head (head_dim 40: blocks of 32 and 8), and
+// refuses a range that splits a head.
+TEST(Engine, Q8CacheReadsBackWhatWasStored) {
+  const int64_t hd = 40, kvd = 3 * hd;
+  KvCache c(2, 5, kvd, KvType::Q8, hd);
+  EXPECT_EQ(c.q8_blocks(), 2);
+  EXPECT_EQ(c.row_bytes(), static_cast<size_t>(kvd + 3 * 2 * 4));
+  std::vector<float> k(static_cast<size_t>(kvd)), v(static_cast<size_t>(kvd));
+  for (int64_t i = 0; i < kvd; ++i) {
+    k[i] = std::sin(0.37f * static_cast<float>(i)) * (i == 7 ? 50.0f : 1.0f);  // an outlier in head 0, block 0
+    v[i] = std::cos(0.11f * static_cast<float>(i)) - 0.5f;
+  }
+  c.store(1, 3, k.data(), v.data());
+  std::vector<float> kr(static_cast<size_t>(2 * hd)), vr(static_cast<size_t>(2 * hd));
+  c.read(1, 3, 4, hd, 2 * hd, kr.data(), vr.data());  // heads 1 and 2
+  for (int64_t i = 0; i < 2 * hd; ++i) {
+    const int64_t d = hd + i, h = d / hd, b = (d % hd) / 32;
+    ASSERT_LE(std::fabs(kr[i] - k[d]), 0.5f * c.q8_k_scales(1, 3, h)[b] * 1.0001f) << i;
+    ASSERT_LE(std::fabs(vr[i] - v[d]), 0.5f * c.q8_v_scales(1, 3, h)[b] * 1.0001f) << i;
+  }
+  // The outlier widens only its own block's step.
+  EXPECT_GT(c.q8_k_scales(1, 3, 0)[0], 10 * c.q8_k_scales(1, 3, 0)[1]);
+  EXPECT_THROW(c.read(1, 3, 4, 5, hd, kr.data(), vr.data()), Error);
 }
 
 TEST(Engine, CopiedPrefixContinuesLikeTheOriginal) {
