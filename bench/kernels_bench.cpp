@@ -2,6 +2,9 @@
 // and GEMM (prefill, 512 tokens) over 2048x2048, for W4 (Q4_0) and W8 (Q8_0)
 // weights, reporting weight GB/s and GOP/s (2 ops per multiply-add). A plain
 // memory read runs in the same process, since decode is bound by it.
+// attention/: one decoded token's attention over all 22 layers of a TinyLlama-1.1B
+// shaped KV cache (32 query heads, 4 KV heads of 64 dims) at context 512..4096,
+// f16 vs q8 KV, with the active table (POCKETLLM_ISA); KV GB/s is the cache read.
 //   POCKETLLM_BENCH_THREADS=n (default 1); --benchmark_filter=avx2 etc.
 #include <benchmark/benchmark.h>
 
@@ -14,6 +17,8 @@
 #include "core/thread_pool.h"
 #include "kernels/linear.h"
 #include "kernels/table.h"
+#include "model/attention.h"
+#include "model/kv_cache.h"
 #include "quant/quantize.h"
 
 using namespace pocketllm;
@@ -82,7 +87,44 @@ void read_bandwidth(benchmark::State& state) {
                          benchmark::Counter::kIsRate);
 }
 
+struct AttnCase {
+  KvType kv;
+  int64_t ctx;
+};
+
+void attention_decode(benchmark::State& state, AttnCase c) {
+  ModelConfig cfg;
+  cfg.n_layers = 22;
+  cfg.n_heads = 32;
+  cfg.n_kv_heads = 4;
+  cfg.head_dim = 64;
+  cfg.dim = 2048;
+  const int64_t kvd = cfg.n_kv_heads * cfg.head_dim, qd = cfg.n_heads * cfg.head_dim;
+  KvCache cache(cfg.n_layers, c.ctx, kvd, c.kv, cfg.head_dim);
+  const auto k = randn(static_cast<size_t>(kvd), 3), v = randn(static_cast<size_t>(kvd), 4);
+  for (int64_t l = 0; l < cfg.n_layers; ++l)
+    for (int64_t p = 0; p < c.ctx; ++p) cache.store(l, p, k.data(), v.data());  // the bytes, not their values, cost time
+  const auto q = randn(static_cast<size_t>(qd), 5);
+  std::vector<float> att(static_cast<size_t>(qd));
+  const std::vector<BatchRow> rows = {{&cache, c.ctx - 1, nullptr}};
+  for (auto _ : state) {
+    for (int64_t l = 0; l < cfg.n_layers; ++l) attention(cfg, l, rows, q.data(), att.data(), pool());
+    benchmark::DoNotOptimize(att.data());
+  }
+  const double kv_bytes = static_cast<double>(cache.k_bytes(0, c.ctx).size()) * 2 * static_cast<double>(cfg.n_layers);
+  state.counters["KV GB/s"] = benchmark::Counter(kv_bytes * static_cast<double>(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
 void register_all() {
+  for (KvType kv : {KvType::F16, KvType::Q8})
+    for (int64_t ctx : {512, 2048, 4096}) {
+      const std::string name = std::string("attention/") + active_kernels().name + "/tinyllama-1.1b/kv:" +
+                               kv_type_name(kv) + "/ctx:" + std::to_string(ctx);
+      benchmark::RegisterBenchmark(name.c_str(), attention_decode, AttnCase{kv, ctx})
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+    }
   auto* bw = benchmark::RegisterBenchmark("read_bandwidth/256MiB", read_bandwidth)->Unit(benchmark::kMillisecond);
   if (bench_threads() > 1) bw->UseRealTime();
   for (const KernelTable* k : available_kernels()) {

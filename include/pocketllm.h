@@ -56,6 +56,7 @@ typedef enum pllm_kv_type {
   PLLM_KV_DEFAULT = 0, /* f32 for float models, f16 for quantized ones (as the CLI) */
   PLLM_KV_F32 = 1,
   PLLM_KV_F16 = 2,
+  PLLM_KV_Q8 = 3,      /* int8 keys and values, one f32 scale per 32 dims of a head */
   PLLM_KV_FORCE_INT_ = 0x7fffffff /* not a type: any int an app passes is a value the library can check */
 } pllm_kv_type;
 

@@ -72,7 +72,7 @@ int run_bench_cmd(BenchCliOptions& c) {
   lo.huge_pages = !c.no_huge_pages;
   lo.tokenizer_path = c.tokenizer;
   auto m = load_model(c.model, lo);
-  c.params.kv_type = c.kv_type == "f32" ? KvType::F32 : KvType::F16;
+  c.params.kv_type = parse_kv_type(c.kv_type);
   for (int t : c.params.threads)
     if (t < 1 || t > 256) fail("-t {}: threads must be 1..256", t);
   for (auto* v : {&c.params.n_prompt, &c.params.n_gen})
@@ -120,7 +120,7 @@ RegisterCommand reg({"bench", "Benchmark prefill and decode speed (llama-bench's
                            ->check(CLI::Range(int64_t{1}, int64_t{4096}))
                            ->capture_default_str();
                        sub.add_option("--kv-type", o->kv_type, "KV cache type (llama-bench default: f16)")
-                           ->check(CLI::IsMember({"f32", "f16"}))
+                           ->check(CLI::IsMember({"f32", "f16", "q8"}))
                            ->capture_default_str();
                        sub.add_option("-o,--output", o->output, "Output format")
                            ->check(CLI::IsMember({"md", "json", "csv"}))

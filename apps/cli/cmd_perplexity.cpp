@@ -15,7 +15,7 @@ namespace {
 
 struct PplOptions {
   ModelOptions model;
-  std::string file, kl_base;
+  std::string file, kl_base, kl_base_kv_type;  // kl_base_kv_type "": as --kv-type
   int64_t chunks = -1;
 };
 
@@ -49,6 +49,7 @@ void print_kl(const PerplexityResult& r) {
 }
 
 int run(const PplOptions& o) {
+  if (!o.kl_base_kv_type.empty() && o.kl_base.empty()) fail("--kl-base-kv-type needs --kl-base MODEL");
   auto model = load_model_or_fail(o.model, true);
   const Tokenizer& tok = *model->tokenizer;
   std::unique_ptr<Model> base;
@@ -68,7 +69,11 @@ int run(const PplOptions& o) {
   std::fprintf(stderr, "perplexity: tokenized %s into %zu tokens in %.0f ms\n", o.file.c_str(), tokens.size(), t.ms());
   Context ctx(*model, context_params(mo, *model));
   std::unique_ptr<Context> bctx;
-  if (base) bctx = std::make_unique<Context>(*base, context_params(mo, *base));
+  if (base) {
+    ModelOptions bmo = mo;
+    if (!o.kl_base_kv_type.empty()) bmo.kv_type = o.kl_base_kv_type;
+    bctx = std::make_unique<Context>(*base, context_params(bmo, *base));
+  }
   PerplexityOptions po;
   po.n_ctx = mo.ctx;
   po.add_bos = add_bos;
@@ -100,6 +105,10 @@ RegisterCommand reg({"perplexity", "Measure perplexity on a text file (llama-per
                        sub.add_option("-f,--file", o->file, "Text file to evaluate")->required();
                        sub.add_option("--kl-base", o->kl_base,
                                       "Base (unquantized) model: also report KL divergence and top-token agreement");
+                       sub.add_option("--kl-base-kv-type", o->kl_base_kv_type,
+                                      "KV cache type of the --kl-base model's context (default: as --kv-type); e.g. "
+                                      "--kv-type q8 --kl-base M --kl-base-kv-type f16 measures what q8 KV costs")
+                           ->check(CLI::IsMember({"f32", "f16", "q8"}));
                        sub.add_option("--chunks", o->chunks, "Evaluate at most this many chunks (-1 = all)")->capture_default_str();
                        return std::function<int()>([o] {
                          resolve_model_source(o->model);

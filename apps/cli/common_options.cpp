@@ -38,8 +38,10 @@ void add_model_options(CLI::App& app, ModelOptions& o, bool with_context) {
     app.add_option("-c,--ctx-size", o.ctx, "Context size in tokens (default: the model's, at most 4096)")
         ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
         ->envname("POCKETLLM_CTX_SIZE");
-    app.add_option("--kv-type", o.kv_type, "KV cache type: f32 or f16 (default: f32 for float models, f16 for quantized)")
-        ->check(CLI::IsMember({"f32", "f16"}))
+    app.add_option("--kv-type", o.kv_type,
+                   "KV cache type: f32, f16 or q8 (int8, a scale per 32 dims of a head; default: f32 for float models, "
+                   "f16 for quantized)")
+        ->check(CLI::IsMember({"f32", "f16", "q8"}))
         ->envname("POCKETLLM_KV_TYPE");
     app.add_option("-b,--batch-size", o.batch, "Tokens per prefill batch")
         ->check(CLI::Range(int64_t{1}, int64_t{4096}))
@@ -85,7 +87,7 @@ ContextParams context_params(const ModelOptions& o, const Model& m) {
   p.n_ctx = o.ctx;
   p.n_threads = o.threads;
   p.n_batch = o.batch;
-  p.kv_type = o.kv_type.empty() ? default_kv_type(m) : (o.kv_type == "f16" ? KvType::F16 : KvType::F32);
+  p.kv_type = o.kv_type.empty() ? default_kv_type(m) : parse_kv_type(o.kv_type);
   return p;
 }
 

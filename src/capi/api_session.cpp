@@ -6,7 +6,9 @@ using namespace pocketllm::capi;
 
 namespace {
 
-pllm_kv_type kv_enum(KvType t) { return t == KvType::F16 ? PLLM_KV_F16 : PLLM_KV_F32; }
+pllm_kv_type kv_enum(KvType t) {
+  return t == KvType::F16 ? PLLM_KV_F16 : t == KvType::Q8 ? PLLM_KV_Q8 : PLLM_KV_F32;
+}
 
 ContextParams context_params(const ModelCore& core, const pllm_session_params& p) {
   if (p.n_ctx < 0 || p.n_ctx > (int64_t{1} << 20))

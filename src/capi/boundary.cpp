@@ -119,6 +119,7 @@ KvType kv_type_of(const pllm_kv_type& t, KvType dflt) {
     case PLLM_KV_DEFAULT: return dflt;
     case PLLM_KV_F32: return KvType::F32;
     case PLLM_KV_F16: return KvType::F16;
+    case PLLM_KV_Q8: return KvType::Q8;
   }
   raise(PLLM_ERR_INVALID_ARGUMENT, "kv_type {} is not a pllm_kv_type", enum_bits(&t));
 }

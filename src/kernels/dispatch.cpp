@@ -109,6 +109,16 @@ void axpy_rows_multi(const KernelTable& k, const float* a, int64_t lda, int64_t 
   for (int64_t i = 0; i < m; ++i) k.axpy_rows(a + i * lda, rows, n_rows, n, ld, out + i * ldo);
 }
 
+void kv_q8_scores(const KernelTable& k, const int8_t* q, const float* qd, int64_t m, int64_t hd, const int8_t* keys,
+                  const float* kd, size_t stride, int64_t n, float* out, int64_t ldo) {
+  (k.kv_q8_scores ? k.kv_q8_scores : ref_kv_q8_scores)(q, qd, m, hd, keys, kd, stride, n, out, ldo);
+}
+
+void kv_q8_wsum(const KernelTable& k, const float* w, int64_t ldw, int64_t m, const int8_t* v, const float* vd,
+                size_t stride, int64_t n, int64_t hd, float* out, int64_t ldo) {
+  (k.kv_q8_wsum ? k.kv_q8_wsum : ref_kv_q8_wsum)(w, ldw, m, v, vd, stride, n, hd, out, ldo);
+}
+
 namespace {
 int default_gemv_streams() {
   // Read on first use, possibly on a pool worker mid-decode: a bad value is

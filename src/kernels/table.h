@@ -87,6 +87,29 @@ using QuantizeActRowFn = void (*)(const float* x, int64_t cols, int64_t group, i
 // a[i] = silu(a[i]) * b[i] (SwiGLU's gate times up).
 using SiluMulFn = void (*)(float* a, const float* b, int64_t n);
 
+inline constexpr int64_t kKvQ8Block = 32;  // dims per scale of the 8-bit KV cache (within one head)
+
+// Attention over an 8-bit KV cache (KvType::Q8, model/kv_cache.h). One head's
+// vector of hd dims is int8 in blocks of 32 dims (the last may be shorter), one
+// f32 scale per block: nb = ceil(hd / 32). Int8 values are in [-127, 127].
+// Rows j < n of the cache are `stride` bytes apart: row j's ints at k + j * stride
+// and its nb scales at (bytes) kd + j * stride.
+// Scores of m int8 query heads (q [m][hd], scales qd [m][nb]) against n keys:
+//   out[i * ldo + j] = sum_b qd[i][b] * kd_j[b] * (exact int32 dot of block b).
+using KvQ8ScoresFn = void (*)(const int8_t* q, const float* qd, int64_t m, int64_t hd, const int8_t* k, const float* kd,
+                              size_t stride, int64_t n, float* out, int64_t ldo);
+// Weighted sums of n values for m weight vectors (w [m][ldw]):
+//   out[i * ldo + d] = sum_j w[i][j] * vd_j[block of d] * v_j[d], for d < hd.
+using KvQ8WsumFn = void (*)(const float* w, int64_t ldw, int64_t m, const int8_t* v, const float* vd, size_t stride,
+                            int64_t n, int64_t hd, float* out, int64_t ldo);
+
+// One head's n floats to int8 per block of 32 (last block shorter): d = max|x| / 127
+// (0 for an all-zero block), q = x / d rounded half to even, clamped to +-127, NaN
+// to 0. Plain C++, the same bits whatever the table (the KV cache stores it).
+void quantize_kv_q8(const float* x, int64_t n, int8_t* q, float* d);
+// x[i] = d[i / 32] * q[i].
+void dequantize_kv_q8(const int8_t* q, const float* d, int64_t n, float* x);
+
 // An entry every table must name: it has no default, so a table whose designated
 // initializer leaves it out does not compile (entries are filled by name, never by
 // position). Calls and null tests go through the function pointer it converts to.
@@ -114,11 +137,19 @@ struct KernelTable {
   // GGML block types multiplied in place with int8 activations (kernels/ggml_int.h);
   // GgmlIntKernels{} (all null) keeps those types on the float path with this table.
   TableEntry<GgmlIntKernels> ggml;
+  TableEntry<KvQ8ScoresFn> kv_q8_scores;       // 8-bit KV cache; nullptr: ref's (kv_q8_scores() below)
+  TableEntry<KvQ8WsumFn> kv_q8_wsum;           // likewise
 };
 
 // k.axpy_rows_multi, or m calls of k.axpy_rows where the table has none.
 void axpy_rows_multi(const KernelTable& k, const float* a, int64_t lda, int64_t m, const float* rows, int64_t n_rows,
                      int64_t n, int64_t ld, float* out, int64_t ldo);
+
+// k's q8 KV kernels, or ref's where the table has none (the ARM tables so far).
+void kv_q8_scores(const KernelTable& k, const int8_t* q, const float* qd, int64_t m, int64_t hd, const int8_t* keys,
+                  const float* kd, size_t stride, int64_t n, float* out, int64_t ldo);
+void kv_q8_wsum(const KernelTable& k, const float* w, int64_t ldw, int64_t m, const int8_t* v, const float* vd,
+                size_t stride, int64_t n, int64_t hd, float* out, int64_t ldo);
 
 // The table every linear() uses by default: POCKETLLM_ISA if set (throws Error
 // if unknown or not supported by this CPU), else the best the CPU supports.

@@ -86,6 +86,36 @@ void attend_heads(const ModelConfig& c, const HeadCache& hc, int64_t layer, cons
   }
   axpy_rows_multi(kt, scores.data(), n, m, hc.v.data() + first * hd, n, hd, hd, out, hd);
 }
+
+// attend_heads over an 8-bit cache, read in place: the query heads are quantized
+// to int8 like the keys (per block of 32), the scores are integer dot products,
+// and the values are dequantized as they are summed. No f32 copy of the cache.
+struct Q8Scratch {
+  std::vector<int8_t> q;
+  std::vector<float> qd, scores;
+};
+
+void attend_heads_q8(const ModelConfig& c, const KvCache& kv, int64_t layer, int64_t kv_head, const float* qh, int64_t m,
+                     int64_t pos, float* out, Q8Scratch& sc, const KernelTable& kt) {
+  const int64_t hd = c.head_dim, nb = kv.q8_blocks();
+  sc.q.resize(static_cast<size_t>(m * hd));
+  sc.qd.resize(static_cast<size_t>(m * nb));
+  for (int64_t i = 0; i < m; ++i) quantize_kv_q8(qh + i * hd, hd, sc.q.data() + i * hd, sc.qd.data() + i * nb);
+  const float scale = c.attn_scale > 0.0f ? c.attn_scale : 1.0f / std::sqrt(static_cast<float>(hd));
+  const int64_t first = c.is_sliding(layer) ? std::max<int64_t>(0, pos - c.sliding_window + 1) : 0;
+  const int64_t n = pos + 1 - first;
+  sc.scores.resize(static_cast<size_t>(m * n));
+  kv_q8_scores(kt, sc.q.data(), sc.qd.data(), m, hd, kv.q8_k(layer, first, kv_head), kv.q8_k_scales(layer, first, kv_head),
+               kv.row_bytes(), n, sc.scores.data(), n);
+  for (int64_t i = 0; i < m; ++i) {
+    float* s = sc.scores.data() + i * n;
+    for (int64_t j = 0; j < n; ++j) s[j] *= scale;
+    if (c.attn_softcap > 0.0f) ops::softcap(s, n, c.attn_softcap);
+    kt.softmax(s, n);
+  }
+  kv_q8_wsum(kt, sc.scores.data(), n, m, kv.q8_v(layer, first, kv_head), kv.q8_v_scales(layer, first, kv_head),
+             kv.row_bytes(), n, hd, out, hd);
+}
 }  // namespace
 
 void attention(const ModelConfig& c, int64_t layer, const std::vector<BatchRow>& rows, const float* q, float* att,
@@ -109,6 +139,7 @@ void attention(const ModelConfig& c, int64_t layer, const std::vector<BatchRow>&
   pool.run([&](int ti, int nt) {
     thread_local HeadCache hc;
     thread_local std::vector<float> scores;
+    thread_local Q8Scratch q8;
     hc.kv = nullptr;  // the cache may hold another call's (since overwritten) values
     const int64_t units = static_cast<int64_t>(runs.size()) * units_per_run;
     auto [u0, u1] = ThreadPool::split(units, ti, nt);
@@ -117,6 +148,12 @@ void attention(const ModelConfig& c, int64_t layer, const std::vector<BatchRow>&
       const int64_t kv_head = u % units_per_run / blocks_per_group;
       const int64_t h0 = kv_head * group + u % blocks_per_group * block;
       const int64_t m = std::min(block, (kv_head + 1) * group - h0);
+      if (rows[r0].kv->type() == KvType::Q8) {
+        for (int64_t t = r0; t < r1; ++t)
+          attend_heads_q8(c, *rows[r0].kv, layer, kv_head, q + t * qd + h0 * hd, m, rows[t].pos, att + t * qd + h0 * hd,
+                          q8, kt);
+        continue;
+      }
       int64_t len = 0;
       for (int64_t t = r0; t < r1; ++t) len = std::max(len, rows[t].pos + 1);
       hc.extend_to(*rows[r0].kv, layer, kv_head, hd, len);

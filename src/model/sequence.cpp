@@ -24,7 +24,7 @@ Sequence::Sequence(const Model& m, int64_t n_ctx, KvType kv_type, const RopeTabl
     : m_(&m),
       rope_(&rope),
       n_ctx_(resolve_n_ctx(m, n_ctx)),
-      kv_(m.cfg.n_layers, n_ctx_, m.cfg.kv_dim(), kv_type) {}
+      kv_(m.cfg.n_layers, n_ctx_, m.cfg.kv_dim(), kv_type, m.cfg.head_dim) {}
 
 void Sequence::truncate(int64_t n) { n_past_ = std::clamp<int64_t>(n, 0, n_past_); }
 

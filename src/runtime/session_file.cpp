@@ -26,8 +26,8 @@ struct Fixed {
   int64_t n_ctx, n_layers, kv_dim, n_tokens, n_past;
 };
 
-const char* kv_name(uint32_t t) { return t == 0 ? "f32" : t == 1 ? "f16" : "unknown"; }
-uint32_t kv_code(KvType t) { return t == KvType::F32 ? 0 : 1; }
+const char* kv_name(uint32_t t) { return t == 0 ? "f32" : t == 1 ? "f16" : t == 2 ? "q8" : "unknown"; }
+uint32_t kv_code(KvType t) { return t == KvType::F32 ? 0 : t == KvType::F16 ? 1 : 2; }
 
 [[noreturn]] void refuse(SessionFileError::Kind k, const std::string& path, const std::string& why) {
   throw SessionFileError(k, path + ": " + why);

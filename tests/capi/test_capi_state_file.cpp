@@ -178,3 +178,29 @@ TEST(CapiStateFile, AFailedSaveLeavesTheOldFileWholeAndNoTempFile) {
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<fs::path>{"s.pllm", "taken"}));
 }
+
+// An 8-bit KV cache (PLLM_KV_Q8) saves its int8 rows and scales as they are: the
+// restored session continues exactly as the saved one does, and an f16 session
+// refuses the file.
+TEST(CapiStateFile, AQ8SessionRestoresExactly) {
+  const auto dir = ts::temp_dir("capi_state_q8");
+  const std::string path = (dir / "q8.pllm").string();
+  auto m = load_stories();
+  auto saved = session_after_20(m.get(), 0, PLLM_KV_Q8);
+  pllm_session_info info;
+  pllm_session_get_info(saved.get(), &info);
+  EXPECT_EQ(info.kv_type, PLLM_KV_Q8);
+  ASSERT_EQ(pllm_session_save(saved.get(), path.c_str()), PLLM_OK) << pllm_session_last_error(saved.get());
+  auto restored = new_session(m.get(), 0, PLLM_KV_Q8);
+  ASSERT_EQ(pllm_session_load(restored.get(), path.c_str()), PLLM_OK) << pllm_session_last_error(restored.get());
+  pllm_generate_params g = greedy(30);
+  Collected a, b;
+  a.attach(g);
+  ASSERT_EQ(pllm_session_generate(saved.get(), &g, nullptr), PLLM_OK);
+  b.attach(g);
+  ASSERT_EQ(pllm_session_generate(restored.get(), &g, nullptr), PLLM_OK);
+  EXPECT_EQ(a.tokens.size(), 30u);
+  EXPECT_EQ(a.tokens, b.tokens);
+  auto f16 = new_session(m.get(), 0, PLLM_KV_F16);
+  EXPECT_EQ(pllm_session_load(f16.get(), path.c_str()), PLLM_ERR_MISMATCH);
+}

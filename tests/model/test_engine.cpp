@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -67,8 +68,8 @@ std::vector<int32_t> token_run(int64_t n, int32_t seed, int32_t n_vocab) {
 using Logits = std::vector<float>;
 
 // Logits of every token, one 1-token forward pass each (plain decode).
-std::vector<Logits> one_by_one(Engine& e, const std::vector<int32_t>& toks) {
-  Sequence s = e.new_sequence(256);
+std::vector<Logits> one_by_one(Engine& e, const std::vector<int32_t>& toks, KvType kv = KvType::F32) {
+  Sequence s = e.new_sequence(256, kv);
   std::vector<Logits> out;
   const int64_t V = e.model().cfg.n_vocab;
   for (int32_t t : toks) {
@@ -82,20 +83,20 @@ std::vector<Logits> one_by_one(Engine& e, const std::vector<int32_t>& toks) {
 bool same(const float* a, const Logits& b) { return std::memcmp(a, b.data(), b.size() * sizeof(float)) == 0; }
 
 // The whole check for the table this process runs with.
-void check_batch_invariance(const std::string& name, int threads) {
+void check_batch_invariance(const std::string& name, int threads, KvType kv) {
   auto m = load(model_files().at(name));
   const int64_t V = m->cfg.n_vocab;
   Engine e(*m, {64, threads});
   const auto a_toks = token_run(48, 7, static_cast<int32_t>(V));
   const auto b_toks = token_run(30, 101, static_cast<int32_t>(V));
-  const auto a_ref = one_by_one(e, a_toks);
-  const auto b_ref = one_by_one(e, b_toks);
+  const auto a_ref = one_by_one(e, a_toks, kv);
+  const auto b_ref = one_by_one(e, b_toks, kv);
 
   for (int k = 1; k <= 8; ++k) {
     SCOPED_TRACE("k = " + std::to_string(k));
     // A: a 9-token prefill chunk, then k-token verification chunks; B decodes one
     // token per pass beside A's chunk (a mixed batch), from a different position.
-    Sequence a = e.new_sequence(256), b = e.new_sequence(256);
+    Sequence a = e.new_sequence(256, kv), b = e.new_sequence(256, kv);
     std::vector<Engine::Row> rows;
     for (int i = 0; i < 9; ++i) rows.push_back({&a, a_toks[i], true});
     const float* l = e.forward(rows);
@@ -152,10 +153,12 @@ TEST_P(EngineTables, LogitsAreBatchInvariantOnEveryTableAndThreadCount) {
     EXPECT_TRUE(failed.empty()) << "tables with batch-dependent logits: " << ::testing::PrintToString(failed);
     return;
   }
-  for (int threads : {1, 2}) {
-    SCOPED_TRACE(std::string(active_kernels().name) + ", threads " + std::to_string(threads));
-    check_batch_invariance(GetParam(), threads);
-  }
+  for (int threads : {1, 2})
+    for (KvType kv : {KvType::F32, KvType::Q8}) {
+      SCOPED_TRACE(std::string(active_kernels().name) + ", threads " + std::to_string(threads) + ", KV " +
+                   kv_type_name(kv));
+      check_batch_invariance(GetParam(), threads, kv);
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, EngineTables,
@@ -193,6 +196,80 @@ TEST(Engine, RollbackLeavesTheSequenceAsIfRejectedTokensNeverRan) {
     const float* l = e.eval(s, &toks[i], 1);
     ASSERT_TRUE(same(l, ref[i])) << "position " << i;
   }
+}
+
+// The same with an 8-bit cache, and the cache itself: after the rollback and the
+// accepted tokens, its bytes equal those of a sequence that never saw the drafts
+// (each position's row is quantized on its own, so rewriting it is exact).
+TEST(Engine, Q8RollbackLeavesTheCacheAsIfRejectedTokensNeverRan) {
+  for (const char* name : {"stories-f32", "stories-w4a8-g32", "qwen2-f32"}) {
+    SCOPED_TRACE(name);
+    auto m = load(model_files().at(name));
+    const int64_t V = m->cfg.n_vocab;
+    Engine e(*m, {64, 2});
+    const auto toks = token_run(30, 5, static_cast<int32_t>(V));
+    Sequence clean = e.new_sequence(256, KvType::Q8);
+    std::vector<Logits> ref;
+    for (int32_t t : toks) {
+      const float* l = e.eval(clean, &t, 1);
+      ref.emplace_back(l, l + V);
+    }
+    Sequence s = e.new_sequence(256, KvType::Q8);
+    e.eval(s, toks.data(), 20);
+    const std::vector<int32_t> draft = {300, 301, 302, 303, 304, 305, 306};
+    e.eval(s, draft.data(), 7, true);
+    s.truncate(20);
+    e.eval(s, draft.data(), 3, true);  // a second draft, rejected too
+    s.truncate(20);
+    for (size_t i = 20; i < toks.size(); ++i) ASSERT_TRUE(same(e.eval(s, &toks[i], 1), ref[i])) << "position " << i;
+    ASSERT_EQ(s.n_past(), clean.n_past());
+    for (int64_t l = 0; l < m->cfg.n_layers; ++l) {
+      const auto ka = s.kv().k_bytes(l, s.n_past()), kb = clean.kv().k_bytes(l, s.n_past());
+      const auto va = s.kv().v_bytes(l, s.n_past()), vb = clean.kv().v_bytes(l, s.n_past());
+      ASSERT_EQ(ka.size(), kb.size());
+      ASSERT_EQ(std::memcmp(ka.data(), kb.data(), ka.size()), 0) << "keys of layer " << l;
+      ASSERT_EQ(std::memcmp(va.data(), vb.data(), va.size()), 0) << "values of layer " << l;
+    }
+  }
+}
+
+TEST(Engine, Q8CopiedPrefixContinuesLikeTheOriginal) {
+  auto m = load(model_files().at("stories-f32"));
+  Engine e(*m, {64, 2});
+  const auto toks = token_run(30, 9, static_cast<int32_t>(m->cfg.n_vocab));
+  const auto ref = one_by_one(e, toks, KvType::Q8);
+  Sequence a = e.new_sequence(256, KvType::Q8), b = e.new_sequence(256, KvType::Q8);
+  e.eval(a, toks.data(), 25);
+  b.copy_prefix(a, 12);
+  for (size_t i = 12; i < toks.size(); ++i) ASSERT_TRUE(same(e.eval(b, &toks[i], 1), ref[i])) << "position " << i;
+  Sequence f16 = e.new_sequence(256, KvType::F16);
+  EXPECT_THROW(f16.copy_prefix(a, 12), Error);  // another KV type: refused, not reinterpreted
+}
+
+// The q8 row layout itself: read() gives back each stored value within half a
+// quantization step of its block, per head (head_dim 40: blocks of 32 and 8), and
+// refuses a range that splits a head.
+TEST(Engine, Q8CacheReadsBackWhatWasStored) {
+  const int64_t hd = 40, kvd = 3 * hd;
+  KvCache c(2, 5, kvd, KvType::Q8, hd);
+  EXPECT_EQ(c.q8_blocks(), 2);
+  EXPECT_EQ(c.row_bytes(), static_cast<size_t>(kvd + 3 * 2 * 4));
+  std::vector<float> k(static_cast<size_t>(kvd)), v(static_cast<size_t>(kvd));
+  for (int64_t i = 0; i < kvd; ++i) {
+    k[i] = std::sin(0.37f * static_cast<float>(i)) * (i == 7 ? 50.0f : 1.0f);  // an outlier in head 0, block 0
+    v[i] = std::cos(0.11f * static_cast<float>(i)) - 0.5f;
+  }
+  c.store(1, 3, k.data(), v.data());
+  std::vector<float> kr(static_cast<size_t>(2 * hd)), vr(static_cast<size_t>(2 * hd));
+  c.read(1, 3, 4, hd, 2 * hd, kr.data(), vr.data());  // heads 1 and 2
+  for (int64_t i = 0; i < 2 * hd; ++i) {
+    const int64_t d = hd + i, h = d / hd, b = (d % hd) / 32;
+    ASSERT_LE(std::fabs(kr[i] - k[d]), 0.5f * c.q8_k_scales(1, 3, h)[b] * 1.0001f) << i;
+    ASSERT_LE(std::fabs(vr[i] - v[d]), 0.5f * c.q8_v_scales(1, 3, h)[b] * 1.0001f) << i;
+  }
+  // The outlier widens only its own block's step.
+  EXPECT_GT(c.q8_k_scales(1, 3, 0)[0], 10 * c.q8_k_scales(1, 3, 0)[1]);
+  EXPECT_THROW(c.read(1, 3, 4, 5, hd, kr.data(), vr.data()), Error);
 }
 
 TEST(Engine, CopiedPrefixContinuesLikeTheOriginal) {

@@ -74,7 +74,7 @@ class UnsupportedError(PocketLLMError):
 
 _ERRORS = {1: InvalidArgumentError, 2: InvalidArgumentError, 3: BusyError, 4: StateError, 5: ContextFullError,
            6: FileError, 7: FormatError, 8: MismatchError, 9: TemplateError, 10: MemoryError, 11: UnsupportedError}
-_KV = {None: 0, "f32": 1, "f16": 2}
+_KV = {None: 0, "f32": 1, "f16": 2, "q8": 3}
 _FINISH = {0: None, 1: "eog", 2: "stop", 3: "length", 4: "context", 5: "cancelled"}
 _ADD_SPECIAL, _PARSE_SPECIAL, _SKIP_SPECIAL = 1, 2, 4
 
@@ -287,7 +287,7 @@ class Session(_Handle):
         i = _capi.pllm_session_info()
         self._call(_lib.pllm_session_get_info, ctypes.byref(i))
         return {"n_ctx": i.n_ctx, "n_tokens": i.n_tokens, "n_cached": i.n_cached,
-                "kv_type": {1: "f32", 2: "f16"}.get(i.kv_type)}
+                "kv_type": {1: "f32", 2: "f16", 3: "q8"}.get(i.kv_type)}
 
     def append_tokens(self, ids: Iterable[int]) -> None:
         ids = list(ids)

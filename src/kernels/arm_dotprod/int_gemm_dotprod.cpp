@@ -24,5 +24,7 @@ extern const KernelTable kDotprodKernels = {
     .silu_mul = ref_silu_mul,
     .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
     .ggml = GgmlIntKernels{},    // no ARM versions yet: K-quants take the float path
+    .kv_q8_scores = nullptr,     // no ARM versions yet: ref's
+    .kv_q8_wsum = nullptr,
 };
 }  // namespace pocketllm

@@ -107,6 +107,53 @@ void ref_linear_packed(const PackedInt& w, const QuantActs& a, int64_t r0, int64
   }
 }
 
+void quantize_kv_q8(const float* x, int64_t n, int8_t* q, float* d) {
+  for (int64_t b0 = 0, b = 0; b0 < n; b0 += kKvQ8Block, ++b) {
+    const int64_t e = std::min(n, b0 + kKvQ8Block);
+    float amax = 0.0f;
+    for (int64_t i = b0; i < e; ++i) amax = std::max(amax, std::fabs(x[i]));  // max ignores a NaN x
+    const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    d[b] = amax / 127.0f;
+    for (int64_t i = b0; i < e; ++i) q[i] = quantize_act_value(x[i] * id);
+  }
+}
+
+void dequantize_kv_q8(const int8_t* q, const float* d, int64_t n, float* x) {
+  for (int64_t i = 0; i < n; ++i) x[i] = d[i / kKvQ8Block] * static_cast<float>(q[i]);
+}
+
+// Per key and head: exact int32 dot products per block, then the scaled blocks in order.
+void ref_kv_q8_scores(const int8_t* q, const float* qd, int64_t m, int64_t hd, const int8_t* k, const float* kd,
+                      size_t stride, int64_t n, float* out, int64_t ldo) {
+  const int64_t nb = (hd + kKvQ8Block - 1) / kKvQ8Block;
+  for (int64_t j = 0; j < n; ++j) {
+    const int8_t* kj = k + j * stride;
+    const float* dj = reinterpret_cast<const float*>(reinterpret_cast<const uint8_t*>(kd) + j * stride);
+    for (int64_t i = 0; i < m; ++i) {
+      float acc = 0.0f;
+      for (int64_t b = 0; b < nb; ++b) {
+        int32_t s = 0;
+        for (int64_t d = b * kKvQ8Block; d < std::min(hd, (b + 1) * kKvQ8Block); ++d)
+          s += int32_t{q[i * hd + d]} * int32_t{kj[d]};
+        acc += qd[i * nb + b] * dj[b] * static_cast<float>(s);
+      }
+      out[i * ldo + j] = acc;
+    }
+  }
+}
+
+void ref_kv_q8_wsum(const float* w, int64_t ldw, int64_t m, const int8_t* v, const float* vd, size_t stride, int64_t n,
+                    int64_t hd, float* out, int64_t ldo) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t d = 0; d < hd; ++d) out[i * ldo + d] = 0.0f;
+  for (int64_t j = 0; j < n; ++j) {
+    const int8_t* vj = v + j * stride;
+    const float* dj = reinterpret_cast<const float*>(reinterpret_cast<const uint8_t*>(vd) + j * stride);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t d = 0; d < hd; ++d) out[i * ldo + d] += w[i * ldw + j] * dj[d / kKvQ8Block] * static_cast<float>(vj[d]);
+  }
+}
+
 const KernelTable kRefKernels = {
     .name = "ref",
     .gemm_w4 = nullptr,
@@ -121,6 +168,8 @@ const KernelTable kRefKernels = {
     .silu_mul = ref_silu_mul,
     .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
     .ggml = kRefGgmlInt,
+    .kv_q8_scores = ref_kv_q8_scores,
+    .kv_q8_wsum = ref_kv_q8_wsum,
 };
 
 }  // namespace pocketllm

@@ -29,6 +29,10 @@ void ref_quantize_act_row(const float* x, int64_t cols, int64_t group, int64_t n
                           float* d, int32_t* sum);
 void ref_silu_mul(float* a, const float* b, int64_t n);
 void ref_axpy_rows(const float* a, const float* rows, int64_t n_rows, int64_t n, int64_t ld, float* out);
+void ref_kv_q8_scores(const int8_t* q, const float* qd, int64_t m, int64_t hd, const int8_t* k, const float* kd,
+                      size_t stride, int64_t n, float* out, int64_t ldo);
+void ref_kv_q8_wsum(const float* w, int64_t ldw, int64_t m, const int8_t* v, const float* vd, size_t stride, int64_t n,
+                    int64_t hd, float* out, int64_t ldo);
 
 // W4A8/W8A8 over stored rows [r0, r1): per group an exact int32 dot product of
 // weight ints and activation ints, then y += isum * (d_w * d_a), groups in order.

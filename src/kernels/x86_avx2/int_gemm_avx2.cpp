@@ -2,6 +2,7 @@
 // saturate: nibbles give |pair| <= 2*15*127, and 8-bit weights use the sign trick
 // |w| x (a * sign(w)) with |pair| <= 2*128*127.
 #include "kernels/x86_avx2/int_gemm_256.h"
+#include "kernels/x86_avx2/kv_q8_avx2.h"
 
 namespace pocketllm {
 namespace {
@@ -35,6 +36,8 @@ extern const KernelTable kAvx2Kernels = {
     .silu_mul = silu_mul_256,
     .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
     .ggml = kAvx2GgmlInt,
+    .kv_q8_scores = kv_q8_scores_avx2,
+    .kv_q8_wsum = kv_q8_wsum_avx2,
 };
 
 }  // namespace pocketllm

@@ -3,6 +3,7 @@
 #pragma GCC push_options
 #pragma GCC target("avxvnni")
 #include "kernels/x86_avx2/int_gemm_256.h"
+#include "kernels/x86_avx2/kv_q8_avx2.h"
 
 namespace pocketllm {
 namespace {
@@ -35,6 +36,8 @@ extern const KernelTable kAvxVnniKernels = {
     .silu_mul = silu_mul_256,
     .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
     .ggml = kAvx2GgmlInt,  // AVX2 GGML kernels: no VNNI versions yet
+    .kv_q8_scores = kv_q8_scores_avx2,
+    .kv_q8_wsum = kv_q8_wsum_avx2,
 };
 
 }  // namespace pocketllm

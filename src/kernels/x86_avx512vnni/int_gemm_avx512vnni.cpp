@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/table.h"
+#include "kernels/x86_avx2/kv_q8_avx2.h"
 
 namespace pocketllm {
 namespace {
@@ -477,6 +478,8 @@ extern const KernelTable kAvx512VnniKernels = {
     .silu_mul = silu_mul,
     .axpy_rows_multi = axpy_rows_multi,
     .ggml = kAvx2GgmlInt,  // AVX2 GGML kernels: no AVX-512 versions yet
+    .kv_q8_scores = kv_q8_scores_avx2,  // AVX2 code: no AVX-512 q8 kernels yet
+    .kv_q8_wsum = kv_q8_wsum_avx2,
 };
 
 }  // namespace pocketllm

@@ -114,9 +114,9 @@ double decode_weight_bytes(const Model& m) {
 }
 
 double decode_kv_bytes(const Model& m, KvType kv, double pos) {
-  const double elem = kv == KvType::F16 ? 2.0 : 4.0;
   // Attention reads K and V of every cached position (and the new one) in every layer.
-  return 2.0 * static_cast<double>(m.cfg.n_layers * m.cfg.kv_dim()) * (pos + 1.0) * elem;
+  const KvCache row(1, 1, m.cfg.kv_dim(), kv, m.cfg.head_dim);  // one position: its row size (q8: ints + scales)
+  return 2.0 * static_cast<double>(m.cfg.n_layers) * static_cast<double>(row.row_bytes()) * (pos + 1.0);
 }
 
 std::vector<BenchResult> run_bench(const Model& m, const BenchParams& p) {
@@ -146,6 +146,7 @@ std::vector<BenchResult> run_bench(const Model& m, const BenchParams& p) {
       r.model_size = size;
       r.n_params = m.n_params();
       r.threads = t;
+      r.type_kv = kv_type_name(p.kv_type);
       r.n_prompt = np;
       r.n_gen = ng;
       ContextParams cp;
@@ -238,6 +239,8 @@ nlohmann::ordered_json to_json(const BenchResult& r) {
   j["model_n_params"] = r.n_params;
   j["backends"] = "CPU";
   j["n_threads"] = r.threads;
+  j["type_k"] = r.type_kv;
+  j["type_v"] = r.type_kv;
   j["n_prompt"] = r.n_prompt;
   j["n_gen"] = r.n_gen;
   j["test"] = r.test_name();

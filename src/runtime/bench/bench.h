@@ -29,6 +29,7 @@ struct BenchResult {
   uint64_t n_params = 0;
   int threads = 0;
   int n_prompt = 0, n_gen = 0;
+  std::string type_kv = "f16";  // the KV cache type (llama-bench's type_k / type_v)
   std::vector<double> samples_ns;  // one per repetition
   std::vector<double> ts;          // tokens/s per repetition
   // tg only: bytes a decode step reads (weights + KV at the mean position).
