@@ -66,6 +66,7 @@ constexpr size_t kMaskBudget = 64u << 20;       // bytes of cached masks
 struct Utf8 {
   uint32_t val = 0;
   int need = 0;
+  uint32_t min = 0;  // the smallest code point this length may encode (shorter forms are overlong)
 };
 
 }  // namespace
@@ -167,7 +168,8 @@ struct Matcher::Impl {
   // Whether some stack of `id` can match a character starting with the partial sequence u.
   bool may_complete(int32_t id, Utf8 u) const {
     const int bits = 6 * u.need;
-    const uint32_t lo = u.val << bits, hi = lo | ((1u << bits) - 1);
+    const uint32_t lo = std::max(u.val << bits, u.min), hi = std::min(u.val << bits | ((1u << bits) - 1), 0x10FFFFu);
+    if (lo > hi || (lo >= 0xD800 && hi <= 0xDFFF)) return false;  // nothing valid starts this way
     for (const Stack& s : states[id].stacks)
       if (!s.empty() && g->sets[g->code[s.back()].index].matches_any(lo, hi)) return true;
     return false;
@@ -180,15 +182,17 @@ struct Matcher::Impl {
         id = next(id, b);
         return id != 0;
       }
-      if ((b & 0xE0) == 0xC0) u = {b & 0x1Fu, 1};
-      else if ((b & 0xF0) == 0xE0) u = {b & 0x0Fu, 2};
-      else if ((b & 0xF8) == 0xF0) u = {b & 0x07u, 3};
+      if ((b & 0xE0) == 0xC0) u = {b & 0x1Fu, 1, 0x80};
+      else if ((b & 0xF0) == 0xE0) u = {b & 0x0Fu, 2, 0x800};
+      else if ((b & 0xF8) == 0xF0) u = {b & 0x07u, 3, 0x10000};
       else return false;  // a continuation byte or 0xF8+ cannot start a character
       return may_complete(id, u);
     }
     if ((b & 0xC0) != 0x80) return false;
     u.val = (u.val << 6) | (b & 0x3Fu);
     if (--u.need > 0) return may_complete(id, u);
+    // Overlong forms ("{" as F0 80 81 BB), surrogates and values past U+10FFFF are not text.
+    if (u.val < u.min || (u.val >= 0xD800 && u.val <= 0xDFFF) || u.val > 0x10FFFF) return false;
     id = next(id, u.val);
     u = {};
     return id != 0;
