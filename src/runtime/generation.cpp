@@ -2,7 +2,12 @@
 
 #include <algorithm>
 
+#include <cmath>
+#include <limits>
+
 #include "core/error.h"
+#include "core/timer.h"
+#include "grammar/matcher.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -72,11 +77,47 @@ std::string Generation::end(Finish f, std::string shown) {
 
 std::string Generation::step(const float* logits, int64_t room) {
   if (done()) fail("the generation has ended");
-  return push(sampler_.sample(logits), room);
+  if (!lim_.grammar) return push(sampler_.sample(logits), room);
+  grammar::Matcher& gm = *lim_.grammar;
+  // Greedy: the argmax of the masked logits is the argmax itself whenever that
+  // fits, so the mask is only needed when it does not.
+  if (sampler_.params().temp <= 0.0f) {
+    const int32_t id = sampler_.sample(logits);
+    Timer t;
+    const bool fits = gm.allows(id);
+    grammar_ms_ += t.ms();
+    if (fits) return push(id, room);
+  }
+  Timer t;
+  const std::vector<uint64_t>& mask = gm.mask();
+  const int32_t n = sampler_.n_vocab();
+  masked_.assign(logits, logits + n);
+  bool any = false;
+  for (int32_t i = 0; i < n; ++i) {
+    const size_t w = static_cast<size_t>(i) >> 6;
+    if (w < mask.size() && (mask[w] >> (i & 63) & 1)) {
+      any = true;
+    } else {
+      masked_[static_cast<size_t>(i)] = -std::numeric_limits<float>::infinity();
+    }
+  }
+  grammar_ms_ += t.ms();
+  if (!any) {
+    // Complete, and the vocabulary has no end-of-generation token to say so.
+    if (gm.can_end()) return end(Finish::Eog, "");
+    fail("grammar: no token of the vocabulary can continue the text (the grammar needs characters it cannot spell)");
+  }
+  return push(sampler_.sample(masked_.data()), room);
 }
 
 std::string Generation::push(int32_t id, int64_t room) {
   if (done()) fail("the generation has ended");
+  if (lim_.grammar) {
+    Timer t;
+    const bool fits = lim_.grammar->accept_token(id);
+    grammar_ms_ += t.ms();
+    if (!fits) fail("grammar: token {} does not fit the grammar here", id);
+  }
   sampler_.accept(id);
   tokens_.push_back(id);
   if (lim_.is_eog && lim_.is_eog(id)) return end(Finish::Eog, "");
