@@ -259,7 +259,7 @@ class Parser {
           const size_t cpos = p_;
           const uint32_t lo = parse_char();
           uint32_t hi = lo;
-          if (p_ + 1 < s_.size() && s_[p_] == '-' && s_[p_ + 1] != ']') {
+          if (p_ + 1 < s_.size() && s_[p_] == '-' && s_[p_ + 1] != ']' && s_[p_ + 1] != '\n') {
             ++p_;
             hi = parse_char();
             if (hi < lo) error_at(cpos, "character range is reversed (U+{:04X} > U+{:04X})", lo, hi);
