@@ -105,7 +105,9 @@ class Generation {
   std::unique_ptr<StreamDecoder> dec_;  // null without a tokenizer
   StopStringFilter stops_;
   std::vector<int32_t> tokens_;
+  bool top_k_shortcut() const;
   std::vector<float> masked_;  // logits with the grammar's mask applied
+  std::vector<int32_t> order_, fit_;  // the top-k shortcut's token order and the tokens that fit
   double grammar_ms_ = 0;
   int64_t n_answer_ = 0;
   Finish finish_ = Finish::None;

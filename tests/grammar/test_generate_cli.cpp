@@ -50,6 +50,24 @@ TEST(GrammarCli, JsonSchemaOutputValidatesGreedyAndSampled) {
   if (skipped) GTEST_SKIP() << "parsed as JSON; no Python with jsonschema to validate (scripts/venv.sh)";
 }
 
+// The top-k shortcut (tokens checked in logit order) draws exactly what the whole mask draws.
+TEST(GrammarCli, TopKShortcutDrawsWhatTheFullMaskDraws) {
+  if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K not found";
+  for (const char* seed : {"1", "2", "3"}) {
+    for (const char* top_k : {"5", "40"}) {
+      std::vector<std::string> argv = {ts::pocketllm_binary()};
+      for (auto& a : run_args("Once upon a time", {"--json-schema", kSchema, "--temp", "1.0", "--top-k", top_k,
+                                                   "--seed", seed}))
+        argv.push_back(a);
+      auto quick = ts::run_command(argv);
+      auto full = ts::run_command(argv, "", {"POCKETLLM_GRAMMAR_FULL_MASK=1"});
+      ASSERT_EQ(quick.exit_code, 0) << quick.err;
+      ASSERT_EQ(full.exit_code, 0) << full.err;
+      EXPECT_EQ(quick.out, full.out) << "seed " << seed << " top-k " << top_k;
+    }
+  }
+}
+
 TEST(GrammarCli, GbnfGrammarFileAndChat) {
   if (!std::filesystem::exists(stories("stories260K.bin"))) GTEST_SKIP() << "stories260K not found";
   const auto dir = ts::temp_dir("grammar-cli");
