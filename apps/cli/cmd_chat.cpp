@@ -35,6 +35,7 @@ struct ChatOptions {
   ModelOptions model;
   SamplingParams sampling;
   SpeculationOptions spec;
+  GrammarOptions grammar;
   std::string system, template_file, template_name;
   int64_t n_predict = -1;
 };
@@ -134,6 +135,7 @@ bool handle_command(const std::string& line, ChatSession& chat, SamplingParams& 
 }
 
 int run(ChatOptions& o, CLI::App& sub) {
+  auto grammar = load_grammar(o.grammar);  // a bad grammar fails before the model loads
   auto model = load_model_or_fail(o.model, true);
   apply_generation_config(o.model.model, sub, o.sampling);
   const ChatTemplateChoice tmpl = resolve_chat_template(*model, o.template_file, o.template_name);
@@ -142,6 +144,7 @@ int run(ChatOptions& o, CLI::App& sub) {
   Context ctx(*model, context_params(o.model, *model));
   ChatSession chat(ctx, fmt, o.sampling);
   auto spec = make_speculator(o.spec, o.model, *model, o.sampling, ctx);
+  if (spec && grammar) fail("a grammar or JSON schema cannot be combined with speculative decoding yet");
   chat.set_speculator(spec.get());
   if (!o.system.empty()) chat.set_system(o.system);
   LineReader reader;
@@ -161,6 +164,7 @@ int run(ChatOptions& o, CLI::App& sub) {
     }
     ChatSession::TurnOptions to;
     to.n_predict = o.n_predict;
+    to.grammar = grammar;
     to.cancel = &g_cancel;
     to.on_text = [](const std::string& s) {
       std::fwrite(s.data(), 1, s.size(), stdout);
@@ -197,6 +201,7 @@ RegisterCommand reg({"chat", "Chat with a model interactively (or line by line t
                        add_model_options(sub, o->model);
                        add_sampling_options(sub, o->sampling);
                        add_speculation_options(sub, o->spec);
+                       add_grammar_options(sub, o->grammar);
                        sub.add_option("--system-prompt", o->system, "System prompt (also -sys)");
                        sub.add_option("--chat-template-file", o->template_file, "Jinja chat template file");
                        sub.add_option("--chat-template", o->template_name,

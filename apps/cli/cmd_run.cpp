@@ -20,6 +20,7 @@ struct RunOptions {
   ModelOptions model;
   SamplingParams sampling;
   SpeculationOptions spec;
+  GrammarOptions grammar;
   std::string prompt, prompt_file;
   int64_t n_predict = -1;
   bool chat = false;
@@ -28,6 +29,7 @@ struct RunOptions {
 
 int run(const RunOptions& o) {
   Timer load_timer;
+  auto grammar = load_grammar(o.grammar);  // a bad grammar fails before the model loads
   auto model = load_model_or_fail(o.model, true);
   const Tokenizer& tok = *model->tokenizer;
   std::string prompt = o.prompt_file.empty() ? o.prompt : read_text_file(o.prompt_file);
@@ -53,10 +55,12 @@ int run(const RunOptions& o) {
   if (static_cast<int64_t>(ids.size()) > ctx.n_ctx())
     fail("the prompt has {} tokens, more than the context size {} (-c)", ids.size(), ctx.n_ctx());
   auto spec = make_speculator(o.spec, o.model, *model, o.sampling, ctx);
+  if (spec && grammar) fail("a grammar or JSON schema cannot be combined with speculative decoding yet");
   const double load_ms = load_timer.ms();
 
   GenerationLimits lim;
   lim.max_tokens = o.n_predict;
+  lim.grammar = make_grammar_matcher(grammar, model->tokenizer);
   Generation g(*model, Sampler(o.sampling, model->n_sampleable()), std::move(lim));
   // Completion mode echoes the prompt as the tokenizer decodes it (as llama2.c does).
   std::string text = g.start(ids, !o.chat);
@@ -74,6 +78,9 @@ int run(const RunOptions& o) {
   std::fprintf(stderr, "load: %.0f ms | prefill: %lld tok, %.1f tok/s | decode: %lld tok, %.1f tok/s\n", load_ms,
                static_cast<long long>(st.n_prompt), st.prefill_tps(), static_cast<long long>(st.n_gen), st.decode_tps());
   if (spec) std::fprintf(stderr, "%s\n", speculation_summary(st.spec, st.n_gen).c_str());
+  if (grammar && st.n_gen > 0)
+    std::fprintf(stderr, "grammar: %.3f ms/token, %.1f%% of decode time\n", g.grammar_ms() / static_cast<double>(st.n_gen),
+                 st.decode_ms > 0 ? 100.0 * g.grammar_ms() / st.decode_ms : 0.0);
   return 0;
 }
 
@@ -82,6 +89,7 @@ RegisterCommand reg({"run", "Generate text from a prompt", 10, [](CLI::App& sub)
                        add_model_options(sub, o->model);
                        add_sampling_options(sub, o->sampling);
                        add_speculation_options(sub, o->spec);
+                       add_grammar_options(sub, o->grammar);
                        auto* p = sub.add_option("-p,--prompt", o->prompt, "Prompt text");
                        sub.add_option("-f,--file", o->prompt_file, "Read the prompt from a file")->excludes(p);
                        sub.add_option("-n,--n-predict", o->n_predict,

@@ -65,6 +65,25 @@ void add_sampling_options(CLI::App& app, SamplingParams& s) {
   app.add_option("-s,--seed", s.seed, "RNG seed (-1 = random)")->capture_default_str()->envname("POCKETLLM_SEED");
 }
 
+void add_grammar_options(CLI::App& app, GrammarOptions& g) {
+  auto* a = app.add_option("--grammar", g.grammar, "Constrain the output to a GBNF grammar (start rule: root)");
+  auto* b = app.add_option("--grammar-file", g.grammar_file, "Read the GBNF grammar from a file");
+  auto* c = app.add_option("-j,--json-schema", g.schema, "Constrain the output to JSON valid under this JSON schema");
+  auto* d = app.add_option("--json-schema-file", g.schema_file, "Read the JSON schema from a file");
+  a->excludes(b)->excludes(c)->excludes(d);
+  b->excludes(c)->excludes(d);
+  c->excludes(d);
+}
+
+std::shared_ptr<const grammar::Grammar> load_grammar(const GrammarOptions& g) {
+  GrammarSpec spec;
+  spec.gbnf = g.grammar_file.empty() ? g.grammar : read_text_file(g.grammar_file);
+  spec.json_schema = g.schema_file.empty() ? g.schema : read_text_file(g.schema_file);
+  if (!g.grammar_file.empty() && spec.gbnf.empty()) fail("{}: the grammar file is empty", g.grammar_file);
+  if (!g.schema_file.empty() && spec.json_schema.empty()) fail("{}: the JSON schema file is empty", g.schema_file);
+  return compile_grammar(spec);
+}
+
 void resolve_model_source(ModelOptions& o) { resolve_hf_model(o.model, o.hf_repo, o.hf_files); }
 
 std::unique_ptr<Model> load_model_or_fail(const ModelOptions& o, bool need_tokenizer) {

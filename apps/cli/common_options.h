@@ -9,6 +9,7 @@
 
 #include "model/context.h"
 #include "model/model.h"
+#include "runtime/grammar_constraint.h"
 #include "sampling/sampler.h"
 
 namespace pocketllm::cli {
@@ -34,6 +35,14 @@ std::string tokenizer_help();       // --tokenizer: the formats it takes
 
 void add_model_options(CLI::App& app, ModelOptions& o, bool with_context = true);
 void add_sampling_options(CLI::App& app, SamplingParams& s);
+
+// --grammar, --grammar-file, --json-schema, --json-schema-file (one at most).
+struct GrammarOptions {
+  std::string grammar, grammar_file, schema, schema_file;
+};
+void add_grammar_options(CLI::App& app, GrammarOptions& g);
+// The compiled grammar (null without one); a bad grammar or schema fails with its message.
+std::shared_ptr<const grammar::Grammar> load_grammar(const GrammarOptions& g);
 
 // Sets o.model to the local path of -hf's model (pulled or cached); checks that a model was given.
 void resolve_model_source(ModelOptions& o);

@@ -56,6 +56,7 @@ TurnResult ChatSession::respond(const std::string& user, const TurnOptions& opt)
   const int64_t room = ctx_.n_ctx() - static_cast<int64_t>(ids.size());
   lim.max_tokens = opt.n_predict >= 0 ? std::min(opt.n_predict, room) : room;
   lim.stop = opt.stop;
+  lim.grammar = make_grammar_matcher(opt.grammar, ctx_.model().tokenizer);
   Generation g(ctx_.model(), std::move(sampler_), std::move(lim));
   g.start(ids);
   try {

@@ -11,6 +11,7 @@
 #include "runtime/chat_format.h"
 #include "runtime/generate.h"
 #include "runtime/generation.h"
+#include "runtime/grammar_constraint.h"
 
 namespace pocketllm {
 
@@ -42,6 +43,7 @@ class ChatSession {
     std::function<void(const std::string&)> on_text;     // streamed answer text
     const std::atomic<bool>* cancel = nullptr;           // set to stop the answer early
     std::function<void(const std::string&)> on_notice;   // e.g. "context full: dropped 1 turn"
+    std::shared_ptr<const grammar::Grammar> grammar;     // constrains the answer (null: free text)
   };
   // Adds the user message, generates and records the answer.
   TurnResult respond(const std::string& user, const TurnOptions& opt);

@@ -2,7 +2,13 @@
 
 #include <algorithm>
 
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
 #include "core/error.h"
+#include "core/timer.h"
+#include "grammar/matcher.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -70,13 +76,84 @@ std::string Generation::end(Finish f, std::string shown) {
   return shown;
 }
 
+// Whether the top-k shortcut of step() gives exactly the full mask's draw: sampling
+// with top-k on and no penalties (they reorder logits before top-k).
+// POCKETLLM_GRAMMAR_FULL_MASK=1 turns it off (tests compare the two).
+bool Generation::top_k_shortcut() const {
+  static const bool off = [] {
+    const char* e = std::getenv("POCKETLLM_GRAMMAR_FULL_MASK");
+    return e && std::string(e) == "1";
+  }();
+  const SamplingParams& p = sampler_.params();
+  const bool penalties = p.repeat_penalty != 1.0f || p.frequency_penalty != 0.0f || p.presence_penalty != 0.0f;
+  return !off && p.temp > 0.0f && p.top_k > 0 && p.top_k < sampler_.n_vocab() && !penalties;
+}
+
 std::string Generation::step(const float* logits, int64_t room) {
   if (done()) fail("the generation has ended");
-  return push(sampler_.sample(logits), room);
+  if (!lim_.grammar) return push(sampler_.sample(logits), room);
+  grammar::Matcher& gm = *lim_.grammar;
+  // Greedy: the argmax of the masked logits is the argmax itself whenever that
+  // fits, so the mask is only needed when it does not.
+  if (sampler_.params().temp <= 0.0f) {
+    const int32_t id = sampler_.sample(logits);
+    Timer t;
+    const bool fits = gm.allows(id);
+    grammar_ms_ += t.ms();
+    if (fits) return push(id, room);
+  }
+  Timer t;
+  if (top_k_shortcut()) {
+    // Top-k of the masked logits is the k best tokens that fit: checking tokens in
+    // logit order finds them without the whole vocabulary's mask. The sampler
+    // then sees the same k candidates as with the full mask, so it draws the same.
+    const int32_t n = sampler_.n_vocab();
+    const auto k = static_cast<size_t>(sampler_.params().top_k);
+    const size_t m = std::min(static_cast<size_t>(n), 8 * k + 256);
+    order_.resize(static_cast<size_t>(n));
+    for (int32_t i = 0; i < n; ++i) order_[static_cast<size_t>(i)] = i;
+    auto better = [logits](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+    if (m < order_.size()) std::nth_element(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(m), order_.end(), better);
+    std::sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(m), better);
+    fit_.clear();
+    for (size_t i = 0; i < m && fit_.size() < k; ++i)
+      if (gm.allows(order_[i])) fit_.push_back(order_[i]);
+    if (!fit_.empty() && (fit_.size() == k || m == order_.size())) {
+      masked_.assign(static_cast<size_t>(n), -std::numeric_limits<float>::infinity());
+      for (int32_t id : fit_) masked_[static_cast<size_t>(id)] = logits[id];
+      grammar_ms_ += t.ms();
+      return push(sampler_.sample(masked_.data()), room);
+    }
+  }
+  const std::vector<uint64_t>& mask = gm.mask();
+  const int32_t n = sampler_.n_vocab();
+  masked_.assign(logits, logits + n);
+  bool any = false;
+  for (int32_t i = 0; i < n; ++i) {
+    const size_t w = static_cast<size_t>(i) >> 6;
+    if (w < mask.size() && (mask[w] >> (i & 63) & 1)) {
+      any = true;
+    } else {
+      masked_[static_cast<size_t>(i)] = -std::numeric_limits<float>::infinity();
+    }
+  }
+  grammar_ms_ += t.ms();
+  if (!any) {
+    // Complete, and the vocabulary has no end-of-generation token to say so.
+    if (gm.can_end()) return end(Finish::Eog, "");
+    fail("grammar: no token of the vocabulary can continue the text (the grammar needs characters it cannot spell)");
+  }
+  return push(sampler_.sample(masked_.data()), room);
 }
 
 std::string Generation::push(int32_t id, int64_t room) {
   if (done()) fail("the generation has ended");
+  if (lim_.grammar) {
+    Timer t;
+    const bool fits = lim_.grammar->accept_token(id);
+    grammar_ms_ += t.ms();
+    if (!fits) fail("grammar: token {} does not fit the grammar here", id);
+  }
   sampler_.accept(id);
   tokens_.push_back(id);
   if (lim_.is_eog && lim_.is_eog(id)) return end(Finish::Eog, "");

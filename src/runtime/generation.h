@@ -17,6 +17,9 @@ namespace pocketllm {
 
 struct Model;
 class StreamDecoder;
+namespace grammar {
+class Matcher;
+}
 
 // Holds back streamed text that might be the start of a stop string.
 class StopStringFilter {
@@ -49,6 +52,10 @@ struct GenerationLimits {
   std::vector<std::string> stop;   // stop strings
   // End-of-generation test; default: the tokenizer's (none without a tokenizer).
   std::function<bool(int32_t)> is_eog;
+  // Grammar constraint (runtime/grammar_constraint.h): every token drawn must fit
+  // it (logits of the others are -inf before sampling, greedy included), and
+  // end-of-generation is allowed only where the grammar may stop.
+  std::shared_ptr<grammar::Matcher> grammar;
 };
 
 class Generation {
@@ -86,6 +93,8 @@ class Generation {
   // the last, which was drawn but never run (an end-of-generation token included).
   int64_t n_run() const { return tokens_.empty() ? 0 : static_cast<int64_t>(tokens_.size()) - 1; }
   Sampler& sampler() { return sampler_; }
+  // Time spent in the grammar (masks, checks, advancing it), for the overhead it adds.
+  double grammar_ms() const { return grammar_ms_; }
 
  private:
   std::string end(Finish f, std::string shown);
@@ -96,6 +105,10 @@ class Generation {
   std::unique_ptr<StreamDecoder> dec_;  // null without a tokenizer
   StopStringFilter stops_;
   std::vector<int32_t> tokens_;
+  bool top_k_shortcut() const;
+  std::vector<float> masked_;  // logits with the grammar's mask applied
+  std::vector<int32_t> order_, fit_;  // the top-k shortcut's token order and the tokens that fit
+  double grammar_ms_ = 0;
   int64_t n_answer_ = 0;
   Finish finish_ = Finish::None;
 };

@@ -39,6 +39,7 @@ class Sampler {
   void accept(int32_t id);
   void reset();  // forgets history (the RNG keeps its state)
   const SamplingParams& params() const { return p_; }
+  int32_t n_vocab() const { return n_vocab_; }
   void set_params(const SamplingParams& p);
 
  private:

@@ -180,8 +180,9 @@ void HttpApi::install_routes() {
 // /v1/chat/completions and /v1/completions, whole or streamed as server-sent events.
 void HttpApi::generate(http::Exchange& ex, bool chat) {
   const json body = parse_body(ex.request().body);
-  CompletionRequest cr = chat ? parse_chat_request(body, *backend_.fmt, backend_.defaults)
-                              : parse_completion_request(body, *backend_.model->tokenizer, backend_.defaults);
+  CompletionRequest cr = chat ? parse_chat_request(body, *backend_.fmt, backend_.defaults, ex.request().body)
+                              : parse_completion_request(body, *backend_.model->tokenizer, backend_.defaults,
+                                                         ex.request().body);
   const ResponseMeta meta{new_id(chat ? "chatcmpl-" : "cmpl-"), opt_.model_id, static_cast<int64_t>(std::time(nullptr)),
                           chat};
   const CancelOnExit job{backend_.scheduler->submit(std::move(cr.gen))};

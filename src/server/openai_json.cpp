@@ -4,6 +4,7 @@
 
 #include "core/bounded_json.h"
 #include "core/error.h"
+#include "runtime/grammar_constraint.h"
 #include "server/api_error.h"
 #include "tokenizer/tokenizer.h"
 
@@ -74,6 +75,50 @@ std::string message_content(const json& c) {
   return out;
 }
 
+// "grammar" (GBNF, llama.cpp's field) or OpenAI's response_format: json_object, or
+// json_schema {name, schema, strict}. A bad one is a 400 with the parser's message.
+std::shared_ptr<const grammar::Grammar> read_grammar(const json& body, std::string_view raw) {
+  GrammarSpec spec;
+  if (const json* g = field(body, "grammar")) {
+    if (!g->is_string()) bad_request("'grammar' must be a string (a GBNF grammar)");
+    spec.gbnf = g->get<std::string>();
+  }
+  if (const json* rf = field(body, "response_format")) {
+    if (!rf->is_object()) bad_request("'response_format' must be an object");
+    const json* type = field(*rf, "type");
+    if (!type || !type->is_string()) bad_request("'response_format.type' must be a string");
+    const std::string t = type->get<std::string>();
+    if (t == "json_object") {
+      spec.json_object = true;
+    } else if (t == "json_schema") {
+      const json* js = field(*rf, "json_schema");
+      if (!js || !js->is_object()) bad_request("'response_format.json_schema' must be an object");
+      if (const json* n = field(*js, "name"); n && !n->is_string())
+        bad_request("'response_format.json_schema.name' must be a string");
+      if (const json* st = field(*js, "strict"); st && !st->is_boolean())
+        bad_request("'response_format.json_schema.strict' must be a boolean");
+      const json* schema = field(*js, "schema");
+      if (!schema) bad_request("'response_format.json_schema.schema' is required");
+      if (!schema->is_object() && !schema->is_boolean())
+        bad_request("'response_format.json_schema.schema' must be a JSON schema (an object)");
+      spec.json_schema = schema->dump();
+      if (!raw.empty()) {
+        // Again from the text, in document order (json sorts object keys).
+        const auto ordered = parse_json_bounded<nlohmann::ordered_json>(raw, "the request body");
+        spec.json_schema = ordered["response_format"]["json_schema"]["schema"].dump();
+      }
+    } else if (t != "text") {
+      bad_request("'response_format.type' must be 'text', 'json_object' or 'json_schema'");
+    }
+    if (t != "text" && !spec.gbnf.empty()) bad_request("give 'grammar' or 'response_format', not both");
+  }
+  try {
+    return compile_grammar(spec);
+  } catch (const Error& e) {
+    bad_request(e.what());
+  }
+}
+
 }  // namespace
 
 json parse_body(const std::string& body) {
@@ -89,7 +134,7 @@ json parse_body(const std::string& body) {
   return j;
 }
 
-CompletionRequest parse_common(const json& body, const SamplingParams& defaults) {
+CompletionRequest parse_common(const json& body, const SamplingParams& defaults, std::string_view raw) {
   CompletionRequest r;
   SamplingParams& s = r.gen.sampling;
   s = defaults;
@@ -122,11 +167,13 @@ CompletionRequest parse_common(const json& body, const SamplingParams& defaults)
     }
   }
   if (const json* v = field(body, "model"); v && !v->is_string()) bad_request("'model' must be a string");
+  r.gen.grammar = read_grammar(body, raw);
   return r;
 }
 
-CompletionRequest parse_chat_request(const json& body, const ChatFormatter& fmt, const SamplingParams& defaults) {
-  CompletionRequest r = parse_common(body, defaults);
+CompletionRequest parse_chat_request(const json& body, const ChatFormatter& fmt, const SamplingParams& defaults,
+                                     std::string_view raw) {
+  CompletionRequest r = parse_common(body, defaults, raw);
   const json* msgs = field(body, "messages");
   if (!msgs) bad_request("'messages' is required");
   if (!msgs->is_array() || msgs->empty()) bad_request("'messages' must be a non-empty array");
@@ -149,8 +196,9 @@ CompletionRequest parse_chat_request(const json& body, const ChatFormatter& fmt,
   return r;
 }
 
-CompletionRequest parse_completion_request(const json& body, const Tokenizer& tok, const SamplingParams& defaults) {
-  CompletionRequest r = parse_common(body, defaults);
+CompletionRequest parse_completion_request(const json& body, const Tokenizer& tok, const SamplingParams& defaults,
+                                           std::string_view raw) {
+  CompletionRequest r = parse_common(body, defaults, raw);
   const json* p = field(body, "prompt");
   if (!p) bad_request("'prompt' is required");
   const json* one = p;

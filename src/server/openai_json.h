@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "runtime/chat_format.h"
 #include "server/scheduler.h"
@@ -21,13 +22,15 @@ struct CompletionRequest {
 nlohmann::json parse_body(const std::string& body);
 
 // Sampling fields and limits common to both endpoints, over `defaults`.
-CompletionRequest parse_common(const nlohmann::json& body, const SamplingParams& defaults);
+// `raw` is the body's text: a response_format json_schema is read from it again
+// in document order, so properties come out in the order the client wrote them.
+CompletionRequest parse_common(const nlohmann::json& body, const SamplingParams& defaults, std::string_view raw = {});
 // /v1/chat/completions: messages rendered with the chat template and tokenized.
 CompletionRequest parse_chat_request(const nlohmann::json& body, const ChatFormatter& fmt,
-                                     const SamplingParams& defaults);
+                                     const SamplingParams& defaults, std::string_view raw = {});
 // /v1/completions: a raw prompt (string, or an array of token ids).
 CompletionRequest parse_completion_request(const nlohmann::json& body, const Tokenizer& tok,
-                                           const SamplingParams& defaults);
+                                           const SamplingParams& defaults, std::string_view raw = {});
 
 // What an answer has in common across the response shapes.
 struct ResponseMeta {

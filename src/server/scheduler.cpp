@@ -81,6 +81,8 @@ std::shared_ptr<GenJob> Scheduler::submit(GenRequest r) {
                                r.prompt.size(), n_ctx_));
   for (int32_t id : r.prompt)
     if (id < 0 || id >= m_.cfg.n_vocab) bad_request(fmt::format("token id {} is outside the vocabulary", id));
+  if (r.grammar && opt_.lookup > 0)
+    bad_request("a grammar or response_format cannot be combined with the server's --lookup speculative decoding yet");
   auto job = std::make_shared<GenJob>(std::move(r));
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -182,6 +184,7 @@ void Scheduler::start(Slot& s) {
   GenerationLimits lim;
   lim.max_tokens = r.max_tokens;
   lim.stop = r.stop;
+  lim.grammar = make_grammar_matcher(r.grammar, m_.tokenizer);
   s.gen.emplace(m_, Sampler(r.sampling, m_.n_sampleable()), std::move(lim));
   s.gen->start(r.prompt);
   if (s.gen->done()) {  // max_tokens 0

@@ -21,6 +21,7 @@
 
 #include "model/context.h"
 #include "model/engine.h"
+#include "runtime/grammar_constraint.h"
 #include "runtime/speculator.h"
 #include "sampling/sampler.h"
 
@@ -31,6 +32,7 @@ struct GenRequest {
   SamplingParams sampling;
   int64_t max_tokens = -1;  // < 0: until the context is full
   std::vector<std::string> stop;
+  std::shared_ptr<const grammar::Grammar> grammar;  // "grammar" or response_format (null: free text)
 };
 
 // One piece of output: text, or the end (done) with its reason or an error.
