@@ -13,7 +13,7 @@ secs=${1:-60}
 shift || true
 build=${FUZZ_BUILD:-$root/build-fuzz}
 shared=${POCKETLLM_SHARED:-$root/../shared}
-all=(gguf safetensors llama2c hf_config tokenizer_json tokenize spm_model jinja server_request hub_answers json_depth http_request capi_text)
+all=(gguf safetensors llama2c hf_config tokenizer_json tokenize spm_model jinja grammar server_request hub_answers json_depth http_request capi_text)
 harnesses=("${@:-${all[@]}}")
 
 max_len() {  # inputs beyond these sizes only slow the search down

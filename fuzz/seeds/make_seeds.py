@@ -122,6 +122,16 @@ piece = lambda text, score: pb_bytes(1, pb_bytes(1, text.encode()) + b"\x15" + s
 put("spm_model", "tiny.model", piece("<unk>", 0) + piece("\u2581a", -1) + pb_bytes(2, b"\x18\x02\x98\x02\x01") +
     pb_bytes(3, pb_bytes(1, b"identity")))
 
+# --- grammar: GBNF (then NUL and text to match) and JSON Schemas, as requests send them.
+put("grammar", "json_like", 'root ::= object\nobject ::= "{" ws (pair ("," ws pair)*)? "}"\n'
+    'pair ::= string ":" ws value\nvalue ::= object | string | [0-9]+ ("." [0-9]+)? | "true" | "false" | "null"\n'
+    'string ::= "\\"" ([^"\\\\] | "\\\\" .)* "\\""\nws ::= [ \\t\\n]{0,20}\n\0{"a": [1]}')
+put("grammar", "classes", 'root ::= [a-zA-Z_] [a-z0-9\\x41-\\u00FF]{1,8} ("," | [^\\n])? # comment\n\0abc,')
+put("grammar", "schema", '{"type":"object","properties":{"name":{"type":"string","maxLength":5},'
+    '"tags":{"type":"array","items":{"enum":["a","b"]},"minItems":1,"maxItems":3},'
+    '"when":{"type":"string","format":"date"},"n":{"$ref":"#/$defs/n"}},"required":["name"],'
+    '"$defs":{"n":{"anyOf":[{"type":"integer"},{"type":"null"}]}}}\0{"name":"x","tags":["a"]}')
+
 # --- jinja: every real template, then hand-made ones exercising limits and odd syntax.
 tdir = os.path.join(shared, "chat_templates")
 if os.path.isdir(tdir):

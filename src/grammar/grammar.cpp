@@ -38,6 +38,9 @@ bool CharSet::matches_any(uint32_t lo, uint32_t hi) const {
 namespace {
 
 constexpr int kMaxRepeat = 10000;  // bound on {m,n}: each copy is expanded
+// Grammars come from requests too: bounds on what one may cost to hold and parse.
+constexpr int kMaxNesting = 256;                 // groups within groups (the parser recurses)
+constexpr size_t kMaxExpanded = size_t{1} << 20;  // elements written by repetitions
 
 using Seq = std::vector<Elem>;
 
@@ -77,6 +80,7 @@ class Parser {
   std::vector<bool> defined_;
   std::vector<size_t> first_ref_;
   std::vector<std::vector<Seq>> rules_;
+  size_t expanded_ = 0;  // elements written by repeat() so far (kMaxExpanded)
   std::vector<CharSet> sets_;
 
   bool at_end() const { return p_ >= s_.size(); }
@@ -274,6 +278,7 @@ class Parser {
         last = seq.size();
         seq.push_back(chars({{}, true}));
       } else if (c == '(') {
+        if (depth >= kMaxNesting) error("groups nested deeper than {}", kMaxNesting);
         const size_t open = p_++;
         skip(true);
         auto alts = parse_alternatives(rule, depth + 1);
@@ -338,6 +343,8 @@ class Parser {
   // Appends `item` repeated lo..hi times (hi < 0: unbounded) to out, as extra rules:
   // x* -> R ::= x R | ""; x{0,n} -> O_n ::= x O_{n-1} | "" (nested, so each copy is optional after the previous).
   void repeat(const std::string& rule, const Seq& item, int lo, int hi, Seq& out) {
+    expanded_ += item.size() * static_cast<size_t>(std::max(lo, hi) + 1);
+    if (expanded_ > kMaxExpanded) error("repetitions expand to more than {} elements", kMaxExpanded);
     for (int i = 0; i < lo; ++i) out.insert(out.end(), item.begin(), item.end());
     if (hi < 0) {
       const uint32_t r = new_rule(rule, {});

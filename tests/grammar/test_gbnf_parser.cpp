@@ -156,3 +156,16 @@ TEST(GbnfParser, LlamaCppGrammarsParse) {
 }
 
 }  // namespace
+
+// Grammars arrive in requests: what one costs to parse and hold is bounded.
+TEST(GbnfParser, HostileSizesAreErrorsNotCrashes) {
+  const std::string deep = "root ::= " + std::string(300, '(') + "\"a\"" + std::string(300, ')');
+  EXPECT_NE(parse_error(deep).find("nested deeper than 256"), std::string::npos) << parse_error(deep);
+  const std::string ok = "root ::= " + std::string(200, '(') + "\"a\"" + std::string(200, ')');
+  EXPECT_TRUE(match(ok, "a"));
+  // Each repetition is within its own bound; together they would write 10^4 x 200 elements.
+  std::string wide = "root ::= ";
+  for (int i = 0; i < 200; ++i) wide += "\"abcdefgh\"{0,10000} ";
+  EXPECT_NE(parse_error(wide).find("expand to more than"), std::string::npos) << parse_error(wide);
+  EXPECT_NE(parse_error("root ::= \"a\"{99999999999}").find("repetition count above"), std::string::npos);
+}
