@@ -118,6 +118,20 @@ GgmlIntFn ggml_kernel_of(const Matrix& w) {
   return w.act == ActPrecision::Int8 ? ggml_int_kernel(kernels_of(w), w.type) : nullptr;
 }
 
+// Runs f(c0, c1) over [0, total): threads claim chunks from a shared counter, so a
+// thread slowed by the machine (or by a smaller share of bandwidth) takes fewer
+// chunks instead of holding up the others.
+template <class F>
+void claim_in_chunks(int64_t total, ThreadPool& pool, const F& f) {
+  if (pool.size() == 1 || total < 2) return f(0, total);
+  const int64_t chunk = std::max<int64_t>(1, total / (8 * pool.size()));
+  std::atomic<int64_t> next{0};
+  pool.run([&](int, int) {
+    for (int64_t c0; (c0 = next.fetch_add(chunk, std::memory_order_relaxed)) < total;)
+      f(c0, std::min(total, c0 + chunk));
+  });
+}
+
 // The rows of every matrix of `outs` as one range; threads claim chunks of rows
 // from a shared counter (as run_tile_jobs), so a thread slowed by the machine
 // takes fewer. Each row is computed whole by one thread: results do not depend
@@ -134,13 +148,7 @@ void run_ggml_int(std::span<const LinearOut> outs, const GgmlActs& acts, ThreadP
       base += w.rows;
     }
   };
-  if (pool.size() == 1 || total < 2) return run_range(0, total);
-  const int64_t chunk = std::max<int64_t>(1, total / (8 * pool.size()));
-  std::atomic<int64_t> next{0};
-  pool.run([&](int, int) {
-    for (int64_t r0; (r0 = next.fetch_add(chunk, std::memory_order_relaxed)) < total;)
-      run_range(r0, std::min(total, r0 + chunk));
-  });
+  claim_in_chunks(total, pool, run_range);
 }
 
 // One matrix's share of a tile pass: its tiles and where its outputs go.
@@ -167,13 +175,7 @@ void run_tile_jobs(std::span<const TileJob> jobs, const QuantActs& acts, ThreadP
       base += j.tiles->n_tiles;
     }
   };
-  if (pool.size() == 1 || total < 2) return run_range(0, total);
-  const int64_t chunk = std::max<int64_t>(1, total / (8 * pool.size()));
-  std::atomic<int64_t> next{0};
-  pool.run([&](int, int) {
-    for (int64_t c0; (c0 = next.fetch_add(chunk, std::memory_order_relaxed)) < total;)
-      run_range(c0, std::min(total, c0 + chunk));
-  });
+  claim_in_chunks(total, pool, run_range);
 }
 
 // Quantizes the activations of n_tokens once for every matrix that reads them.
