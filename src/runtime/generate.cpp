@@ -17,8 +17,11 @@ GenerateStats generate(Context& ctx, Generation& g, const std::vector<int32_t>& 
   st.prefill_ms = t.ms();
   t.reset();
   const SpeculationStats before = spec ? spec->stats() : SpeculationStats{};
-  std::string text = g.done() ? "" : g.step(logits, ctx.n_ctx() - ctx.n_past());  // done already: max_tokens 0
-  while (true) {
+  // Done before the first draw (max_tokens 0): nothing was drawn, so nothing is shown
+  // (a callback would have no token to name).
+  const bool draws = !g.done();
+  std::string text = draws ? g.step(logits, ctx.n_ctx() - ctx.n_past()) : "";
+  while (draws) {
     if (on_text && !on_text(text)) g.cancel();
     if (g.done()) break;
     if (spec) {

@@ -104,6 +104,40 @@ TEST(CapiSession, TheCallbackStopsTheGenerationAndTheSessionKeepsWhatWasDrawn) {
   EXPECT_EQ(more.tokens, std::vector<int32_t>(want.begin() + 5, want.begin() + 15));
 }
 
+// max_tokens 0 prefills and draws nothing: the callback is never called (it would have
+// no token to name; found by fuzz_capi_text as UB on an empty token list).
+TEST(CapiSession, ZeroMaxTokensPrefillsAndNeverCallsTheCallback) {
+  auto m = load_stories();
+  auto s = new_session(m.get());
+  const auto& c = golden()["cases"][0];
+  append_prompt(s.get(), c["prompt"]);
+  struct Counter {
+    int calls = 0;
+    static int cb(void* self, int32_t, const char*, size_t) { return ++static_cast<Counter*>(self)->calls, 0; }
+  } counter;
+  for (bool echo : {false, true}) {
+    pllm_generate_params g = greedy(0);
+    g.on_token = &Counter::cb;
+    g.user_data = &counter;
+    g.echo_prompt = echo;
+    pllm_generate_result r;
+    ASSERT_EQ(pllm_session_generate(s.get(), &g, &r), PLLM_OK) << pllm_last_error();
+    EXPECT_EQ(r.generated_tokens, 0);
+    EXPECT_EQ(r.finish, PLLM_FINISH_LENGTH);
+    EXPECT_EQ(session_tokens(s.get()), ids_of(c["prompt_ids"]));
+  }
+  // echo_prompt shows the prompt's text once through the callback (token -1), nothing else.
+  EXPECT_EQ(counter.calls, 1);
+  // The next call draws the golden tokens as if the empty calls had not happened.
+  pllm_generate_params g = greedy(5);
+  Collected got;
+  got.attach(g);
+  pllm_generate_result r;
+  ASSERT_EQ(pllm_session_generate(s.get(), &g, &r), PLLM_OK);
+  const auto want = ids_of(c["generated_ids"]);
+  EXPECT_EQ(got.tokens, std::vector<int32_t>(want.begin(), want.begin() + 5));
+}
+
 TEST(CapiSession, StopStringsEndTheTextBeforeThem) {
   auto m = load_stories();
   auto s = new_session(m.get());
