@@ -35,7 +35,7 @@ fi
 # shellcheck disable=SC2086
 {
   say "ASan+UBSan (clang): configure + build $(targets_of $asan_labels | tr '\n' ' ')in $asan_build"
-  CC=clang CXX=clang++ cmake -S fuzz -B "$asan_build" -G Ninja -DPOCKETLLM_FUZZ_TESTS=ON >/dev/null
+  CC=clang CXX=clang++ cmake -S fuzz -B "$asan_build" -G Ninja -DCMAKE_UNITY_BUILD=ON -DPOCKETLLM_FUZZ_TESTS=ON >/dev/null
   ninja -C "$asan_build" -j"$jobs" $(targets_of $asan_labels)
   say "ASan+UBSan: ctest -L '$(label_regex $asan_labels)'"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
@@ -44,7 +44,7 @@ fi
       -j"$jobs" --timeout 900
 
   say "TSan (gcc): configure + build $(targets_of $tsan_labels | tr '\n' ' ')in build-tsan"
-  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOCKETLLM_SANITIZE=thread \
+  cmake -S . -B build-tsan -G Ninja -DCMAKE_UNITY_BUILD=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOCKETLLM_SANITIZE=thread \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1" >/dev/null
   ninja -C build-tsan -j"$jobs" $(targets_of $tsan_labels)
   say "TSan: ctest -L '$(label_regex $tsan_labels)' -R '$tsan_tests'"

@@ -25,7 +25,7 @@ max_len() {  # inputs beyond these sizes only slow the search down
 }
 
 if [ ! -f "$build/build.ninja" ]; then
-  CC=clang CXX=clang++ cmake -S "$root/fuzz" -B "$build" -G Ninja >/dev/null || exit 2
+  CC=clang CXX=clang++ cmake -S "$root/fuzz" -B "$build" -G Ninja -DCMAKE_UNITY_BUILD=ON >/dev/null || exit 2
 fi
 targets=()
 for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done

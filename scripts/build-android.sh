@@ -25,7 +25,7 @@ fi
 tests=OFF
 [ $# -gt 0 ] && tests=ON
 # -U: libraries pkg-config found for an earlier, dynamic configuration of this folder are found again (as .a).
-cmake -S "$root" -B "$build" -G Ninja -U 'pkgcfg_lib_*' -DCMAKE_BUILD_TYPE=Release -DPOCKETLLM_BUILD_TESTS=$tests \
+cmake -S "$root" -B "$build" -G Ninja -U 'pkgcfg_lib_*' -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=ON -DPOCKETLLM_BUILD_TESTS=$tests \
   -DPOCKETLLM_STATIC_EXECUTABLES=ON -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-aarch64.cmake" >/dev/null
 ninja -C "$build" -j"${JOBS:-$(nproc)}" pocketllm example_chat "$@"
 

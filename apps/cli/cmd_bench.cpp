@@ -100,7 +100,7 @@ int run_bench_cmd(BenchCliOptions& c) {
   return 0;
 }
 
-RegisterCommand reg({"bench", "Benchmark prefill and decode speed (llama-bench's tests and table)", 80, [](CLI::App& sub) {
+RegisterCommand register_bench({"bench", "Benchmark prefill and decode speed (llama-bench's tests and table)", 80, [](CLI::App& sub) {
                        auto o = std::make_shared<BenchCliOptions>();
                        sub.add_option("-m,--model", o->model, "Model file or folder");
                        add_hf_options(sub, o->hf_repo, o->hf_files);

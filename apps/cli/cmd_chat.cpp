@@ -196,7 +196,7 @@ int run(ChatOptions& o, CLI::App& sub) {
   return failed ? 1 : 0;
 }
 
-RegisterCommand reg({"chat", "Chat with a model interactively (or line by line through a pipe)", 15, [](CLI::App& sub) {
+RegisterCommand register_chat({"chat", "Chat with a model interactively (or line by line through a pipe)", 15, [](CLI::App& sub) {
                        auto o = std::make_shared<ChatOptions>();
                        add_model_options(sub, o->model);
                        add_sampling_options(sub, o->sampling);

@@ -29,7 +29,7 @@ int run(const ConvertOptions& o) {
   return 0;
 }
 
-RegisterCommand reg({"convert", "Convert a model (HF folder, GGUF, llama2.c) to GGUF F32/F16/BF16 (quantized inputs dequantized)", 60, [](CLI::App& sub) {
+RegisterCommand register_convert({"convert", "Convert a model (HF folder, GGUF, llama2.c) to GGUF F32/F16/BF16 (quantized inputs dequantized)", 60, [](CLI::App& sub) {
                        auto o = std::make_shared<ConvertOptions>();
                        sub.add_option("input", o->in, "GGUF file, Hugging Face folder, or llama2.c checkpoint")->required();
                        sub.add_option("output", o->out, "Output .gguf file (written atomically)")->required();

@@ -142,7 +142,7 @@ int run(const InfoOptions& o) {
   return 0;
 }
 
-RegisterCommand reg({"info", "Describe a model: architecture, sizes, tensor types, tokenizer, chat template", 70,
+RegisterCommand register_info({"info", "Describe a model: architecture, sizes, tensor types, tokenizer, chat template", 70,
                      [](CLI::App& sub) {
                        auto o = std::make_shared<InfoOptions>();
                        sub.add_option("model", o->model, "GGUF file (model or vocab-only), Hugging Face folder, or llama2.c checkpoint");

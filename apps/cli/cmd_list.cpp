@@ -40,7 +40,7 @@ int run() {
   return 0;
 }
 
-RegisterCommand reg({"list", "List the models in the Hugging Face cache: repo, file, size, type", 6, [](CLI::App& sub) {
+RegisterCommand register_list({"list", "List the models in the Hugging Face cache: repo, file, size, type", 6, [](CLI::App& sub) {
                        sub.footer("\nThe cache is HF_HUB_CACHE (default $HF_HOME/hub, HF_HOME default ~/.cache/huggingface), "
                                   "shared with huggingface_hub.");
                        return std::function<int()>([] { return run(); });

@@ -98,7 +98,7 @@ int run(const PplOptions& o) {
   return 0;
 }
 
-RegisterCommand reg({"perplexity", "Measure perplexity on a text file (llama-perplexity's method), optionally KL vs a base model",
+RegisterCommand register_perplexity({"perplexity", "Measure perplexity on a text file (llama-perplexity's method), optionally KL vs a base model",
                      20, [](CLI::App& sub) {
                        auto o = std::make_shared<PplOptions>();
                        add_model_options(sub, o->model);

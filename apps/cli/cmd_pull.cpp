@@ -38,7 +38,7 @@ const char* kFooter =
     "~/.cache/huggingface), HF_HUB_OFFLINE=1 (the cache only), HF_HUB_DOWNLOAD_TIMEOUT (seconds, default 10),\n"
     "HTTPS_PROXY / NO_PROXY, SSL_CERT_FILE. Ctrl-C keeps the partial download; run the command again to resume.";
 
-RegisterCommand reg({"pull", "Download a model from the Hugging Face Hub (OWNER/REPO[:QUANT]) into its shared cache", 5,
+RegisterCommand register_pull({"pull", "Download a model from the Hugging Face Hub (OWNER/REPO[:QUANT]) into its shared cache", 5,
                      [](CLI::App& sub) {
                        auto o = std::make_shared<PullOptions>();
                        sub.add_option("model", o->model, "OWNER/REPO or OWNER/REPO:QUANT, e.g. "

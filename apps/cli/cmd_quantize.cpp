@@ -24,7 +24,7 @@ int run(const QuantizeOptions& o) {
   return 0;
 }
 
-RegisterCommand reg({"quantize", "Quantize a model to W4A8, W8A8 or W4A16 (round-to-nearest or calibrated)", 30,
+RegisterCommand register_quantize({"quantize", "Quantize a model to W4A8, W8A8 or W4A16 (round-to-nearest or calibrated)", 30,
                      [](CLI::App& sub) {
                        auto o = std::make_shared<QuantizeOptions>();
                        sub.add_option("input", o->in, "GGUF file, Hugging Face folder, or llama2.c checkpoint")->required();

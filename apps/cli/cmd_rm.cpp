@@ -26,7 +26,7 @@ int run(const RmOptions& o) {
   return 0;
 }
 
-RegisterCommand reg({"rm", "Remove a model (OWNER/REPO[:QUANT]) from the Hugging Face cache", 7, [](CLI::App& sub) {
+RegisterCommand register_rm({"rm", "Remove a model (OWNER/REPO[:QUANT]) from the Hugging Face cache", 7, [](CLI::App& sub) {
                        auto o = std::make_shared<RmOptions>();
                        sub.add_option("model", o->model,
                                       "OWNER/REPO (all of it) or OWNER/REPO:QUANT (the GGUF files :QUANT picks)")

@@ -84,7 +84,7 @@ int run(const RunOptions& o) {
   return 0;
 }
 
-RegisterCommand reg({"run", "Generate text from a prompt", 10, [](CLI::App& sub) {
+RegisterCommand register_run({"run", "Generate text from a prompt", 10, [](CLI::App& sub) {
                        auto o = std::make_shared<RunOptions>();
                        add_model_options(sub, o->model);
                        add_sampling_options(sub, o->sampling);

@@ -83,7 +83,7 @@ int run(ServeOptions& o) {
   return rc;
 }
 
-RegisterCommand reg({"serve", "Serve the model over an OpenAI-compatible HTTP API", 40, [](CLI::App& sub) {
+RegisterCommand register_serve({"serve", "Serve the model over an OpenAI-compatible HTTP API", 40, [](CLI::App& sub) {
                        auto o = std::make_shared<ServeOptions>();
                        add_model_options(sub, o->model);
                        add_sampling_options(sub, o->sampling);

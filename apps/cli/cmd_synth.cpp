@@ -42,7 +42,7 @@ int run_synth(const SynthCliOptions& c) {
   return 0;
 }
 
-RegisterCommand reg({"synth", "Write a random-weight model with a preset's exact shapes (for benchmarks)", 85,
+RegisterCommand register_synth({"synth", "Write a random-weight model with a preset's exact shapes (for benchmarks)", 85,
                      [](CLI::App& sub) {
                        auto o = std::make_shared<SynthCliOptions>();
                        std::string names;

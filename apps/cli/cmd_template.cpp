@@ -88,7 +88,7 @@ int run(const TemplateOptions& o) {
   return 0;
 }
 
-RegisterCommand reg({"template", "Render a conversation with a chat template (or print its token ids)", 40,
+RegisterCommand register_template({"template", "Render a conversation with a chat template (or print its token ids)", 40,
                      [](CLI::App& sub) {
                        auto o = std::make_shared<TemplateOptions>();
                        sub.add_option("-m,--model", o->model,

@@ -102,7 +102,7 @@ std::optional<int> retry_after_seconds(const std::string& v) {
   return std::stoi(v);
 }
 
-bool is_redirect(int status) { return status == 301 || status == 302 || status == 303 || status == 307 || status == 308; }
+bool is_followed_redirect(int status) { return status == 301 || status == 302 || status == 303 || status == 307 || status == 308; }
 
 }  // namespace
 
@@ -209,7 +209,7 @@ HttpResponse HttpClient::follow(const std::string& url, uint64_t offset,
   for (int hop = 0; hop <= kMaxRedirects; ++hop) {
     HttpResponse r = send_retrying("GET", u, offset, sink, max_body);
     const std::string location = r.header("Location");
-    if (!is_redirect(r.status) || location.empty()) return r;
+    if (!is_followed_redirect(r.status) || location.empty()) return r;
     auto next = resolve_location(u, location);
     if (!next) fail("{} redirected to '{}', which is not an http(s) URL", u.str(), location);
     u = *next;

@@ -13,7 +13,7 @@ namespace {
 
 constexpr int kMaxHeadHops = 5;
 
-bool is_redirect(int status) { return status >= 300 && status < 400; }
+bool is_3xx(int status) { return status >= 300 && status < 400; }
 
 std::optional<uint64_t> parse_size(const std::string& s) {
   uint64_t v = 0;
@@ -63,7 +63,7 @@ HttpResponse head_resolve(HttpClient& http, std::string url) {
   for (int hop = 0;; ++hop) {
     r = http.head(url);
     const bool has_meta = !r.header("X-Linked-Etag").empty() || !r.header("ETag").empty();
-    if (!is_redirect(r.status) || has_meta || hop == kMaxHeadHops) return r;
+    if (!is_3xx(r.status) || has_meta || hop == kMaxHeadHops) return r;
     const auto from = parse_url_or_fail(url, "URL");
     const auto next = resolve_location(from, r.header("Location"));
     if (!next || next->origin() != from.origin()) return r;
@@ -95,9 +95,9 @@ FileMeta fetch_file_meta(HttpClient& http, const std::string& repo, const std::s
          url, http.config().endpoint);
   check_plain_name(m.etag, "ETag of " + file);
   m.size = parse_size(r.header("X-Linked-Size"));
-  if (!m.size && !is_redirect(r.status)) m.size = parse_size(r.header("Content-Length"));
+  if (!m.size && !is_3xx(r.status)) m.size = parse_size(r.header("Content-Length"));
   m.download_url = url;
-  if (is_redirect(r.status) && !r.header("Location").empty()) {
+  if (is_3xx(r.status) && !r.header("Location").empty()) {
     const auto target = resolve_location(parse_url_or_fail(url, "URL"), r.header("Location"));
     if (!target) fail("{} redirects to '{}', which is not an http(s) URL", url, r.header("Location"));
     m.download_url = target->str();

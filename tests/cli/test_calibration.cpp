@@ -16,7 +16,7 @@
 namespace ts = testsupport;
 
 namespace {
-std::string stories(const std::string& f) { return (ts::shared_data() / "models/stories260K" / f).string(); }
+using ts::stories;
 
 double mean_kl(const std::string& q) {
   auto r = ts::run_cli({"perplexity", "-m", q, "--kl-base", stories("stories260K.bin"), "--tokenizer",
@@ -36,7 +36,7 @@ ts::CmdResult quantize_to(const std::string& out, const std::string& group, cons
   return ts::run_cli(args);
 }
 
-std::string quantize(const std::string& dir, const std::string& group, const std::string& tag,
+std::string quantize_calibrated(const std::string& dir, const std::string& group, const std::string& tag,
                      const std::vector<std::string>& extra) {
   const std::string out = dir + "/q-g" + group + "-" + tag + ".gguf";
   auto r = quantize_to(out, group, extra);
@@ -44,9 +44,9 @@ std::string quantize(const std::string& dir, const std::string& group, const std
   return out;
 }
 
-std::string quantize(const std::string& dir, const std::string& group, bool calibrated) {
-  return calibrated ? quantize(dir, group, "cal", {"--calib", calib_txt(), "--gptq", "--clip", "--refit"})
-                    : quantize(dir, group, "rtn", {});
+std::string quantize_calibrated(const std::string& dir, const std::string& group, bool calibrated) {
+  return calibrated ? quantize_calibrated(dir, group, "cal", {"--calib", calib_txt(), "--gptq", "--clip", "--refit"})
+                    : quantize_calibrated(dir, group, "rtn", {});
 }
 }  // namespace
 
@@ -54,8 +54,8 @@ TEST(Calibration, BestMethodCutsKlBelowSixTenthsOfRtn) {
   // --method best (docs/CALIBRATION.md) against plain RTN, both measured here on eval.txt.
   auto dir = ts::temp_dir("calib").string();
   for (const char* g : {"32", "0"}) {
-    const double rtn = mean_kl(quantize(dir, g, false));
-    const double best = mean_kl(quantize(dir, g, "best", {"--calib", calib_txt(), "--method", "best"}));
+    const double rtn = mean_kl(quantize_calibrated(dir, g, false));
+    const double best = mean_kl(quantize_calibrated(dir, g, "best", {"--calib", calib_txt(), "--method", "best"}));
     std::printf("W4A8 g%s: RTN KL %.4f, best KL %.4f, ratio %.3f\n", g, rtn, best, best / rtn);
     EXPECT_GT(rtn, 0.05) << "RTN must lose quality for the ratio to mean anything";
     EXPECT_LE(best, 0.6 * rtn) << "group " << g;
@@ -64,7 +64,7 @@ TEST(Calibration, BestMethodCutsKlBelowSixTenthsOfRtn) {
 
 TEST(Calibration, RotatedFileNeedsPocketllmAndRuns) {
   auto dir = ts::temp_dir("calib-rot").string();
-  const std::string out = quantize(dir, "32", "rot", {"--rotate", "--calib", calib_txt()});
+  const std::string out = quantize_calibrated(dir, "32", "rot", {"--rotate", "--calib", calib_txt()});
   const std::string bytes = ts::read_file(out);
   EXPECT_NE(bytes.find("pocketllm.online_rotation"), std::string::npos);
   EXPECT_NE(bytes.find("ffn_down_rotation.weight"), std::string::npos);
@@ -103,7 +103,7 @@ TEST(Calibration, BadMethodsFailClearly) {
 
 TEST(Calibration, IsDeterministic) {
   auto dir = ts::temp_dir("calib-det").string();
-  const std::string a = quantize(dir, "32", true);
+  const std::string a = quantize_calibrated(dir, "32", true);
   const std::string b = dir + "/again.gguf";
   auto r = ts::run_cli({"quantize", stories("stories260K.bin"), b, "--tokenizer", stories("tok512.bin"), "--scheme",
                         "w4a8", "--group", "32", "--head", "f16", "-t", "1", "--calib",
@@ -130,8 +130,8 @@ void rewrite_static_scales(const std::string& from, const std::string& to, const
 
 TEST(Calibration, StaticActivationRangesAreStoredUsedAndChecked) {
   auto dir = ts::temp_dir("calib-static").string();
-  const std::string dyn = quantize(dir, "0", false);
-  const std::string stat = quantize(dir, "0", "static", {"--calib", calib_txt(), "--act", "static"});
+  const std::string dyn = quantize_calibrated(dir, "0", false);
+  const std::string stat = quantize_calibrated(dir, "0", "static", {"--calib", calib_txt(), "--act", "static"});
   auto f = pocketllm::gguf::File::open(stat, true);
   EXPECT_EQ(f->get_string("pocketllm.activations"), "int8-static");
   EXPECT_EQ(f->get_bool("pocketllm.required"), true);

@@ -11,7 +11,7 @@ namespace ts = testsupport;
 using nlohmann::json;
 
 namespace {
-std::string stories(const std::string& f) { return (ts::shared_data() / "models/stories260K" / f).string(); }
+using ts::stories;
 }  // namespace
 
 TEST(ConvertCli, Llama2cToGgufKeepsGoldenOutputAndVocab) {

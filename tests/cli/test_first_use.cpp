@@ -9,7 +9,7 @@
 namespace ts = testsupport;
 
 namespace {
-std::string stories(const std::string& f) { return (ts::shared_data() / "models/stories260K" / f).string(); }
+using ts::stories;
 
 // Wide-open sampling: every id with any probability can come out.
 std::vector<std::string> hot(std::vector<std::string> args, const std::string& seed) {

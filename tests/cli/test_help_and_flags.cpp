@@ -14,7 +14,7 @@
 namespace ts = testsupport;
 
 namespace {
-std::string stories(const std::string& f) { return (ts::shared_data() / "models/stories260K" / f).string(); }
+using ts::stories;
 
 std::string help(const std::string& cmd) {
   auto r = ts::run_cli({cmd, "--help"});

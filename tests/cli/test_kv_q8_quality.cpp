@@ -12,7 +12,7 @@
 namespace ts = testsupport;
 
 namespace {
-std::string stories(const std::string& f) { return (ts::shared_data() / "models/stories260K" / f).string(); }
+using ts::stories;
 
 struct Figures {
   double ppl = NAN, base_ppl = NAN, ratio = NAN, kld = NAN;

@@ -15,9 +15,9 @@
 namespace ts = testsupport;
 
 namespace {
-std::string stories(const std::string& f) { return (ts::shared_data() / "models/stories260K" / f).string(); }
+using ts::stories;
 
-std::string quantize(const std::string& out_dir, const std::string& scheme, const std::string& group) {
+std::string quantize_scheme(const std::string& out_dir, const std::string& scheme, const std::string& group) {
   const std::string out = out_dir + "/s-" + scheme + "-g" + group + ".gguf";
   // Head (tied embedding) kept F16 so the figures measure the block linears, as the reference study does.
   auto r = ts::run_cli({"quantize", stories("stories260K.bin"), out, "--tokenizer", stories("tok512.bin"), "--scheme",
@@ -56,12 +56,12 @@ std::string greedy(const std::string& model) {
 TEST(Quantize, W8A8AndW4A8QualityVsFp32) {
   auto dir = ts::temp_dir("quant").string();
   for (const char* g : {"32", "0"}) {
-    auto f = kl_vs_fp32(quantize(dir, "w8a8", g));
+    auto f = kl_vs_fp32(quantize_scheme(dir, "w8a8", g));
     std::printf("W8A8 g%s: PPL %.4f  KL %.5f  same top %.1f%%\n", g, f.ppl, f.kld, f.same_top);
     EXPECT_LE(f.kld, 0.003);
     EXPECT_GE(f.same_top, 97.0);
   }
-  auto f = kl_vs_fp32(quantize(dir, "w4a8", "32"));
+  auto f = kl_vs_fp32(quantize_scheme(dir, "w4a8", "32"));
   std::printf("W4A8 g32: PPL %.4f  KL %.5f  same top %.1f%%\n", f.ppl, f.kld, f.same_top);
   EXPECT_LE(f.kld, 0.15);
   EXPECT_GT(f.kld, 0.01);  // 4-bit weights must cost something: a near-zero KL means nothing was quantized
@@ -71,14 +71,14 @@ TEST(Quantize, W8A8AndW4A8QualityVsFp32) {
 TEST(Quantize, EverySchemeGeneratesCoherentText) {
   auto dir = ts::temp_dir("quant-text").string();
   for (auto [s, g] : {std::pair{"w4a8", "32"}, {"w4a8", "128"}, {"w4a8", "0"}, {"w4a16", "32"}, {"w8a8", "32"}}) {
-    std::string out = greedy(quantize(dir, s, g));
+    std::string out = greedy(quantize_scheme(dir, s, g));
     EXPECT_EQ(out.rfind("Once upon a time, there was a little girl named Lily.", 0), 0u) << s << " g" << g << ": " << out;
   }
 }
 
 TEST(Quantize, SameGreedyOutputOnEveryIsaThisCpuRuns) {
   auto dir = ts::temp_dir("quant-isa").string();
-  const std::string q = quantize(dir, "w4a8", "32");
+  const std::string q = quantize_scheme(dir, "w4a8", "32");
   const std::string want = greedy(q);
   int ran = 0;
   for (const char* isa : {"ref", "avx2", "avxvnni", "avx512vnni", "neon", "dotprod", "i8mm"}) {
@@ -153,7 +153,7 @@ TEST(Quantize, StandardGgufWhenRowsAreWholeBlocks) {
 
 TEST(Quantize, MalformedQuantizedFilesAreClearErrors) {
   auto dir = ts::temp_dir("quant-bad").string();
-  const std::string q = quantize(dir, "w4a8", "32");
+  const std::string q = quantize_scheme(dir, "w4a8", "32");
   std::string bytes = ts::read_file(q);
   ts::write_file(dir + "/trunc.gguf", bytes.substr(0, bytes.size() - 4096));
   auto r = ts::run_cli({"run", "-m", dir + "/trunc.gguf", "-p", "x", "-n", "1"});
@@ -175,7 +175,7 @@ TEST(Quantize, MalformedQuantizedFilesAreClearErrors) {
 TEST(Quantize, SameGreedyOutputForEveryLoadMode) {
   auto dir = ts::temp_dir("quant-load").string();
   for (const char* g : {"32", "0"}) {  // g32: repacked at load; 0: tiled, used in place
-    const std::string q = quantize(dir, "w4a8", g);
+    const std::string q = quantize_scheme(dir, "w4a8", g);
     const std::string want = greedy(q);
     EXPECT_EQ(want.rfind("Once upon a time", 0), 0u) << want;
     for (const char* flag : {"--no-huge-pages", "--no-mmap"}) {

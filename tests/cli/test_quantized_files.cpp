@@ -14,9 +14,9 @@
 namespace ts = testsupport;
 
 namespace {
-std::string stories(const std::string& f) { return (ts::shared_data() / "models/stories260K" / f).string(); }
+using ts::stories;
 
-std::string quantize(const std::string& dir, const std::string& group, std::vector<std::string> extra = {}) {
+std::string quantize_group(const std::string& dir, const std::string& group, std::vector<std::string> extra = {}) {
   const std::string out = dir + "/q-g" + group + ".gguf";
   std::vector<std::string> args = {"quantize", stories("stories260K.bin"), out, "--tokenizer", stories("tok512.bin"),
                                    "--group", group, "-t", "2"};
@@ -44,7 +44,7 @@ std::map<std::string, std::string> tensor_bytes(const std::string& path) {
 TEST(QuantizedFiles, EveryCommandReadsThem) {
   const auto dir = ts::temp_dir("qfiles").string();
   for (const char* g : {"32", "0"}) {
-    const std::string q = quantize(dir, g, {"--tiles"});
+    const std::string q = quantize_group(dir, g, {"--tiles"});
     const auto types = tensor_types(q);
     ASSERT_TRUE(types.count(g == std::string("32") ? "PL_W4_G32_T16" : "PL_W4_ROW_T16")) << *types.begin();
     auto r = ts::run_cli({"tokenize", "-m", q, "-p", "Once upon a time"});
@@ -77,7 +77,7 @@ TEST(QuantizedFiles, EveryCommandReadsThem) {
 
 TEST(QuantizedFiles, RequantizingNeedsTheFlagAndThenWorks) {
   const auto dir = ts::temp_dir("requant").string();
-  const std::string q = quantize(dir, "32", {"--tiles"});
+  const std::string q = quantize_group(dir, "32", {"--tiles"});
   const std::string out = dir + "/re.gguf";
   auto r = ts::run_cli({"quantize", q, out, "-t", "2"});
   EXPECT_EQ(r.exit_code, 1);

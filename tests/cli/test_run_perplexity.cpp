@@ -12,7 +12,7 @@ namespace ts = testsupport;
 using nlohmann::json;
 
 namespace {
-std::string stories(const std::string& f) { return (ts::shared_data() / "models/stories260K" / f).string(); }
+using ts::stories;
 
 std::vector<double> running_ppl(const std::string& out) {
   std::vector<double> v;

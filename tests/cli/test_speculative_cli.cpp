@@ -7,7 +7,7 @@
 namespace ts = testsupport;
 
 namespace {
-std::string stories(const std::string& f) { return (ts::shared_data() / "models/stories260K" / f).string(); }
+using ts::stories;
 const char* kPrompt = "The cat sat on the mat. The dog sat on the log. The cat sat";
 
 ts::CmdResult run(std::vector<std::string> extra) {

@@ -72,7 +72,7 @@ std::string build_header(uint64_t n_tensors, uint64_t n_kv) {
   s.append(reinterpret_cast<char*>(&n_kv), 8);
   return s;
 }
-void expect_error(const std::string& bytes, const std::string& needle) {
+void expect_gguf_error(const std::string& bytes, const std::string& needle) {
   auto dir = ts::temp_dir("gguf-bad");
   auto p = (dir / "bad.gguf").string();
   ts::write_file(p, bytes);
@@ -86,19 +86,19 @@ void expect_error(const std::string& bytes, const std::string& needle) {
 }
 }  // namespace
 
-TEST(Gguf, RejectsBadMagic) { expect_error("GGML0000000000000000000000", "bad magic"); }
-TEST(Gguf, RejectsEmpty) { expect_error("", "bad magic"); }
-TEST(Gguf, RejectsTruncatedHeader) { expect_error("GGUF\x03\x00", "truncated"); }
+TEST(Gguf, RejectsBadMagic) { expect_gguf_error("GGML0000000000000000000000", "bad magic"); }
+TEST(Gguf, RejectsEmpty) { expect_gguf_error("", "bad magic"); }
+TEST(Gguf, RejectsTruncatedHeader) { expect_gguf_error("GGUF\x03\x00", "truncated"); }
 TEST(Gguf, RejectsHugeCounts) {
-  expect_error(build_header(0, uint64_t{1} << 60), "metadata count");
-  expect_error(build_header(uint64_t{1} << 60, 0), "tensor count");
+  expect_gguf_error(build_header(0, uint64_t{1} << 60), "metadata count");
+  expect_gguf_error(build_header(uint64_t{1} << 60, 0), "tensor count");
 }
 TEST(Gguf, RejectsHugeString) {
   std::string s = build_header(0, 1);
   uint64_t len = uint64_t{1} << 40;
   s.append(reinterpret_cast<char*>(&len), 8);
   s += std::string(64, 'a');
-  expect_error(s, "length");
+  expect_gguf_error(s, "length");
 }
 TEST(Gguf, RejectsTensorPastEnd) {
   auto dir = ts::temp_dir("gguf-trunc");
@@ -108,7 +108,7 @@ TEST(Gguf, RejectsTensorPastEnd) {
   auto p = (dir / "x.gguf").string();
   w.write(p);
   std::string bytes = ts::read_file(p);
-  expect_error(bytes.substr(0, bytes.size() - 100), "past the end");
+  expect_gguf_error(bytes.substr(0, bytes.size() - 100), "past the end");
 }
 TEST(Gguf, RejectsOverflowingDims) {
   std::string s = build_header(1, 0);
@@ -122,7 +122,7 @@ TEST(Gguf, RejectsOverflowingDims) {
     s.append(reinterpret_cast<char*>(&d), 8);
   }
   s += std::string(16, '\0');
-  expect_error(s, "overflowing shape");
+  expect_gguf_error(s, "overflowing shape");
 }
 TEST(Gguf, RejectsUnknownTensorType) {
   std::string s = build_header(1, 0);
@@ -136,5 +136,5 @@ TEST(Gguf, RejectsUnknownTensorType) {
   uint32_t type = 999;
   s.append(reinterpret_cast<char*>(&type), 4);
   s += std::string(40, '\0');
-  expect_error(s, "unknown type id 999");
+  expect_gguf_error(s, "unknown type id 999");
 }

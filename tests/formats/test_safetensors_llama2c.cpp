@@ -12,7 +12,7 @@ namespace ts = testsupport;
 
 namespace {
 template <class F>
-void expect_error(F&& f, const std::string& needle) {
+void expect_load_error(F&& f, const std::string& needle) {
   try {
     f();
     FAIL() << "no error, expected: " << needle;
@@ -61,20 +61,20 @@ TEST(Safetensors, RejectsMalformedFiles) {
   auto dir = ts::temp_dir("st-bad");
   auto p = (dir / "x.safetensors").string();
   ts::write_file(p, "abc");
-  expect_error([&] { safetensors::Archive::open(p); }, "too short");
+  expect_load_error([&] { safetensors::Archive::open(p); }, "too short");
   std::string huge(8, '\xff');
   ts::write_file(p, huge + "{}");
-  expect_error([&] { safetensors::Archive::open(p); }, "header length");
+  expect_load_error([&] { safetensors::Archive::open(p); }, "header length");
   ts::write_file(p, st_file("{not json", 0));
-  expect_error([&] { safetensors::Archive::open(p); }, "corrupt safetensors header");
+  expect_load_error([&] { safetensors::Archive::open(p); }, "corrupt safetensors header");
   ts::write_file(p, st_file(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8));
-  expect_error([&] { safetensors::Archive::open(p); }, "past the end");
+  expect_load_error([&] { safetensors::Archive::open(p); }, "past the end");
   ts::write_file(p, st_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", 16));
-  expect_error([&] { safetensors::Archive::open(p); }, "shape needs");
+  expect_load_error([&] { safetensors::Archive::open(p); }, "shape needs");
   ts::write_file(p, st_file(R"({"a":{"dtype":"Q9","shape":[3],"data_offsets":[0,12]}})", 16));
-  expect_error([&] { safetensors::Archive::open(p); }, "unknown dtype");
+  expect_load_error([&] { safetensors::Archive::open(p); }, "unknown dtype");
   ts::write_file(p, st_file(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,12]}})", 16));
-  expect_error([&] { safetensors::Archive::open(p); }, "overflowing shape");
+  expect_load_error([&] { safetensors::Archive::open(p); }, "overflowing shape");
 }
 
 TEST(Llama2c, ReadsStoriesHeader) {
@@ -92,12 +92,12 @@ TEST(Llama2c, RejectsTruncatedAndBogusFiles) {
   std::string full = ts::read_file(ts::shared_data() / "models/stories260K/stories260K.bin");
   auto p = (dir / "t.bin").string();
   ts::write_file(p, full.substr(0, full.size() / 2));
-  expect_error([&] { llama2c::open(p); }, "truncated llama2.c checkpoint");
+  expect_load_error([&] { llama2c::open(p); }, "truncated llama2.c checkpoint");
   ts::write_file(p, full.substr(0, 10));
-  expect_error([&] { llama2c::open(p); }, "no header");
+  expect_load_error([&] { llama2c::open(p); }, "no header");
   std::string bogus = full.substr(0, 28);
   int32_t neg = -5;
   std::memcpy(bogus.data(), &neg, 4);
   ts::write_file(p, bogus + std::string(100, '\0'));
-  expect_error([&] { llama2c::open(p); }, "implausible header");
+  expect_load_error([&] { llama2c::open(p); }, "implausible header");
 }

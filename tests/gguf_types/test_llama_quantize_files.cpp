@@ -18,7 +18,7 @@ namespace ts = testsupport;
 using nlohmann::json;
 
 namespace {
-const json& reference() {
+const json& quantize_reference() {
   static const json j = json::parse(
       ts::read_file(std::filesystem::path(POCKETLLM_SOURCE_DIR) / "tests/gguf_types/reference_llama_quantize.json"));
   return j;
@@ -33,10 +33,10 @@ TEST_P(LlamaQuantizeFiles, MatchLlamaCpp) {
                     "tests/gguf_types/record_llamacpp.py --llama-quantize-dir DIR (needs a llama.cpp build) makes them";
   const auto path = std::filesystem::path(dir) / (GetParam() + ".gguf");
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " is missing";
-  const json& f = reference()["files"][GetParam()];
+  const json& f = quantize_reference()["files"][GetParam()];
   ASSERT_EQ(ts::sha256_file(path), f["sha256"].get<std::string>()) << path << " is not the recorded file";
-  gguf_types::check_against_llamacpp(path, reference(), f, GetParam(), dir);
+  gguf_types::check_against_llamacpp(path, quantize_reference(), f, GetParam(), dir);
 }
 
-INSTANTIATE_TEST_SUITE_P(Files, LlamaQuantizeFiles, ::testing::ValuesIn(gguf_types::file_names(reference())),
+INSTANTIATE_TEST_SUITE_P(Files, LlamaQuantizeFiles, ::testing::ValuesIn(gguf_types::file_names(quantize_reference())),
                          [](const auto& info) { return info.param; });

@@ -28,7 +28,7 @@ namespace ts = testsupport;
 using nlohmann::json;
 
 namespace {
-const json& reference() {
+const json& llamacpp_reference() {
   static const json j = json::parse(ts::read_file(std::filesystem::path(POCKETLLM_SOURCE_DIR) / "tests/gguf_types/reference.json"));
   return j;
 }
@@ -47,13 +47,13 @@ class GgufTypes : public ::testing::TestWithParam<std::string> {};
 }  // namespace
 
 TEST(GgufTypesModel, GeneratorMakesTheRecordedBytes) {
-  EXPECT_EQ(ts::sha256_file(peaked_dir() / "f32.gguf"), reference()["model"]["sha256"].get<std::string>())
+  EXPECT_EQ(ts::sha256_file(peaked_dir() / "f32.gguf"), llamacpp_reference()["model"]["sha256"].get<std::string>())
       << "the peaked model's bytes changed (tests/support/peaked_model.cpp, or the GGUF writer): re-record "
          "reference.json with tests/gguf_types/record_llamacpp.py";
 }
 
 TEST_P(GgufTypes, MatchesLlamaCpp) {
-  const json& ref = reference();
+  const json& ref = llamacpp_reference();
   const json& f = ref["files"][GetParam()];
   const auto path = gguf_types::make_file(peaked_dir() / "f32.gguf", peaked_dir(), GetParam(), f["make"]);
   ASSERT_EQ(ts::sha256_file(path), f["sha256"].get<std::string>())
@@ -61,7 +61,7 @@ TEST_P(GgufTypes, MatchesLlamaCpp) {
   gguf_types::check_against_llamacpp(path, ref, f, GetParam(), std::getenv("POCKETLLM_GGUF_TYPES_KLD_DIR"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Files, GgufTypes, ::testing::ValuesIn(gguf_types::file_names(reference())),
+INSTANTIATE_TEST_SUITE_P(Files, GgufTypes, ::testing::ValuesIn(gguf_types::file_names(llamacpp_reference())),
                          [](const auto& info) { return info.param; });
 
 // quantize --type picks, tensor by tensor, the types llama-quantize itself chose

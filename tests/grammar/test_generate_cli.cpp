@@ -13,7 +13,7 @@ namespace ts = testsupport;
 
 namespace {
 
-std::string stories(const std::string& f) { return (ts::shared_data() / "models/stories260K" / f).string(); }
+using ts::stories;
 
 const char* kSchema = R"({"type":"object","properties":{"name":{"type":"string","maxLength":12},
   "age":{"type":"integer"},"happy":{"type":"boolean"},"pets":{"type":"array","items":{"enum":["cat","dog"]},

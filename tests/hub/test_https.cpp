@@ -10,7 +10,7 @@ namespace ts = testsupport;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using ts::contains;
 
 // A CA and a certificate for 127.0.0.1 signed by it, in dir: ca.pem, srv.pem, srv.key.
 bool make_test_ca(const fs::path& dir) {

@@ -13,11 +13,7 @@ using nlohmann::json;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-std::string trim(std::string s) {
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
+using ts::contains;
 
 // stories260K as a Hugging Face folder (config.json + model.safetensors), once per process.
 const fs::path& stories_hf() {
@@ -102,7 +98,7 @@ TEST_F(HubModels, SplitGgufIsFetchedWholeAndRunsAsOneModel) {
   if (split_parts().empty()) GTEST_SKIP() << "needs the venv's gguf package: run scripts/venv.sh";
   auto r = cli({"pull", "test/split-GGUF:Q8_0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(trim(r.out), (repo_dir("test/split-GGUF") / "snapshots" / std::string(40, 'f') /
+  EXPECT_EQ(ts::chomp(r.out), (repo_dir("test/split-GGUF") / "snapshots" / std::string(40, 'f') /
                           "m-Q8_0-00001-of-00003.gguf").string());
   EXPECT_TRUE(contains(r.err, "3 files of commit")) << r.err;
   r = cli(run_hf("test/split-GGUF:Q8_0"));
@@ -116,7 +112,7 @@ TEST_F(HubModels, SafetensorsFoldersRunAsTheOriginal) {
   auto r = cli({"pull", "test/stories-st"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const fs::path snap = repo_dir("test/stories-st") / "snapshots" / std::string(40, 'd');
-  EXPECT_EQ(trim(r.out), snap.string());
+  EXPECT_EQ(ts::chomp(r.out), snap.string());
   for (const char* f : {"config.json", "generation_config.json", "tokenizer_config.json", "model.safetensors"})
     EXPECT_TRUE(fs::exists(snap / f)) << f;
   EXPECT_FALSE(fs::exists(snap / "README.md"));

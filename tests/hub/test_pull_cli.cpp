@@ -9,11 +9,7 @@ namespace ts = testsupport;
 using nlohmann::json;
 
 namespace {
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using ts::contains;
 }  // namespace
 
 TEST_F(HubCli, PullWritesHuggingFaceHubsLayout) {
@@ -21,7 +17,7 @@ TEST_F(HubCli, PullWritesHuggingFaceHubsLayout) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const fs::path repo = repo_dir("test/tiny-GGUF");
   const fs::path pointer = repo / "snapshots" / kMain / "tiny-Q8_0.gguf";
-  EXPECT_EQ(trim(r.out), pointer.string()) << "stdout is only the model's path";
+  EXPECT_EQ(ts::chomp(r.out), pointer.string()) << "stdout is only the model's path";
   const std::string sha = sha256_of(family_gguf("llama-tied"));
   ASSERT_TRUE(fs::is_symlink(pointer));
   EXPECT_EQ(fs::read_symlink(pointer), fs::path("../../blobs") / sha) << "LFS blobs are named by their sha256";
@@ -40,7 +36,7 @@ TEST_F(HubCli, PullWritesHuggingFaceHubsLayout) {
   hub_->clear_log();
   r = cli({"pull", "test/tiny-GGUF:Q8_0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(trim(r.out), pointer.string());
+  EXPECT_EQ(ts::chomp(r.out), pointer.string());
   EXPECT_TRUE(hub_->requests("/cdn-lfs/").empty());
   EXPECT_TRUE(hub_->requests("/resolve/").empty()) << "a file in the snapshot of the commit needs no HEAD";
   EXPECT_TRUE(contains(r.err, "0 B downloaded")) << r.err;
@@ -65,7 +61,7 @@ TEST_F(HubCli, SmallFilesAreNamedByTheirGitBlobSha1) {
   EXPECT_EQ(ts::read_file(readme), "# tiny\n");
   auto git = ts::run_command({"git", "hash-object", readme.string()});
   EXPECT_EQ(fs::read_symlink(readme), fs::path("../../blobs") / git.out.substr(0, 40));
-  EXPECT_EQ(trim(r.out), (repo_dir("test/tiny-GGUF") / "snapshots" / kMain).string()) << "no GGUF: the folder";
+  EXPECT_EQ(ts::chomp(r.out), (repo_dir("test/tiny-GGUF") / "snapshots" / kMain).string()) << "no GGUF: the folder";
 }
 
 TEST_F(HubCli, HfFlagRunsThePulledModel) {

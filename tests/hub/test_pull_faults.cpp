@@ -18,7 +18,7 @@ using nlohmann::json;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using ts::contains;
 
 const std::string kQ8 = "tiny-Q8_0.gguf";
 uint64_t q8_size() { return fs::file_size(family_gguf("llama-tied")); }

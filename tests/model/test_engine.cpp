@@ -14,6 +14,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "support/model_helpers.h"
 #include "kernels/table.h"
 #include "model/engine.h"
 #include "support/test_support.h"
@@ -24,11 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::unique_ptr<Model> load(const fs::path& p) {
-  LoadOptions lo;
-  lo.load_tokenizer = false;
-  return load_model(p.string(), lo);
-}
 
 // The models under test: stories260K as trained (F32) and quantized, and the
 // qwen2 family file (Q/K/V biases, half-split RoPE), made once per process.
@@ -84,7 +80,7 @@ bool same(const float* a, const Logits& b) { return std::memcmp(a, b.data(), b.s
 
 // The whole check for the table this process runs with.
 void check_batch_invariance(const std::string& name, int threads, KvType kv) {
-  auto m = load(model_files().at(name));
+  auto m = ts::load_weights(model_files().at(name));
   const int64_t V = m->cfg.n_vocab;
   Engine e(*m, {64, threads});
   const auto a_toks = token_run(48, 7, static_cast<int32_t>(V));
@@ -172,7 +168,7 @@ INSTANTIATE_TEST_SUITE_P(Models, EngineTables,
                          });
 
 TEST(Engine, ThreadCountDoesNotChangeLogits) {
-  auto m = load(model_files().at("stories-w4a8-g32"));
+  auto m = ts::load_weights(model_files().at("stories-w4a8-g32"));
   Engine e1(*m, {64, 1}), e2(*m, {64, 2});
   const auto toks = token_run(40, 3, static_cast<int32_t>(m->cfg.n_vocab));
   const auto r1 = one_by_one(e1, toks), r2 = one_by_one(e2, toks);
@@ -180,7 +176,7 @@ TEST(Engine, ThreadCountDoesNotChangeLogits) {
 }
 
 TEST(Engine, RollbackLeavesTheSequenceAsIfRejectedTokensNeverRan) {
-  auto m = load(model_files().at("stories-w4a8-g32"));
+  auto m = ts::load_weights(model_files().at("stories-w4a8-g32"));
   const int64_t V = m->cfg.n_vocab;
   Engine e(*m, {64, 2});
   const auto toks = token_run(30, 5, static_cast<int32_t>(V));
@@ -204,7 +200,7 @@ TEST(Engine, RollbackLeavesTheSequenceAsIfRejectedTokensNeverRan) {
 TEST(Engine, Q8RollbackLeavesTheCacheAsIfRejectedTokensNeverRan) {
   for (const char* name : {"stories-f32", "stories-w4a8-g32", "qwen2-f32"}) {
     SCOPED_TRACE(name);
-    auto m = load(model_files().at(name));
+    auto m = ts::load_weights(model_files().at(name));
     const int64_t V = m->cfg.n_vocab;
     Engine e(*m, {64, 2});
     const auto toks = token_run(30, 5, static_cast<int32_t>(V));
@@ -234,7 +230,7 @@ TEST(Engine, Q8RollbackLeavesTheCacheAsIfRejectedTokensNeverRan) {
 }
 
 TEST(Engine, Q8CopiedPrefixContinuesLikeTheOriginal) {
-  auto m = load(model_files().at("stories-f32"));
+  auto m = ts::load_weights(model_files().at("stories-f32"));
   Engine e(*m, {64, 2});
   const auto toks = token_run(30, 9, static_cast<int32_t>(m->cfg.n_vocab));
   const auto ref = one_by_one(e, toks, KvType::Q8);
@@ -273,7 +269,7 @@ TEST(Engine, Q8CacheReadsBackWhatWasStored) {
 }
 
 TEST(Engine, CopiedPrefixContinuesLikeTheOriginal) {
-  auto m = load(model_files().at("stories-f32"));
+  auto m = ts::load_weights(model_files().at("stories-f32"));
   Engine e(*m, {64, 2});
   const auto toks = token_run(30, 9, static_cast<int32_t>(m->cfg.n_vocab));
   const auto ref = one_by_one(e, toks);
@@ -286,7 +282,7 @@ TEST(Engine, CopiedPrefixContinuesLikeTheOriginal) {
 }
 
 TEST(Engine, BadBatchesAreErrorsThatChangeNoSequence) {
-  auto m = load(model_files().at("stories-f32"));
+  auto m = ts::load_weights(model_files().at("stories-f32"));
   Engine e(*m, {8, 1});
   Sequence a = e.new_sequence(16), b = e.new_sequence(16);
   const int32_t t = 300;
@@ -305,7 +301,7 @@ TEST(Engine, BadBatchesAreErrorsThatChangeNoSequence) {
   const Engine::Row one{&a, t, true};
   EXPECT_THROW(e.forward({&one, 1}), Error);
   EXPECT_EQ(a.n_past(), 16);
-  auto other = load(model_files().at("stories-f32"));
+  auto other = ts::load_weights(model_files().at("stories-f32"));
   Engine other_engine(*other, {8, 1});
   Sequence foreign = other_engine.new_sequence(16);
   const Engine::Row f{&foreign, t, true};

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "support/model_helpers.h"
 #include "model/context.h"
 #include "quantizer/export_gguf.h"
 #include "quantizer/export_hf.h"
@@ -36,14 +37,9 @@ void python(const std::string& args, const fs::path& out) {
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << ts::read_file(out);
 }
 
-std::unique_ptr<Model> load(const fs::path& p) {
-  LoadOptions lo;
-  lo.load_tokenizer = false;
-  return load_model(p.string(), lo);
-}
 
 // Logits of every position, fed in batches of n_batch (several batches exercise the KV cache).
-std::vector<float> all_logits(const Model& m, int64_t n_batch, int64_t n_ctx = 64) {
+std::vector<float> family_logits(const Model& m, int64_t n_batch, int64_t n_ctx = 64) {
   ContextParams p;
   p.n_threads = 2;
   p.n_ctx = n_ctx;
@@ -53,7 +49,7 @@ std::vector<float> all_logits(const Model& m, int64_t n_batch, int64_t n_ctx = 6
   return std::vector<float>(l, l + kIds.size() * m.cfg.n_vocab);
 }
 
-std::vector<int32_t> greedy(const Model& m) {
+std::vector<int32_t> greedy_family(const Model& m) {
   ContextParams p;
   p.n_threads = 2;
   p.n_ctx = 64;
@@ -72,20 +68,11 @@ std::vector<float> flat_logits(const json& j) {
   return out;
 }
 
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double d = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    if (!std::isfinite(a[i])) return INFINITY;
-    d = std::max(d, static_cast<double>(std::fabs(a[i] - b[i])));
-  }
-  return d;
-}
 
 void expect_matches(const Model& m, const Reference& ref, const std::string& what, int64_t n_batch = 512) {
-  const double d = max_abs_diff(all_logits(m, n_batch), ref.logits);
+  const double d = ts::max_abs_diff(family_logits(m, n_batch), ref.logits);
   EXPECT_LT(d, 1e-4) << what;
-  EXPECT_EQ(greedy(m), ref.greedy) << what;
+  EXPECT_EQ(greedy_family(m), ref.greedy) << what;
   std::printf("[ %s ] max |logit - reference| = %.2e\n", what.c_str(), d);
 }
 }  // namespace
@@ -111,12 +98,12 @@ TEST_P(FamilyNumpy, LogitsAndGreedyMatchReferenceFromHfAndGguf) {
   ref.greedy = j["greedy"].get<std::vector<int32_t>>();
   ASSERT_EQ(ref.greedy.size(), static_cast<size_t>(kGreedy));
 
-  auto hf = load(dir / "hf");
+  auto hf = ts::load_weights(dir / "hf");
   const std::string arch = family;
   EXPECT_EQ(hf->cfg.arch, arch);
   expect_matches(*hf, ref, family + " HF");
 
-  auto gg = load(dir / "model.gguf");
+  auto gg = ts::load_weights(dir / "model.gguf");
   EXPECT_EQ(gg->cfg.arch, arch);
   expect_matches(*gg, ref, family + " GGUF (llama.cpp layout)", 5);
 
@@ -124,20 +111,20 @@ TEST_P(FamilyNumpy, LogitsAndGreedyMatchReferenceFromHfAndGguf) {
   ExportOptions eo;
   eo.progress = false;
   export_gguf(*hf, (dir / "converted.gguf").string(), eo);
-  expect_matches(*load(dir / "converted.gguf"), ref, family + " HF -> GGUF", 3);
+  expect_matches(*ts::load_weights(dir / "converted.gguf"), ref, family + " HF -> GGUF", 3);
   if (family == "phi3") {
     // LongRoPE: a context beyond original_max_position_embeddings (64) uses the long factors.
     python("reference_model.py '" + (dir / "hf").string() + "' " + ids + " 0 '{\"_long_factors\": true}'",
            dir / "ref_long.json");
     if (HasFatalFailure()) return;
     const auto want = flat_logits(json::parse(ts::read_file(dir / "ref_long.json")));
-    EXPECT_GT(max_abs_diff(want, ref.logits), 1e-2);
-    EXPECT_LT(max_abs_diff(all_logits(*hf, 512, 128), want), 1e-4) << "phi3 HF, long context";
-    EXPECT_LT(max_abs_diff(all_logits(*gg, 512, 128), want), 1e-4) << "phi3 GGUF, long context";
+    EXPECT_GT(ts::max_abs_diff(want, ref.logits), 1e-2);
+    EXPECT_LT(ts::max_abs_diff(family_logits(*hf, 512, 128), want), 1e-4) << "phi3 HF, long context";
+    EXPECT_LT(ts::max_abs_diff(family_logits(*gg, 512, 128), want), 1e-4) << "phi3 GGUF, long context";
   }
   if (gg->w.rope_freq_factors.empty()) {  // Llama 3 GGUF factors have no config.json form
     export_hf(*gg, (dir / "exported_hf").string());
-    expect_matches(*load(dir / "exported_hf"), ref, family + " GGUF -> HF");
+    expect_matches(*ts::load_weights(dir / "exported_hf"), ref, family + " GGUF -> HF");
   }
 }
 
@@ -152,7 +139,7 @@ TEST(FamilyNumpy, UnsupportedArchitectureListsTheSupportedOnes) {
   cfg["model_type"] = "mamba";
   ts::write_file(dir / "hf/config.json", cfg.dump());
   try {
-    load(dir / "hf");
+    ts::load_weights(dir / "hf");
     FAIL() << "mamba loaded";
   } catch (const Error& e) {
     const std::string msg = e.what();

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "support/model_helpers.h"
 #include "model/context.h"
 #include "quantizer/export_gguf.h"
 #include "quantizer/export_hf.h"
@@ -20,13 +21,8 @@ using nlohmann::json;
 namespace {
 const std::string kStories = "models/stories260K/stories260K.bin";
 
-std::unique_ptr<Model> load(const std::string& path) {
-  LoadOptions lo;
-  lo.load_tokenizer = false;
-  return load_model(path, lo);
-}
 
-std::vector<float> all_logits(const Model& m, const std::vector<int32_t>& ids) {
+std::vector<float> prefill_logits(const Model& m, const std::vector<int32_t>& ids) {
   ContextParams p;
   p.n_threads = 1;
   Context ctx(m, p);
@@ -34,46 +30,40 @@ std::vector<float> all_logits(const Model& m, const std::vector<int32_t>& ids) {
   return std::vector<float>(l, l + ids.size() * m.cfg.n_vocab);
 }
 
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double d = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) d = std::max(d, static_cast<double>(std::fabs(a[i] - b[i])));
-  return d;
-}
 
-std::vector<int32_t> greedy(const Model& m, const std::vector<int32_t>& prompt, int64_t n) {
+std::vector<int32_t> greedy_until_eos(const Model& m, const std::vector<int32_t>& prompt, int64_t n) {
   return ts::greedy_ids(m, prompt, n, {}, [](int32_t id) { return id == 1; });
 }
 
-const std::vector<int32_t> kIds = {1, 403, 407, 261, 378, 383, 286, 261, 376, 298, 315, 421};
+const std::vector<int32_t> kStoriesIds = {1, 403, 407, 261, 378, 383, 286, 261, 376, 298, 315, 421};
 }  // namespace
 
 TEST(FormatEquivalence, GgufF32AndHfFolderGiveSameLogits) {
-  auto orig = load((ts::shared_data() / kStories).string());
+  auto orig = ts::load_weights((ts::shared_data() / kStories).string());
   auto dir = ts::temp_dir("equiv");
-  const auto ref = all_logits(*orig, kIds);
+  const auto ref = prefill_logits(*orig, kStoriesIds);
 
   ExportOptions eo;
   eo.progress = false;
   export_gguf(*orig, (dir / "s.gguf").string(), eo);
-  auto g = load((dir / "s.gguf").string());
+  auto g = ts::load_weights((dir / "s.gguf").string());
   EXPECT_EQ(g->cfg.rope_style, RopeStyle::Interleaved);
-  EXPECT_LT(max_abs_diff(all_logits(*g, kIds), ref), 1e-4);
+  EXPECT_LT(ts::max_abs_diff(prefill_logits(*g, kStoriesIds), ref), 1e-4);
 
   export_hf(*orig, (dir / "hf").string());
-  auto h = load((dir / "hf").string());
+  auto h = ts::load_weights((dir / "hf").string());
   EXPECT_EQ(h->format, ModelFormat::HuggingFace);
   EXPECT_EQ(h->cfg.rope_style, RopeStyle::Neox);
-  EXPECT_LT(max_abs_diff(all_logits(*h, kIds), ref), 1e-4);
+  EXPECT_LT(ts::max_abs_diff(prefill_logits(*h, kStoriesIds), ref), 1e-4);
 
   // HF -> GGUF permutes Q/K back to the interleaved order llama.cpp expects.
   export_gguf(*h, (dir / "from_hf.gguf").string(), eo);
-  auto hg = load((dir / "from_hf.gguf").string());
-  EXPECT_LT(max_abs_diff(all_logits(*hg, kIds), ref), 1e-4);
+  auto hg = ts::load_weights((dir / "from_hf.gguf").string());
+  EXPECT_LT(ts::max_abs_diff(prefill_logits(*hg, kStoriesIds), ref), 1e-4);
 }
 
 TEST(FormatEquivalence, HalfPrecisionGgufKeepsGoldenGreedyIds) {
-  auto orig = load((ts::shared_data() / kStories).string());
+  auto orig = ts::load_weights((ts::shared_data() / kStories).string());
   const json g = json::parse(ts::read_file(ts::shared_data() / "models/stories260K/golden.json"));
   auto dir = ts::temp_dir("half");
   for (DType t : {DType::F16, DType::BF16}) {
@@ -82,11 +72,11 @@ TEST(FormatEquivalence, HalfPrecisionGgufKeepsGoldenGreedyIds) {
     eo.type = t;
     auto path = (dir / (dtype_name(t) + ".gguf")).string();
     export_gguf(*orig, path, eo);
-    auto m = load(path);
+    auto m = ts::load_weights(path);
     EXPECT_EQ(m->tensors.at("blk.0.attn_q.weight").type, t);
     for (auto& c : g["cases"]) {
       auto want = c["generated_ids"].get<std::vector<int32_t>>();
-      EXPECT_EQ(greedy(*m, c["prompt_ids"].get<std::vector<int32_t>>(), static_cast<int64_t>(want.size())), want)
+      EXPECT_EQ(greedy_until_eos(*m, c["prompt_ids"].get<std::vector<int32_t>>(), static_cast<int64_t>(want.size())), want)
           << dtype_name(t) << " prompt: " << c["prompt"];
     }
   }
@@ -95,7 +85,7 @@ TEST(FormatEquivalence, HalfPrecisionGgufKeepsGoldenGreedyIds) {
 namespace {
 void expect_load_error(const std::string& path, const std::string& needle) {
   try {
-    load(path);
+    ts::load_weights(path);
     FAIL() << "no error, expected: " << needle;
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
@@ -104,7 +94,7 @@ void expect_load_error(const std::string& path, const std::string& needle) {
 }  // namespace
 
 TEST(ModelErrors, MissingTensorShapeMismatchAndBadConfig) {
-  auto orig = load((ts::shared_data() / kStories).string());
+  auto orig = ts::load_weights((ts::shared_data() / kStories).string());
   auto dir = ts::temp_dir("errs");
   export_hf(*orig, (dir / "hf").string());
   auto cfg = json::parse(ts::read_file(dir / "hf/config.json"));

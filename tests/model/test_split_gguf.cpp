@@ -36,11 +36,11 @@ std::vector<fs::path> split(const fs::path& dir, const std::string& stem, int ma
   return parts;
 }
 
-std::unique_ptr<Model> load(const fs::path& p) { return load_model(p.string(), LoadOptions{}); }
+std::unique_ptr<Model> load_split(const fs::path& p) { return load_model(p.string(), LoadOptions{}); }
 
 std::string load_error(const fs::path& p) {
   try {
-    load(p);
+    load_split(p);
   } catch (const Error& e) {
     return e.what();
   }
@@ -59,7 +59,7 @@ class SplitGguf : public ::testing::Test {
 }  // namespace
 
 TEST_F(SplitGguf, LoadsAsTheWholeModel) {
-  auto whole = load(ts::shared_data() / kWhole);
+  auto whole = load_split(ts::shared_data() / kWhole);
   const std::vector<int32_t> prompt = {1, 50, 60, 70};
   const auto want = ts::greedy_ids(*whole, prompt, 12);
   for (bool small_first : {false, true}) {
@@ -68,7 +68,7 @@ TEST_F(SplitGguf, LoadsAsTheWholeModel) {
     ASSERT_GE(parts.size(), 3u);
     EXPECT_EQ(parts[0].filename().string(), (small_first ? "s" : "m") + std::string("-00001-of-0000") +
                                                 std::to_string(parts.size()) + ".gguf");
-    auto m = load(parts[0]);
+    auto m = load_split(parts[0]);
     EXPECT_EQ(m->files.size(), parts.size());
     EXPECT_EQ(m->tensors.size(), whole->tensors.size());
     EXPECT_EQ(m->cfg.n_layers, whole->cfg.n_layers);

@@ -26,7 +26,7 @@ std::unique_ptr<Model> load_stories() {
 
 json golden() { return json::parse(ts::read_file(stories_dir() + "/golden.json")); }
 
-std::vector<int32_t> greedy(const Model& m, const std::vector<int32_t>& prompt, int64_t n, int threads = 1,
+std::vector<int32_t> greedy_golden(const Model& m, const std::vector<int32_t>& prompt, int64_t n, int threads = 1,
                             KvType kv = KvType::F32) {
   ContextParams p;
   p.n_threads = threads;
@@ -38,7 +38,7 @@ std::vector<int32_t> greedy(const Model& m, const std::vector<int32_t>& prompt, 
 std::vector<int32_t> golden_greedy_ids(const Model& m, const json& c, int threads) {
   auto prompt = c["prompt_ids"].get<std::vector<int32_t>>();
   auto want = c["generated_ids"].get<std::vector<int32_t>>();
-  return greedy(m, prompt, static_cast<int64_t>(want.size()), threads);
+  return greedy_golden(m, prompt, static_cast<int64_t>(want.size()), threads);
 }
 
 TEST(StoriesGolden, GreedyIdsMatchReference) {
@@ -86,7 +86,7 @@ TEST(StoriesGolden, F16KvCacheKeepsGreedyIds) {
   const json g = golden();
   auto c = g["cases"][0];
   auto want = c["generated_ids"].get<std::vector<int32_t>>();
-  auto got = greedy(*m, c["prompt_ids"].get<std::vector<int32_t>>(), static_cast<int64_t>(want.size()), 1, KvType::F16);
+  auto got = greedy_golden(*m, c["prompt_ids"].get<std::vector<int32_t>>(), static_cast<int64_t>(want.size()), 1, KvType::F16);
   // f16 keys/values round the cache; the first tokens of a peaked model must not move.
   ASSERT_GE(got.size(), 20u);
   EXPECT_EQ(std::vector<int32_t>(got.begin(), got.begin() + 20), std::vector<int32_t>(want.begin(), want.begin() + 20));
@@ -102,10 +102,10 @@ TEST(StoriesGolden, Q8KvCacheKeepsGreedyIds) {
   for (auto& c : g["cases"]) {
     auto want = c["generated_ids"].get<std::vector<int32_t>>();
     const auto prompt = c["prompt_ids"].get<std::vector<int32_t>>();
-    auto got = greedy(*m, prompt, static_cast<int64_t>(want.size()), 1, KvType::Q8);
+    auto got = greedy_golden(*m, prompt, static_cast<int64_t>(want.size()), 1, KvType::Q8);
     ASSERT_GE(got.size(), 20u);
     EXPECT_EQ(std::vector<int32_t>(got.begin(), got.begin() + 20), std::vector<int32_t>(want.begin(), want.begin() + 20))
         << "prompt: " << c["prompt"];
-    EXPECT_EQ(greedy(*m, prompt, static_cast<int64_t>(want.size()), 2, KvType::Q8), got);
+    EXPECT_EQ(greedy_golden(*m, prompt, static_cast<int64_t>(want.size()), 2, KvType::Q8), got);
   }
 }

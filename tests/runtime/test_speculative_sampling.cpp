@@ -20,7 +20,7 @@ namespace ts = testsupport;
 
 namespace {
 
-std::shared_ptr<Model> load(const std::string& rel) {
+std::shared_ptr<Model> load_shared(const std::string& rel) {
   LoadOptions lo;
   lo.tokenizer_path = (ts::shared_data() / "models/stories260K/tok512.bin").string();
   return load_model((ts::shared_data() / rel).string(), lo);
@@ -67,7 +67,7 @@ double chi_square_excess(const std::vector<int64_t>& counts, const std::vector<d
 }
 
 struct Fixture {
-  std::shared_ptr<Model> m = load("models/stories260K/stories260K.bin");
+  std::shared_ptr<Model> m = load_shared("models/stories260K/stories260K.bin");
   Engine e{*m, {64, 1}};
   std::vector<int32_t> prompt = m->tokenizer->encode("Once upon a time, there was a", true, false);
   int32_t x0 = 0;           // the token drawn after the prompt (run by the speculative pass)
@@ -150,7 +150,7 @@ TEST(SpeculativeSampling, SampledDraftModelKeepsTheTargetDistribution) {
   // Another model of the same vocabulary, sampled: q far from p.
   SamplingParams dsp = f.sp;
   dsp.seed = 7;
-  Speculator spec(std::make_unique<ModelDraft>(load("families/llama-tied.gguf"), *f.m, 64, dsp,
+  Speculator spec(std::make_unique<ModelDraft>(load_shared("families/llama-tied.gguf"), *f.m, 64, dsp,
                                                           EngineParams{64, 1, nullptr}), {2, 2});
   std::vector<int64_t> first(f.p1.size());
   const int n = 6000;

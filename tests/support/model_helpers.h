@@ -1,6 +1,8 @@
 // Small model fixtures shared by tests: the stories260K model from ../shared, the
 // logits of every position of a prompt, and stories260K with a padded embedding.
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -13,6 +15,24 @@
 #include "test_support.h"
 
 namespace testsupport {
+
+// A model file's weights alone (no tokenizer), for comparing logits.
+inline std::unique_ptr<pocketllm::Model> load_weights(const std::filesystem::path& p) {
+  pocketllm::LoadOptions lo;
+  lo.load_tokenizer = false;
+  return pocketllm::load_model(p.string(), lo);
+}
+
+// The largest |a - b|; infinite when the sizes differ or a holds a NaN or an infinity.
+inline double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return INFINITY;
+  double d = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!std::isfinite(a[i])) return INFINITY;
+    d = std::max(d, static_cast<double>(std::fabs(a[i] - b[i])));
+  }
+  return d;
+}
 
 inline std::unique_ptr<pocketllm::Model> stories_model() {
   pocketllm::LoadOptions lo;

@@ -20,6 +20,15 @@ fs::path shared_data() {
   return fs::path(POCKETLLM_SOURCE_DIR).parent_path() / "shared" / "data";
 }
 
+std::string stories(const std::string& file) { return (shared_data() / "models/stories260K" / file).string(); }
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+std::string chomp(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
 namespace {
 struct TempDirs {
   std::vector<fs::path> dirs;

@@ -11,6 +11,8 @@ namespace testsupport {
 
 // ../shared/data relative to the repo root (POCKETLLM_SHARED overrides the ../shared part).
 std::filesystem::path shared_data();
+// A file of the real stories260K model's folder in ../shared, as a string for the CLI.
+std::string stories(const std::string& file);
 // A fresh empty folder under the system temp dir, removed at process exit.
 std::filesystem::path temp_dir(const std::string& tag);
 
@@ -51,5 +53,9 @@ std::string read_file(const std::filesystem::path& p);
 // A file of the repository's tests/ folder (recorded fixtures): tests/<rel>.
 std::string read_test_file(const std::string& rel);
 void write_file(const std::filesystem::path& p, const std::string& bytes);
+
+bool contains(const std::string& s, const std::string& part);
+// s without its trailing newlines (\n or \r\n), as a command prints one value.
+std::string chomp(std::string s);
 
 }  // namespace testsupport

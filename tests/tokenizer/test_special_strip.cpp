@@ -15,17 +15,17 @@ namespace ts = testsupport;
 using nlohmann::json;
 
 namespace {
-const json& fixture() {
+const json& strip_cases() {
   static const json f = json::parse(ts::read_test_file("tokenizer/fixtures/special_strip.json"));
   return f;
 }
 
-std::string show(const std::vector<int32_t>& ids) { return json(ids).dump(); }
+std::string ids_text(const std::vector<int32_t>& ids) { return json(ids).dump(); }
 
 void expect_cases(const Tokenizer& tok, const json& variant, const std::string& name) {
   for (const auto& c : variant["cases"]) {
     const std::string text = c["text"];
-    EXPECT_EQ(show(tok.encode(text, false, true)), show(c["ids"].get<std::vector<int32_t>>()))
+    EXPECT_EQ(ids_text(tok.encode(text, false, true)), ids_text(c["ids"].get<std::vector<int32_t>>()))
         << name << ": " << json(text).dump();
   }
 }
@@ -46,24 +46,24 @@ std::string patched_tokenizer_json(const json& variant, const std::string& tag) 
 }  // namespace
 
 TEST(SpecialStrip, TokenizerJsonFlagsSentencePieceStyle) {
-  const json& v = fixture()["variants"]["spm"];
+  const json& v = strip_cases()["variants"]["spm"];
   expect_cases(*Tokenizer::from_hf(patched_tokenizer_json(v, "strip-spm")), v, "spm");
 }
 
 TEST(SpecialStrip, TokenizerJsonFlagsByteLevel) {
-  const json& v = fixture()["variants"]["qwen3"];
+  const json& v = strip_cases()["variants"]["qwen3"];
   expect_cases(*Tokenizer::from_hf(patched_tokenizer_json(v, "strip-qwen3")), v, "qwen3");
 }
 
 // Phi-3's GGUF: the same ids as Hugging Face gives with Phi-3's tokenizer.json.
 TEST(SpecialStrip, GgufFamilyRulesPhi3) {
-  const json& v = fixture()["variants"]["phi3_gguf"];
+  const json& v = strip_cases()["variants"]["phi3_gguf"];
   auto tok = Tokenizer::load((ts::shared_data() / "tokenizers" / v["base"].get<std::string>()).string());
   expect_cases(*tok, v, "phi3 gguf");
   // Other families keep every whitespace (Llama-2's vocab without Phi-3's name).
   auto llama = Tokenizer::load((ts::shared_data() / "tokenizers/llamacpp/ggml-vocab-llama-spm.gguf").string());
   const auto ids = llama->encode("</s>\nx", false, true);
-  ASSERT_GE(ids.size(), 3u) << show(ids);
+  ASSERT_GE(ids.size(), 3u) << ids_text(ids);
   EXPECT_EQ(ids[0], 2);
-  EXPECT_NE(std::find(ids.begin(), ids.end(), 13), ids.end()) << show(ids);  // <0x0A>: the newline kept
+  EXPECT_NE(std::find(ids.begin(), ids.end(), 13), ids.end()) << ids_text(ids);  // <0x0A>: the newline kept
 }
