@@ -66,4 +66,29 @@ TEST(OpenAIPythonClient, ModelsChatStreamCompletionAndErrors) {
   EXPECT_EQ(r["bad_request"], json({{"status", 400}, {"type", "BadRequestError"}}));
 }
 
+// response_format json_schema validated by `jsonschema`, tool_choice required and
+// named with arguments validated the same way, streamed tool calls, logprobs
+// (tests/server/openai_structured.py).
+TEST(OpenAIPythonClient, StructuredOutputToolsAndLogprobs) {
+  const std::string python = testsupport::venv_python();
+  if (python.empty()) GTEST_SKIP() << "no Python venv: run `bash scripts/venv.sh` (or set POCKETLLM_PYTHON)";
+  int st = 0;
+  const std::string probe = run_capture("'" + python + "' -c 'import openai, jsonschema' 2>&1", st);
+  if (st != 0) GTEST_SKIP() << python << " lacks openai or jsonschema (run `bash scripts/venv.sh`):\n" << probe;
+
+  ServerProcess server({"--alias", "stories", "-c", "1024"});
+  ASSERT_NE(server.port(), 0);
+  const fs::path script = fs::path(POCKETLLM_SOURCE_DIR) / "tests" / "server" / "openai_structured.py";
+  const std::string out = run_capture("'" + python + "' '" + script.string() + "' " + server.base_url() + "/v1 2>&1", st);
+  ASSERT_EQ(st, 0) << out << "\nserver log:\n" << server.log();
+  const json r = json::parse(out, nullptr, false);
+  ASSERT_TRUE(r.is_object()) << out;
+  EXPECT_EQ(r["problems"], json::array()) << r.dump(2);
+  EXPECT_EQ(r["seen"]["schemas"], 6) << r.dump();
+  EXPECT_GE(r["seen"]["tool_calls"].get<int>(), 2) << r.dump();
+  EXPECT_GT(r["seen"]["logprob_tokens"].get<int>(), 0) << r.dump();
+  EXPECT_EQ(r["seen"]["bad_schema_status"], 400) << r.dump();
+  EXPECT_EQ(r["seen"]["bad_tool_choice_status"], 400) << r.dump();
+}
+
 }  // namespace
