@@ -286,10 +286,11 @@ ParsedAnswer parse_tool_calls(ToolFormat f, const std::string& text, const std::
     }
     case ToolFormat::Mistral: {
       const std::string_view marker = "[TOOL_CALLS]";
+      // [TOOL_CALLS] is a control token the detokenizer drops: a bare array of calls counts too.
       const size_t at = t.find(marker);
-      if (at == std::string_view::npos) return none;
-      out.content = t.substr(0, at);
-      size_t start = at + marker.size();
+      if (at == std::string_view::npos && (t.empty() || t[0] != '[')) return none;
+      out.content = at == std::string_view::npos ? std::string_view() : t.substr(0, at);
+      size_t start = at == std::string_view::npos ? 0 : at + marker.size();
       while (start < t.size() && t[start] == ' ') ++start;
       const ojson j = json_at(t, start, end);
       if (!j.is_array() || j.empty() || !trim(t.substr(end)).empty()) return none;
