@@ -77,8 +77,9 @@ std::string ChatFormatter::render_json(const nlohmann::ordered_json& msgs, const
   if (template_.empty()) {
     std::string s;
     for (auto& m : msgs) {
+      if (!s.empty()) s += '\n';
       auto c = m.find("content");
-      s += (s.empty() ? "" : "\n") + (c != m.end() && c->is_string() ? c->get<std::string>() : std::string());
+      if (c != m.end() && c->is_string()) s += c->get_ref<const std::string&>();
     }
     return s;
   }
