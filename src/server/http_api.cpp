@@ -74,6 +74,11 @@ struct ChoiceState {
   ChoiceOut out;
   bool done = false;
   std::string error;
+  // Streaming with tools: bytes of out.text sent as content, whether the rest waits
+  // for the whole answer (a call may have started), logprobs not sent yet.
+  size_t sent = 0;
+  bool hold = false;
+  std::vector<TokenLogprob> pending;
 };
 
 // A finished choice of a chat with tools: its text parsed for calls, each given an id.
@@ -302,9 +307,20 @@ void HttpApi::generate(http::Exchange& ex, bool chat) {
     }
     ChoiceState& c = choices[which];
     if (cr.tools_active()) {
-      // Calls are known once the answer is whole: a chat with tools sends it at its end.
+      // Calls are known once the answer is whole: text that may be one waits for the end,
+      // content before it is streamed (a forced call holds from the start).
       c.out.text += ev.text;
-      std::move(ev.logprobs.begin(), ev.logprobs.end(), std::back_inserter(c.out.logprobs));
+      std::move(ev.logprobs.begin(), ev.logprobs.end(), std::back_inserter(c.pending));
+      const bool forced = cr.tool_choice.mode != ToolChoice::Auto;
+      c.hold = c.hold || forced;
+      const size_t upto = c.hold ? c.sent : std::max(c.sent, streamable_content(cr.tool_format, c.out.text, c.hold));
+      if (upto > c.sent) {
+        if (!send(stream_chunk(meta, c.out.text.substr(c.sent, upto - c.sent), false, "", c.out.index,
+                               with_lp ? &c.pending : nullptr)))
+          return gone();
+        c.sent = upto;
+        c.pending.clear();
+      }
     } else if (!ev.text.empty() || !ev.logprobs.empty()) {
       if (!send(stream_chunk(meta, ev.text, false, "", c.out.index, with_lp ? &ev.logprobs : nullptr))) return gone();
     }
@@ -316,9 +332,13 @@ void HttpApi::generate(http::Exchange& ex, bool chat) {
     }
     c.out.finish_reason = ev.finish_reason;
     if (cr.tools_active()) {
+      const std::string whole = c.out.text;
       find_tool_calls(cr, c.out);
-      if ((!c.out.text.empty() || !c.out.logprobs.empty()) &&
-          !send(stream_chunk(meta, c.out.text, false, "", c.out.index, with_lp ? &c.out.logprobs : nullptr)))
+      // What was not streamed: the rest of a plain answer, or the content around calls
+      // when none of it went out before them.
+      const std::string rest = c.out.calls.empty() ? whole.substr(c.sent) : c.sent > 0 ? "" : c.out.text;
+      if ((!rest.empty() || (with_lp && !c.pending.empty())) &&
+          !send(stream_chunk(meta, rest, false, "", c.out.index, with_lp ? &c.pending : nullptr)))
         return gone();
       for (json& chunk : stream_tool_call_chunks(meta, c.out))
         if (!send(std::move(chunk))) return gone();

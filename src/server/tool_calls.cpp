@@ -229,6 +229,41 @@ std::string generic_tool_instructions(const ojson& tools) {
          "Otherwise answer normally.";
 }
 
+size_t streamable_content(ToolFormat f, std::string_view text, bool& hold) {
+  const size_t p = text.find_first_not_of(" \t\r\n");
+  if (p == std::string_view::npos) return 0;  // whitespace may still precede a call
+  const std::string_view s = text.substr(p);
+  auto starts = [&](std::string_view marker) { return s.substr(0, marker.size()) == marker; };
+  auto could_become = [&](std::string_view marker) { return s.size() < marker.size() && marker.starts_with(s); };
+  if ((f == ToolFormat::Generic || f == ToolFormat::Llama3) && s[0] == '{') {
+    hold = true;
+    return 0;
+  }
+  if (f == ToolFormat::Generic) return text.size();
+  if (f == ToolFormat::Llama3) {
+    const std::string_view tag = "<|python_tag|>";
+    if (starts(tag)) hold = true;
+    return hold || could_become(tag) ? 0 : text.size();
+  }
+  if (f == ToolFormat::Mistral && s[0] == '[') {  // the marker, or a bare array of calls
+    hold = true;
+    return 0;
+  }
+  // Qwen and Mistral: content may come before the first call's marker.
+  const std::string_view marker = f == ToolFormat::Qwen ? "<tool_call>" : "[TOOL_CALLS]";
+  if (const size_t at = text.find(marker); at != std::string_view::npos) {
+    hold = true;
+    return at > p ? at : 0;
+  }
+  size_t keep = 0;  // a tail that may be the marker's beginning
+  for (size_t k = std::min(marker.size() - 1, text.size()); k > 0; --k)
+    if (marker.starts_with(text.substr(text.size() - k))) {
+      keep = k;
+      break;
+    }
+  return text.size() - keep;
+}
+
 size_t json_value_end(std::string_view text, size_t pos) {
   if (pos >= text.size()) return std::string_view::npos;
   int depth = 0;

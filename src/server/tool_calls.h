@@ -62,6 +62,11 @@ struct ParsedAnswer {
 // in `tools`, or text that is not well-formed, leave the answer as content.
 ParsedAnswer parse_tool_calls(ToolFormat f, const std::string& text, const std::vector<ToolSpec>& tools);
 
+// Streaming with tool_choice "auto": how many leading bytes of a growing answer
+// are surely content (text before anything that may start a call of format f).
+// Sets `hold` once a call may have started: the rest waits for the whole answer.
+size_t streamable_content(ToolFormat f, std::string_view text, bool& hold);
+
 // Where the JSON value starting at text[pos] ends (one past it), or npos when it
 // does not end within the text (brackets balanced outside strings).
 size_t json_value_end(std::string_view text, size_t pos);

@@ -141,6 +141,36 @@ TEST_F(Tools, AutoAndNoneAnswerInProseWhenTheModelWritesNoCall) {
   }
 }
 
+// With "auto", an answer that cannot be a call streams as it comes, as without tools.
+TEST_F(Tools, AutoStreamsProseAsItComes) {
+  json b = body({{"tool_choice", "auto"}, {"temperature", 0}, {"max_tokens", 30}, {"logprobs", true}});
+  auto whole = http_post(port(), "/v1/chat/completions", b.dump());
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  const json w = whole.json()["choices"][0];
+  ASSERT_FALSE(w["message"].contains("tool_calls")) << w.dump();
+  b["stream"] = true;
+  auto s = http_stream(port(), "/v1/chat/completions", b.dump());
+  ASSERT_EQ(s.status, 200);
+  std::string text;
+  int content_chunks = 0;
+  json lp = json::array();
+  for (const std::string& e : s.events) {
+    if (e == "[DONE]") continue;
+    const json chunk = json::parse(e);
+    for (const json& ch : chunk["choices"]) {
+      if (ch["delta"].contains("content") && !ch["delta"]["content"].get<std::string>().empty()) {
+        text += ch["delta"]["content"].get<std::string>();
+        ++content_chunks;
+      }
+      if (ch["logprobs"].is_object())
+        for (const json& t : ch["logprobs"]["content"]) lp.push_back(t);
+    }
+  }
+  EXPECT_EQ(text, w["message"]["content"]);
+  EXPECT_GT(content_chunks, 5) << "the prose was not streamed as it came";
+  EXPECT_EQ(lp, w["logprobs"]["content"]);
+}
+
 TEST_F(Tools, CallsAndResultsInTheConversationAreAccepted) {
   json b = body({{"temperature", 0}, {"max_tokens", 8}});
   b["messages"] = json::parse(R"([
