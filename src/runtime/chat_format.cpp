@@ -72,6 +72,27 @@ std::string ChatFormatter::render(const std::vector<ChatMessage>& msgs, bool add
   return chat::render_chat_template(template_, ctx);
 }
 
+std::string ChatFormatter::render_json(const nlohmann::ordered_json& msgs, const nlohmann::ordered_json& tools,
+                                       bool add_generation_prompt) const {
+  if (template_.empty()) {
+    std::string s;
+    for (auto& m : msgs) {
+      if (!s.empty()) s += '\n';
+      auto c = m.find("content");
+      if (c != m.end() && c->is_string()) s += c->get_ref<const std::string&>();
+    }
+    return s;
+  }
+  nlohmann::ordered_json ctx = nlohmann::ordered_json::object();
+  for (auto& [k, v] : vars_.items()) ctx[k] = v;
+  ctx["messages"] = msgs;
+  if (!tools.is_null()) ctx["tools"] = tools;
+  ctx["add_generation_prompt"] = add_generation_prompt;
+  ctx["bos_token"] = tok_.bos() >= 0 ? tok_.piece(tok_.bos()) : "";
+  ctx["eos_token"] = tok_.eos() >= 0 ? tok_.piece(tok_.eos()) : "";
+  return chat::render_chat_template_ordered(template_, ctx);
+}
+
 std::vector<int32_t> ChatFormatter::tokenize(const std::string& rendered) const {
   std::vector<int32_t> ids = tok_.encode(rendered, false, true);
   if (tok_.add_bos() && tok_.bos() >= 0) {

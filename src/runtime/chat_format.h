@@ -41,6 +41,11 @@ class ChatFormatter {
   // Renders the conversation; without a template, messages' contents are joined
   // with newlines (plain completion). Throws Error when the template raises.
   std::string render(const std::vector<ChatMessage>& msgs, bool add_generation_prompt) const;
+  // The same from messages as JSON objects, whatever fields they carry (an
+  // assistant's tool_calls, a tool message's tool_call_id), and `tools` passed
+  // as transformers passes them (null: no `tools` variable). Keys keep their order.
+  std::string render_json(const nlohmann::ordered_json& msgs, const nlohmann::ordered_json& tools,
+                          bool add_generation_prompt) const;
   // Tokenizes a render: special tokens parsed, the BOS rule applied.
   std::vector<int32_t> tokenize(const std::string& rendered) const;
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <utility>
 
 #include "core/error.h"
 #include "core/timer.h"
@@ -52,6 +53,7 @@ Generation::Generation(const Model& m, Sampler sampler, GenerationLimits limits)
     : m_(&m), sampler_(std::move(sampler)), lim_(std::move(limits)), stops_(lim_.stop) {
   if (m.tokenizer) dec_ = std::make_unique<StreamDecoder>(*m.tokenizer, true);
   if (!lim_.is_eog && m.tokenizer) lim_.is_eog = [tok = m.tokenizer](int32_t id) { return tok->is_eog(id); };
+  if (lim_.logprobs >= 0) sampler_.set_logprobs(lim_.logprobs);
 }
 
 Generation::~Generation() = default;
@@ -69,11 +71,29 @@ std::string Generation::start(std::span<const int32_t> prompt, bool echo_prompt)
 
 std::string Generation::end(Finish f, std::string shown) {
   finish_ = f;
-  if (f != Finish::StopString && dec_) {
-    shown += stops_.push(dec_->flush());
+  if (f != Finish::StopString && dec_) {  // `shown` is counted in shown_bytes_ already
+    const std::string tail = dec_->flush();
+    decoded_bytes_ += static_cast<int64_t>(tail.size());
+    const size_t before = shown.size();
+    shown += stops_.push(tail);
     shown += stops_.flush();
+    shown_bytes_ += static_cast<int64_t>(shown.size() - before);
   }
   return shown;
+}
+
+std::vector<TokenLogprob> Generation::take_logprobs() {
+  // A token is released once its text starts inside the shown text; when the
+  // generation is over, every token but those past a stop string's cut.
+  size_t n = 0;
+  while (n < logprobs_.size() &&
+         (logprobs_[n].offset < shown_bytes_ || (done() && finish_ != Finish::StopString)))
+    ++n;
+  std::vector<TokenLogprob> out(std::make_move_iterator(logprobs_.begin()),
+                                std::make_move_iterator(logprobs_.begin() + static_cast<std::ptrdiff_t>(n)));
+  logprobs_.erase(logprobs_.begin(), logprobs_.begin() + static_cast<std::ptrdiff_t>(n));
+  if (done()) logprobs_.clear();
+  return out;
 }
 
 // Whether the top-k shortcut of step() gives exactly the full mask's draw: sampling
@@ -91,11 +111,13 @@ bool Generation::top_k_shortcut() const {
 
 std::string Generation::step(const float* logits, int64_t room) {
   if (done()) fail("the generation has ended");
+  drawn_here_ = true;
   if (!lim_.grammar) return push(sampler_.sample(logits), room);
   grammar::Matcher& gm = *lim_.grammar;
   // Greedy: the argmax of the masked logits is the argmax itself whenever that
-  // fits, so the mask is only needed when it does not.
-  if (sampler_.params().temp <= 0.0f) {
+  // fits, so the mask is only needed when it does not (or when the masked
+  // distribution's log-probabilities are wanted).
+  if (sampler_.params().temp <= 0.0f && lim_.logprobs < 0) {
     const int32_t id = sampler_.sample(logits);
     Timer t;
     const bool fits = gm.allows(id);
@@ -154,11 +176,27 @@ std::string Generation::push(int32_t id, int64_t room) {
     grammar_ms_ += t.ms();
     if (!fits) fail("grammar: token {} does not fit the grammar here", id);
   }
+  const bool drawn_here = std::exchange(drawn_here_, false);
   sampler_.accept(id);
+  const int32_t prev = tokens_.empty() ? -1 : tokens_.back();
   tokens_.push_back(id);
   if (lim_.is_eog && lim_.is_eog(id)) return end(Finish::Eog, "");
   n_answer_ += 1;
-  std::string shown = dec_ ? stops_.push(dec_->push(id)) : "";
+  const std::string decoded = dec_ ? dec_->push(id) : "";
+  if (lim_.logprobs >= 0) {
+    TokenLogprob t;
+    t.id = id;
+    if (drawn_here) {  // speculative decoding's drafted tokens have none
+      t.logprob = sampler_.last_logprob();
+      t.top = sampler_.last_top();
+    }
+    if (m_->tokenizer) t.bytes = m_->tokenizer->decode_piece(prev < 0 ? -1 : prev, id);
+    t.offset = decoded_bytes_;
+    logprobs_.push_back(std::move(t));
+  }
+  decoded_bytes_ += static_cast<int64_t>(decoded.size());
+  std::string shown = stops_.push(decoded);
+  shown_bytes_ += static_cast<int64_t>(shown.size());
   if (stops_.stopped()) return end(Finish::StopString, std::move(shown));
   if (lim_.max_tokens >= 0 && n_answer_ >= lim_.max_tokens) return end(Finish::Length, std::move(shown));
   if (room <= 0) return end(Finish::Context, std::move(shown));

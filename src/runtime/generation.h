@@ -56,6 +56,18 @@ struct GenerationLimits {
   // it (logits of the others are -inf before sampling, greedy included), and
   // end-of-generation is allowed only where the grammar may stop.
   std::shared_ptr<grammar::Matcher> grammar;
+  // >= 0: record each answer token's log-probability and this many of the most
+  // likely alternatives (Sampler::set_logprobs), for take_logprobs().
+  int32_t logprobs = -1;
+};
+
+// One answer token with its log-probability (OpenAI's logprobs).
+struct TokenLogprob {
+  int32_t id = 0;
+  float logprob = 0;
+  std::vector<TokenProb> top;  // the most likely tokens of the same draw, best first
+  std::string bytes;           // the token's raw bytes (a byte token may be part of a character)
+  int64_t offset = 0;          // where its text starts in the answer's text, in bytes
 };
 
 class Generation {
@@ -78,6 +90,10 @@ class Generation {
   // step() with the token already chosen (speculative decoding draws it from
   // a drafted row: runtime/speculator.h): records it exactly as step() does.
   std::string push(int32_t id, int64_t room);
+  // The log-probabilities (GenerationLimits::logprobs) of the answer tokens whose
+  // text has been shown since the last call; once the generation is over, of the
+  // rest of the answer (a stop string's tokens and what follows left out).
+  std::vector<TokenLogprob> take_logprobs();
   // Stops the generation (the caller's decision: a callback, a client gone).
   void cancel();
 
@@ -109,6 +125,9 @@ class Generation {
   std::vector<float> masked_;  // logits with the grammar's mask applied
   std::vector<int32_t> order_, fit_;  // the top-k shortcut's token order and the tokens that fit
   double grammar_ms_ = 0;
+  std::vector<TokenLogprob> logprobs_;  // not yet taken
+  bool drawn_here_ = false;  // push() comes from step(): the sampler's logprobs are this token's
+  int64_t decoded_bytes_ = 0, shown_bytes_ = 0;  // answer text out of the detokenizer / past the stop strings
   int64_t n_answer_ = 0;
   Finish finish_ = Finish::None;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <unordered_map>
 
 namespace pocketllm {
@@ -33,7 +34,32 @@ void Sampler::accept(int32_t id) {
 
 int32_t Sampler::sample(const float* logits) {
   const double sum = weigh(logits);
-  return p_.temp <= 0.0f ? cands_[0].id : draw(sum);
+  const int32_t id = p_.temp <= 0.0f ? cands_[0].id : draw(sum);
+  if (logprobs_n_ >= 0) record_logprobs(p_.temp <= 0.0f ? 1.0f : p_.temp, id);
+  return id;
+}
+
+// Log-probabilities over cands_ (the candidates left, with their penalised logits;
+// greedy keeps them all when logprobs are on), computed from the logits in double
+// rather than from the float weights so small probabilities keep their precision.
+// Candidates with no mass (-inf logits: a grammar's mask) are left out.
+void Sampler::record_logprobs(float temp, int32_t chosen) {
+  const float mx = max_logit();
+  double sum = 0;
+  for (const auto& c : cands_)
+    if (c.logit != -std::numeric_limits<float>::infinity()) sum += std::exp((static_cast<double>(c.logit) - mx) / temp);
+  const double lse = std::log(sum);
+  auto logprob = [&](const Cand& c) { return static_cast<float>((static_cast<double>(c.logit) - mx) / temp - lse); };
+  last_top_.clear();
+  last_logprob_ = 0;
+  for (const auto& c : cands_)
+    if (c.id == chosen) last_logprob_ = logprob(c);
+  if (logprobs_n_ == 0) return;
+  auto by_logit = [](const Cand& a, const Cand& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); };
+  const size_t n = std::min(cands_.size(), static_cast<size_t>(logprobs_n_));
+  std::partial_sort(cands_.begin(), cands_.begin() + static_cast<std::ptrdiff_t>(n), cands_.end(), by_logit);
+  for (size_t i = 0; i < n; ++i)
+    if (cands_[i].logit != -std::numeric_limits<float>::infinity()) last_top_.push_back({cands_[i].id, logprob(cands_[i])});
 }
 
 void Sampler::distribution(const float* logits, std::vector<float>& p) {
@@ -81,6 +107,11 @@ double Sampler::weigh(const float* logits) {
     int32_t best = 0;
     for (int32_t i = 1; i < n_vocab_; ++i)
       if (cands_[i].logit > cands_[best].logit) best = i;
+    if (logprobs_n_ >= 0) {  // record_logprobs() needs every candidate; sample() takes cands_[0]
+      std::swap(cands_[0], cands_[best]);
+      cands_[0].p = 1.0f;
+      return 1.0;
+    }
     cands_[0] = {best, cands_[best].logit, 1.0f};
     cands_.resize(1);
     return 1.0;

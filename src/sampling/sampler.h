@@ -21,6 +21,12 @@ struct SamplingParams {
   int64_t seed = -1;             // < 0: random
 };
 
+// A token and its log-probability under the distribution a draw came from.
+struct TokenProb {
+  int32_t id;
+  float logprob;
+};
+
 class Sampler {
  public:
   // n_vocab: the ids it may draw, [0, n_vocab). A logits row may be longer (a model's
@@ -41,6 +47,14 @@ class Sampler {
   const SamplingParams& params() const { return p_; }
   int32_t n_vocab() const { return n_vocab_; }
   void set_params(const SamplingParams& p);
+  // top_n >= 0: each sample() records the log-probabilities of the distribution it
+  // drew from (penalties, filters and temperature applied, renormalised; greedy:
+  // softmax of the penalised logits at temperature 1, whose top is its choice):
+  // the drawn token's and the top_n most likely (fewer when fewer have any mass).
+  // < 0: off (the default; it costs a pass over the vocabulary).
+  void set_logprobs(int32_t top_n) { logprobs_n_ = top_n; }
+  float last_logprob() const { return last_logprob_; }
+  const std::vector<TokenProb>& last_top() const { return last_top_; }
 
  private:
   SamplingParams p_;
@@ -53,6 +67,10 @@ class Sampler {
     float p;
   };
   std::vector<Cand> cands_;
+  int32_t logprobs_n_ = -1;
+  float last_logprob_ = 0;
+  std::vector<TokenProb> last_top_;
+  void record_logprobs(float temp, int32_t chosen);
   float max_logit() const;
   double weigh(const float* logits);
   double weigh_unsorted();

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <algorithm>
+#include <iterator>
 #include <random>
 
 #include "core/error.h"
@@ -56,11 +58,39 @@ bool authorized(const http::Request& req, const std::string& key) {
   return same_secret(req.header("authorization"), "Bearer " + key) || same_secret(req.header("x-api-key"), key);
 }
 
-// The client went away, or the handler ended early: the scheduler frees the slot at its next step.
+// The client went away, or the handler ended early: the scheduler frees the slots at their next step.
 struct CancelOnExit {
-  std::shared_ptr<GenJob> job;
-  ~CancelOnExit() { job->cancel(); }
+  std::vector<std::shared_ptr<GenJob>> jobs;
+  CancelOnExit() = default;
+  CancelOnExit(const CancelOnExit&) = delete;
+  CancelOnExit& operator=(const CancelOnExit&) = delete;
+  ~CancelOnExit() {
+    for (auto& j : jobs) j->cancel();
+  }
 };
+
+// One choice being received.
+struct ChoiceState {
+  ChoiceOut out;
+  bool done = false;
+  std::string error;
+  // Streaming with tools: bytes of out.text sent as content, whether the rest waits
+  // for the whole answer (a call may have started), logprobs not sent yet.
+  size_t sent = 0;
+  bool hold = false;
+  std::vector<TokenLogprob> pending;
+};
+
+// A finished choice of a chat with tools: its text parsed for calls, each given an id.
+void find_tool_calls(const CompletionRequest& cr, ChoiceOut& c) {
+  if (!cr.tools_active()) return;
+  ParsedAnswer a = parse_tool_calls(cr.tool_format, c.text, cr.tools);
+  if (a.calls.empty()) return;
+  c.text = a.content;
+  c.calls = std::move(a.calls);
+  for (size_t i = 0; i < c.calls.size(); ++i) c.call_ids.push_back(new_id("call_"));
+  if (c.finish_reason == "stop") c.finish_reason = "tool_calls";
+}
 
 }  // namespace
 
@@ -177,69 +207,152 @@ void HttpApi::install_routes() {
   });
 }
 
-// /v1/chat/completions and /v1/completions, whole or streamed as server-sent events.
+// /v1/chat/completions and /v1/completions, whole or streamed as server-sent events;
+// `n` choices are `n` independent requests to the scheduler.
 void HttpApi::generate(http::Exchange& ex, bool chat) {
   const json body = parse_body(ex.request().body);
   CompletionRequest cr = chat ? parse_chat_request(body, *backend_.fmt, backend_.defaults, ex.request().body)
                               : parse_completion_request(body, *backend_.model->tokenizer, backend_.defaults,
                                                          ex.request().body);
   const ResponseMeta meta{new_id(chat ? "chatcmpl-" : "cmpl-"), opt_.model_id, static_cast<int64_t>(std::time(nullptr)),
-                          chat};
-  const CancelOnExit job{backend_.scheduler->submit(std::move(cr.gen))};
+                          chat, backend_.model->tokenizer.get()};
+  CancelOnExit run;
+  for (int i = 0; i < cr.n; ++i) {
+    GenRequest g = cr.gen;
+    if (i > 0 && g.sampling.seed >= 0) g.sampling.seed += i;  // same seed, yet distinct choices
+    run.jobs.push_back(backend_.scheduler->submit(std::move(g)));
+  }
+  std::vector<ChoiceState> choices(run.jobs.size());
+  for (size_t i = 0; i < choices.size(); ++i) {
+    choices[i].out.index = static_cast<int>(i);
+    choices[i].out.with_logprobs = cr.gen.logprobs >= 0;
+  }
+  const auto completion_tokens = [&] {
+    int64_t n = 0;
+    for (auto& j : run.jobs) n += j->completion_tokens();
+    return n;
+  };
+  // The prompt is counted once, as OpenAI does for n > 1.
   const auto usage = [&] {
-    return usage_json(job.job->prompt_tokens(), job.job->completion_tokens(), job.job->cached_tokens());
+    return usage_json(run.jobs[0]->prompt_tokens(), completion_tokens(), run.jobs[0]->cached_tokens());
   };
   const auto gone = [&] {
-    ex.set_log_tokens(job.job->completion_tokens());
+    ex.set_log_tokens(completion_tokens());
     ex.abandon(499);  // nobody reads the answer; 499 ("client closed request") marks it in the log
   };
+  // One event of any unfinished choice (false when none came within `wait`).
+  size_t turn = 0;
+  const auto next_event = [&](GenEvent& ev, size_t& which, milliseconds wait) {
+    const milliseconds each = choices.size() == 1 ? wait : milliseconds(5);
+    for (size_t k = 0; k < choices.size(); ++k) {
+      const size_t i = (turn + k) % choices.size();
+      if (choices[i].done || !run.jobs[i]->next(ev, each)) continue;
+      turn = i + 1;
+      which = i;
+      return true;
+    }
+    return false;
+  };
+  const auto all_done = [&] {
+    return std::all_of(choices.begin(), choices.end(), [](const ChoiceState& c) { return c.done; });
+  };
   GenEvent ev;
+  size_t which = 0;
   if (!cr.stream) {
-    // A client that hangs up frees its slot: look at its connection every 100 ms.
+    // A client that hangs up frees its slots: look at its connection every 100 ms.
     auto next_check = Clock::now();
-    std::string text;
-    for (;;) {
-      const bool got = job.job->next(ev, milliseconds(100));
+    while (!all_done()) {
+      const bool got = next_event(ev, which, milliseconds(100));
       if (Clock::now() >= next_check) {
         if (ex.client_gone()) return gone();
         next_check = Clock::now() + milliseconds(100);
       }
       if (!got) continue;
-      if (ev.done) break;
-      text += ev.text;
+      ChoiceState& c = choices[which];
+      c.out.text += ev.text;
+      std::move(ev.logprobs.begin(), ev.logprobs.end(), std::back_inserter(c.out.logprobs));
+      if (!ev.done) continue;
+      c.done = true;
+      c.error = ev.error;
+      c.out.finish_reason = ev.finish_reason;
+      if (!c.error.empty()) break;
     }
-    ex.set_log_tokens(job.job->completion_tokens());
-    if (!ev.error.empty()) throw ApiError(500, "server_error", ev.error);
-    ex.send(json_response(200, full_response(meta, text, ev.finish_reason, usage())));
+    ex.set_log_tokens(completion_tokens());
+    std::vector<ChoiceOut> outs;
+    for (auto& c : choices) {
+      if (!c.error.empty()) throw ApiError(500, "server_error", c.error);
+      find_tool_calls(cr, c.out);
+      outs.push_back(std::move(c.out));
+    }
+    ex.send(json_response(200, full_response(meta, outs, usage())));
     return;
   }
   // stream_options.include_usage (OpenAI): every chunk carries "usage": null and an extra
-  // last chunk with "choices": [] has the usage. Without it the finish chunk carries it.
+  // last chunk with "choices": [] has the usage. Without it the last finish chunk carries it.
   const auto send = [&](json j) {
     if (cr.include_usage && !j.contains("usage")) j["usage"] = nullptr;
     return ex.write("data: " + dump(j) + "\n\n");
   };
   // An SSE comment: what a client that only half-closed gets to prove it still reads.
   if (!ex.begin_stream(200, "text/event-stream", {{"Cache-Control", "no-cache"}}, ":\n\n")) return gone();
-  if (meta.chat && !send(stream_chunk(meta, "", true, ""))) return gone();
-  for (;;) {
-    if (!job.job->next(ev, milliseconds(200))) {
+  if (meta.chat)
+    for (auto& c : choices)
+      if (!send(stream_chunk(meta, "", true, "", c.out.index))) return gone();
+  const bool with_lp = cr.gen.logprobs >= 0;
+  std::string error;
+  while (!all_done() && error.empty()) {
+    if (!next_event(ev, which, milliseconds(200))) {
       if (ex.client_gone()) return gone();
       continue;
     }
-    if (ev.done) break;
-    if (!send(stream_chunk(meta, ev.text, false, ""))) return gone();
+    ChoiceState& c = choices[which];
+    if (cr.tools_active()) {
+      // Calls are known once the answer is whole: text that may be one waits for the end,
+      // content before it is streamed (a forced call holds from the start).
+      c.out.text += ev.text;
+      std::move(ev.logprobs.begin(), ev.logprobs.end(), std::back_inserter(c.pending));
+      const bool forced = cr.tool_choice.mode != ToolChoice::Auto;
+      c.hold = c.hold || forced;
+      const size_t upto = c.hold ? c.sent : std::max(c.sent, streamable_content(cr.tool_format, c.out.text, c.hold));
+      if (upto > c.sent) {
+        if (!send(stream_chunk(meta, c.out.text.substr(c.sent, upto - c.sent), false, "", c.out.index,
+                               with_lp ? &c.pending : nullptr)))
+          return gone();
+        c.sent = upto;
+        c.pending.clear();
+      }
+    } else if (!ev.text.empty() || !ev.logprobs.empty()) {
+      if (!send(stream_chunk(meta, ev.text, false, "", c.out.index, with_lp ? &ev.logprobs : nullptr))) return gone();
+    }
+    if (!ev.done) continue;
+    c.done = true;
+    if (!ev.error.empty()) {
+      error = ev.error;
+      break;
+    }
+    c.out.finish_reason = ev.finish_reason;
+    if (cr.tools_active()) {
+      const std::string whole = c.out.text;
+      find_tool_calls(cr, c.out);
+      // What was not streamed: the rest of a plain answer, or the content around calls
+      // when none of it went out before them.
+      const std::string rest = c.out.calls.empty() ? whole.substr(c.sent) : c.sent > 0 ? "" : c.out.text;
+      if ((!rest.empty() || (with_lp && !c.pending.empty())) &&
+          !send(stream_chunk(meta, rest, false, "", c.out.index, with_lp ? &c.pending : nullptr)))
+        return gone();
+      for (json& chunk : stream_tool_call_chunks(meta, c.out))
+        if (!send(std::move(chunk))) return gone();
+    }
+    json last = stream_chunk(meta, "", false, c.out.finish_reason, c.out.index);
+    if (!cr.include_usage && all_done()) last["usage"] = usage();
+    if (!send(std::move(last))) return gone();
   }
-  ex.set_log_tokens(job.job->completion_tokens());
-  bool ok;
-  if (!ev.error.empty()) {
-    ok = ex.write("data: " + dump(error_body(500, "server_error", ev.error)) + "\n\n");
+  ex.set_log_tokens(completion_tokens());
+  bool ok = true;
+  if (!error.empty()) {
+    ok = ex.write("data: " + dump(error_body(500, "server_error", error)) + "\n\n");
   } else if (cr.include_usage) {
-    ok = send(stream_chunk(meta, "", false, ev.finish_reason)) && send(stream_usage_chunk(meta, usage()));
-  } else {
-    json last = stream_chunk(meta, "", false, ev.finish_reason);
-    last["usage"] = usage();
-    ok = send(last);
+    ok = send(stream_usage_chunk(meta, usage()));
   }
   if (!ok || !ex.write("data: [DONE]\n\n") || !ex.end_stream()) gone();
 }

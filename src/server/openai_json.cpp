@@ -46,7 +46,7 @@ std::vector<std::string> read_stop(const json& body) {
   if (v->is_string()) {
     out.push_back(v->get<std::string>());
   } else if (v->is_array()) {
-    if (v->size() > 16) bad_request("'stop' may hold at most 16 strings");
+    if (v->size() > 4) bad_request("'stop' may hold at most 4 strings");
     for (auto& s : *v) {
       if (!s.is_string()) bad_request("'stop' must be a string or an array of strings");
       out.push_back(s.get<std::string>());
@@ -56,22 +56,6 @@ std::vector<std::string> read_stop(const json& body) {
   }
   for (auto& s : out)
     if (s.empty()) bad_request("'stop' strings must not be empty");
-  return out;
-}
-
-// A message content: a string, or an array of {type:"text", text} parts.
-std::string message_content(const json& c) {
-  if (c.is_null()) return "";
-  if (c.is_string()) return c.get<std::string>();
-  if (!c.is_array()) bad_request("a message 'content' must be a string or an array of text parts");
-  std::string out;
-  for (auto& part : c) {
-    const json* type = part.is_object() ? field(part, "type") : nullptr;
-    const json* text = part.is_object() ? field(part, "text") : nullptr;
-    if (!type || *type != "text" || !text || !text->is_string())
-      bad_request("only text content parts ({\"type\":\"text\",\"text\":...}) are supported");
-    out += text->get_ref<const std::string&>();
-  }
   return out;
 }
 
@@ -152,7 +136,7 @@ CompletionRequest parse_common(const json& body, const SamplingParams& defaults,
   const int64_t max_limit = int64_t{1} << 40;
   if (!read_int(body, "max_completion_tokens", r.gen.max_tokens, 0, max_limit))
     read_int(body, "max_tokens", r.gen.max_tokens, 0, max_limit);
-  if (read_int(body, "n", i, 1, 1000) && i != 1) bad_request("only 'n': 1 is supported");
+  if (read_int(body, "n", i, 1, kMaxChoices)) r.n = static_cast<int>(i);
   r.gen.stop = read_stop(body);
   if (const json* v = field(body, "stream")) {
     if (!v->is_boolean()) bad_request("'stream' must be a boolean");
@@ -171,34 +155,13 @@ CompletionRequest parse_common(const json& body, const SamplingParams& defaults,
   return r;
 }
 
-CompletionRequest parse_chat_request(const json& body, const ChatFormatter& fmt, const SamplingParams& defaults,
-                                     std::string_view raw) {
-  CompletionRequest r = parse_common(body, defaults, raw);
-  const json* msgs = field(body, "messages");
-  if (!msgs) bad_request("'messages' is required");
-  if (!msgs->is_array() || msgs->empty()) bad_request("'messages' must be a non-empty array");
-  std::vector<ChatMessage> conv;
-  for (auto& m : *msgs) {
-    if (!m.is_object()) bad_request("each message must be an object");
-    const json* role = field(m, "role");
-    if (!role || !role->is_string()) bad_request("each message needs a string 'role'");
-    // A pointer, not m.value("content", ...): that would copy the content.
-    const json* content = field(m, "content");
-    conv.push_back({role->get<std::string>(), content ? message_content(*content) : std::string()});
-  }
-  std::string rendered;
-  try {
-    rendered = fmt.render(conv, true);
-  } catch (const Error& e) {
-    bad_request(std::string("the chat template failed: ") + e.what());
-  }
-  r.gen.prompt = fmt.tokenize(rendered);
-  return r;
-}
-
 CompletionRequest parse_completion_request(const json& body, const Tokenizer& tok, const SamplingParams& defaults,
                                            std::string_view raw) {
   CompletionRequest r = parse_common(body, defaults, raw);
+  int64_t lp = 0;
+  if (read_int(body, "logprobs", lp, 0, kMaxTopLogprobs)) r.gen.logprobs = static_cast<int32_t>(lp);
+  if (const json* e = field(body, "echo"); e && (!e->is_boolean() || e->get<bool>()))
+    bad_request("'echo' is not supported (only false)");
   const json* p = field(body, "prompt");
   if (!p) bad_request("'prompt' is required");
   const json* one = p;
@@ -229,20 +192,35 @@ static json base(const ResponseMeta& m, const char* object) {
   return {{"id", m.id}, {"object", object}, {"created", m.created}, {"model", m.model}};
 }
 
-json full_response(const ResponseMeta& m, const std::string& text, const std::string& finish_reason,
-                   const json& usage) {
+json full_response(const ResponseMeta& m, const std::vector<ChoiceOut>& choices, const json& usage) {
   json r = base(m, m.chat ? "chat.completion" : "text_completion");
-  json choice = {{"index", 0}, {"finish_reason", finish_reason}, {"logprobs", nullptr}};
-  if (m.chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
-  else choice["text"] = text;
-  r["choices"] = json::array({choice});
+  r["choices"] = json::array();
+  for (const ChoiceOut& c : choices) {
+    json choice = {{"index", c.index}, {"finish_reason", c.finish_reason},
+                   {"logprobs", c.with_logprobs ? logprobs_json(m, c.logprobs) : json()}};
+    if (m.chat) {
+      json msg = {{"role", "assistant"}, {"content", c.calls.empty() || !c.text.empty() ? json(c.text) : json()}};
+      if (!c.calls.empty()) {
+        msg["tool_calls"] = json::array();
+        for (size_t i = 0; i < c.calls.size(); ++i)
+          msg["tool_calls"].push_back({{"id", c.call_ids.at(i)},
+                                       {"type", "function"},
+                                       {"function", {{"name", c.calls[i].name}, {"arguments", c.calls[i].arguments}}}});
+      }
+      choice["message"] = std::move(msg);
+    } else {
+      choice["text"] = c.text;
+    }
+    r["choices"].push_back(std::move(choice));
+  }
   r["usage"] = usage;
   return r;
 }
 
-json stream_chunk(const ResponseMeta& m, const std::string& text, bool role_only, const std::string& finish_reason) {
+json stream_chunk(const ResponseMeta& m, const std::string& text, bool role_only, const std::string& finish_reason,
+                  int index, const std::vector<TokenLogprob>* logprobs) {
   json r = base(m, m.chat ? "chat.completion.chunk" : "text_completion");
-  json choice = {{"index", 0}, {"logprobs", nullptr},
+  json choice = {{"index", index}, {"logprobs", logprobs ? logprobs_json(m, *logprobs) : json()},
                  {"finish_reason", finish_reason.empty() ? json() : json(finish_reason)}};
   if (m.chat) {
     json delta = json::object();
@@ -254,6 +232,60 @@ json stream_chunk(const ResponseMeta& m, const std::string& text, bool role_only
   }
   r["choices"] = json::array({choice});
   return r;
+}
+
+std::vector<json> stream_tool_call_chunks(const ResponseMeta& m, const ChoiceOut& c) {
+  std::vector<json> out;
+  for (size_t i = 0; i < c.calls.size(); ++i) {
+    json head = {{"index", i},
+                 {"id", c.call_ids.at(i)},
+                 {"type", "function"},
+                 {"function", {{"name", c.calls[i].name}, {"arguments", ""}}}};
+    json args = {{"index", i}, {"function", {{"arguments", c.calls[i].arguments}}}};
+    for (json* call : {&head, &args}) {
+      json r = base(m, "chat.completion.chunk");
+      r["choices"] = json::array({{{"index", c.index},
+                                   {"delta", {{"tool_calls", json::array({*call})}}},
+                                   {"logprobs", nullptr},
+                                   {"finish_reason", nullptr}}});
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+json logprobs_json(const ResponseMeta& m, const std::vector<TokenLogprob>& lp) {
+  auto spell = [&](int32_t id) { return m.tok ? m.tok->decode_piece(-1, id) : std::to_string(id); };
+  auto bytes = [](const std::string& s) {
+    json b = json::array();
+    for (unsigned char c : s) b.push_back(c);
+    return b;
+  };
+  if (m.chat) {
+    json content = json::array();
+    for (const TokenLogprob& t : lp) {
+      json top = json::array();
+      for (const TokenProb& p : t.top) {
+        const std::string s = spell(p.id);
+        top.push_back({{"token", s}, {"logprob", p.logprob}, {"bytes", bytes(s)}});
+      }
+      content.push_back({{"token", t.bytes}, {"logprob", t.logprob}, {"bytes", bytes(t.bytes)}, {"top_logprobs", top}});
+    }
+    return {{"content", content}, {"refusal", nullptr}};
+  }
+  json tokens = json::array(), token_logprobs = json::array(), top_logprobs = json::array(), offsets = json::array();
+  for (const TokenLogprob& t : lp) {
+    tokens.push_back(t.bytes);
+    token_logprobs.push_back(t.logprob);
+    json top = json::object();
+    for (const TokenProb& p : t.top) {
+      const std::string s = spell(p.id);
+      if (!top.contains(s)) top[s] = p.logprob;  // two ids with one spelling: the likelier one
+    }
+    top_logprobs.push_back(std::move(top));
+    offsets.push_back(t.offset);
+  }
+  return {{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top_logprobs}, {"text_offset", offsets}};
 }
 
 json stream_usage_chunk(const ResponseMeta& m, const json& usage) {

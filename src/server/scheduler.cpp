@@ -83,6 +83,8 @@ std::shared_ptr<GenJob> Scheduler::submit(GenRequest r) {
     if (id < 0 || id >= m_.cfg.n_vocab) bad_request(fmt::format("token id {} is outside the vocabulary", id));
   if (r.grammar && opt_.lookup > 0)
     bad_request("a grammar or response_format cannot be combined with the server's --lookup speculative decoding yet");
+  if (r.logprobs >= 0 && opt_.lookup > 0)
+    bad_request("logprobs cannot be combined with the server's --lookup speculative decoding yet");
   auto job = std::make_shared<GenJob>(std::move(r));
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -147,8 +149,8 @@ void Scheduler::run() {
   // Shutting down: tell every waiting client.
   std::lock_guard<std::mutex> lk(mu_);
   for (auto& s : slots_)
-    if (s->job) s->job->push({"", true, "", "the server is shutting down"});
-  for (auto& j : queue_) j->push({"", true, "", "the server is shutting down"});
+    if (s->job) s->job->push({"", true, "", "the server is shutting down", {}});
+  for (auto& j : queue_) j->push({"", true, "", "the server is shutting down", {}});
 }
 
 // Moves queued requests into free slots (called with mu_ held). Each goes to the
@@ -185,6 +187,7 @@ void Scheduler::start(Slot& s) {
   lim.max_tokens = r.max_tokens;
   lim.stop = r.stop;
   lim.grammar = make_grammar_matcher(r.grammar, m_.tokenizer);
+  lim.logprobs = r.logprobs;
   s.gen.emplace(m_, Sampler(r.sampling, m_.n_sampleable()), std::move(lim));
   s.gen->start(r.prompt);
   if (s.gen->done()) {  // max_tokens 0
@@ -318,7 +321,8 @@ void Scheduler::on_verified(Slot& s, const float* logits, int64_t base) {
 void Scheduler::deliver(Slot& s, std::string text) {
   try {
     s.job->set_completion_tokens(s.gen->n_answer());
-    if (!text.empty()) s.job->push({std::move(text), false, "", ""});
+    GenEvent ev{std::move(text), false, "", "", s.gen->take_logprobs()};
+    if (!ev.text.empty() || !ev.logprobs.empty()) s.job->push(std::move(ev));
     if (s.gen->done()) finish(s, finish_reason_name(s.gen->finish()));
   } catch (const std::exception& e) {
     fail_job(s, e.what());
@@ -326,7 +330,7 @@ void Scheduler::deliver(Slot& s, std::string text) {
 }
 
 void Scheduler::finish(Slot& s, const std::string& reason, const std::string& error) {
-  s.job->push({"", true, reason, error});
+  s.job->push({"", true, reason, error, {}});
   release(s);
 }
 

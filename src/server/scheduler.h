@@ -21,6 +21,7 @@
 
 #include "model/context.h"
 #include "model/engine.h"
+#include "runtime/generation.h"
 #include "runtime/grammar_constraint.h"
 #include "runtime/speculator.h"
 #include "sampling/sampler.h"
@@ -33,6 +34,7 @@ struct GenRequest {
   int64_t max_tokens = -1;  // < 0: until the context is full
   std::vector<std::string> stop;
   std::shared_ptr<const grammar::Grammar> grammar;  // "grammar" or response_format (null: free text)
+  int32_t logprobs = -1;  // >= 0: each token's log-probability and this many alternatives (GenEvent::logprobs)
 };
 
 // One piece of output: text, or the end (done) with its reason or an error.
@@ -41,6 +43,7 @@ struct GenEvent {
   bool done = false;
   std::string finish_reason;  // "stop" | "length" (when done without error)
   std::string error;          // non-empty: generation failed
+  std::vector<TokenLogprob> logprobs;  // with GenRequest::logprobs: the tokens of `text` (Generation::take_logprobs)
 };
 
 // A request in flight: the scheduler pushes events, the HTTP thread pops them.

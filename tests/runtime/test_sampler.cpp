@@ -94,5 +94,43 @@ TEST(Sampler, TopKOneAndZeroTemperatureAreArgmax) {
   }
 }
 
+// Log-probabilities are those of the distribution drawn from, worked out by hand.
+TEST(SamplerLogprobs, GreedyTemperatureFiltersAndMask) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  const std::vector<float> logits = {1.0f, 3.0f, 2.0f, ninf, 0.5f};
+  // Greedy: softmax at temperature 1 of everything with mass; the argmax is first.
+  Sampler g(only_temp(0.0f, 1), 5);
+  g.set_logprobs(10);
+  EXPECT_EQ(g.sample(logits.data()), 1);
+  const double z = std::exp(1.0) + std::exp(3.0) + std::exp(2.0) + std::exp(0.5);
+  EXPECT_NEAR(g.last_logprob(), 3.0 - std::log(z), 1e-6);
+  ASSERT_EQ(g.last_top().size(), 4u);  // the masked id is not listed
+  const int32_t order[] = {1, 2, 0, 4};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(g.last_top()[i].id, order[i]);
+    EXPECT_NEAR(g.last_top()[i].logprob, logits[static_cast<size_t>(order[i])] - std::log(z), 1e-6);
+  }
+  // top-k 2 at temperature 0.5: only ids 1 and 2, renormalised.
+  SamplingParams p = only_temp(0.5f, 3);
+  p.top_k = 2;
+  Sampler s(p, 5);
+  s.set_logprobs(3);
+  const int32_t id = s.sample(logits.data());
+  ASSERT_TRUE(id == 1 || id == 2);
+  const double z2 = std::exp(3.0 / 0.5) + std::exp(2.0 / 0.5);
+  EXPECT_NEAR(s.last_logprob(), logits[static_cast<size_t>(id)] / 0.5 - std::log(z2), 1e-6);
+  ASSERT_EQ(s.last_top().size(), 2u);
+  EXPECT_NEAR(s.last_top()[0].logprob, 6.0 - std::log(z2), 1e-6);
+  EXPECT_NEAR(s.last_top()[1].logprob, 4.0 - std::log(z2), 1e-6);
+  // Off by default; 0 gives the drawn token's value only.
+  Sampler off(only_temp(0.0f, 1), 5);
+  off.sample(logits.data());
+  EXPECT_TRUE(off.last_top().empty());
+  s.set_logprobs(0);
+  s.sample(logits.data());
+  EXPECT_TRUE(s.last_top().empty());
+  EXPECT_LT(s.last_logprob(), 0.0f);
+}
+
 }  // namespace
 }  // namespace pocketllm

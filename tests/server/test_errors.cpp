@@ -41,7 +41,7 @@ TEST_F(Errors, FieldsOfTheWrongTypeAre400) {
       {"temperature", "hot"}, {"top_p", json::array()}, {"top_k", 1.5}, {"min_p", "x"}, {"seed", "1"},
       {"max_tokens", -1},     {"max_tokens", "10"},     {"stop", 5},    {"stop", json::array({1})},
       {"stream", "yes"},      {"frequency_penalty", 9}, {"presence_penalty", "a"},
-      {"repeat_penalty", json::object()}, {"n", 2}, {"messages", "hi"}, {"messages", json::array()},
+      {"repeat_penalty", json::object()}, {"n", 17}, {"messages", "hi"}, {"messages", json::array()},
       {"messages", json::array({1})}, {"messages", json::array({{{"content", "no role"}}})},
       {"messages", json::array({{{"role", "user"}, {"content", 5}}})}};
   for (auto& [k, v] : bad) {
