@@ -20,33 +20,33 @@ namespace ts = testsupport;
 
 namespace {
 
-const ordered_json kTools = ordered_json::parse(R"([
+const ordered_json kParserTools = ordered_json::parse(R"([
   {"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
    "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 12},
                   "unit": {"enum": ["c", "f"]}}, "required": ["city", "unit"]}}},
   {"type": "function", "function": {"name": "add", "parameters": {"type": "object",
    "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, "required": ["a", "b"]}}}])");
 
-std::vector<ToolSpec> tools() { return parse_tools(kTools); }
+std::vector<ToolSpec> parser_tools() { return parse_tools(kParserTools); }
 
 std::string read_template(const std::string& name) {
   return ts::read_file(ts::shared_data() / "chat_templates" / (name + ".jinja"));
 }
 
 TEST(ToolParsers, Llama3Json) {
-  auto a = parse_tool_calls(ToolFormat::Llama3, R"({"name": "get_weather", "parameters": {"city": "Paris", "unit": "c"}})", tools());
+  auto a = parse_tool_calls(ToolFormat::Llama3, R"({"name": "get_weather", "parameters": {"city": "Paris", "unit": "c"}})", parser_tools());
   ASSERT_EQ(a.calls.size(), 1u);
   EXPECT_EQ(a.calls[0].name, "get_weather");
   EXPECT_EQ(a.calls[0].arguments, R"({"city":"Paris","unit":"c"})");  // key order kept
   EXPECT_EQ(a.content, "");
   // <|python_tag|> and "arguments" are accepted too; arguments given as a JSON string are unwrapped.
-  a = parse_tool_calls(ToolFormat::Llama3, "<|python_tag|>{\"name\": \"add\", \"arguments\": \"{\\\"a\\\": 1, \\\"b\\\": 2}\"}", tools());
+  a = parse_tool_calls(ToolFormat::Llama3, "<|python_tag|>{\"name\": \"add\", \"arguments\": \"{\\\"a\\\": 1, \\\"b\\\": 2}\"}", parser_tools());
   ASSERT_EQ(a.calls.size(), 1u);
   EXPECT_EQ(a.calls[0].arguments, R"({"a":1,"b":2})");
   // Prose, an unknown function, trailing text or broken JSON stay content.
   for (const char* text : {"It is sunny.", R"({"name": "nope", "parameters": {}})",
                            R"({"name": "add", "parameters": {"a": 1}} and more)", R"({"name": "add", "parameters": {)"}) {
-    a = parse_tool_calls(ToolFormat::Llama3, text, tools());
+    a = parse_tool_calls(ToolFormat::Llama3, text, parser_tools());
     EXPECT_TRUE(a.calls.empty()) << text;
     EXPECT_EQ(a.content, text);
   }
@@ -56,7 +56,7 @@ TEST(ToolParsers, QwenToolCallTags) {
   const std::string text =
       "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\", \"unit\": \"c\"}}\n"
       "</tool_call>\n<tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 2, \"b\": 3}}\n</tool_call>";
-  auto a = parse_tool_calls(ToolFormat::Qwen, text, tools());
+  auto a = parse_tool_calls(ToolFormat::Qwen, text, parser_tools());
   ASSERT_EQ(a.calls.size(), 2u);
   EXPECT_EQ(a.content, "Let me check.");
   EXPECT_EQ(a.calls[0].name, "get_weather");
@@ -64,11 +64,11 @@ TEST(ToolParsers, QwenToolCallTags) {
   EXPECT_EQ(a.calls[1].name, "add");
   EXPECT_EQ(a.calls[1].arguments, R"({"a":2,"b":3})");
   // A missing closing tag at the very end is tolerated; a broken call is not.
-  a = parse_tool_calls(ToolFormat::Qwen, "<tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 1, \"b\": 1}}", tools());
+  a = parse_tool_calls(ToolFormat::Qwen, "<tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 1, \"b\": 1}}", parser_tools());
   EXPECT_EQ(a.calls.size(), 1u);
-  a = parse_tool_calls(ToolFormat::Qwen, "<tool_call>\n{\"name\": \"add\", \"arguments\": 5}\n</tool_call>", tools());
+  a = parse_tool_calls(ToolFormat::Qwen, "<tool_call>\n{\"name\": \"add\", \"arguments\": 5}\n</tool_call>", parser_tools());
   EXPECT_TRUE(a.calls.empty());
-  a = parse_tool_calls(ToolFormat::Qwen, "no calls here", tools());
+  a = parse_tool_calls(ToolFormat::Qwen, "no calls here", parser_tools());
   EXPECT_TRUE(a.calls.empty());
   EXPECT_EQ(a.content, "no calls here");
 }
@@ -76,25 +76,25 @@ TEST(ToolParsers, QwenToolCallTags) {
 TEST(ToolParsers, MistralToolCallsArray) {
   auto a = parse_tool_calls(ToolFormat::Mistral,
                             R"([TOOL_CALLS] [{"name": "add", "arguments": {"a": 1, "b": 2}}, {"name": "get_weather", "arguments": {"city": "Rome", "unit": "f"}}])",
-                            tools());
+                            parser_tools());
   ASSERT_EQ(a.calls.size(), 2u);
   EXPECT_EQ(a.calls[0].name, "add");
   EXPECT_EQ(a.calls[1].arguments, R"({"city":"Rome","unit":"f"})");
   // Without the marker (a control token the detokenizer drops) the bare array counts.
-  a = parse_tool_calls(ToolFormat::Mistral, R"([{"name": "add", "arguments": {"a": 1, "b": 2}}])", tools());
+  a = parse_tool_calls(ToolFormat::Mistral, R"([{"name": "add", "arguments": {"a": 1, "b": 2}}])", parser_tools());
   ASSERT_EQ(a.calls.size(), 1u);
   EXPECT_EQ(a.calls[0].arguments, R"({"a":1,"b":2})");
-  EXPECT_TRUE(parse_tool_calls(ToolFormat::Mistral, "[not json", tools()).calls.empty());
-  EXPECT_TRUE(parse_tool_calls(ToolFormat::Mistral, R"(Sure: [{"name": "add", "arguments": {}}])", tools()).calls.empty());
-  EXPECT_TRUE(parse_tool_calls(ToolFormat::Mistral, "[TOOL_CALLS] []", tools()).calls.empty());
+  EXPECT_TRUE(parse_tool_calls(ToolFormat::Mistral, "[not json", parser_tools()).calls.empty());
+  EXPECT_TRUE(parse_tool_calls(ToolFormat::Mistral, R"(Sure: [{"name": "add", "arguments": {}}])", parser_tools()).calls.empty());
+  EXPECT_TRUE(parse_tool_calls(ToolFormat::Mistral, "[TOOL_CALLS] []", parser_tools()).calls.empty());
 }
 
 TEST(ToolParsers, GenericJson) {
-  auto a = parse_tool_calls(ToolFormat::Generic, R"( {"tool_calls": [{"name": "add", "arguments": {"b": 2, "a": 1}}]} )", tools());
+  auto a = parse_tool_calls(ToolFormat::Generic, R"( {"tool_calls": [{"name": "add", "arguments": {"b": 2, "a": 1}}]} )", parser_tools());
   ASSERT_EQ(a.calls.size(), 1u);
   EXPECT_EQ(a.calls[0].arguments, R"({"b":2,"a":1})");
-  EXPECT_TRUE(parse_tool_calls(ToolFormat::Generic, R"({"name": "add", "arguments": {}})", tools()).calls.empty());
-  EXPECT_TRUE(parse_tool_calls(ToolFormat::Generic, R"({"tool_calls": []})", tools()).calls.empty());
+  EXPECT_TRUE(parse_tool_calls(ToolFormat::Generic, R"({"name": "add", "arguments": {}})", parser_tools()).calls.empty());
+  EXPECT_TRUE(parse_tool_calls(ToolFormat::Generic, R"({"tool_calls": []})", parser_tools()).calls.empty());
 }
 
 TEST(ToolParsers, StreamableContentStopsWhereACallMayStart) {
@@ -146,7 +146,7 @@ ordered_json conversation() {
 TEST(ToolTemplates, QwenRendersToolsCallsAndResults) {
   auto tok = Tokenizer::from_llama2c((ts::shared_data() / "models/stories260K/tok512.bin").string());
   ChatFormatter f(*tok, read_template("qwen2.5-7b-instruct"));
-  const std::string r = f.render_json(conversation(), kTools, true);
+  const std::string r = f.render_json(conversation(), kParserTools, true);
   EXPECT_NE(r.find("<tools>\n{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\""),
             std::string::npos) << r;
   EXPECT_NE(r.find("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"unit\": \"c\"}}\n</tool_call>"),
@@ -161,7 +161,7 @@ TEST(ToolTemplates, QwenRendersToolsCallsAndResults) {
 TEST(ToolTemplates, Llama31RendersToolsCallsAndResults) {
   auto tok = Tokenizer::from_llama2c((ts::shared_data() / "models/stories260K/tok512.bin").string());
   ChatFormatter f(*tok, read_template("llama-3.1-8b-instruct"));
-  const std::string r = f.render_json(conversation(), kTools, true);
+  const std::string r = f.render_json(conversation(), kParserTools, true);
   EXPECT_NE(r.find("Environment: ipython\n"), std::string::npos) << r;
   EXPECT_NE(r.find("\"name\": \"get_weather\""), std::string::npos) << r;  // tojson(indent=4) of the tool
   EXPECT_NE(r.find("<|start_header_id|>assistant<|end_header_id|>\n\n{\"name\": \"get_weather\", \"parameters\": "
@@ -188,13 +188,13 @@ TEST(ToolGrammar, EachFamilyAdmitsOnlyWellFormedCalls) {
   };
   for (auto& c : cases) {
     SCOPED_TRACE(tool_format_name(c.f));
-    auto g = grammar::parse_gbnf(tool_call_grammar(c.f, tools()));
+    auto g = grammar::parse_gbnf(tool_call_grammar(c.f, parser_tools()));
     EXPECT_TRUE(grammar::matches(*g, c.good)) << c.good;
     EXPECT_FALSE(grammar::matches(*g, c.bad)) << c.bad;
-    EXPECT_EQ(parse_tool_calls(c.f, c.good, tools()).calls.size(), 1u);
+    EXPECT_EQ(parse_tool_calls(c.f, c.good, parser_tools()).calls.size(), 1u);
   }
   // Only the named function: the other one no longer fits.
-  auto only_add = tools();
+  auto only_add = parser_tools();
   only_add.erase(only_add.begin());
   auto g = grammar::parse_gbnf(tool_call_grammar(ToolFormat::Llama3, only_add));
   EXPECT_FALSE(grammar::matches(*g, R"({"name": "get_weather", "parameters": {"city": "Paris", "unit": "c"}})"));
@@ -232,7 +232,7 @@ TEST(ToolRequests, MalformedToolsAndChoicesAreClearErrors) {
             "tools: the function name 'a' is given twice");
   EXPECT_EQ(bad(R"([{"type": "function", "function": {"name": "a", "parameters": "x"}}])"),
             "tools[0].function.parameters must be a JSON schema (an object)");
-  const auto t = tools();
+  const auto t = parser_tools();
   auto choice = [&](const char* text) {
     return error_of([&] {
       const ordered_json j = ordered_json::parse(text);

@@ -16,7 +16,7 @@ class Tools : public SharedServerTest<Tools> {
   static std::vector<std::string> flags() { return {"-np", "2", "-c", "2048"}; }
 };
 
-const json kTools = json::parse(R"([
+const json kWeatherTools = json::parse(R"([
   {"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
    "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 12},
                   "unit": {"enum": ["c", "f"]}}, "required": ["city", "unit"]}}},
@@ -26,7 +26,7 @@ const json kTools = json::parse(R"([
 json body(const json& extra) {
   json b = {{"messages", {{{"role", "user"}, {"content", "What is the weather in Paris?"}}}},
             {"max_tokens", 120},
-            {"tools", kTools}};
+            {"tools", kWeatherTools}};
   b.update(extra);
   return b;
 }
