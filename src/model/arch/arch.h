@@ -41,6 +41,8 @@ struct Architecture {
   RopeStyle gguf_rope = RopeStyle::Neox;
   bool hf_norms_store_w = false;       // HF stores RMSNorm weights as w of (1 + w) (gemma)
   bool fused_gate_up = false;          // ffn_up may hold [gate; up] with no ffn_gate (phi3)
+  bool fused_qkv = false;              // llama.cpp's converter writes attn_qkv ([q; k; v] rows) (phi3)
+  bool qkv_bias = false;               // attn_q/k/v carry biases (qwen2)
   bool hf_longrope = false;            // config.json's rope_scaling may be longrope / su (phi3)
   // HF per-layer tensor names (after "model.layers.N.") that differ from llama's.
   std::vector<std::pair<std::string, std::string>> hf_layer_names;

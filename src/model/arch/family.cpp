@@ -59,6 +59,10 @@ std::vector<int64_t> fused_row_blocks(const ModelConfig& c, const std::string& n
 std::string hf_class_name(const std::string& arch, const std::string& source) {
   return detail::architecture(arch, source).hf_class;
 }
+FamilyTensors family_tensors(const std::string& arch, const std::string& source) {
+  const auto& a = detail::architecture(arch, source);
+  return {a.fused_qkv, a.fused_gate_up, a.qkv_bias};
+}
 bool hf_norms_store_w(const std::string& arch, const std::string& source) {
   return detail::architecture(arch, source).hf_norms_store_w;
 }

@@ -35,6 +35,13 @@ void write_family_hf_config(const ModelConfig& c, nlohmann::json& cfg, const std
 void write_family_gguf_metadata(const ModelConfig& c, gguf::Writer& w);
 // How the family's GGUF files store RoPE pairs.
 RopeStyle gguf_rope_style(const std::string& arch, const std::string& source);
+// The tensors llama.cpp's converter writes for the family beyond llama's (synthetic models).
+struct FamilyTensors {
+  bool fused_qkv = false;      // attn_qkv instead of attn_q/k/v
+  bool fused_gate_up = false;  // ffn_up holds [gate; up], no ffn_gate
+  bool qkv_bias = false;       // attn_q/k/v.bias
+};
+FamilyTensors family_tensors(const std::string& arch, const std::string& source);
 // Every `pattern`-th layer full attention, the rest sliding (0: none sliding).
 std::vector<bool> sliding_layers_every(int64_t n_layers, int64_t pattern);
 // Binds m.w to m.tensors (a model assembled in memory, e.g. over transformed float weights).

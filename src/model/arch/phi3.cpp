@@ -48,6 +48,7 @@ Architecture phi3_architecture() {
   a.hf_class = "Phi3ForCausalLM";
   a.hf_types = {"phi3"};
   a.fused_gate_up = true;
+  a.fused_qkv = true;
   a.hf_longrope = true;
   a.hf_layer_names = {{"self_attn.qkv_proj.weight", "attn_qkv.weight"},
                       {"mlp.gate_up_proj.weight", "ffn_up.weight"}};

@@ -27,6 +27,7 @@ Architecture qwen2_architecture() {
   a.name = "qwen2";
   a.hf_class = "Qwen2ForCausalLM";
   a.hf_types = {"qwen2"};
+  a.qkv_bias = true;
   a.from_hf = qwen_sliding_from_hf;
   a.to_hf = qwen_to_hf;
   return a;

@@ -100,7 +100,7 @@ ReadBandwidthProbe::ReadBandwidthProbe(size_t bytes)
 }
 
 std::string ReadBandwidthProbe::isa() {
-  Reader r = pick_readers().one_stream;
+  [[maybe_unused]] const Reader r = pick_readers().one_stream;  // only x86 has vector readers
 #if defined(__x86_64__)
   if (r == read_avx512<1>) return "avx512";
   if (r == read_avx2<1>) return "avx2";

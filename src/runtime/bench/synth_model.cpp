@@ -10,6 +10,7 @@
 #include "core/fp16.h"
 #include "core/splitmix.h"
 #include "core/thread_pool.h"
+#include "model/arch/family.h"
 #include "quantizer/export_gguf.h"
 #include "tokenizer/tokenizer.h"
 
@@ -31,7 +32,7 @@ struct TensorPlan {
 // The tensors llama.cpp's converter writes for the family, in GGUF names and shapes.
 std::vector<TensorPlan> tensor_plan(const ModelConfig& c) {
   const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
-  const bool phi3 = c.arch == "phi3", biases = c.arch == "qwen2";
+  const FamilyTensors fam = family_tensors(c.arch, "synth");
   std::vector<TensorPlan> t;
   t.push_back({"token_embd.weight", {u(c.dim), u(c.n_vocab)}});
   t.push_back({"output_norm.weight", {u(c.dim)}, Init::Ones});
@@ -39,7 +40,7 @@ std::vector<TensorPlan> tensor_plan(const ModelConfig& c) {
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     t.push_back({b + "attn_norm.weight", {u(c.dim)}, Init::Ones});
-    if (phi3) {
+    if (fam.fused_qkv) {
       t.push_back({b + "attn_qkv.weight", {u(c.dim), u(c.q_dim() + 2 * c.kv_dim())}});
     } else {
       t.push_back({b + "attn_q.weight", {u(c.dim), u(c.q_dim())}});
@@ -48,7 +49,7 @@ std::vector<TensorPlan> tensor_plan(const ModelConfig& c) {
     }
     t.push_back({b + "attn_output.weight", {u(c.q_dim()), u(c.dim)}});
     t.push_back({b + "ffn_norm.weight", {u(c.dim)}, Init::Ones});
-    if (phi3) {
+    if (fam.fused_gate_up) {
       t.push_back({b + "ffn_up.weight", {u(c.dim), u(2 * c.hidden_dim)}});  // [gate; up]
     } else {
       t.push_back({b + "ffn_gate.weight", {u(c.dim), u(c.hidden_dim)}});
@@ -56,7 +57,7 @@ std::vector<TensorPlan> tensor_plan(const ModelConfig& c) {
     }
     t.push_back({b + "ffn_down.weight", {u(c.hidden_dim), u(c.dim)}});
     // Family extras after the llama tensors, so llama presets keep their RNG streams.
-    if (biases) {
+    if (fam.qkv_bias) {
       t.push_back({b + "attn_q.bias", {u(c.q_dim())}, Init::Bias});
       t.push_back({b + "attn_k.bias", {u(c.kv_dim())}, Init::Bias});
       t.push_back({b + "attn_v.bias", {u(c.kv_dim())}, Init::Bias});
