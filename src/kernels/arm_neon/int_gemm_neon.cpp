@@ -1,3 +1,4 @@
+#include "kernels/arm_neon/ggml_int_neon.h"
 #include "kernels/arm_neon/int_gemm_neon.h"
 
 namespace pocketllm {
@@ -14,7 +15,7 @@ extern const KernelTable kNeonKernels = {
     .quantize_act_row = ref_quantize_act_row,
     .silu_mul = ref_silu_mul,
     .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
-    .ggml = GgmlIntKernels{},    // no ARM versions yet: K-quants take the float path
+    .ggml = ggml_int_arm<DotNeon>(),
     .kv_q8_scores = nullptr,     // no ARM versions yet: ref's
     .kv_q8_wsum = nullptr,
 };
