@@ -1,6 +1,7 @@
 // ARMv8.2 dot product: sdot adds four int8 x int8 products into each int32 lane.
 #include "kernels/arm_neon/ggml_int_neon.h"
 #include "kernels/arm_neon/int_gemm_neon.h"
+#include "kernels/arm_neon/kv_q8_neon.h"
 
 namespace pocketllm {
 namespace {
@@ -26,7 +27,7 @@ extern const KernelTable kDotprodKernels = {
     .silu_mul = ref_silu_mul,
     .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
     .ggml = ggml_int_arm<DotSdot>(),
-    .kv_q8_scores = nullptr,     // no ARM versions yet: ref's
-    .kv_q8_wsum = nullptr,
+    .kv_q8_scores = kv_q8_scores_arm<DotSdot>,
+    .kv_q8_wsum = kv_q8_wsum_arm,
 };
 }  // namespace pocketllm

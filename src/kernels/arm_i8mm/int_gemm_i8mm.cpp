@@ -1,9 +1,10 @@
 // ARMv8.6 int8 matrix multiply: smmla multiplies a 2x8 int8 tile (2 weight rows)
 // by an 8x2 tile (2 tokens), giving 4 int32 sums per instruction, so pairs of
 // tokens share every unpacked weight. Single tokens (decode) use sdot, and so
-// do the GGML block kernels (the dotprod table's code).
+// do the GGML block kernels and the q8 KV cache's scores (the dotprod table's code).
 #include "kernels/arm_neon/ggml_int_neon.h"
 #include "kernels/arm_neon/int_gemm_neon.h"
+#include "kernels/arm_neon/kv_q8_neon.h"
 
 namespace pocketllm {
 namespace {
@@ -114,7 +115,7 @@ extern const KernelTable kI8mmKernels = {
     .silu_mul = ref_silu_mul,
     .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
     .ggml = ggml_int_arm<DotSdot>(),
-    .kv_q8_scores = nullptr,     // no ARM versions yet: ref's
-    .kv_q8_wsum = nullptr,
+    .kv_q8_scores = kv_q8_scores_arm<DotSdot>,
+    .kv_q8_wsum = kv_q8_wsum_arm,
 };
 }  // namespace pocketllm
