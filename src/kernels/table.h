@@ -145,7 +145,7 @@ struct KernelTable {
 void axpy_rows_multi(const KernelTable& k, const float* a, int64_t lda, int64_t m, const float* rows, int64_t n_rows,
                      int64_t n, int64_t ld, float* out, int64_t ldo);
 
-// k's q8 KV kernels, or ref's where the table has none (the ARM tables so far).
+// k's q8 KV kernels, or ref's where the table has none.
 void kv_q8_scores(const KernelTable& k, const int8_t* q, const float* qd, int64_t m, int64_t hd, const int8_t* keys,
                   const float* kd, size_t stride, int64_t n, float* out, int64_t ldo);
 void kv_q8_wsum(const KernelTable& k, const float* w, int64_t ldw, int64_t m, const int8_t* v, const float* vd,

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string_view>
 
 #include "core/error.h"
 #include "core/fp16.h"
@@ -167,6 +168,20 @@ TEST(GgmlInt, EveryTableMatchesTheScalarReference) {
           }
         }
       }
+}
+
+// Every SIMD table this CPU runs has its own kernel for every type (x86 and
+// ARM), so the comparison above is never skipped and no table quietly keeps
+// the scalar loops or the float path.
+TEST(GgmlInt, SimdTablesHaveTheirOwnKernels) {
+  for (const KernelTable* k : kt::tested_kernels()) {
+    if (std::string_view(k->name) == "ref") continue;
+    for (DType t : kTypes) {
+      const GgmlIntFn fn = ggml_int_kernel(*k, t);
+      EXPECT_NE(fn, nullptr) << k->name << " " << dtype_name(t);
+      EXPECT_NE(fn, ggml_int_kernel(*find_kernels("ref"), t)) << k->name << " " << dtype_name(t);
+    }
+  }
 }
 
 TEST(GgmlInt, ZeroBlocksGiveZero) {

@@ -184,15 +184,14 @@ TEST(KvQ8Kernels, WeightedSumMatchesRefOnEveryTable) {
         }
 }
 
-// The tables this CPU runs must have their own q8 kernels wired in on x86 (else
-// attention would silently fall back to the scalar loops).
-TEST(KvQ8Kernels, X86TablesHaveVectorKernels) {
+// Every SIMD table this CPU runs has its own q8 kernels wired in, x86 and ARM
+// (else attention would silently fall back to the scalar loops).
+TEST(KvQ8Kernels, SimdTablesHaveVectorKernels) {
   for (const KernelTable* t : kt::tested_kernels()) {
     if (std::strcmp(t->name, "ref") == 0) continue;
-#if defined(__x86_64__)
     EXPECT_NE(t->kv_q8_scores, nullptr) << t->name;
     EXPECT_NE(t->kv_q8_wsum, nullptr) << t->name;
     EXPECT_NE(t->kv_q8_scores, &ref_kv_q8_scores) << t->name;
-#endif
+    EXPECT_NE(t->kv_q8_wsum, &ref_kv_q8_wsum) << t->name;
   }
 }

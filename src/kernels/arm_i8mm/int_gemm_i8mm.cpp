@@ -1,11 +1,15 @@
 // ARMv8.6 int8 matrix multiply: smmla multiplies a 2x8 int8 tile (2 weight rows)
 // by an 8x2 tile (2 tokens), giving 4 int32 sums per instruction, so pairs of
-// tokens share every unpacked weight. Single tokens (decode) use sdot.
+// tokens share every unpacked weight. Single tokens (decode) use sdot, and so
+// do the GGML block kernels and the q8 KV cache's scores (the dotprod table's code).
+#include "kernels/arm_neon/ggml_int_neon.h"
 #include "kernels/arm_neon/int_gemm_neon.h"
+#include "kernels/arm_neon/kv_q8_neon.h"
 
 namespace pocketllm {
 namespace {
 struct DotSdot {
+  static int32x4_t dot(int32x4_t acc, int8x16_t w, int8x16_t a) { return vdotq_s32(acc, w, a); }
   static int32x4_t dot2(int32x4_t acc, int8x16_t w0, int8x16_t a0, int8x16_t w1, int8x16_t a1) {
     return vdotq_s32(vdotq_s32(acc, w0, a0), w1, a1);
   }
@@ -110,8 +114,8 @@ extern const KernelTable kI8mmKernels = {
     .quantize_act_row = ref_quantize_act_row,
     .silu_mul = ref_silu_mul,
     .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
-    .ggml = GgmlIntKernels{},    // no ARM versions yet: K-quants take the float path
-    .kv_q8_scores = nullptr,     // no ARM versions yet: ref's
-    .kv_q8_wsum = nullptr,
+    .ggml = ggml_int_arm<DotSdot>(),
+    .kv_q8_scores = kv_q8_scores_arm<DotSdot>,
+    .kv_q8_wsum = kv_q8_wsum_arm,
 };
 }  // namespace pocketllm

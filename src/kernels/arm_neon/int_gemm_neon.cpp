@@ -1,4 +1,6 @@
+#include "kernels/arm_neon/ggml_int_neon.h"
 #include "kernels/arm_neon/int_gemm_neon.h"
+#include "kernels/arm_neon/kv_q8_neon.h"
 
 namespace pocketllm {
 extern const KernelTable kNeonKernels = {
@@ -14,8 +16,8 @@ extern const KernelTable kNeonKernels = {
     .quantize_act_row = ref_quantize_act_row,
     .silu_mul = ref_silu_mul,
     .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
-    .ggml = GgmlIntKernels{},    // no ARM versions yet: K-quants take the float path
-    .kv_q8_scores = nullptr,     // no ARM versions yet: ref's
-    .kv_q8_wsum = nullptr,
+    .ggml = ggml_int_arm<DotNeon>(),
+    .kv_q8_scores = kv_q8_scores_arm<DotNeon>,
+    .kv_q8_wsum = kv_q8_wsum_arm,
 };
 }  // namespace pocketllm
