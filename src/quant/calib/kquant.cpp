@@ -1,0 +1,175 @@
+#include "quant/calib/kquant.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/fp16.h"
+#include "weights/block_pack.h"
+#include "weights/blocks_k.h"
+
+namespace pocketllm::calib {
+namespace {
+
+constexpr int kSub = 32, kSubs = 8, kCodeMax = 63;  // 8 sub-blocks of 32, 6-bit scale and min codes
+
+// One super-block's grid: value = dl[j] * q - ml[j] for sub-block j, as the dequantizer computes it.
+struct Grid {
+  uint16_t d16 = 0, dmin16 = 0;
+  int sc[kSubs] = {}, m[kSubs] = {};
+  float dl[kSubs] = {}, ml[kSubs] = {};
+};
+
+int code(float x, float dl, float ml, int qmax) {
+  if (dl <= 0) return 0;
+  return static_cast<int>(std::clamp(std::nearbyint((x + ml) / dl), 0.0f, static_cast<float>(qmax)));
+}
+
+// Σ imp (x - (s q - m))² with codes rounded against (s, m).
+double sub_error(const float* x, const float* imp, float s, float m, int qmax) {
+  double e = 0;
+  for (int i = 0; i < kSub; ++i) {
+    const double d = x[i] - (s * static_cast<float>(code(x[i], s, m, qmax)) - m);
+    e += imp[i] * d * d;
+  }
+  return e;
+}
+
+// A sub-block's real-valued scale and min (value = s q - m, s >= 0, m >= 0: the
+// types store no positive offset). search: clipped ranges, each refitted by
+// weighted least squares to its codes; otherwise [min(x, 0), max x].
+std::pair<float, float> choose_sub(const float* x, const float* imp, int qmax, bool search) {
+  float lo = std::min(0.0f, *std::min_element(x, x + kSub)), hi = *std::max_element(x, x + kSub);
+  for (int i = 0; i < kSub; ++i)
+    if (!std::isfinite(x[i])) fail("K-quant: weight {} is not finite", x[i]);
+  const float range = hi - lo;
+  if (range <= 0) return {0.0f, -lo};
+  std::pair<float, float> best{range / static_cast<float>(qmax), -lo};
+  if (!search) return best;
+  double best_err = sub_error(x, imp, best.first, best.second, qmax);
+  constexpr int kSteps = 6;  // each end clipped by 0 .. 15% of the range
+  for (int a = 0; a <= kSteps; ++a)
+    for (int b = 0; b <= kSteps; ++b) {
+      const float l = std::min(0.0f, lo + 0.025f * static_cast<float>(a) * range);
+      const float h = hi - 0.025f * static_cast<float>(b) * range;
+      if (h <= l) continue;
+      float s = (h - l) / static_cast<float>(qmax), m = -l;
+      // Least squares for (s, m) given the codes: [Σwq² −Σwq; −Σwq Σw] [s m]ᵀ = [Σwqx −Σwx]ᵀ.
+      double sw = 0, swq = 0, swqq = 0, swx = 0, swqx = 0;
+      for (int i = 0; i < kSub; ++i) {
+        const double q = code(x[i], s, m, qmax), wi = imp[i];
+        sw += wi, swq += wi * q, swqq += wi * q * q, swx += wi * x[i], swqx += wi * q * x[i];
+      }
+      const double det = swqq * sw - swq * swq;
+      if (det > 0) {
+        const double s2 = (swqx * sw - swq * swx) / det, m2 = (swq * swqx - swqq * swx) / det;
+        if (s2 > 0 && m2 >= 0) s = static_cast<float>(s2), m = static_cast<float>(m2);
+      }
+      const double err = sub_error(x, imp, s, m, qmax);
+      if (err < best_err) best_err = err, best = {s, m};
+    }
+  return best;
+}
+
+void set_codes(Grid& g, int j, int sc, int m) {
+  g.sc[j] = sc, g.m[j] = m;
+  g.dl[j] = f16_to_f32(g.d16) * static_cast<float>(sc);
+  g.ml[j] = f16_to_f32(g.dmin16) * static_cast<float>(m);
+}
+
+// The super-block's grid for weights x[256]: sub-block scales and mins, then their
+// 6-bit codes against d = max scale / 63 and dmin = max min / 63 (f16).
+Grid choose_grid(const float* x, const float* imp, int qmax, bool search) {
+  std::array<std::pair<float, float>, kSubs> sm;
+  float smax = 0, mmax = 0;
+  for (int j = 0; j < kSubs; ++j) {
+    sm[j] = choose_sub(x + j * kSub, imp + j * kSub, qmax, search);
+    smax = std::max(smax, sm[j].first), mmax = std::max(mmax, sm[j].second);
+  }
+  Grid g;
+  g.d16 = f32_to_f16(smax / kCodeMax);
+  g.dmin16 = f32_to_f16(mmax / kCodeMax);
+  const float d = f16_to_f32(g.d16), dmin = f16_to_f32(g.dmin16);
+  if (!std::isfinite(d) || !std::isfinite(dmin)) fail("K-quant: a scale is past f16's range");
+  for (int j = 0; j < kSubs; ++j) {
+    const int sc = d > 0 ? std::clamp(static_cast<int>(std::nearbyint(sm[j].first / d)), 0, kCodeMax) : 0;
+    const int m = dmin > 0 ? std::clamp(static_cast<int>(std::nearbyint(sm[j].second / dmin)), 0, kCodeMax) : 0;
+    set_codes(g, j, sc, m);
+    if (!search) continue;
+    // Rounding the scale and min to 6 bits moves the grid: the neighbouring codes may fit better.
+    double best = sub_error(x + j * kSub, imp + j * kSub, g.dl[j], g.ml[j], qmax);
+    int bsc = sc, bm = m;
+    for (int a = std::max(0, sc - 1); a <= std::min(kCodeMax, sc + 1); ++a)
+      for (int b = std::max(0, m - 1); b <= std::min(kCodeMax, m + 1); ++b) {
+        set_codes(g, j, a, b);
+        const double e = sub_error(x + j * kSub, imp + j * kSub, g.dl[j], g.ml[j], qmax);
+        if (e < best) best = e, bsc = a, bm = b;
+      }
+    set_codes(g, j, bsc, bm);
+  }
+  return g;
+}
+
+}  // namespace
+
+KQuantWeights quantize_kquant_calibrated(DType t, const float* w, int64_t rows, int64_t cols,
+                                         const std::vector<float>& hessian, const CalibMethod& method,
+                                         ThreadPool* pool) {
+  if (t != DType::Q4_K && t != DType::Q5_K) fail("calibrated K-quants: {} is not Q4_K or Q5_K", dtype_name(t));
+  if (rows < 0 || cols <= 0 || cols % kQK_K != 0)
+    fail("{} needs rows of whole {}-weight super-blocks, not {}", dtype_name(t), kQK_K, cols);
+  const bool have_h = !hessian.empty();
+  if (have_h && hessian.size() != static_cast<size_t>(cols * cols)) fail("calibration Hessian does not match {} columns", cols);
+  if (method.gptq && !have_h) fail("GPTQ needs calibration statistics (--calib FILE)");
+  const int qmax = t == DType::Q4_K ? 15 : 31;
+  const size_t block_bytes = t == DType::Q4_K ? sizeof(BlockQ4_K) : sizeof(BlockQ5_K);
+  const int64_t n_super = cols / kQK_K;
+  std::vector<float> imp(static_cast<size_t>(cols), 1.0f);
+  if (have_h && method.clip)
+    for (int64_t i = 0; i < cols; ++i) imp[i] = std::max(hessian[i * cols + i], 0.0f);
+
+  KQuantWeights out;
+  out.type = t;
+  out.values.assign(static_cast<size_t>(rows * cols), 0.0f);
+  out.bytes.assign(static_cast<size_t>(rows * n_super) * block_bytes, 0);
+  std::vector<float> work(w, w + rows * cols);  // GPTQ updates the not-yet-quantized columns
+  std::vector<double> u;
+  if (method.gptq) {
+    std::vector<int64_t> order(static_cast<size_t>(cols));
+    for (int64_t i = 0; i < cols; ++i) order[i] = i;
+    u = gptq_factor(hessian, cols, order, method.damp, work.data(), rows, pool);
+  }
+  // Rows are independent; within a row, each super-block's grid is chosen when it
+  // starts (from the error-compensated weights with GPTQ) and packed when it ends.
+  const auto run_rows = [&](int64_t r0, int64_t r1) {
+    std::vector<int> q(static_cast<size_t>(kQK_K));
+    for (int64_t r = r0; r < r1; ++r) {
+      float* wr = work.data() + r * cols;
+      for (int64_t b = 0; b < n_super; ++b) {
+        const int64_t c0 = b * kQK_K;
+        const Grid g = choose_grid(wr + c0, imp.data() + c0, qmax, method.clip);
+        for (int64_t k = c0; k < c0 + kQK_K; ++k) {
+          const int j = static_cast<int>((k - c0) / kSub);
+          const int qi = code(wr[k], g.dl[j], g.ml[j], qmax);
+          const float v = g.dl[j] * static_cast<float>(qi) - g.ml[j];
+          q[k - c0] = qi;
+          out.values[r * cols + k] = v;
+          if (!method.gptq) continue;
+          const double* uk = u.data() + k * cols;
+          const double err = (static_cast<double>(wr[k]) - v) / uk[k];
+          for (int64_t c = k + 1; c < cols; ++c) wr[c] -= static_cast<float>(err * uk[c]);
+        }
+        pack_q45_k_block(qmax == 31, g.d16, g.dmin16, g.sc, g.m, q.data(),
+                         out.bytes.data() + static_cast<size_t>(r * n_super + b) * block_bytes);
+      }
+    }
+  };
+  if (pool && pool->size() > 1 && rows > 1)
+    pool->parallel_for(rows, run_rows);
+  else
+    run_rows(0, rows);
+  return out;
+}
+
+}  // namespace pocketllm::calib
