@@ -77,7 +77,7 @@ RegisterCommand reg({"quantize", "Quantize a model to W4A8, W8A8 or W4A16 (round
                        sub.add_flag("--pure", o->plan.pure, "--type: every matrix in the preset's base type");
                        sub.add_flag("--asym", o->plan.asym,
                                     "4-bit block linears as GGUF Q4_K (groups of 32 with a scale and a min, 4.5 bits "
-                                    "per weight; GPTQ and --clip apply, not --refit) where rows are whole "
+                                    "per weight; --gptq, --clip and --refit apply, not --act-order) where rows are whole "
                                     "256-weight super-blocks; other rows keep --group's symmetric type (the summary "
                                     "says which)");
                        sub.add_option("--bpw", *bpw,

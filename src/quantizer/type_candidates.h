@@ -4,7 +4,7 @@
 // rows are whole 32-blocks), Q5_0 (whole 32-blocks), Q4_K/Q5_K/Q6_K (whole
 // 256-blocks). The methods apply as far as each type allows:
 //   symmetric W4/W8 and Q5_0: GPTQ / clip / refit (quant/calib/gptq.h);
-//   Q4_K / Q5_K: GPTQ / clip (quant/calib/kquant.h; no refit);
+//   Q4_K / Q5_K: GPTQ / clip / refit (quant/calib/kquant.h; no act-order);
 //   Q6_K: round to nearest (weights/row_codec.h), no method.
 #pragma once
 #include <cstdint>

@@ -108,13 +108,14 @@ TEST(AsymKQuant, StoredBlocksDequantizeToTheQuantizersValues) {
   const int64_t rows = 6, cols = 512;
   const std::vector<float> w = random_matrix(rows, cols, 1);
   const std::vector<float> h = correlated_hessian(cols, 2);
-  calib::CalibMethod clip, gptq_clip;
+  calib::CalibMethod clip, gptq_clip, best;
   clip.clip = true;
   gptq_clip.gptq = gptq_clip.clip = true;
+  best.gptq = best.clip = best.refit = true;
   for (DType t : {DType::Q4_K, DType::Q5_K})
-    for (const calib::CalibMethod* m : {&clip, &gptq_clip}) {
+    for (const calib::CalibMethod* m : {&clip, &gptq_clip, &best}) {
       for (const auto& hh : {std::vector<float>{}, h}) {
-        if (m->gptq && hh.empty()) continue;
+        if ((m->gptq || m->refit) && hh.empty()) continue;
         const calib::KQuantWeights k = calib::quantize_kquant_calibrated(t, w.data(), rows, cols, hh, *m, &pool);
         ASSERT_EQ(k.bytes.size(), *dtype_row_bytes(t, cols) * rows);
         const std::vector<float> back = dequantize(t, k.bytes.data(), k.bytes.size(), rows, cols);
@@ -125,8 +126,8 @@ TEST(AsymKQuant, StoredBlocksDequantizeToTheQuantizersValues) {
     }
   // Plain round to nearest too, and 1 or 2 threads give the same bytes.
   ThreadPool one(1);
-  const calib::KQuantWeights a = calib::quantize_kquant_calibrated(DType::Q4_K, w.data(), rows, cols, h, gptq_clip, &pool);
-  const calib::KQuantWeights b = calib::quantize_kquant_calibrated(DType::Q4_K, w.data(), rows, cols, h, gptq_clip, &one);
+  const calib::KQuantWeights a = calib::quantize_kquant_calibrated(DType::Q4_K, w.data(), rows, cols, h, best, &pool);
+  const calib::KQuantWeights b = calib::quantize_kquant_calibrated(DType::Q4_K, w.data(), rows, cols, h, best, &one);
   EXPECT_EQ(a.bytes, b.bytes);
 }
 
@@ -143,9 +144,22 @@ TEST(AsymKQuant, SearchAndGptqLowerTheirObjectives) {
     const auto searched = calib::quantize_kquant_calibrated(t, w.data(), rows, cols, {}, clip, &pool);
     EXPECT_LT(plain_error(w, searched.values), 0.9 * plain_error(w, rtn.values)) << dtype_name(t);
     const auto g = calib::quantize_kquant_calibrated(t, w.data(), rows, cols, h, gptq, &pool);
-    EXPECT_LT(calib::relative_output_error(w.data(), g.values.data(), rows, cols, h),
-              calib::relative_output_error(w.data(), searched.values.data(), rows, cols, h))
-        << dtype_name(t);
+    const double e_search = calib::relative_output_error(w.data(), searched.values.data(), rows, cols, h);
+    const double e_gptq = calib::relative_output_error(w.data(), g.values.data(), rows, cols, h);
+    EXPECT_LT(e_gptq, e_search) << dtype_name(t);
+    // The refit keeps the codes and never raises the H-weighted error, row by row.
+    calib::CalibMethod refit = gptq;
+    refit.refit = true;
+    const auto f = calib::quantize_kquant_calibrated(t, w.data(), rows, cols, h, refit, &pool);
+    int moved = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const size_t o = static_cast<size_t>(r * cols);
+      const double before = calib::relative_output_error(w.data() + o, g.values.data() + o, 1, cols, h);
+      const double after = calib::relative_output_error(w.data() + o, f.values.data() + o, 1, cols, h);
+      EXPECT_LE(after, before) << dtype_name(t) << " row " << r;
+      moved += after < before;
+    }
+    EXPECT_GT(moved, 0) << dtype_name(t) << ": the refit never moved a scale";
   }
   // An asymmetric 4-bit group beats the symmetric one on weights with an offset.
   Scheme s;

@@ -111,6 +111,62 @@ Grid choose_grid(const float* x, const float* imp, int qmax, bool search) {
   return g;
 }
 
+// --refit: with the codes fixed, each super-block's d and dmin (the value is linear in
+// them: d·(sc q) − dmin·m) move to the minimizer of the row's H-weighted error
+// (w − v)ᵀH(w − v), one super-block at a time (two passes), rounded to f16; a move is
+// kept only if the exactly recomputed error drops, so the error never rises.
+void refit_row(const float* w, const float* h, int64_t cols, std::vector<Grid>& grids, const int* q, float* v) {
+  std::vector<double> e(static_cast<size_t>(cols)), he(static_cast<size_t>(cols), 0.0);
+  for (int64_t c = 0; c < cols; ++c) e[c] = static_cast<double>(w[c]) - v[c];
+  for (int64_t j = 0; j < cols; ++j)
+    if (e[j] != 0)
+      for (int64_t c = 0; c < cols; ++c) he[c] += e[j] * h[j * cols + c];
+  double a[kQK_K], b[kQK_K], de[kQK_K];
+  float nv[kQK_K];
+  for (int pass = 0; pass < 2; ++pass)
+    for (size_t sb = 0; sb < grids.size(); ++sb) {
+      Grid& g = grids[sb];
+      const int64_t c0 = static_cast<int64_t>(sb) * kQK_K;
+      for (int i = 0; i < kQK_K; ++i) a[i] = static_cast<double>(g.sc[i / kSub]) * q[c0 + i], b[i] = g.m[i / kSub];
+      double aha = 0, ahb = 0, bhb = 0, ahe = 0, bhe = 0;
+      for (int i = 0; i < kQK_K; ++i) {
+        const float* hi = h + (c0 + i) * cols + c0;
+        double ha = 0, hb = 0;
+        for (int k = 0; k < kQK_K; ++k) ha += hi[k] * a[k], hb += hi[k] * b[k];
+        aha += a[i] * ha, ahb += a[i] * hb, bhb += b[i] * hb;
+        ahe += a[i] * he[c0 + i], bhe += b[i] * he[c0 + i];
+      }
+      // e' = e − δd·A + δm·B: minimize over (δd, δm).
+      const double det = aha * bhb - ahb * ahb;
+      if (!(det > 0)) continue;
+      const double dd = (ahe * bhb - bhe * ahb) / det, dm = (ahe * ahb - bhe * aha) / det;
+      Grid n = g;
+      n.d16 = f32_to_f16(static_cast<float>(f16_to_f32(g.d16) + dd));
+      n.dmin16 = f32_to_f16(static_cast<float>(f16_to_f32(g.dmin16) + dm));
+      if (!std::isfinite(f16_to_f32(n.d16)) || !std::isfinite(f16_to_f32(n.dmin16))) continue;
+      for (int j = 0; j < kSubs; ++j) set_codes(n, j, g.sc[j], g.m[j]);
+      for (int i = 0; i < kQK_K; ++i) {
+        nv[i] = n.dl[i / kSub] * static_cast<float>(q[c0 + i]) - n.ml[i / kSub];
+        de[i] = static_cast<double>(v[c0 + i]) - nv[i];  // the change of e = w - v
+      }
+      double gain = 0;  // Δeᵀ H Δe + 2 Δeᵀ H e, exactly for the stored values
+      for (int i = 0; i < kQK_K; ++i) {
+        const float* hi = h + (c0 + i) * cols + c0;
+        double hd = 0;
+        for (int k = 0; k < kQK_K; ++k) hd += hi[k] * de[k];
+        gain += de[i] * hd + 2 * de[i] * he[c0 + i];
+      }
+      if (!(gain < 0)) continue;
+      g = n;
+      for (int i = 0; i < kQK_K; ++i) {
+        v[c0 + i] = nv[i];
+        if (de[i] == 0) continue;
+        const float* hi = h + (c0 + i) * cols;
+        for (int64_t c = 0; c < cols; ++c) he[c] += de[i] * hi[c];
+      }
+    }
+}
+
 }  // namespace
 
 KQuantWeights quantize_kquant_calibrated(DType t, const float* w, int64_t rows, int64_t cols,
@@ -122,6 +178,7 @@ KQuantWeights quantize_kquant_calibrated(DType t, const float* w, int64_t rows, 
   const bool have_h = !hessian.empty();
   if (have_h && hessian.size() != static_cast<size_t>(cols * cols)) fail("calibration Hessian does not match {} columns", cols);
   if (method.gptq && !have_h) fail("GPTQ needs calibration statistics (--calib FILE)");
+  if (method.refit && !have_h) fail("scale refitting needs calibration statistics (--calib FILE)");
   const int qmax = t == DType::Q4_K ? 15 : 31;
   const size_t block_bytes = t == DType::Q4_K ? sizeof(BlockQ4_K) : sizeof(BlockQ5_K);
   const int64_t n_super = cols / kQK_K;
@@ -141,26 +198,31 @@ KQuantWeights quantize_kquant_calibrated(DType t, const float* w, int64_t rows, 
     u = gptq_factor(hessian, cols, order, method.damp, work.data(), rows, pool);
   }
   // Rows are independent; within a row, each super-block's grid is chosen when it
-  // starts (from the error-compensated weights with GPTQ) and packed when it ends.
+  // starts (from the error-compensated weights with GPTQ); refitted, then packed.
   const auto run_rows = [&](int64_t r0, int64_t r1) {
-    std::vector<int> q(static_cast<size_t>(kQK_K));
+    std::vector<int> q(static_cast<size_t>(cols));
+    std::vector<Grid> grids(static_cast<size_t>(n_super));
     for (int64_t r = r0; r < r1; ++r) {
       float* wr = work.data() + r * cols;
       for (int64_t b = 0; b < n_super; ++b) {
         const int64_t c0 = b * kQK_K;
-        const Grid g = choose_grid(wr + c0, imp.data() + c0, qmax, method.clip);
+        const Grid& g = grids[b] = choose_grid(wr + c0, imp.data() + c0, qmax, method.clip);
         for (int64_t k = c0; k < c0 + kQK_K; ++k) {
           const int j = static_cast<int>((k - c0) / kSub);
           const int qi = code(wr[k], g.dl[j], g.ml[j], qmax);
           const float v = g.dl[j] * static_cast<float>(qi) - g.ml[j];
-          q[k - c0] = qi;
+          q[k] = qi;
           out.values[r * cols + k] = v;
           if (!method.gptq) continue;
           const double* uk = u.data() + k * cols;
           const double err = (static_cast<double>(wr[k]) - v) / uk[k];
           for (int64_t c = k + 1; c < cols; ++c) wr[c] -= static_cast<float>(err * uk[c]);
         }
-        pack_q45_k_block(qmax == 31, g.d16, g.dmin16, g.sc, g.m, q.data(),
+      }
+      if (method.refit) refit_row(w + r * cols, hessian.data(), cols, grids, q.data(), out.values.data() + r * cols);
+      for (int64_t b = 0; b < n_super; ++b) {
+        const Grid& g = grids[b];
+        pack_q45_k_block(qmax == 31, g.d16, g.dmin16, g.sc, g.m, q.data() + b * kQK_K,
                          out.bytes.data() + static_cast<size_t>(r * n_super + b) * block_bytes);
       }
     }

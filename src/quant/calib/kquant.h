@@ -10,7 +10,8 @@
 // and min refitted by least squares to the codes, weighted by diag(H), then the 6-bit
 // codes of scale and min searched one step up and down; gptq = error feedback
 // through H, each super-block's grid chosen when it starts from the compensated
-// weights. refit is not applied to these types (the caller says so).
+// weights; refit = each super-block's d and dmin refitted to H with the codes fixed
+// (the H-weighted error never rises).
 #pragma once
 #include <cstdint>
 #include <vector>
