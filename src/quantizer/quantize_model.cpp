@@ -138,7 +138,7 @@ QuantizeResult quantize_model(QuantizeOptions o) {
     budget = choose_types_for_budget(*fm, *ft, stats, o, pool);
   }
   if ((o.plan.asym || o.bpw != 0) && o.methods.weights.act_order)
-    std::fprintf(stderr, "asym: K-quant tensors (Q4_K, Q5_K) get GPTQ in storage order (no --act-order)\n");
+    std::fprintf(stderr, "quantize: K-quant tensors (Q4_K, Q5_K) get GPTQ in storage order (no --act-order)\n");
 
   // The file's flag is written before the tensors: decide it from the plan.
   r.online_rotation = prep.online_rotation || m->cfg.online_down_rotation;  // new, or kept from a rotated input
