@@ -90,10 +90,8 @@ QuantizedResult quantize_to_candidate(const TypeCandidate& c, const std::string&
       p.quantize = true;
       p.scheme = c.scheme;
       if (!calibrating) return quantize_tensor(p, name, rows, cols, data, stats, method, pool);
-      calib::CalibMethod m = method;
-      if (h.empty()) m.gptq = m.refit = false;
       const int64_t g = calib::stored_group(c.scheme, cols);
-      const calib::CalibratedWeights cw = calib::quantize_calibrated(data, rows, cols, c.scheme.bits, g, h, m, &pool);
+      const calib::CalibratedWeights cw = calib::quantize_calibrated(data, rows, cols, c.scheme.bits, g, h, method, &pool);
       QuantizedTensor q = quantize_rtn(cw.values.data(), rows, cols, calib::replay_scheme(c.scheme, cw));
       out.tensor = ExportedTensor{q.type, std::move(q.bytes)};
       values = cw.values;
