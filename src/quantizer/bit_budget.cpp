@@ -201,7 +201,8 @@ BudgetChoice choose_types_for_budget(const Model& float_model, FloatTensors& ten
       const QuantizedResult q = quantize_to_candidate(c, it.name, it.rows, it.cols, orig.data(), stats,
                                                       o.methods.weights, pool, false);
       values.push_back(dequantize(q.tensor.type, q.tensor.bytes.data(), q.tensor.bytes.size(), it.rows, it.cols));
-      it.error.push_back(calib::relative_output_error(orig.data(), values.back().data(), it.rows, it.cols, h, 0, &pool));
+      // On at most 256 rows spread through the matrix (cols² each): it only ranks candidates.
+      it.error.push_back(calib::relative_output_error(orig.data(), values.back().data(), it.rows, it.cols, h, 256, &pool));
     }
     std::string line;
     for (size_t k = 0; k < it.cands.size(); ++k) {
