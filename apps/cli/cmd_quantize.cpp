@@ -3,16 +3,30 @@
 // equal to GGML types are written as those types (W4 g32 = Q4_0, W8 g32 = Q8_0) so
 // llama.cpp can load the file; other formats use pocketllm type ids and the file
 // says it needs pocketllm (docs/FORMAT.md).
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 
 #include "cli/command.h"
 #include "cli/common_options.h"
+#include "core/error.h"
 #include "quantizer/quantize_model.h"
 
 namespace pocketllm::cli {
 namespace {
 
-int run(const QuantizeOptions& o) {
+// --bpw's text as a number (ours, not CLI11's, so a bad value is an ordinary error: exit 1).
+double parse_bpw(const std::string& s) {
+  char* end = nullptr;
+  const double v = s.empty() ? 0 : std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || v <= 0)
+    fail("--bpw '{}': give a positive number of bits per weight (e.g. 4.6)", s);
+  return v;
+}
+
+int run(QuantizeOptions o, const std::string& bpw) {
+  if (!bpw.empty()) o.bpw = parse_bpw(bpw);
   const QuantizeResult r = quantize_model(o);
   std::fprintf(stderr, "quantize: %.2f MiB -> %.2f MiB%s\n", r.in_bytes / 1048576.0, r.out_bytes / 1048576.0,
                r.needs_pocketllm ? " (needs pocketllm; llama.cpp cannot run this file):" : " (standard GGML types only)");
@@ -21,12 +35,26 @@ int run(const QuantizeOptions& o) {
                  names.size() == 1 ? "" : "s", names.front().c_str());
   if (r.online_rotation) std::fprintf(stderr, "  the online rotation of ffn_down's input (--rotate)\n");
   if (r.act_static) std::fprintf(stderr, "  static activation ranges (--act static)\n");
+  if (o.plan.asym) {
+    std::fprintf(stderr, "asym: %d block linear%s stored as Q4_K\n", r.asym_tensors, r.asym_tensors == 1 ? "" : "s");
+    for (auto& [cols, names] : r.asym_kept)
+      std::fprintf(stderr, "asym: %zu tensor%s with rows of %lld keep the symmetric scheme (Q4_K needs rows of whole "
+                   "256-weight super-blocks), e.g. %s\n", names.size(), names.size() == 1 ? "" : "s",
+                   static_cast<long long>(cols), names.front().c_str());
+  }
+  if (o.bpw != 0) {
+    std::fprintf(stderr, "bpw: block linears %.4f bits per weight (budget %g)\n", r.bpw, o.bpw);
+    for (auto& [name, b] : r.other_bits)
+      std::fprintf(stderr, "bpw: not in the budget: %s %.4f bits per weight\n", name.c_str(),
+                   static_cast<double>(b.first) / static_cast<double>(b.second));
+  }
   return 0;
 }
 
 RegisterCommand register_quantize({"quantize", "Quantize a model to W4A8, W8A8 or W4A16 (round-to-nearest or calibrated)", 30,
                      [](CLI::App& sub) {
                        auto o = std::make_shared<QuantizeOptions>();
+                       auto bpw = std::make_shared<std::string>();
                        sub.add_option("input", o->in, "GGUF file, Hugging Face folder, or llama2.c checkpoint")->required();
                        sub.add_option("output", o->out, "Output .gguf file (written atomically)")->required();
                        sub.add_option("--scheme", o->plan.scheme, "w4a8, w8a8 or w4a16")->capture_default_str();
@@ -47,6 +75,21 @@ RegisterCommand register_quantize({"quantize", "Quantize a model to W4A8, W8A8 o
                                       "A llama-quantize preset instead of --scheme (Q4_K_M, Q6_K, IQ4_XS, Q4_0, ...: "
                                       "GGML types only, round to nearest; docs/FORMAT.md)");
                        sub.add_flag("--pure", o->plan.pure, "--type: every matrix in the preset's base type");
+                       sub.add_flag("--asym", o->plan.asym,
+                                    "4-bit block linears as GGUF Q4_K (groups of 32 with a scale and a min, 4.5 bits "
+                                    "per weight; --gptq, --clip and --refit apply, not --act-order) where rows are whole "
+                                    "256-weight super-blocks; other rows keep --group's symmetric type (the summary "
+                                    "says which)");
+                       sub.add_option("--bpw", *bpw,
+                                      "Bits per weight of the block linears (scales and mins included; head and "
+                                      "embedding not counted): each gets the type, among W4 per-channel/g64/g32/g128, "
+                                      "Q5_0, Q4_K, Q5_K, Q6_K, W8 g32/per-channel where its rows allow, that the KL "
+                                      "it causes alone on --calib text says is worth its bits; the total never exceeds "
+                                      "the budget. Needs --calib; composes with --method; report in OUT.calib.json")
+                           ->type_name("B");
+                       sub.add_option("--bpw-tokens", o->bpw_tokens,
+                                      "--bpw: calibration tokens for each sensitivity run (memory: tokens x vocab floats)")
+                           ->capture_default_str();
                        sub.add_option("--tokenizer", o->tokenizer, tokenizer_help());
                        MethodOptions& mo = o->methods;
                        sub.add_option("--calib", mo.calib_file, "Calibration text (never the evaluation text)");
@@ -69,7 +112,7 @@ RegisterCommand register_quantize({"quantize", "Quantize a model to W4A8, W8A8 o
                                       "searched scale per linear input, needs --calib)")->capture_default_str();
                        sub.add_option("--seed", mo.seed, "Rotation seed")->capture_default_str();
                        sub.add_option("-t,--threads", mo.threads, threads_help())->check(CLI::Range(0, 1024));
-                       return std::function<int()>([o] { return run(*o); });
+                       return std::function<int()>([o, bpw] { return run(*o, *bpw); });
                      }});
 
 }  // namespace

@@ -31,6 +31,7 @@ void validate_plan(const QuantPlanOptions& o) {
   if (bits == 8 && o.group != 0 && o.group != 32) fail("8-bit weights take --group 0 (per channel) or 32, not {}", o.group);
   if (o.head != "q8" && o.head != "q4" && o.head != "f16") fail("unknown --head '{}' (q8, q4, f16)", o.head);
   if (o.embed != "q8" && o.embed != "f16") fail("unknown --embed '{}' (q8, f16)", o.embed);
+  if (o.asym && bits != 4) fail("--asym is for 4-bit weights (w4a8, w4a16), not {}", o.scheme);
 }
 
 std::string plan_activations(const QuantPlanOptions& o) { return o.scheme == "w4a16" ? "float" : "int8"; }
@@ -60,6 +61,10 @@ TensorPlan plan_tensor(const QuantPlanOptions& o, const std::string& name, int64
   else if (fmt == "q4") p.scheme = Scheme{4, o.group, {}};
   else if (fmt == "w8") p.scheme = Scheme{8, o.group, {}};
   else p.scheme = Scheme{4, o.group, {}};
+  if (o.asym && fmt == "w4" && cols % 256 == 0) {  // Q4_K's super-blocks; other rows keep the scheme
+    p.asym_k = true;
+    return p;
+  }
   if (o.compat && !standard_type_fits(p.scheme, cols)) {
     // llama.cpp cannot read pocketllm's padded or per-channel types: keep such tensors F16.
     p.quantize = false;

@@ -19,6 +19,7 @@ struct QuantPlanOptions {
   std::string embed = "q8";     // q8 | f16 (ignored when tied: the head decides)
   bool tied = false;
   bool compat = false;          // only types llama.cpp reads: F16 where a GGML type cannot hold the row
+  bool asym = false;            // --asym: 4-bit block linears as Q4_K where rows are whole 256-blocks
   // --type: a llama-quantize preset (quant/ggml_mix.h) instead of the scheme; empty = the scheme.
   std::string ggml_type;
   bool pure = false;      // --pure: every matrix gets the preset's base type
@@ -32,6 +33,8 @@ struct TensorPlan {
   // --type: the GGML type the tensor is stored as (weights/row_codec.h's quantizer);
   // unset for float results (float_type) and in scheme mode.
   std::optional<DType> ggml_type;
+  // --asym: stored as calibrated Q4_K (quant/calib/kquant.h) instead of the scheme's type.
+  bool asym_k = false;
 };
 
 // Throws Error for an unknown scheme/head/embed value or an unsupported group.

@@ -20,6 +20,7 @@ struct MethodOptions {
   uint64_t seed = 0;            // rotation seed (the output is deterministic for a given seed)
   calib::CalibMethod weights;   // gptq / clip / damp / act_order
   int threads = 0;
+  bool second_moments = false;  // collect x xᵀ even without GPTQ/clip/refit (--bpw measures output errors with it)
   bool any() const { return rotate || smooth || weights.gptq || weights.clip || weights.refit; }
 };
 
@@ -31,6 +32,10 @@ struct QuantizeOptions {
   std::string act_mode = "dynamic";  // or "static": one searched scale per linear input
   bool tiles = false;  // store Q4_0/Q8_0-shaped matrices as tiles too (faster load, llama.cpp cannot read)
   bool allow_requantize = false;
+  // --bpw: bits per weight of the block linears (0: off), types chosen from the KL each
+  // tensor alone causes on bpw_tokens calibration tokens (quantizer/bit_budget.h).
+  double bpw = 0;
+  int64_t bpw_tokens = 512;
 };
 
 }  // namespace pocketllm

@@ -1,5 +1,6 @@
 #include "quantizer/quantize_model.h"
 
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -13,9 +14,12 @@
 #include "model/model.h"
 #include "quant/calib/act_static.h"
 #include "quant/ggml_mix.h"
+#include "quantizer/bit_budget.h"
 #include "quantizer/export_gguf.h"
+#include "quantizer/float_model.h"
 #include "quantizer/tensor_quantize.h"
 #include "quantizer/transforms.h"
+#include "quantizer/type_candidates.h"
 
 namespace pocketllm {
 namespace {
@@ -35,6 +39,15 @@ void check_options(QuantizeOptions& o) {
       (!o.methods.calib_file.empty() || o.methods.rotate || o.methods.smooth || !o.preset.empty() || act_static))
     fail("--type writes llama-quantize's round-to-nearest presets; calibration, --rotate, --smooth and --method are "
          "for --scheme");
+  if (!o.plan.ggml_type.empty() && (o.plan.asym || o.bpw != 0)) fail("--asym and --bpw are for --scheme, not --type");
+  if (o.bpw != 0) {
+    if (!std::isfinite(o.bpw) || o.bpw <= 0) fail("--bpw {}: give a positive number of bits per weight", o.bpw);
+    if (o.methods.calib_file.empty()) fail("--bpw measures each tensor's sensitivity: it needs --calib FILE");
+    if (o.bpw_tokens < 1) fail("--bpw-tokens must be at least 1");
+    if (o.plan.compat) fail("--bpw with --compat is not supported (--bpw may pick pocketllm's types)");
+    if (o.plan.asym) fail("--bpw already considers Q4_K and Q5_K wherever rows allow: drop --asym");
+    o.methods.second_moments = true;  // each candidate's output error
+  }
 }
 
 // Quantizing quantized weights rounds them twice: refused unless asked for (as llama-quantize
@@ -77,6 +90,7 @@ bool file_needs_pocketllm(const Model& m, const QuantPlanOptions& plan, bool til
   for (auto& [name, t] : m.tensors) {
     if (t.ne.size() < 2) continue;
     TensorPlan p = plan_tensor(plan, name, static_cast<int64_t>(t.ne[1]), static_cast<int64_t>(t.ne[0]));
+    if (p.asym_k) continue;  // Q4_K: standard, never tiled
     const DType st = scheme_type(p.scheme, static_cast<int64_t>(t.ne[0]));
     if (p.quantize && (!is_standard(st) || (tiles && !plan.compat && tiled_int_type(st, static_cast<int64_t>(t.ne[1])))))
       return true;
@@ -109,11 +123,42 @@ QuantizeResult quantize_model(QuantizeOptions o) {
   const calib::CalibStats& stats = prep.stats;
   const ActPrecision act = plan_activations(o.plan) == "float" ? ActPrecision::Float : ActPrecision::Int8;
 
+  // --bpw: every block linear's type, from its measured sensitivity, before anything is written.
+  BudgetChoice budget;
+  if (o.bpw != 0) {
+    FloatTensors own;
+    std::unique_ptr<Model> own_model;
+    FloatTensors* ft = &prep.tensors;
+    const Model* fm = prep.transformed.get();
+    if (!fm) {
+      own = model_float_tensors(*m);
+      own_model = model_over_float_tensors(*m, own, m->cfg.online_down_rotation);
+      ft = &own, fm = own_model.get();
+    }
+    budget = choose_types_for_budget(*fm, *ft, stats, o, pool);
+  }
+  if ((o.plan.asym || o.bpw != 0) && o.methods.weights.act_order)
+    std::fprintf(stderr, "quantize: K-quant tensors (Q4_K, Q5_K) get GPTQ in storage order (no --act-order)\n");
+
   // The file's flag is written before the tensors: decide it from the plan.
   r.online_rotation = prep.online_rotation || m->cfg.online_down_rotation;  // new, or kept from a rotated input
   // llama.cpp would ignore pocketllm.online_rotation and mis-run the model, and with
   // --act static it would quantize activations per token: not the calibrated model.
-  const bool needs = file_needs_pocketllm(*m, o.plan, o.tiles) || r.online_rotation || act_static;
+  bool needs = r.online_rotation || act_static;
+  if (budget.types.empty()) {
+    needs = needs || file_needs_pocketllm(*m, o.plan, o.tiles);
+  } else {
+    for (auto& [name, t] : m->tensors) {
+      if (t.ne.size() < 2) continue;
+      const int64_t rows = static_cast<int64_t>(t.ne[1]), cols = static_cast<int64_t>(t.ne[0]);
+      const auto c = budget.types.find(name);
+      const TensorPlan p = plan_tensor(o.plan, name, rows, cols);
+      const DType st = c != budget.types.end() ? c->second.type : scheme_type(p.scheme, cols);
+      if ((c != budget.types.end() || p.quantize) &&
+          (!is_standard(st) || (o.tiles && tiled_int_type(st, rows))))
+        needs = true;
+    }
+  }
 
   // Quantize, search static scales and tile, tensor by tensor as the exporter asks.
   nlohmann::json calib_report = nlohmann::json::array(), static_report = nlohmann::json::array();
@@ -125,7 +170,16 @@ QuantizeResult quantize_model(QuantizeOptions o) {
   ExportOptions eo;
   eo.convert = [&](const std::string& name, int64_t rows, int64_t cols, const float* data) {
     const TensorPlan p = plan_tensor(o.plan, name, rows, cols);
-    QuantizedResult qr = quantize_tensor(p, name, rows, cols, data, stats, o.methods.weights, pool);
+    const auto chosen = budget.types.find(name);
+    const bool by_budget = chosen != budget.types.end();
+    QuantizedResult qr =
+        by_budget ? quantize_to_candidate(chosen->second, name, rows, cols, data, stats, o.methods.weights, pool)
+        : p.asym_k ? quantize_to_candidate(q4_k_candidate(), name, rows, cols, data, stats, o.methods.weights, pool)
+                   : quantize_tensor(p, name, rows, cols, data, stats, o.methods.weights, pool);
+    if (p.asym_k) ++r.asym_tensors;
+    else if (o.plan.asym && p.quantize && calib::stats_key(name) != "") r.asym_kept[cols].push_back(name);
+    if (!by_budget && (name == "output.weight" || name == "token_embd.weight"))
+      r.other_bits[name] = {qr.tensor.bytes.size() * 8, static_cast<uint64_t>(rows * cols)};
     if (qr.calib_report) calib_report.push_back(std::move(*qr.calib_report));
     ExportedTensor& e = qr.tensor;
     const std::string key = calib::stats_key(name);
@@ -148,7 +202,7 @@ QuantizeResult quantize_model(QuantizeOptions o) {
     if (!is_standard(e.type)) {
       pocketllm_only = true;
       const bool tiled_standard = p.quantize && is_standard(scheme_type(p.scheme, cols));
-      r.pocketllm_types[pocketllm_type_reason(p, cols, tiled_standard)].push_back(name);
+      r.pocketllm_types[by_budget ? "chosen by --bpw" : pocketllm_type_reason(p, cols, tiled_standard)].push_back(name);
     }
     r.out_bytes += e.bytes.size();
     return std::move(e);
@@ -180,7 +234,13 @@ QuantizeResult quantize_model(QuantizeOptions o) {
   r.needs_pocketllm = needs;
 
   // Report.
-  if (!calib_report.empty() || !prep.stages.empty() || o.methods.rotate || act_static) {
+  if (!budget.types.empty()) {
+    r.bpw = static_cast<double>(budget.bits) / static_cast<double>(budget.weights);
+    for (auto& [name, b] : r.other_bits)
+      budget.report["other_tensors"].push_back(
+          {{"tensor", name}, {"bits", b.first}, {"bpw", static_cast<double>(b.first) / static_cast<double>(b.second)}});
+  }
+  if (!calib_report.empty() || !prep.stages.empty() || o.methods.rotate || act_static || !budget.types.empty()) {
     const nlohmann::json layers = layer_error_report(prep, final_errors, m->cfg.n_layers);
     const nlohmann::json j = {{"methods", methods_report(o, prep)},
                               {"scheme", o.plan.scheme},
@@ -191,7 +251,9 @@ QuantizeResult quantize_model(QuantizeOptions o) {
                               {"smooth", prep.smooth_report},
                               {"activations", prep.activation_report},
                               {"act_static", static_report},
-                              {"tensors", calib_report}};
+                              {"tensors", calib_report},
+                              {"bpw", budget.types.empty() ? nlohmann::json(nullptr) : budget.report},
+                              {"asym", o.plan.asym}};
     r.report_path = o.out + ".calib.json";
     write_file_atomic(r.report_path, j.dump(1) + "\n");
     std::fprintf(stderr, "calibrate: report in %s\n", r.report_path.c_str());

@@ -25,6 +25,10 @@ struct QuantizeResult {
   bool online_rotation = false, act_static = false;
   std::map<std::string, std::vector<std::string>> pocketllm_types;  // why a pocketllm type -> tensors
   std::string report_path;  // the .calib.json written, or empty
+  double bpw = 0;           // --bpw: the block linears' bits per weight as stored
+  std::map<std::string, std::pair<uint64_t, uint64_t>> other_bits;  // head / embedding: bits, weights
+  int asym_tensors = 0;                                // --asym: tensors stored as Q4_K
+  std::map<int64_t, std::vector<std::string>> asym_kept;  // --asym: row length -> tensors that kept the scheme
 };
 
 // Runs every stage and writes o.out; throws Error (before any work where it can:

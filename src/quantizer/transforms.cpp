@@ -57,7 +57,7 @@ PreparedModel prepare_methods(const Model& m, const MethodOptions& o, const Quan
   const bool calib = !o.calib_file.empty();
   const bool transform = o.rotate || o.smooth;
   // x xᵀ (cols² doubles per input): only GPTQ, clipping and the scale refit read it.
-  const bool moments = o.weights.gptq || o.weights.clip || o.weights.refit;
+  const bool moments = o.weights.gptq || o.weights.clip || o.weights.refit || o.second_moments;
   if (o.weights.gptq && !calib) fail("--gptq needs calibration data (--calib FILE)");
   if (o.weights.refit && !calib) fail("--refit needs calibration data (--calib FILE)");
   if (o.smooth && !calib) fail("--smooth needs calibration data (--calib FILE)");

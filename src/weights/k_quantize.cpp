@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "core/fp16.h"
+#include "weights/block_pack.h"
 #include "weights/blocks_k.h"
 #include "weights/codecs_internal.h"
 
@@ -149,3 +150,27 @@ void quantize_q6_k(const float* x, uint8_t* row, int64_t n) {
 }
 
 }  // namespace pocketllm::codecs
+
+namespace pocketllm {
+
+void pack_q45_k_block(bool five_bits, uint16_t d, uint16_t dmin, const int* sc, const int* m, const int* q,
+                      uint8_t* block) {
+  const auto fill = [&](auto& blk) {
+    blk.d = d;
+    blk.dmin = dmin;
+    codecs::pack_scale_min(sc, m, blk.scales);
+    codecs::pack_q45_nibbles(q, blk.qs);
+  };
+  if (five_bits) {
+    BlockQ5_K blk{};
+    fill(blk);
+    for (int i = 0; i < kQK_K; ++i) blk.qh[i % 32] |= static_cast<uint8_t>((q[i] >> 4) << (i / 32));
+    codecs::store_block(blk, block);
+  } else {
+    BlockQ4_K blk{};
+    fill(blk);
+    codecs::store_block(blk, block);
+  }
+}
+
+}  // namespace pocketllm

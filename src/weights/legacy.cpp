@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "weights/block_pack.h"
 #include "weights/blocks_legacy.h"
 #include "weights/codecs_internal.h"
 
@@ -155,3 +156,17 @@ void quantize_q8_0(const float* x, uint8_t* row, int64_t n) {
 }
 
 }  // namespace pocketllm::codecs
+
+namespace pocketllm {
+
+void pack_q5_0_block(uint16_t d, const int* q, uint8_t* block) {
+  BlockQ5_0 blk{};
+  blk.d = d;
+  int u[kQK_Legacy];
+  for (int j = 0; j < kQK_Legacy; ++j) u[j] = q[j] + 16;
+  codecs::pack_5bit(u, blk.qs, blk.qh);
+  codecs::store_block(blk, block);
+}
+
+}  // namespace pocketllm
+

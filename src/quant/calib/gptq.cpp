@@ -25,15 +25,40 @@ int64_t stored_group(const Scheme& s, int64_t cols) {
   return effective_group(*f, cols);
 }
 
+std::vector<double> gptq_factor(const std::vector<float>& hessian, int64_t cols, const std::vector<int64_t>& order,
+                                float damp_fraction, float* work, int64_t rows, ThreadPool* pool) {
+  std::vector<double> u;
+  std::vector<double> h(static_cast<size_t>(cols * cols));
+  for (int64_t i = 0; i < cols; ++i)
+    for (int64_t j = 0; j < cols; ++j) h[i * cols + j] = hessian[order[i] * cols + order[j]];
+  double mean_diag = 0;
+  for (int64_t i = 0; i < cols; ++i) mean_diag += h[i * cols + i];
+  mean_diag = std::max(mean_diag / static_cast<double>(cols), 1e-12);
+  for (int64_t i = 0; i < cols; ++i)
+    if (h[i * cols + i] <= 0) {  // a channel never active: its weights cannot matter
+      h[i * cols + i] = mean_diag;
+      for (int64_t r = 0; r < rows; ++r) work[r * cols + i] = 0;
+    }
+  // Damping keeps H invertible; raise it until the factorization succeeds.
+  double damp = std::max(static_cast<double>(damp_fraction), 1e-6);
+  for (;; damp *= 10) {
+    std::vector<double> hd = h;
+    for (int64_t i = 0; i < cols; ++i) hd[i * cols + i] += damp * mean_diag;
+    if (inverse_hessian_factor(std::move(hd), cols, u, pool)) break;
+    if (damp > 1e3) fail("calibration Hessian is not positive definite even with damping");
+  }
+  return u;
+}
+
 CalibratedWeights quantize_calibrated(const float* w, int64_t rows, int64_t cols, int bits, int64_t group,
                                       const std::vector<float>& hessian, const CalibMethod& method, ThreadPool* pool) {
   if (rows < 0 || cols <= 0 || group <= 0) fail("calibrated quantization: bad shape {} x {} (group {})", rows, cols, group);
-  if (bits != 4 && bits != 8) fail("calibrated quantization: {} bits is not supported", bits);
+  if (bits != 4 && bits != 5 && bits != 8) fail("calibrated quantization: {} bits is not supported", bits);
   const bool have_h = !hessian.empty();
   if (have_h && hessian.size() != static_cast<size_t>(cols * cols)) fail("calibration Hessian does not match {} columns", cols);
   if (method.gptq && !have_h) fail("GPTQ needs calibration statistics (--calib FILE)");
   if (method.refit && !have_h) fail("scale refitting needs calibration statistics (--calib FILE)");
-  const int qmax = bits == 4 ? 7 : 127;
+  const int qmax = bits == 4 ? 7 : bits == 5 ? 15 : 127;  // 5: Q5_0's grid kept symmetric
   CalibratedWeights cw;
   cw.rows = rows, cw.cols = cols, cw.group = group;
   cw.groups_per_row = (cols + group - 1) / group;
@@ -54,28 +79,7 @@ CalibratedWeights quantize_calibrated(const float* w, int64_t rows, int64_t cols
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t k = 0; k < cols; ++k) work[r * cols + k] = w[r * cols + order[k]];
   std::vector<double> u;
-  if (method.gptq) {
-    std::vector<double> h(static_cast<size_t>(cols * cols));
-    for (int64_t i = 0; i < cols; ++i)
-      for (int64_t j = 0; j < cols; ++j) h[i * cols + j] = hessian[order[i] * cols + order[j]];
-    double mean_diag = 0;
-    for (int64_t i = 0; i < cols; ++i) mean_diag += h[i * cols + i];
-    mean_diag = std::max(mean_diag / static_cast<double>(cols), 1e-12);
-    for (int64_t i = 0; i < cols; ++i)
-      if (h[i * cols + i] <= 0) {  // a channel never active: its weights cannot matter
-        h[i * cols + i] = mean_diag;
-        for (int64_t r = 0; r < rows; ++r) work[r * cols + i] = 0;
-      }
-    // Damping keeps H invertible; raise it until the factorization succeeds.
-    double damp = std::max(static_cast<double>(method.damp), 1e-6);
-    for (;; damp *= 10) {
-      std::vector<double> hd = h;
-      for (int64_t i = 0; i < cols; ++i) hd[i * cols + i] += damp * mean_diag;
-      if (inverse_hessian_factor(std::move(hd), cols, u, pool)) break;
-      if (damp > 1e3) fail("calibration Hessian is not positive definite even with damping");
-    }
-  }
-
+  if (method.gptq) u = gptq_factor(hessian, cols, order, method.damp, work.data(), rows, pool);
   // Scales of group gi of row r from weights g[0..n) (error-compensated ones, or the originals with act_order).
   auto choose = [&](int64_t r, int64_t gi, const float* g, int64_t n) {
     cw.scales[r * cw.groups_per_row + gi] =

@@ -30,6 +30,7 @@ struct CalibratedWeights {
   std::vector<float> scales;  // [rows][groups_per_row], f16-exact
 };
 
+// bits: 4, 8, or 5 (Q5_0's codes, kept in [-15, 15]).
 // group: weights per scale as stored (effective group: the padded row length for per-row schemes).
 // hessian: [cols][cols] mean x xᵀ of the input; may be empty when neither method needs it
 // (clip then weights all columns equally; GPTQ requires it).
@@ -37,6 +38,12 @@ struct CalibratedWeights {
 CalibratedWeights quantize_calibrated(const float* w, int64_t rows, int64_t cols, int bits, int64_t group,
                                       const std::vector<float>& hessian, const CalibMethod& method,
                                       ThreadPool* pool = nullptr);
+
+// GPTQ's factor: the upper Cholesky factor of the inverse of H (damped by damp_fraction times
+// its mean diagonal, raised until it factors) with columns in `order`. Channels H never saw are
+// zeroed in work ([rows][cols] in that order): their weights cannot matter.
+std::vector<double> gptq_factor(const std::vector<float>& hessian, int64_t cols, const std::vector<int64_t>& order,
+                                float damp_fraction, float* work, int64_t rows, ThreadPool* pool);
 
 // A copy of `base` whose choose_scale returns cw's scales: quantize_rtn(cw.values.data(), ...)
 // then stores exactly cw's grid values. The returned scheme refers to cw (keep it alive).
