@@ -86,13 +86,17 @@ nlohmann::json methods_report(const QuantizeOptions& o, const PreparedModel& pre
 
 }  // namespace
 
-bool file_needs_pocketllm(const Model& m, const QuantPlanOptions& plan, bool tiles) {
+bool file_needs_pocketllm(const Model& m, const QuantPlanOptions& plan, bool tiles,
+                          const std::map<std::string, TypeCandidate>& chosen) {
   for (auto& [name, t] : m.tensors) {
     if (t.ne.size() < 2) continue;
-    TensorPlan p = plan_tensor(plan, name, static_cast<int64_t>(t.ne[1]), static_cast<int64_t>(t.ne[0]));
-    if (p.asym_k) continue;  // Q4_K: standard, never tiled
-    const DType st = scheme_type(p.scheme, static_cast<int64_t>(t.ne[0]));
-    if (p.quantize && (!is_standard(st) || (tiles && !plan.compat && tiled_int_type(st, static_cast<int64_t>(t.ne[1])))))
+    const int64_t rows = static_cast<int64_t>(t.ne[1]), cols = static_cast<int64_t>(t.ne[0]);
+    const TensorPlan p = plan_tensor(plan, name, rows, cols);
+    const auto c = chosen.find(name);
+    const bool by_budget = c != chosen.end();
+    if (!by_budget && p.asym_k) continue;  // Q4_K: standard, never tiled
+    const DType st = by_budget ? c->second.type : scheme_type(p.scheme, cols);
+    if ((by_budget || p.quantize) && (!is_standard(st) || (tiles && !plan.compat && tiled_int_type(st, rows))))
       return true;
   }
   return false;
@@ -144,21 +148,7 @@ QuantizeResult quantize_model(QuantizeOptions o) {
   r.online_rotation = prep.online_rotation || m->cfg.online_down_rotation;  // new, or kept from a rotated input
   // llama.cpp would ignore pocketllm.online_rotation and mis-run the model, and with
   // --act static it would quantize activations per token: not the calibrated model.
-  bool needs = r.online_rotation || act_static;
-  if (budget.types.empty()) {
-    needs = needs || file_needs_pocketllm(*m, o.plan, o.tiles);
-  } else {
-    for (auto& [name, t] : m->tensors) {
-      if (t.ne.size() < 2) continue;
-      const int64_t rows = static_cast<int64_t>(t.ne[1]), cols = static_cast<int64_t>(t.ne[0]);
-      const auto c = budget.types.find(name);
-      const TensorPlan p = plan_tensor(o.plan, name, rows, cols);
-      const DType st = c != budget.types.end() ? c->second.type : scheme_type(p.scheme, cols);
-      if ((c != budget.types.end() || p.quantize) &&
-          (!is_standard(st) || (o.tiles && tiled_int_type(st, rows))))
-        needs = true;
-    }
-  }
+  const bool needs = r.online_rotation || act_static || file_needs_pocketllm(*m, o.plan, o.tiles, budget.types);
 
   // Quantize, search static scales and tile, tensor by tensor as the exporter asks.
   nlohmann::json calib_report = nlohmann::json::array(), static_report = nlohmann::json::array();

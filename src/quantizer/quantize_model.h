@@ -16,6 +16,7 @@
 
 #include "model/model.h"
 #include "quantizer/options.h"
+#include "quantizer/type_candidates.h"
 
 namespace pocketllm {
 
@@ -36,7 +37,9 @@ struct QuantizeResult {
 QuantizeResult quantize_model(QuantizeOptions o);
 
 // The plan stage's verdict for model m under the plan: whether any matrix gets a
-// pocketllm type (or a tile of a standard type with --tiles), so llama.cpp cannot read the file.
-bool file_needs_pocketllm(const Model& m, const QuantPlanOptions& plan, bool tiles);
+// pocketllm type (or a tile of a standard type with --tiles), so llama.cpp cannot read the file;
+// `chosen` holds the types --bpw picked (they replace the plan's).
+bool file_needs_pocketllm(const Model& m, const QuantPlanOptions& plan, bool tiles,
+                          const std::map<std::string, TypeCandidate>& chosen = {});
 
 }  // namespace pocketllm

@@ -9,6 +9,7 @@
 // No search: these make test files and simple mixes, not the best files.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "core/fp16.h"
 #include "weights/block_pack.h"
@@ -117,18 +118,24 @@ void quantize_q3_k(const float* x, uint8_t* row, int64_t n) {
 }
 
 namespace {
-// Q4_K (4-bit codes) and Q5_K (5-bit: the fifth bits in qh, bit k of qh[l] for weight 32 k + l).
+// A zeroed Q4_K or Q5_K block from chosen codes (Q5_K: the fifth bits in qh, bit k of
+// qh[l] for weight 32 k + l).
+template <class Block>
+void fill_q45_k(Block& blk, uint16_t d, uint16_t dmin, const int* sc, const int* m, const int* q) {
+  blk.d = d;
+  blk.dmin = dmin;
+  pack_scale_min(sc, m, blk.scales);
+  if constexpr (std::is_same_v<Block, BlockQ5_K>)
+    for (int i = 0; i < kQK_K; ++i) blk.qh[i % 32] |= static_cast<uint8_t>((q[i] >> 4) << (i / 32));
+  pack_q45_nibbles(q, blk.qs);
+}
+
 template <class Block, int kQmax>
 void quantize_q45_k(const float* x, uint8_t* row, int64_t n) {
   each_block<Block, kQK_K>(x, row, n, [](const float* xb, Block& blk) {
     int q[kQK_K];
     const AsymBlock a = quantize_asym(xb, 8, 32, kQmax, 63, q);
-    blk.d = a.d16;
-    blk.dmin = a.dmin16;
-    pack_scale_min(a.sc, a.m, blk.scales);
-    if constexpr (kQmax == 31)
-      for (int i = 0; i < kQK_K; ++i) blk.qh[i % 32] |= static_cast<uint8_t>((q[i] >> 4) << (i / 32));
-    pack_q45_nibbles(q, blk.qs);
+    fill_q45_k(blk, a.d16, a.dmin16, a.sc, a.m, q);
   });
 }
 }  // namespace
@@ -155,20 +162,13 @@ namespace pocketllm {
 
 void pack_q45_k_block(bool five_bits, uint16_t d, uint16_t dmin, const int* sc, const int* m, const int* q,
                       uint8_t* block) {
-  const auto fill = [&](auto& blk) {
-    blk.d = d;
-    blk.dmin = dmin;
-    codecs::pack_scale_min(sc, m, blk.scales);
-    codecs::pack_q45_nibbles(q, blk.qs);
-  };
   if (five_bits) {
     BlockQ5_K blk{};
-    fill(blk);
-    for (int i = 0; i < kQK_K; ++i) blk.qh[i % 32] |= static_cast<uint8_t>((q[i] >> 4) << (i / 32));
+    codecs::fill_q45_k(blk, d, dmin, sc, m, q);
     codecs::store_block(blk, block);
   } else {
     BlockQ4_K blk{};
-    fill(blk);
+    codecs::fill_q45_k(blk, d, dmin, sc, m, q);
     codecs::store_block(blk, block);
   }
 }
