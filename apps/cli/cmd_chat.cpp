@@ -144,7 +144,6 @@ int run(ChatOptions& o, CLI::App& sub) {
   Context ctx(*model, context_params(o.model, *model));
   ChatSession chat(ctx, fmt, o.sampling);
   auto spec = make_speculator(o.spec, o.model, *model, o.sampling, ctx);
-  if (spec && grammar) fail("a grammar or JSON schema cannot be combined with speculative decoding yet");
   chat.set_speculator(spec.get());
   if (!o.system.empty()) chat.set_system(o.system);
   LineReader reader;

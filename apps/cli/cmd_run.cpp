@@ -55,7 +55,6 @@ int run(const RunOptions& o) {
   if (static_cast<int64_t>(ids.size()) > ctx.n_ctx())
     fail("the prompt has {} tokens, more than the context size {} (-c)", ids.size(), ctx.n_ctx());
   auto spec = make_speculator(o.spec, o.model, *model, o.sampling, ctx);
-  if (spec && grammar) fail("a grammar or JSON schema cannot be combined with speculative decoding yet");
   const double load_ms = load_timer.ms();
 
   GenerationLimits lim;

@@ -147,7 +147,20 @@ std::string Generation::step(const float* logits, int64_t room) {
       return push(sampler_.sample(masked_.data()), room);
     }
   }
-  const std::vector<uint64_t>& mask = gm.mask();
+  grammar_ms_ += t.ms();
+  const float* masked = constrain(logits);
+  if (!masked) {
+    // Complete, and the vocabulary has no end-of-generation token to say so.
+    if (gm.can_end()) return end(Finish::Eog, "");
+    fail("grammar: no token of the vocabulary can continue the text (the grammar needs characters it cannot spell)");
+  }
+  return push(sampler_.sample(masked), room);
+}
+
+const float* Generation::constrain(const float* logits) {
+  if (!lim_.grammar) return logits;
+  Timer t;
+  const std::vector<uint64_t>& mask = lim_.grammar->mask();
   const int32_t n = sampler_.n_vocab();
   masked_.assign(logits, logits + n);
   bool any = false;
@@ -160,12 +173,7 @@ std::string Generation::step(const float* logits, int64_t room) {
     }
   }
   grammar_ms_ += t.ms();
-  if (!any) {
-    // Complete, and the vocabulary has no end-of-generation token to say so.
-    if (gm.can_end()) return end(Finish::Eog, "");
-    fail("grammar: no token of the vocabulary can continue the text (the grammar needs characters it cannot spell)");
-  }
-  return push(sampler_.sample(masked_.data()), room);
+  return any ? masked_.data() : nullptr;
 }
 
 std::string Generation::push(int32_t id, int64_t room) {

@@ -90,6 +90,12 @@ class Generation {
   // step() with the token already chosen (speculative decoding draws it from
   // a drafted row: runtime/speculator.h): records it exactly as step() does.
   std::string push(int32_t id, int64_t room);
+  // The logits the next draw sees: `logits` with the grammar's mask applied
+  // (tokens that do not fit at -inf; valid until the next call), or `logits`
+  // itself without a grammar; null when no token fits (step() then ends the
+  // generation or says why it cannot). Speculative decoding judges drafts
+  // against this, so a draft the grammar forbids is never kept.
+  const float* constrain(const float* logits);
   // The log-probabilities (GenerationLimits::logprobs) of the answer tokens whose
   // text has been shown since the last call; once the generation is over, of the
   // rest of the answer (a stop string's tokens and what follows left out).

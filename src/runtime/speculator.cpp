@@ -48,7 +48,14 @@ std::string Speculator::verify(const float* logits, int64_t stride, Sequence& se
       shown += g.step(row, room);
       break;
     }
-    g.sampler().distribution(row, p_dist_);
+    // The target's law at this row: with a grammar, over the tokens that fit
+    // (a forbidden draft has p = 0 and is never kept; its replacement fits).
+    const float* target = g.constrain(row);
+    if (!target) {  // nothing fits: plain decoding's step ends here, or says why it cannot
+      shown += g.step(row, room);
+      break;
+    }
+    g.sampler().distribution(target, p_dist_);
     const float* q = draft_.q.empty() ? nullptr : draft_.q.data() + static_cast<size_t>(i) * q_stride;
     const DraftVerdict v = verify_draft_token(p_dist_, q, draft_.tokens[static_cast<size_t>(i)], g.sampler(), scratch_);
     ++checked;

@@ -81,8 +81,6 @@ std::shared_ptr<GenJob> Scheduler::submit(GenRequest r) {
                                r.prompt.size(), n_ctx_));
   for (int32_t id : r.prompt)
     if (id < 0 || id >= m_.cfg.n_vocab) bad_request(fmt::format("token id {} is outside the vocabulary", id));
-  if (r.grammar && opt_.lookup > 0)
-    bad_request("a grammar or response_format cannot be combined with the server's --lookup speculative decoding yet");
   if (r.logprobs >= 0 && opt_.lookup > 0)
     bad_request("logprobs cannot be combined with the server's --lookup speculative decoding yet");
   auto job = std::make_shared<GenJob>(std::move(r));

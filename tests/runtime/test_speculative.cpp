@@ -12,6 +12,7 @@
 #include "runtime/bench/synth_model.h"
 #include "runtime/chat_session.h"
 #include "runtime/generate.h"
+#include "runtime/grammar_constraint.h"
 #include "runtime/lookup_draft.h"
 #include "runtime/model_draft.h"
 #include "support/test_support.h"
@@ -62,7 +63,8 @@ struct Outcome {
   int64_t n_past = 0;
 };
 
-Outcome generate_with(const Model& m, const std::string& prompt, Speculator* spec, int n = 40, int64_t n_ctx = 256) {
+Outcome generate_with(const Model& m, const std::string& prompt, Speculator* spec, int n = 40, int64_t n_ctx = 256,
+                      const std::shared_ptr<const grammar::Grammar>& gr = nullptr) {
   ContextParams cp;
   cp.n_threads = 1;
   cp.n_ctx = n_ctx;
@@ -73,6 +75,7 @@ Outcome generate_with(const Model& m, const std::string& prompt, Speculator* spe
   GenerationLimits lim;
   lim.max_tokens = n;
   lim.is_eog = [](int32_t) { return false; };  // the full length, whatever the model says
+  lim.grammar = make_grammar_matcher(gr, m.tokenizer);
   Generation g(m, Sampler(sp, m.n_sampleable()), lim);
   g.start(ids);
   Outcome r;
@@ -156,6 +159,33 @@ TEST(Speculator, GreedyOutputAndKvCacheAreExactlyPlainDecodings) {
   }
   // Both paths ran: drafts kept (fewer passes than tokens) and drafts rejected.
   EXPECT_GT(total.accepted, total.drafted / 4);
+  EXPECT_LT(total.accepted, total.drafted);
+}
+
+// With a grammar, the drafts are checked against it: greedy output is plain
+// constrained decoding's, with prompt lookup (whose drafts copy forbidden text)
+// and with a draft model that knows nothing of the grammar.
+TEST(Speculator, GrammarConstrainedGreedyIsPlainConstrainedDecodings) {
+  // No 'e' and no capitals: the stories' most likely words are often forbidden.
+  const auto gr = compile_grammar(GrammarSpec{.gbnf = "root ::= [a-df-z ,.]+", .json_schema = {}, .json_object = false});
+  SpeculationStats total;
+  for (const std::string draft : {"", "stories-w4a8"}) {
+    const Model& m = *models().at("stories");
+    for (const char* prompt : kPrompts) {
+      SCOPED_TRACE((draft.empty() ? "lookup: " : "draft " + draft + ": ") + prompt);
+      const Outcome plain = generate_with(m, prompt, nullptr, 40, 256, gr);
+      auto spec = draft.empty() ? lookup(2) : draft_model(draft, m);
+      const Outcome fast = generate_with(m, prompt, spec.get(), 40, 256, gr);
+      EXPECT_EQ(fast.tokens, plain.tokens);
+      ASSERT_EQ(fast.n_past, plain.n_past);
+      EXPECT_TRUE(fast.kv_k == plain.kv_k && fast.kv_v == plain.kv_v) << "the KV cache differs";
+      const std::string text = m.tokenizer->decode(fast.tokens);
+      EXPECT_EQ(text.find_first_not_of("abcdfghijklmnopqrstuvwxyz ,."), std::string::npos) << text;
+      total.drafted += fast.spec.drafted;
+      total.accepted += fast.spec.accepted;
+    }
+  }
+  EXPECT_GT(total.accepted, 0);
   EXPECT_LT(total.accepted, total.drafted);
 }
 

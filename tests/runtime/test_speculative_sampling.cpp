@@ -5,10 +5,14 @@
 // lookup) and with a sampled draft model (q its own distribution).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 
+#include "grammar/matcher.h"
 #include "model/engine.h"
 #include "runtime/generation.h"
+#include "runtime/grammar_constraint.h"
 #include "runtime/model_draft.h"
 #include "runtime/speculator.h"
 #include "sampling/speculative.h"
@@ -94,14 +98,17 @@ struct Fixture {
     smp.distribution(l, p);
     return {p.begin(), p.end()};
   }
-  // One speculative pass from prompt + x0 with draw seed `seed`: the tokens it added.
-  std::vector<int32_t> pass(Speculator& spec, uint64_t seed) {
+  // One speculative pass from prompt + x0 with draw seed `seed`: the tokens it
+  // added. With a grammar, the answer (x0 first) must fit it.
+  std::vector<int32_t> pass(Speculator& spec, uint64_t seed,
+                            const std::shared_ptr<const grammar::Grammar>& gr = nullptr) {
     Sequence& s = work;
     s.copy_prefix(base, base.n_past());
     SamplingParams p = sp;
     p.seed = static_cast<int64_t>(seed);
     GenerationLimits lim;
     lim.is_eog = [](int32_t) { return false; };
+    lim.grammar = make_grammar_matcher(gr, m->tokenizer);
     Generation g(*m, Sampler(p, m->n_sampleable()), lim);
     g.start(prompt);
     g.push(x0, s.n_ctx() - s.n_past());
@@ -158,6 +165,58 @@ TEST(SpeculativeSampling, SampledDraftModelKeepsTheTargetDistribution) {
   EXPECT_LT(chi_square_excess(first, f.p1), 0);
   EXPECT_GT(spec.stats().accepted, 0);
   EXPECT_LT(spec.stats().accepted, spec.stats().drafted);
+}
+
+// With a grammar, drafts are judged against the target's law over the tokens
+// that fit (renormalised): a forbidden draft is never kept, and what is drawn
+// in its place follows plain constrained sampling's law exactly.
+TEST(SpeculativeSampling, GrammarMaskedTargetLawWithAForbiddenDraft) {
+  Fixture f;
+  // The two most likely tokens after x0: d1 (to be forbidden) and d2 (allowed).
+  std::vector<size_t> order(f.p1.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return f.p1[a] > f.p1[b]; });
+  const auto d1 = static_cast<int32_t>(order[0]), d2 = static_cast<int32_t>(order[1]);
+  // Forbid a character of d1's text that x0's text does not use.
+  const std::string x0_text = f.m->tokenizer->decode_piece(-1, f.x0), d1_text = f.m->tokenizer->decode_piece(f.x0, d1);
+  char banned = 0;
+  for (char c : d1_text)
+    if (std::isalpha(static_cast<unsigned char>(c)) && x0_text.find(c) == std::string::npos &&
+        f.m->tokenizer->decode_piece(f.x0, d2).find(c) == std::string::npos) {
+      banned = c;
+      break;
+    }
+  ASSERT_NE(banned, 0) << "no character of '" << d1_text << "' to forbid";
+  const auto gr = compile_grammar(GrammarSpec{.gbnf = std::string("root ::= [^") + banned + "]*", .json_schema = {}, .json_object = false});
+  // The exact law: p1 over the tokens the grammar allows after x0, renormalised.
+  auto mt = make_grammar_matcher(gr, f.m->tokenizer);
+  ASSERT_TRUE(mt->accept_token(f.x0));
+  ASSERT_FALSE(mt->allows(d1));
+  ASSERT_TRUE(mt->allows(d2));
+  const std::vector<uint64_t>& mask = mt->mask();
+  std::vector<double> law(f.p1.size());
+  double z = 0;
+  for (size_t i = 0; i < law.size(); ++i)
+    if (i / 64 < mask.size() && (mask[i / 64] >> (i % 64) & 1)) z += law[i] = f.p1[i];
+  for (double& v : law) v /= z;
+  // Draft d1 (forbidden: never kept) and, from a second source, d2 (allowed: kept sometimes).
+  for (const int32_t d : {d1, d2}) {
+    SCOPED_TRACE(d == d1 ? "forbidden draft" : "allowed draft");
+    Speculator spec(std::make_unique<FixedDraft>(std::vector<int32_t>{d}), {1, 1});
+    std::vector<int64_t> first(f.p1.size());
+    for (int i = 0; i < 4000; ++i) {
+      const auto t = f.pass(spec, 9000 + static_cast<uint64_t>(i), gr);
+      ASSERT_FALSE(t.empty());
+      first[static_cast<size_t>(t[0])]++;
+    }
+    EXPECT_EQ(first[static_cast<size_t>(d1)], 0);
+    EXPECT_LT(chi_square_excess(first, law), 0);
+    if (d == d1) {
+      EXPECT_EQ(spec.stats().accepted, 0);
+    } else {
+      EXPECT_GT(spec.stats().accepted, 0);
+    }
+  }
 }
 
 // The rule itself on a small distribution, exact frequencies: p = (.5 .3 .2),

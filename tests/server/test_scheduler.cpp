@@ -136,3 +136,34 @@ TEST(Scheduler, LookupDraftsLeaveGreedyAnswersUnchanged) {
   EXPECT_GT(st["draft_accepted"].get<int64_t>(), 0) << st.dump();
   EXPECT_LT(st["decode_steps"].get<int64_t>(), plain_state["decode_steps"].get<int64_t>()) << st.dump();
 }
+
+// --lookup with a grammar: drafts are checked against each request's grammar,
+// and the constrained greedy answers are those without drafts.
+TEST(Scheduler, LookupDraftsWithAGrammarLeaveAnswersUnchanged) {
+  auto m = stories();
+  const auto gr = compile_grammar(GrammarSpec{.gbnf = "root ::= [a-df-z ,.]+", .json_schema = {}, .json_object = false});
+  const std::vector<std::string> prompts = {
+      "The cat sat on the mat. The dog sat on the log. The cat sat",
+      "Once upon a time, there was a little girl named Lily. She loved to play outside. Once upon a time",
+  };
+  auto answers = [&](server::SchedulerOptions o) {
+    server::Scheduler sched(*m, o);
+    std::vector<std::shared_ptr<server::GenJob>> jobs;
+    for (const auto& p : prompts) {
+      server::GenRequest r = greedy(m->tokenizer->encode(p, true, false), 40);
+      r.grammar = gr;
+      jobs.push_back(sched.submit(std::move(r)));
+    }
+    std::vector<std::string> out;
+    for (auto& j : jobs) out.push_back(collect(*j));
+    return std::make_pair(out, sched.state());
+  };
+  server::SchedulerOptions o = options(512);
+  const auto [plain, plain_state] = answers(o);
+  o.lookup = 2;
+  o.spec = {6, 1};
+  const auto [fast, st] = answers(o);
+  EXPECT_EQ(fast, plain);
+  for (const auto& t : fast) EXPECT_EQ(t.find_first_not_of("abcdfghijklmnopqrstuvwxyz ,."), std::string::npos) << t;
+  EXPECT_GT(st["drafted"].get<int64_t>(), 0) << st.dump();
+}
