@@ -94,8 +94,16 @@ Value read_value(Cursor& c, ValueType t, const std::string& key, int depth) {
       // Every element takes at least min_value_size bytes: reject counts the file cannot hold.
       if (n > c.remaining() / min_value_size(v.arr_type))
         fail("{}: corrupt GGUF file: key '{}' declares {} array elements, more than the file can hold", c.path(), key, n);
-      v.arr.reserve(static_cast<size_t>(n));
-      for (uint64_t k = 0; k < n; ++k) v.arr.push_back(read_value(c, v.arr_type, key, depth + 1));
+      if (v.arr_type == ValueType::STRING) {
+        v.arr_str.reserve(static_cast<size_t>(n));
+        for (uint64_t k = 0; k < n; ++k) v.arr_str.push_back(c.str(key.c_str()));
+      } else if (v.arr_type == ValueType::ARRAY) {
+        v.arr_nested.reserve(static_cast<size_t>(n));
+        for (uint64_t k = 0; k < n; ++k) v.arr_nested.push_back(read_value(c, v.arr_type, key, depth + 1));
+      } else {
+        v.arr_num.reserve(static_cast<size_t>(n));
+        for (uint64_t k = 0; k < n; ++k) v.arr_push(read_value(c, v.arr_type, key, depth + 1));
+      }
       break;
     }
   }
@@ -111,23 +119,86 @@ const char* value_type_name(ValueType t) {
   return i < 13 ? names[i] : "?";
 }
 
+Value Value::array(ValueType elem, const std::vector<Value>& items) {
+  Value x;
+  x.type = ValueType::ARRAY;
+  x.arr_type = elem;
+  for (const Value& e : items) x.arr_push(e);
+  return x;
+}
 Value Value::str_array(const std::vector<std::string>& v) {
-  std::vector<Value> items;
-  items.reserve(v.size());
-  for (auto& s : v) items.push_back(str(s));
-  return array(ValueType::STRING, std::move(items));
+  Value x = array(ValueType::STRING, {});
+  x.arr_str = v;
+  return x;
 }
 Value Value::f32_array(const std::vector<float>& v) {
-  std::vector<Value> items;
-  items.reserve(v.size());
-  for (float x : v) items.push_back(f32(x));
-  return array(ValueType::FLOAT32, std::move(items));
+  Value x = array(ValueType::FLOAT32, {});
+  for (float e : v) x.arr_push(f32(e));
+  return x;
 }
 Value Value::i32_array(const std::vector<int32_t>& v) {
-  std::vector<Value> items;
-  items.reserve(v.size());
-  for (int32_t x : v) items.push_back(i32(x));
-  return array(ValueType::INT32, std::move(items));
+  Value x = array(ValueType::INT32, {});
+  for (int32_t e : v) x.arr_push(i32(e));
+  return x;
+}
+
+namespace {
+bool is_unsigned(ValueType t) {
+  return t == ValueType::UINT8 || t == ValueType::UINT16 || t == ValueType::UINT32 || t == ValueType::UINT64;
+}
+}  // namespace
+
+size_t Value::arr_size() const {
+  if (arr_type == ValueType::STRING) return arr_str.size();
+  if (arr_type == ValueType::ARRAY) return arr_nested.size();
+  return arr_num.size();
+}
+
+Value Value::arr_at(size_t k) const {
+  if (arr_type == ValueType::ARRAY) return arr_nested.at(k);
+  Value e;
+  e.type = arr_type;
+  if (arr_type == ValueType::STRING) {
+    e.s = arr_str.at(k);
+    return e;
+  }
+  const uint64_t bits = arr_num.at(k);
+  if (arr_type == ValueType::BOOL) {
+    e.b = bits != 0;
+  } else if (arr_type == ValueType::FLOAT32 || arr_type == ValueType::FLOAT64) {
+    std::memcpy(&e.f, &bits, sizeof bits);
+  } else if (is_unsigned(arr_type)) {
+    e.u = bits;
+  } else {
+    e.i = static_cast<int64_t>(bits);
+  }
+  return e;
+}
+
+void Value::arr_push(const Value& e) {
+  if (arr_type == ValueType::STRING) {
+    arr_str.push_back(e.s);
+  } else if (arr_type == ValueType::ARRAY) {
+    arr_nested.push_back(e);
+  } else if (arr_type == ValueType::BOOL) {
+    arr_num.push_back(e.b ? 1 : 0);
+  } else if (arr_type == ValueType::FLOAT32 || arr_type == ValueType::FLOAT64) {
+    uint64_t bits = 0;
+    std::memcpy(&bits, &e.f, sizeof bits);
+    arr_num.push_back(bits);
+  } else {
+    arr_num.push_back(is_unsigned(arr_type) ? e.u : static_cast<uint64_t>(e.i));
+  }
+}
+
+void Value::arr_resize(size_t n) {
+  if (arr_type == ValueType::STRING) {
+    arr_str.resize(n);
+  } else if (arr_type == ValueType::ARRAY) {
+    arr_nested.resize(n);
+  } else {
+    arr_num.resize(n);
+  }
 }
 
 bool Value::is_int() const {
@@ -171,9 +242,10 @@ std::string Value::to_display(size_t max_items) const {
     case ValueType::BOOL: return b ? "true" : "false";
     case ValueType::FLOAT32: case ValueType::FLOAT64: return fmt::format("{}", f);
     case ValueType::ARRAY: {
-      std::string out = fmt::format("[{} x {}] [", arr.size(), value_type_name(arr_type));
-      for (size_t k = 0; k < arr.size() && k < max_items; ++k) out += (k ? ", " : "") + arr[k].to_display(max_items);
-      return out + (arr.size() > max_items ? ", ...]" : "]");
+      const size_t n = arr_size();
+      std::string out = fmt::format("[{} x {}] [", n, value_type_name(arr_type));
+      for (size_t k = 0; k < n && k < max_items; ++k) out += (k ? ", " : "") + arr_at(k).to_display(max_items);
+      return out + (n > max_items ? ", ...]" : "]");
     }
     default:
       if (auto x = as_int()) return std::to_string(*x);
@@ -315,10 +387,7 @@ std::optional<std::vector<std::string>> File::get_string_array(const std::string
   if (!v) return std::nullopt;
   if (v->type != ValueType::ARRAY || v->arr_type != ValueType::STRING)
     fail("{}: key '{}' should be an array of strings", path(), key);
-  std::vector<std::string> out;
-  out.reserve(v->arr.size());
-  for (auto& e : v->arr) out.push_back(e.s);
-  return out;
+  return v->arr_str;
 }
 
 std::optional<std::vector<float>> File::get_float_array(const std::string& key) const {
@@ -326,9 +395,9 @@ std::optional<std::vector<float>> File::get_float_array(const std::string& key) 
   if (!v) return std::nullopt;
   if (v->type != ValueType::ARRAY) fail("{}: key '{}' should be an array of numbers", path(), key);
   std::vector<float> out;
-  out.reserve(v->arr.size());
-  for (auto& e : v->arr) {
-    auto x = e.as_float();
+  out.reserve(v->arr_size());
+  for (size_t k = 0; k < v->arr_size(); ++k) {
+    auto x = v->arr_at(k).as_float();
     if (!x) fail("{}: key '{}' should be an array of numbers", path(), key);
     check_float_range(path(), key, *x);
     out.push_back(static_cast<float>(*x));
@@ -341,9 +410,9 @@ std::optional<std::vector<int64_t>> File::get_int_array(const std::string& key) 
   if (!v) return std::nullopt;
   if (v->type != ValueType::ARRAY) fail("{}: key '{}' should be an array of integers", path(), key);
   std::vector<int64_t> out;
-  out.reserve(v->arr.size());
-  for (auto& e : v->arr) {
-    auto x = e.as_int();
+  out.reserve(v->arr_size());
+  for (size_t k = 0; k < v->arr_size(); ++k) {
+    auto x = v->arr_at(k).as_int();
     if (!x) fail("{}: key '{}' should be an array of integers", path(), key);
     out.push_back(*x);
   }
@@ -400,8 +469,8 @@ void put_value(std::string& out, const Value& v) {
     case ValueType::STRING: put_str(out, v.s); break;
     case ValueType::ARRAY:
       put<uint32_t>(out, static_cast<uint32_t>(v.arr_type));
-      put<uint64_t>(out, v.arr.size());
-      for (auto& e : v.arr) put_value(out, e);
+      put<uint64_t>(out, v.arr_size());
+      for (size_t k = 0; k < v.arr_size(); ++k) put_value(out, v.arr_at(k));
       break;
   }
 }

@@ -28,8 +28,17 @@ struct Value {
   double f = 0;     // floats
   bool b = false;
   std::string s;
+  // An array's elements, stored by kind: a 262,144-token vocabulary held as one
+  // Value per token, score and type took ~80 MB; as strings and 8-byte numbers, ~10.
   ValueType arr_type = ValueType::UINT32;
-  std::vector<Value> arr;
+  std::vector<std::string> arr_str;  // arr_type STRING
+  std::vector<uint64_t> arr_num;     // numbers and bools: u, i (two's complement) or f's bits, by arr_type
+  std::vector<Value> arr_nested;     // arr_type ARRAY
+
+  size_t arr_size() const;
+  Value arr_at(size_t k) const;  // element k as a Value of type arr_type
+  void arr_push(const Value& e);  // e is read as arr_type (its u, i, f, b or s)
+  void arr_resize(size_t n);
 
   static Value u32(uint32_t v) { Value x; x.type = ValueType::UINT32; x.u = v; return x; }
   static Value i32(int32_t v) { Value x; x.type = ValueType::INT32; x.i = v; return x; }
@@ -37,9 +46,7 @@ struct Value {
   static Value f32(float v) { Value x; x.type = ValueType::FLOAT32; x.f = v; return x; }
   static Value boolean(bool v) { Value x; x.type = ValueType::BOOL; x.b = v; return x; }
   static Value str(std::string v) { Value x; x.type = ValueType::STRING; x.s = std::move(v); return x; }
-  static Value array(ValueType elem, std::vector<Value> items) {
-    Value x; x.type = ValueType::ARRAY; x.arr_type = elem; x.arr = std::move(items); return x;
-  }
+  static Value array(ValueType elem, const std::vector<Value>& items);
   static Value str_array(const std::vector<std::string>& v);
   static Value f32_array(const std::vector<float>& v);
   static Value i32_array(const std::vector<int32_t>& v);

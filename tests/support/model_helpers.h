@@ -63,7 +63,7 @@ inline std::string padded_vocab_stories(const std::filesystem::path& dir, size_t
   gguf::Writer w;
   for (auto [k, v] : f->metadata()) {
     if (k == "tokenizer.ggml.tokens" || k == "tokenizer.ggml.scores" || k == "tokenizer.ggml.token_type")
-      v.arr.resize(n_tokens);
+      v.arr_resize(n_tokens);
     w.set(k, v);
   }
   for (auto& t : f->tensors()) w.add_tensor(t.name, t.type, t.ne, t.data, t.nbytes);
