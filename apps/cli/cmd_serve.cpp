@@ -20,7 +20,7 @@ namespace {
 struct ServeOptions {
   ModelOptions model;
   SamplingParams sampling;
-  SpeculationOptions spec;  // --lookup only: a draft model would need a sequence per slot
+  SpeculationOptions spec;
   server::ServerOptions http;
   std::string alias, template_file, template_name;
   int parallel = 1;
@@ -67,6 +67,7 @@ int run(ServeOptions& o) {
     so.ctx = context_params(o.model, *model);
     so.max_queue = o.max_queue;
     so.lookup = o.spec.lookup;
+    if (!o.spec.draft_model.empty()) so.draft = load_draft_model(o.spec, o.model, *model);
     so.spec = {o.spec.draft_max, o.spec.draft_min};
     sched = std::make_unique<server::Scheduler>(*model, so);
     api.attach({model.get(), fmt.get(), sched.get(), o.sampling});
@@ -87,7 +88,7 @@ RegisterCommand register_serve({"serve", "Serve the model over an OpenAI-compati
                        auto o = std::make_shared<ServeOptions>();
                        add_model_options(sub, o->model);
                        add_sampling_options(sub, o->sampling);
-                       add_speculation_options(sub, o->spec, false);
+                       add_speculation_options(sub, o->spec);
                        sub.add_option("--host", o->http.host, "Address to bind")->capture_default_str();
                        sub.add_option("--port", o->http.port, "Port (0: any free port, printed on stderr)")
                            ->check(CLI::Range(0, 65535))

@@ -8,16 +8,15 @@
 
 namespace pocketllm::cli {
 
-void add_speculation_options(CLI::App& app, SpeculationOptions& o, bool with_draft_model) {
+void add_speculation_options(CLI::App& app, SpeculationOptions& o) {
   auto* lookup = app.add_option("--lookup", o.lookup,
                                 "Speculative decoding with prompt lookup: drafts follow earlier matches of the last "
                                 "N tokens (N = longest n-gram tried, e.g. 3); greedy output is unchanged")
                      ->check(CLI::Range(1, 64));
-  if (with_draft_model)
-    app.add_option("--draft,--model-draft", o.draft_model,
-                   "Speculative decoding with a draft model of the same vocabulary (smaller or more quantized); "
-                   "greedy output is unchanged")
-        ->excludes(lookup);
+  app.add_option("--draft,--model-draft", o.draft_model,
+                 "Speculative decoding with a draft model of the same vocabulary (smaller or more quantized); "
+                 "greedy output is unchanged")
+      ->excludes(lookup);
   app.add_option("--draft-max", o.draft_max, "Most tokens drafted per target pass")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -34,6 +33,15 @@ std::unique_ptr<Speculator> make_speculator(const SpeculationOptions& o, const M
   p.draft_max = o.draft_max;
   p.draft_min = o.draft_min;
   if (o.lookup > 0) return std::make_unique<Speculator>(std::make_unique<LookupDraft>(o.lookup), p);
+  EngineParams ep;
+  ep.n_batch = 64;  // the catch-up of a round is a few tokens; a chat turn's prompt takes a few batches
+  ep.shared_pool = &ctx.pool();
+  return std::make_unique<Speculator>(
+      std::make_unique<ModelDraft>(load_draft_model(o, target_opts, target), target, ctx.n_ctx(), sp, ep), p);
+}
+
+std::shared_ptr<Model> load_draft_model(const SpeculationOptions& o, const ModelOptions& target_opts,
+                                        const Model& target) {
   ModelOptions mo = target_opts;
   mo.model = o.draft_model;
   mo.hf_repo.clear();
@@ -47,10 +55,8 @@ std::unique_ptr<Speculator> make_speculator(const SpeculationOptions& o, const M
            o.draft_model, draft->cfg.n_vocab, target.cfg.n_vocab);
     draft->tokenizer = target.tokenizer;
   }
-  EngineParams ep;
-  ep.n_batch = 64;  // the catch-up of a round is a few tokens; a chat turn's prompt takes a few batches
-  ep.shared_pool = &ctx.pool();
-  return std::make_unique<Speculator>(std::make_unique<ModelDraft>(draft, target, ctx.n_ctx(), sp, ep), p);
+  check_draft_vocab(target, *draft);
+  return draft;
 }
 
 std::string speculation_summary(const SpeculationStats& s, int64_t n_gen) {

@@ -1,5 +1,5 @@
 // --draft / --lookup / --draft-max / --draft-min: speculative decoding for the
-// commands that generate (run, chat, bench; serve with --lookup), in one place.
+// commands that generate (run, chat, bench, serve), in one place.
 #pragma once
 #include <CLI/CLI.hpp>
 
@@ -19,8 +19,7 @@ struct SpeculationOptions {
   bool enabled() const { return !draft_model.empty() || lookup > 0; }
 };
 
-// with_draft_model: also --draft (serve takes --lookup only).
-void add_speculation_options(CLI::App& app, SpeculationOptions& o, bool with_draft_model = true);
+void add_speculation_options(CLI::App& app, SpeculationOptions& o);
 
 // Null when neither --draft nor --lookup was given. The draft model is loaded
 // as the target was (same mapping) with its own tokenizer, which must match
@@ -29,6 +28,10 @@ void add_speculation_options(CLI::App& app, SpeculationOptions& o, bool with_dra
 // The draft model runs on the target's thread pool.
 std::unique_ptr<Speculator> make_speculator(const SpeculationOptions& o, const ModelOptions& target_opts,
                                             const Model& target, const SamplingParams& sp, Context& ctx);
+
+// The --draft model, loaded as make_speculator() does and checked against the target.
+std::shared_ptr<Model> load_draft_model(const SpeculationOptions& o, const ModelOptions& target_opts,
+                                        const Model& target);
 
 // "draft: 40/52 accepted (76.9%), 2.31 tokens per pass" for the stats line.
 std::string speculation_summary(const SpeculationStats& s, int64_t n_gen);

@@ -8,6 +8,8 @@
 #include <span>
 #include <vector>
 
+#include "sampling/sampler.h"
+
 namespace pocketllm {
 
 struct Draft {
@@ -27,6 +29,9 @@ class DraftSource {
   // Proposes at most n_max tokens to follow `context` (every token of the
   // sequence, prompt included; the target has not run the last one yet).
   virtual void propose(std::span<const int32_t> context, int n_max, Draft& out) = 0;
+  // A new generation with these sampling parameters (a server slot serves
+  // requests that sample differently); sources that do not sample ignore it.
+  virtual void set_sampling(const SamplingParams&) {}
 };
 
 }  // namespace pocketllm

@@ -42,6 +42,11 @@ ModelDraft::ModelDraft(std::shared_ptr<const Model> draft, const Model& target, 
       sampler_(without_penalties(sp), target.n_sampleable()),
       greedy_(sp.temp <= 0.0f) {}
 
+void ModelDraft::set_sampling(const SamplingParams& sp) {
+  sampler_.set_params(without_penalties(sp));
+  greedy_ = sp.temp <= 0.0f;
+}
+
 void ModelDraft::propose(std::span<const int32_t> context, int n_max, Draft& out) {
   out.clear();
   if (context.empty()) return;

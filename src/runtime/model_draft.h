@@ -27,6 +27,7 @@ class ModelDraft : public DraftSource {
   ModelDraft(std::shared_ptr<const Model> draft, const Model& target, int64_t n_ctx, const SamplingParams& sp,
              const EngineParams& ep);
   void propose(std::span<const int32_t> context, int n_max, Draft& out) override;
+  void set_sampling(const SamplingParams& sp) override;
 
  private:
   std::shared_ptr<const Model> model_;

@@ -56,6 +56,8 @@ class Speculator {
   // -1 after one that did not (the heuristic of Hugging Face's assisted
   // generation), within [draft_min, draft_max].
   int draft_len() const { return k_; }
+  // The sampling of the generation about to start (a draft model samples alike).
+  void set_sampling(const SamplingParams& sp) { src_->set_sampling(sp); }
   const SpeculationStats& stats() const { return stats_; }
   void reset_stats() { stats_ = {}; }
 

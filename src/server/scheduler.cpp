@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "runtime/generation.h"
 #include "runtime/lookup_draft.h"
+#include "runtime/model_draft.h"
 #include "server/api_error.h"
 #include "tokenizer/tokenizer.h"
 
@@ -35,7 +36,7 @@ struct Scheduler::Slot {
   std::shared_ptr<GenJob> job;  // null: free
   std::optional<Generation> gen;
   int64_t prefill_pos = -1;  // >= 0: prompt tokens [0, prefill_pos) are in seq, the rest still to run
-  std::unique_ptr<Speculator> spec;  // with --lookup: this slot's drafts and adaptive length
+  std::unique_ptr<Speculator> spec;  // with --lookup or --draft: this slot's drafts and adaptive length
 
   explicit Slot(Sequence s) : seq(std::move(s)) {}
   // Its last drawn token waits for its forward pass.
@@ -45,7 +46,7 @@ struct Scheduler::Slot {
 namespace {
 EngineParams engine_params(const SchedulerOptions& o) {
   // One step runs every slot's decode row (and its drafts) and one prefill chunk.
-  const int64_t per_slot = 1 + (o.lookup > 0 ? o.spec.draft_max : 0);
+  const int64_t per_slot = 1 + (o.speculates() ? o.spec.draft_max : 0);
   return {std::max<int64_t>(1, o.ctx.n_batch) + o.n_slots * per_slot, o.ctx.n_threads};
 }
 }  // namespace
@@ -57,6 +58,12 @@ Scheduler::Scheduler(const Model& m, const SchedulerOptions& o) : m_(m), opt_(o)
     auto s = std::make_unique<Slot>(engine_.new_sequence(opt_.ctx.n_ctx, opt_.ctx.kv_type));
     s->id = i;
     if (opt_.lookup > 0) s->spec = std::make_unique<Speculator>(std::make_unique<LookupDraft>(opt_.lookup), opt_.spec);
+    if (opt_.draft) {
+      // A short batch: a round's catch-up is a token or two; a new prompt takes a few batches.
+      const EngineParams dp{64, 0, &engine_.pool()};
+      s->spec = std::make_unique<Speculator>(
+          std::make_unique<ModelDraft>(opt_.draft, m, s->seq.n_ctx(), SamplingParams{}, dp), opt_.spec);
+    }
     slots_.push_back(std::move(s));
   }
   n_ctx_ = slots_[0]->seq.n_ctx();
@@ -81,8 +88,8 @@ std::shared_ptr<GenJob> Scheduler::submit(GenRequest r) {
                                r.prompt.size(), n_ctx_));
   for (int32_t id : r.prompt)
     if (id < 0 || id >= m_.cfg.n_vocab) bad_request(fmt::format("token id {} is outside the vocabulary", id));
-  if (r.logprobs >= 0 && opt_.lookup > 0)
-    bad_request("logprobs cannot be combined with the server's --lookup speculative decoding yet");
+  if (r.logprobs >= 0 && opt_.speculates())
+    bad_request("logprobs cannot be combined with the server's speculative decoding (--lookup, --draft) yet");
   auto job = std::make_shared<GenJob>(std::move(r));
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -187,6 +194,7 @@ void Scheduler::start(Slot& s) {
   lim.grammar = make_grammar_matcher(r.grammar, m_.tokenizer);
   lim.logprobs = r.logprobs;
   s.gen.emplace(m_, Sampler(r.sampling, m_.n_sampleable()), std::move(lim));
+  if (s.spec) s.spec->set_sampling(r.sampling);
   s.gen->start(r.prompt);
   if (s.gen->done()) {  // max_tokens 0
     finish(s, finish_reason_name(s.gen->finish()));
@@ -267,7 +275,7 @@ void Scheduler::step() {
     s.cached.push_back(s.gen->last());
     on_logits(s, logits + first_row[i] * n_vocab);
   }
-  if (opt_.lookup > 0) {
+  if (opt_.speculates()) {
     std::lock_guard<std::mutex> lk(mu_);
     spec_drafted_ = spec_accepted_ = 0;
     for (auto& s : slots_) {

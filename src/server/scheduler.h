@@ -80,7 +80,11 @@ struct SchedulerOptions {
   ContextParams ctx;       // per slot (n_ctx, kv_type); n_batch: the prefill chunk per step; n_threads: the engine's
   size_t max_queue = 64;   // requests waiting for a slot before 503
   int lookup = 0;          // > 0: prompt-lookup drafts of n-grams up to this size (runtime/lookup_draft.h)
-  SpeculatorParams spec;   // draft lengths with lookup
+  // Or a draft model of the same vocabulary (runtime/model_draft.h): each slot
+  // keeps a draft sequence of its own, on the engine's threads.
+  std::shared_ptr<const Model> draft;
+  SpeculatorParams spec;   // draft lengths with lookup or a draft model
+  bool speculates() const { return lookup > 0 || draft != nullptr; }
 };
 
 class Scheduler {

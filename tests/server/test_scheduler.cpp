@@ -167,3 +167,37 @@ TEST(Scheduler, LookupDraftsWithAGrammarLeaveAnswersUnchanged) {
   for (const auto& t : fast) EXPECT_EQ(t.find_first_not_of("abcdfghijklmnopqrstuvwxyz ,."), std::string::npos) << t;
   EXPECT_GT(st["drafted"].get<int64_t>(), 0) << st.dump();
 }
+
+// --draft: each slot drafts with a model of its own sequence; greedy answers are
+// those without drafts, a sampled request between them is served (the draft
+// samples as each request does), and a model drafting for itself is always right.
+TEST(Scheduler, DraftModelLeavesGreedyAnswersUnchanged) {
+  auto m = stories();
+  std::shared_ptr<const Model> draft = stories();
+  const std::vector<std::string> prompts = {
+      "Once upon a time, there was a little girl named Lily.",
+      "Tom had a big red ball. He liked to",
+      "The cat sat on the mat.",
+  };
+  auto answers = [&](server::SchedulerOptions o) {
+    server::Scheduler sched(*m, o);
+    std::vector<std::shared_ptr<server::GenJob>> jobs;
+    for (const auto& p : prompts) jobs.push_back(sched.submit(greedy(m->tokenizer->encode(p, true, false), 32)));
+    server::GenRequest sampled = greedy(m->tokenizer->encode(prompts[0], true, false), 24);
+    sampled.sampling.temp = 0.8f;
+    sampled.sampling.seed = 5;
+    auto sj = sched.submit(std::move(sampled));
+    std::vector<std::string> out;
+    for (auto& j : jobs) out.push_back(collect(*j));
+    EXPECT_GT(collect(*sj).size(), 0u);
+    return std::make_pair(out, sched.state());
+  };
+  server::SchedulerOptions o = options(512);
+  const auto [plain, plain_state] = answers(o);
+  o.draft = draft;
+  o.spec = {4, 1};
+  const auto [fast, st] = answers(o);
+  EXPECT_EQ(fast, plain);
+  EXPECT_GT(st["draft_accepted"].get<int64_t>(), 0) << st.dump();
+  EXPECT_LT(st["decode_steps"].get<int64_t>(), plain_state["decode_steps"].get<int64_t>()) << st.dump();
+}
