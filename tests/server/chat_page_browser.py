@@ -14,11 +14,13 @@ import os
 import re
 import sys
 import time
+import traceback
 import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import ElementClickInterceptedException, ElementNotInteractableException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -98,6 +100,18 @@ def say(text):
     p.send_keys(Keys.ENTER)
 
 
+def n_messages():
+    return js("return document.querySelectorAll('.msg').length")
+
+
+def say_and_wait(text, timeout=60):
+    """Sends a short message and waits for its reply to end (it may end before a look sees
+    the page busy): the page idle again with two more messages and the reply's stats line."""
+    before = n_messages()
+    say(text)
+    return wait_for(lambda: n_messages() == before + 2 and idle_ui() and bool(last_stats()), timeout)
+
+
 def slots_busy():
     with urllib.request.urlopen(BASE + "/health", timeout=10) as r:
         return json.load(r)["slots_busy"]
@@ -135,14 +149,18 @@ try:
         say("Tom and Lily went to the park. ")
         check(wait_for(lambda: state() == "busy", 5), "sending did not make the page busy")
         grew = wait_for(lambda: state() == "idle" or len(last_reply() or "") > 300, 30)
-        if state() == "idle":
-            report.setdefault("ended_before_stop", 0)
-            report["ended_before_stop"] += 1
-            continue
-        check(grew, "the long reply did not grow")
-        d.find_element(By.ID, "stop").click()
+        # Stop with the page's button, unless the reply already ended (the button is hidden then).
         t_click = time.time()
+        if state() != "idle":
+            check(grew, "the long reply did not grow")
+            try:
+                d.find_element(By.ID, "stop").click()
+            except (ElementClickInterceptedException, ElementNotInteractableException):
+                pass  # it ended between the look and the click
         check(wait_for(idle_ui, 5), "the page did not go back to idle after Stop")
+        if "stopped after" not in (last_stats() or ""):
+            report.setdefault("ended_before_stop", []).append(last_stats())
+            continue
         report["stop_to_idle_s"] = round(time.time() - t_click, 3)
         at_idle = last_reply()
         time.sleep(1.5)
@@ -166,9 +184,7 @@ try:
     setting("temperature", "0.8")
     setting("seed", "11")
     setting("max_tokens", "40")
-    say("Once upon a time")
-    check(wait_for(lambda: state() == "busy", 5), "sending did not make the page busy")
-    check(wait_for(idle_ui, 60), "the short reply never ended")
+    check(say_and_wait("Once upon a time"), "the short reply never ended")
     check(len((last_reply() or "").strip()) > 0, "the short reply is empty")
     stats = last_stats()
     report["stats"] = stats
@@ -189,8 +205,7 @@ try:
     check(js("return document.querySelectorAll('.msg').length") == 0, "New chat did not empty the conversation")
     settings_open(True)
     setting("max_tokens", "8")
-    say("<b>Once</b> upon <img src=x> a time")
-    check(wait_for(idle_ui, 60), "the reply never ended")
+    check(say_and_wait("<b>Once</b> upon <img src=x> a time"), "the reply never ended")
     check(js("return document.querySelectorAll('#messages b, #messages img').length") == 0,
           "user text was parsed as HTML")
     check("<b>Once</b> upon <img src=x> a time" in d.find_element(By.CSS_SELECTOR, ".msg.user .content").text,
@@ -201,8 +216,7 @@ try:
     setting("max_tokens", "48")
     setting("seed", "3")
     settings_open(False)  # closed for the screenshot
-    say("Once upon a time")
-    check(wait_for(idle_ui, 60), "the last reply never ended")
+    check(say_and_wait("Once upon a time"), "the last reply never ended")
     d.refresh()
     wait_for(lambda: d.find_element(By.ID, "model").text == "stories", 20)
     check(js("return document.querySelectorAll('.msg').length") == 2, "the new chat was not the one kept")
@@ -225,7 +239,8 @@ try:
     check(not bad, "browser console errors: %r" % bad)
     report["seconds"] = round(time.time() - started, 1)
 except Exception as e:  # a selenium failure is a test failure with its message
-    problems.append("%s: %s" % (type(e).__name__, e))
+    where = traceback.extract_tb(e.__traceback__)[-1]
+    problems.append("line %d (%s): %s: %s" % (where.lineno, where.line, type(e).__name__, str(e).split("\n")[0]))
 finally:
     d.quit()
 print(json.dumps(report))
