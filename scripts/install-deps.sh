@@ -7,7 +7,8 @@ PKGS=(build-essential cmake ninja-build pkg-config git
       nlohmann-json3-dev libfmt-dev libcli11-dev libcpp-httplib-dev libssl-dev openssl ca-certificates
       libpcre2-dev libutf8proc-dev libedit-dev
       libgtest-dev libgmock-dev libbenchmark-dev
-      python3 python3-venv python3-jinja2 python3-numpy python3-sentencepiece)
+      python3 python3-venv python3-jinja2 python3-numpy python3-sentencepiece
+      chromium chromium-driver)  # the chat page's browser test (tests/server/chat_page_browser.py)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

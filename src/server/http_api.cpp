@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "server/api_error.h"
+#include "server/chat_page.h"
 #include "server/openai_json.h"
 #include "server/request_log.h"
 #include "tokenizer/tokenizer.h"
@@ -129,7 +130,10 @@ void HttpApi::attach(Backend b) {
 
 void HttpApi::handle(http::Exchange& ex) {
   const http::Request& req = ex.request();
-  if (!opt_.api_key.empty() && req.path != "/health" && !authorized(req, opt_.api_key)) {
+  // The chat page holds no secret and asks for the key itself: it is served without one,
+  // and while the model loads.
+  const bool open_route = req.path == "/health" || req.path == "/";
+  if (!opt_.api_key.empty() && !open_route && !authorized(req, opt_.api_key)) {
     ex.send(error_response(401, "authentication_error", "invalid or missing API key (send 'Authorization: Bearer KEY')"));
     return;
   }
@@ -145,7 +149,7 @@ void HttpApi::handle(http::Exchange& ex) {
     return;
   }
   try {
-    if (!ready_.load()) throw ApiError(503, "unavailable_error", "the model is loading");
+    if (!ready_.load() && req.path != "/") throw ApiError(503, "unavailable_error", "the model is loading");
     (*route.handler)(ex);
   } catch (const ApiError& e) {
     if (!ex.responded()) ex.send(error_response(e.status(), e.type(), e.what()));
@@ -155,6 +159,19 @@ void HttpApi::handle(http::Exchange& ex) {
 }
 
 void HttpApi::install_routes() {
+  // The chat page (src/server/chat_page/index.html). Its policy allows its own inline script
+  // and style (by hash) and requests to this server only.
+  router_.add("GET", "/", [](http::Exchange& ex) {
+    const std::string csp = fmt::format(
+        "default-src 'none'; script-src 'sha256-{}'; style-src 'sha256-{}'; connect-src 'self'; img-src data:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        chat_page_html_script_sha256(), chat_page_html_style_sha256());
+    ex.send({200, "text/html; charset=utf-8", std::string(chat_page_html()),
+             {{"Content-Security-Policy", csp},
+              {"X-Content-Type-Options", "nosniff"},
+              {"Referrer-Policy", "no-referrer"},
+              {"Cache-Control", "no-cache"}}});
+  });
   router_.add("GET", "/health", [this](http::Exchange& ex) {
     json st = backend_.scheduler->state();
     ex.send(json_response(200, {{"status", "ok"}, {"slots_idle", st["slots_idle"]}, {"slots_busy", st["slots_busy"]},
@@ -236,6 +253,8 @@ void HttpApi::generate(http::Exchange& ex, bool chat) {
   const auto usage = [&] {
     return usage_json(run.jobs[0]->prompt_tokens(), completion_tokens(), run.jobs[0]->cached_tokens());
   };
+  // llama.cpp's speeds, of the first choice: sent where the usage is.
+  const auto timings = [&] { return timings_json(run.jobs[0]->timings()); };
   const auto gone = [&] {
     ex.set_log_tokens(completion_tokens());
     ex.abandon(499);  // nobody reads the answer; 499 ("client closed request") marks it in the log
@@ -284,7 +303,9 @@ void HttpApi::generate(http::Exchange& ex, bool chat) {
       find_tool_calls(cr, c.out);
       outs.push_back(std::move(c.out));
     }
-    ex.send(json_response(200, full_response(meta, outs, usage())));
+    json r = full_response(meta, outs, usage());
+    r["timings"] = timings();
+    ex.send(json_response(200, r));
     return;
   }
   // stream_options.include_usage (OpenAI): every chunk carries "usage": null and an extra
@@ -344,7 +365,10 @@ void HttpApi::generate(http::Exchange& ex, bool chat) {
         if (!send(std::move(chunk))) return gone();
     }
     json last = stream_chunk(meta, "", false, c.out.finish_reason, c.out.index);
-    if (!cr.include_usage && all_done()) last["usage"] = usage();
+    if (!cr.include_usage && all_done()) {
+      last["usage"] = usage();
+      last["timings"] = timings();
+    }
     if (!send(std::move(last))) return gone();
   }
   ex.set_log_tokens(completion_tokens());
@@ -352,7 +376,9 @@ void HttpApi::generate(http::Exchange& ex, bool chat) {
   if (!error.empty()) {
     ok = ex.write("data: " + dump(error_body(500, "server_error", error)) + "\n\n");
   } else if (cr.include_usage) {
-    ok = send(stream_usage_chunk(meta, usage()));
+    json u = stream_usage_chunk(meta, usage());
+    u["timings"] = timings();
+    ok = send(std::move(u));
   }
   if (!ok || !ex.write("data: [DONE]\n\n") || !ex.end_stream()) gone();
 }

@@ -188,6 +188,16 @@ json usage_json(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached
           {"prompt_tokens_details", {{"cached_tokens", cached_tokens}}}};
 }
 
+json timings_json(const GenTimings& t) {
+  const auto rate = [](int64_t n, double ms) { return n > 0 && ms > 0 ? json(1000.0 * static_cast<double>(n) / ms) : json(); };
+  return {{"prompt_n", t.prompt_n},
+          {"prompt_ms", t.prompt_ms},
+          {"prompt_per_second", rate(t.prompt_n, t.prompt_ms)},
+          {"predicted_n", t.predicted_n},
+          {"predicted_ms", t.predicted_ms},
+          {"predicted_per_second", rate(t.predicted_n, t.predicted_ms)}};
+}
+
 static json base(const ResponseMeta& m, const char* object) {
   return {{"id", m.id}, {"object", object}, {"created", m.created}, {"model", m.model}};
 }

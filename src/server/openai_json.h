@@ -64,6 +64,9 @@ struct ChoiceOut {
 
 // OpenAI usage; cached_tokens (prompt tokens served from the slot's KV cache) in prompt_tokens_details.
 nlohmann::json usage_json(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens);
+// llama.cpp's "timings" object (not OpenAI's): {prompt_n, prompt_ms, prompt_per_second,
+// predicted_n, predicted_ms, predicted_per_second}; a rate is null when nothing was timed.
+nlohmann::json timings_json(const GenTimings& t);
 // A whole (non-streamed) chat.completion or text_completion.
 nlohmann::json full_response(const ResponseMeta& m, const std::vector<ChoiceOut>& choices, const nlohmann::json& usage);
 // One stream chunk (without "usage") of choice `index`. For chat, `role_only` gives

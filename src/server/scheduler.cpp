@@ -28,6 +28,22 @@ void GenJob::push(GenEvent ev) {
   cv_.notify_all();
 }
 
+int64_t GenJob::now_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+GenTimings GenJob::timings() const {
+  GenTimings t;
+  const int64_t admitted = admitted_us_.load(), prompt_done = prompt_done_us_.load(), last = last_token_us_.load();
+  if (admitted < 0 || prompt_done < 0) return t;  // never ran (max_tokens 0, cancelled while queued)
+  t.prompt_n = prompt_tokens() - cached_tokens();
+  t.prompt_ms = static_cast<double>(prompt_done - admitted) / 1000.0;
+  t.predicted_n = completion_tokens();
+  t.predicted_ms = static_cast<double>(std::max<int64_t>(0, last - prompt_done)) / 1000.0;
+  return t;
+}
+
 // A sequence slot: its own KV cache plus the state of the request it serves.
 struct Scheduler::Slot {
   int id = 0;
@@ -188,6 +204,7 @@ void Scheduler::admit(std::vector<Slot*>& started) {
 // rest is prefilled by step(), one chunk per step.
 void Scheduler::start(Slot& s) {
   const GenRequest& r = s.job->request();
+  s.job->mark_admitted();
   GenerationLimits lim;
   lim.max_tokens = r.max_tokens;
   lim.stop = r.stop;
@@ -289,6 +306,7 @@ void Scheduler::step() {
     pre->prefill_pos += chunk;
     if (prompt_done) {
       pre->prefill_pos = -1;
+      pre->job->mark_prompt_done();
       on_logits(*pre, logits + n_decode_rows * n_vocab);
     }
   }
@@ -327,6 +345,7 @@ void Scheduler::on_verified(Slot& s, const float* logits, int64_t base) {
 void Scheduler::deliver(Slot& s, std::string text) {
   try {
     s.job->set_completion_tokens(s.gen->n_answer());
+    s.job->mark_token();
     GenEvent ev{std::move(text), false, "", "", s.gen->take_logprobs()};
     if (!ev.text.empty() || !ev.logprobs.empty()) s.job->push(std::move(ev));
     if (s.gen->done()) finish(s, finish_reason_name(s.gen->finish()));

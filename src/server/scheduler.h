@@ -46,6 +46,16 @@ struct GenEvent {
   std::vector<TokenLogprob> logprobs;  // with GenRequest::logprobs: the tokens of `text` (Generation::take_logprobs)
 };
 
+// Where a request's time went, as llama.cpp's server reports it ("timings"): the prompt
+// tokens run (the cached prefix excluded) from admission to the first answer token
+// (that token comes out of the prompt's last pass), then the answer tokens up to the last.
+struct GenTimings {
+  int64_t prompt_n = 0;
+  double prompt_ms = 0;
+  int64_t predicted_n = 0;
+  double predicted_ms = 0;
+};
+
 // A request in flight: the scheduler pushes events, the HTTP thread pops them.
 class GenJob {
  public:
@@ -59,11 +69,17 @@ class GenJob {
   int64_t prompt_tokens() const { return static_cast<int64_t>(req_.prompt.size()); }
   int64_t completion_tokens() const { return completion_tokens_.load(); }
   int64_t cached_tokens() const { return cached_tokens_.load(); }
+  // Complete once the last event (done) was popped.
+  GenTimings timings() const;
 
   // The producer's side (the scheduler's thread).
   void push(GenEvent ev);
   void set_completion_tokens(int64_t n) { completion_tokens_.store(n); }
   void set_cached_tokens(int64_t n) { cached_tokens_.store(n); }
+  // Timestamps: admitted to a slot, prompt run (first answer token drawn), latest answer token.
+  void mark_admitted() { admitted_us_.store(now_us()); }
+  void mark_prompt_done() { prompt_done_us_.store(now_us()); }
+  void mark_token() { last_token_us_.store(now_us()); }
 
  private:
   GenRequest req_;
@@ -73,6 +89,8 @@ class GenJob {
   std::atomic<bool> cancelled_{false};
   std::atomic<int64_t> completion_tokens_{0};
   std::atomic<int64_t> cached_tokens_{0};
+  static int64_t now_us();
+  std::atomic<int64_t> admitted_us_{-1}, prompt_done_us_{-1}, last_token_us_{-1};
 };
 
 struct SchedulerOptions {
