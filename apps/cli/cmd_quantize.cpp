@@ -100,7 +100,7 @@ RegisterCommand register_quantize({"quantize", "Quantize a model to W4A8, W8A8 o
                        sub.add_flag("--rotate", mo.rotate,
                                     "Hadamard rotation of the residual stream folded into the weights, plus an online "
                                     "rotation of ffn_down's input (needs pocketllm; --compat: residual only)");
-                       sub.add_flag("--smooth", mo.smooth, "Per-channel smoothing scales searched on --calib data");
+                       sub.add_flag("--smooth", mo.smooth, "Per-channel smoothing scales searched on --calib data (the output error of the quantized linears), moved into the norm gains before q/k/v and gate/up, up_proj's rows before down_proj and v_proj's rows before o_proj (tied per V head under grouped-query attention)");
                        sub.add_flag("--gptq", mo.weights.gptq, "GPTQ with the calibration Hessian (needs --calib)");
                        sub.add_flag("--act-order", mo.weights.act_order, "GPTQ: columns by decreasing activation energy");
                        sub.add_flag("--clip", mo.weights.clip, "Search clipped scales per group (weighted by --calib statistics)");

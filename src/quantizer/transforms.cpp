@@ -85,15 +85,18 @@ PreparedModel prepare_methods(const Model& m, const MethodOptions& o, const Quan
   if (o.smooth) {
     calib::SmoothOptions so;
     so.up_down = !p.online_rotation;  // an online Hadamard already spreads down_proj's input
+    so.n_heads = m.cfg.n_heads, so.n_kv_heads = m.cfg.n_kv_heads;
     calib::smooth_model(p.tensors, p.stats, m.cfg.n_layers, plan, plan_act(plan), so, pool,
                         [&](int64_t layer, const std::string& input, const calib::SmoothChoice& c) {
                           p.smooth_report.push_back({{"layer", layer},
                                                      {"input", input},
                                                      {"alpha", c.alpha},
+                                                     {"statistic", c.stat == calib::SmoothStat::Rms ? "rms" : "max"},
                                                      {"rtn_error_before", c.before.relative()},
                                                      {"rtn_error_after", c.after.relative()}});
-                          std::fprintf(stderr, "smooth: blk.%-3lld %-12s alpha %4.1f  RTN output error %.3e -> %.3e\n",
-                                       static_cast<long long>(layer), input.c_str(), c.alpha, c.before.relative(),
+                          std::fprintf(stderr, "smooth: blk.%-3lld %-12s alpha %4.1f (%s)  RTN output error %.3e -> %.3e\n",
+                                       static_cast<long long>(layer), input.c_str(), c.alpha,
+                                       c.stat == calib::SmoothStat::Rms ? "rms" : "max", c.before.relative(),
                                        c.after.relative());
                         });
     p.transformed = model_over_float_tensors(m, p.tensors, p.online_rotation);  // norm gains changed

@@ -46,27 +46,61 @@ void scale_columns(FloatTensor& w, const std::vector<float>& s) {
 }  // namespace
 
 SmoothChoice search_smooth_scales(const std::vector<SmoothLinear>& ls, const LinearStats& st, ActPrecision act,
-                                  ThreadPool& pool) {
+                                  ThreadPool& pool, const std::vector<int64_t>& tie) {
   const int64_t cols = st.cols, n = st.n_samples();
   if (n <= 0) fail("smoothing needs calibration samples (--calib FILE)");
+  if (!tie.empty() && static_cast<int64_t>(tie.size()) != cols) fail("smoothing: {} tied columns, input has {}", tie.size(), cols);
   std::vector<float> w_max(static_cast<size_t>(cols), 0.0f);
   for (auto& l : ls) {
     if (l.w->cols() != cols) fail("smoothing: a linear has {} columns, its input {}", l.w->cols(), cols);
     for (int64_t r = 0; r < l.w->rows(); ++r)
       for (int64_t c = 0; c < cols; ++c) w_max[c] = std::max(w_max[c], std::fabs(l.w->data[r * cols + c]));
   }
+  // Two activation statistics: the peak (SmoothQuant) and the rms, which a rare huge token
+  // (GeGLU outputs) does not dominate. Tied columns: one scale from the group's largest.
+  std::vector<float> rms(static_cast<size_t>(cols), 0.0f);
+  for (int64_t j = 0; j < cols; ++j)
+    rms[j] = st.n_tokens > 0 ? static_cast<float>(std::sqrt(st.sum_sq[j] / static_cast<double>(st.n_tokens))) : 0.0f;
+  auto tied = [&](const std::vector<float>& v) {
+    if (tie.empty()) return v;
+    std::vector<float> g(static_cast<size_t>(*std::max_element(tie.begin(), tie.end()) + 1), 0.0f);
+    for (int64_t j = 0; j < cols; ++j) {
+      if (tie[j] < 0) fail("smoothing: negative tie index");
+      g[tie[j]] = std::max(g[tie[j]], v[j]);
+    }
+    return g;
+  };
+  const std::vector<float> w_g = tied(w_max);
+  const std::pair<SmoothStat, std::vector<float>> acts[] = {{SmoothStat::Max, tied(st.abs_max)}, {SmoothStat::Rms, tied(rms)}};
   SmoothChoice best;
   const std::vector<float> ones(static_cast<size_t>(cols), 1.0f);
   best.before = best.after = scaled_error(ls, ones, st.samples, n, act, pool);
-  for (int k = 0; k <= 10; ++k) {
-    const float alpha = 0.1f * static_cast<float>(k);
-    std::vector<float> s = alpha_scales(st.abs_max, w_max, alpha);
-    std::vector<float> xs(st.samples);
-    for (size_t i = 0; i < xs.size(); ++i) xs[i] /= s[i % static_cast<size_t>(cols)];
-    const OutputError e = scaled_error(ls, s, xs, n, act, pool);
-    if (e.relative() < best.after.relative()) best.after = e, best.alpha = alpha, best.scales = std::move(s);
-  }
+  for (const auto& [stat, act_g] : acts)
+    for (int k = 0; k <= 10; ++k) {
+      const float alpha = 0.1f * static_cast<float>(k);
+      std::vector<float> s = alpha_scales(act_g, w_g, alpha);
+      if (!tie.empty()) {
+        std::vector<float> full(static_cast<size_t>(cols));
+        for (int64_t j = 0; j < cols; ++j) full[j] = s[tie[j]];
+        s = std::move(full);
+      }
+      std::vector<float> xs(st.samples);
+      for (size_t i = 0; i < xs.size(); ++i) xs[i] /= s[i % static_cast<size_t>(cols)];
+      const OutputError e = scaled_error(ls, s, xs, n, act, pool);
+      if (e.relative() < best.after.relative())
+        best.after = e, best.alpha = alpha, best.stat = stat, best.scales = std::move(s);
+    }
   return best;
+}
+
+std::vector<int64_t> gqa_value_rows(int64_t n_heads, int64_t n_kv_heads, int64_t head_dim) {
+  if (n_heads <= 0 || n_kv_heads <= 0 || head_dim <= 0 || n_heads % n_kv_heads)
+    fail("smoothing: {} query heads cannot share {} value heads", n_heads, n_kv_heads);
+  std::vector<int64_t> rows(static_cast<size_t>(n_heads * head_dim));
+  const int64_t per_kv = n_heads / n_kv_heads;
+  for (int64_t h = 0; h < n_heads; ++h)
+    for (int64_t d = 0; d < head_dim; ++d) rows[h * head_dim + d] = (h / per_kv) * head_dim + d;
+  return rows;
 }
 
 void smooth_model(FloatTensors& t, CalibStats& stats, int64_t n_layers, const QuantPlanOptions& plan, ActPrecision act,
@@ -81,15 +115,23 @@ void smooth_model(FloatTensors& t, CalibStats& stats, int64_t n_layers, const Qu
     struct Site {
       std::string input;                 // stats key suffix
       std::vector<std::string> readers;  // linears reading it
-      std::string producer;              // norm gain (1-D) or up_proj (rows) that absorbs 1/s
+      std::string producer;              // norm gain (1-D), up_proj or v_proj (rows) that absorbs 1/s
     };
     std::vector<Site> sites = {{"attn_in", {"attn_q", "attn_k", "attn_v", "attn_qkv"}, "attn_norm"},
                                {"ffn_in", {"ffn_gate", "ffn_up"}, "ffn_norm"}};
     if (o.up_down && get(p + "ffn_gate.weight")) sites.push_back({"ffn_down_in", {"ffn_down"}, "ffn_up"});
+    if (o.n_heads > 0 && o.n_kv_heads > 0) sites.push_back({"attn_out_in", {"attn_output"}, "attn_v"});
     for (auto& site : sites) {
       auto st = stats.find(p + site.input);
       FloatTensor* producer = get(p + site.producer + ".weight");
       if (st == stats.end() || !producer) continue;
+      std::vector<int64_t> tie;  // producer row of each input column (V rows are shared by grouped heads)
+      if (site.producer == "attn_v") {
+        if (st->second.cols % o.n_heads) fail("smoothing: o_proj has {} columns for {} heads", st->second.cols, o.n_heads);
+        tie = gqa_value_rows(o.n_heads, o.n_kv_heads, st->second.cols / o.n_heads);
+        if (producer->ne.size() != 2 || producer->rows() != o.n_kv_heads * (st->second.cols / o.n_heads))
+          fail("smoothing: {} does not hold {} value heads", p + "attn_v.weight", o.n_kv_heads);
+      }
       std::vector<SmoothLinear> ls;
       std::vector<FloatTensor*> readers;
       for (auto& r : site.readers)
@@ -100,14 +142,22 @@ void smooth_model(FloatTensors& t, CalibStats& stats, int64_t n_layers, const Qu
           readers.push_back(w);
         }
       if (ls.empty()) continue;
-      SmoothChoice c = search_smooth_scales(ls, st->second, act, pool);
+      SmoothChoice c = search_smooth_scales(ls, st->second, act, pool, tie);
       if (!c.scales.empty()) {
         for (FloatTensor* w : readers) scale_columns(*w, c.scales);
+        // The scale of each producer row (output channel): the column's own, or its tied row's.
+        std::vector<float> row_scale = c.scales;
+        if (!tie.empty()) {
+          row_scale.assign(static_cast<size_t>(producer->rows()), 1.0f);
+          for (size_t j = 0; j < tie.size(); ++j) row_scale[tie[j]] = c.scales[j];
+        }
         if (producer->ne.size() == 1) {  // norm gain
-          for (size_t j = 0; j < c.scales.size(); ++j) producer->data[j] /= c.scales[j];
-        } else {  // up_proj rows
+          for (size_t j = 0; j < row_scale.size(); ++j) producer->data[j] /= row_scale[j];
+        } else {  // up_proj / v_proj rows
           for (int64_t r = 0; r < producer->rows(); ++r)
-            for (int64_t k = 0; k < producer->cols(); ++k) producer->row(r)[k] /= c.scales[r];
+            for (int64_t k = 0; k < producer->cols(); ++k) producer->row(r)[k] /= row_scale[r];
+          if (FloatTensor* bias = get(p + site.producer + ".bias"))
+            for (int64_t r = 0; r < producer->rows(); ++r) bias->data[r] /= row_scale[r];
         }
         st->second.divide_channels(c.scales);
       }
