@@ -141,20 +141,6 @@ TEST(ChatPageKey, PageIsServedWithoutTheKey) {
   EXPECT_EQ(http_get(server.port(), "/v1/models", {{"Authorization", "Bearer sekrit"}}).status, 200);
 }
 
-std::string run_capture(const std::string& cmd, int& status) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) {
-    status = -1;
-    return out;
-  }
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  status = pclose(p);
-  return out;
-}
-
 // CI (CI=true, or POCKETLLM_REQUIRE_MODELS=1 as .ci/run sets) installs what the browser test
 // needs (scripts/install-deps.sh, scripts/venv.sh): a missing piece there is a failure.
 bool browser_required() {
@@ -174,7 +160,7 @@ TEST(ChatPageBrowser, StreamStopSpeedsReloadPhone) {
   const std::string python = testsupport::venv_python();
   if (python.empty()) SKIP_OR_FAIL("no Python venv: run `bash scripts/venv.sh` (or set POCKETLLM_PYTHON)");
   int st = 0;
-  const std::string probe = run_capture("'" + python + "' -c 'import selenium' 2>&1", st);
+  const std::string probe = testsupport::shell_output("'" + python + "' -c 'import selenium' 2>&1", st);
   if (st != 0) SKIP_OR_FAIL(python << " has no selenium (run `bash scripts/venv.sh`):\n" << probe);
   for (const char* tool : {"/usr/bin/chromium", "/usr/bin/chromedriver"})
     if (!fs::exists(tool)) SKIP_OR_FAIL(tool << " is missing (bash scripts/install-deps.sh: Debian's chromium, chromium-driver)");
@@ -184,7 +170,7 @@ TEST(ChatPageBrowser, StreamStopSpeedsReloadPhone) {
   ASSERT_NE(server.port(), 0);
   const fs::path shots = testsupport::temp_dir("chat-page");
   const fs::path script = fs::path(POCKETLLM_SOURCE_DIR) / "tests" / "server" / "chat_page_browser.py";
-  const std::string out = run_capture("'" + python + "' '" + script.string() + "' " + server.base_url() + " '" +
+  const std::string out = testsupport::shell_output("'" + python + "' '" + script.string() + "' " + server.base_url() + " '" +
                                           shots.string() + "' 2>&1",
                                       st);
   ASSERT_EQ(st, 0) << out << "\nserver log:\n" << server.log();

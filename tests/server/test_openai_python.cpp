@@ -18,31 +18,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string run_capture(const std::string& cmd, int& status) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) {
-    status = -1;
-    return out;
-  }
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  status = pclose(p);
-  return out;
-}
-
 TEST(OpenAIPythonClient, ModelsChatStreamCompletionAndErrors) {
   const std::string python = testsupport::venv_python();
   if (python.empty()) GTEST_SKIP() << "no Python venv: run `bash scripts/venv.sh` (or set POCKETLLM_PYTHON)";
   int st = 0;
-  const std::string probe = run_capture("'" + python + "' -c 'import openai' 2>&1", st);
+  const std::string probe = testsupport::shell_output("'" + python + "' -c 'import openai' 2>&1", st);
   if (st != 0) GTEST_SKIP() << python << " has no openai package (run `bash scripts/venv.sh`):\n" << probe;
 
   ServerProcess server({"--alias", "stories"});
   ASSERT_NE(server.port(), 0);
   const fs::path script = fs::path(POCKETLLM_SOURCE_DIR) / "tests" / "server" / "openai_client.py";
-  const std::string out = run_capture("'" + python + "' '" + script.string() + "' " + server.base_url() + "/v1 2>&1", st);
+  const std::string out = testsupport::shell_output("'" + python + "' '" + script.string() + "' " + server.base_url() + "/v1 2>&1", st);
   ASSERT_EQ(st, 0) << out << "\nserver log:\n" << server.log();
   const json r = json::parse(out, nullptr, false);
   ASSERT_TRUE(r.is_object()) << out;
@@ -74,7 +60,7 @@ void run_structured(const std::vector<std::string>& model_args) {
   const std::string python = testsupport::venv_python();
   if (python.empty()) GTEST_SKIP() << "no Python venv: run `bash scripts/venv.sh` (or set POCKETLLM_PYTHON)";
   int st = 0;
-  const std::string probe = run_capture("'" + python + "' -c 'import openai, jsonschema' 2>&1", st);
+  const std::string probe = testsupport::shell_output("'" + python + "' -c 'import openai, jsonschema' 2>&1", st);
   if (st != 0) GTEST_SKIP() << python << " lacks openai or jsonschema (run `bash scripts/venv.sh`):\n" << probe;
 
   const std::vector<std::string> extra = {"--alias", "m", "-c", "2048"};
@@ -82,7 +68,7 @@ void run_structured(const std::vector<std::string>& model_args) {
       model_args.empty() ? std::make_unique<ServerProcess>(extra) : std::make_unique<ServerProcess>(model_args, extra);
   ASSERT_NE(server->port(), 0);
   const fs::path script = fs::path(POCKETLLM_SOURCE_DIR) / "tests" / "server" / "openai_structured.py";
-  const std::string out = run_capture("'" + python + "' '" + script.string() + "' " + server->base_url() + "/v1 2>&1", st);
+  const std::string out = testsupport::shell_output("'" + python + "' '" + script.string() + "' " + server->base_url() + "/v1 2>&1", st);
   ASSERT_EQ(st, 0) << out << "\nserver log:\n" << server->log();
   const json r = json::parse(out, nullptr, false);
   ASSERT_TRUE(r.is_object()) << out;

@@ -55,6 +55,8 @@ std::string read_test_file(const std::string& rel);
 void write_file(const std::filesystem::path& p, const std::string& bytes);
 
 bool contains(const std::string& s, const std::string& part);
+// What a shell command prints on stdout; `status` gets pclose's status (-1: not started).
+std::string shell_output(const std::string& cmd, int& status);
 // s without its trailing newlines (\n or \r\n), as a command prints one value.
 std::string chomp(std::string s);
 
