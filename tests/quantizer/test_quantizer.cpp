@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/hash64.h"
 #include "kernels/int_weights.h"
+#include "kernels/pack.h"
 #include "kernels/table.h"
 #include "model/context.h"
 #include "model/ops.h"
