@@ -239,3 +239,32 @@ TEST(QuantizerPipeline, RefusesBadOptionsBeforeLoading) {
   o.out = "/nonexistent-dir/x.gguf";
   EXPECT_THROW(quantize_model(o), Error);
 }
+
+TEST(QuantizerSummary, SaysWhyTheFileNeedsPocketllmAndTheBudget) {
+  QuantizeResult r;
+  r.in_bytes = 2 * 1048576;
+  r.out_bytes = 1048576 / 2;
+  r.needs_pocketllm = true;
+  r.pocketllm_types["rows of 172 weights are not a multiple of 32"] = {"blk.0.ffn_down.weight", "blk.1.ffn_down.weight"};
+  r.online_rotation = true;
+  r.bpw = 4.5;
+  r.other_bits["output.weight"] = {850, 100};
+  QuantizeOptions o;
+  o.bpw = 4.6;
+  EXPECT_EQ(quantize_summary(r, o),
+            "quantize: 2.00 MiB -> 0.50 MiB (needs pocketllm; llama.cpp cannot run this file):\n"
+            "  pocketllm types: rows of 172 weights are not a multiple of 32: 2 tensors (e.g. blk.0.ffn_down.weight)\n"
+            "  the online rotation of ffn_down's input (--rotate)\n"
+            "bpw: block linears 4.5000 bits per weight (budget 4.6)\n"
+            "bpw: not in the budget: output.weight 8.5000 bits per weight\n");
+  r = QuantizeResult{};
+  o = QuantizeOptions{};
+  o.plan.asym = true;
+  r.asym_tensors = 1;
+  r.asym_kept[172] = {"blk.0.ffn_down.weight"};
+  EXPECT_EQ(quantize_summary(r, o),
+            "quantize: 0.00 MiB -> 0.00 MiB (standard GGML types only)\n"
+            "asym: 1 block linear stored as Q4_K\n"
+            "asym: 1 tensor with rows of 172 keep the symmetric scheme (Q4_K needs rows of whole 256-weight "
+            "super-blocks), e.g. blk.0.ffn_down.weight\n");
+}
