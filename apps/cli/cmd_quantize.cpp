@@ -28,26 +28,7 @@ double parse_bpw(const std::string& s) {
 int run(QuantizeOptions o, const std::string& bpw) {
   if (!bpw.empty()) o.bpw = parse_bpw(bpw);
   const QuantizeResult r = quantize_model(o);
-  std::fprintf(stderr, "quantize: %.2f MiB -> %.2f MiB%s\n", r.in_bytes / 1048576.0, r.out_bytes / 1048576.0,
-               r.needs_pocketllm ? " (needs pocketllm; llama.cpp cannot run this file):" : " (standard GGML types only)");
-  for (auto& [reason, names] : r.pocketllm_types)
-    std::fprintf(stderr, "  pocketllm types: %s: %zu tensor%s (e.g. %s)\n", reason.c_str(), names.size(),
-                 names.size() == 1 ? "" : "s", names.front().c_str());
-  if (r.online_rotation) std::fprintf(stderr, "  the online rotation of ffn_down's input (--rotate)\n");
-  if (r.act_static) std::fprintf(stderr, "  static activation ranges (--act static)\n");
-  if (o.plan.asym) {
-    std::fprintf(stderr, "asym: %d block linear%s stored as Q4_K\n", r.asym_tensors, r.asym_tensors == 1 ? "" : "s");
-    for (auto& [cols, names] : r.asym_kept)
-      std::fprintf(stderr, "asym: %zu tensor%s with rows of %lld keep the symmetric scheme (Q4_K needs rows of whole "
-                   "256-weight super-blocks), e.g. %s\n", names.size(), names.size() == 1 ? "" : "s",
-                   static_cast<long long>(cols), names.front().c_str());
-  }
-  if (o.bpw != 0) {
-    std::fprintf(stderr, "bpw: block linears %.4f bits per weight (budget %g)\n", r.bpw, o.bpw);
-    for (auto& [name, b] : r.other_bits)
-      std::fprintf(stderr, "bpw: not in the budget: %s %.4f bits per weight\n", name.c_str(),
-                   static_cast<double>(b.first) / static_cast<double>(b.second));
-  }
+  std::fputs(quantize_summary(r, o).c_str(), stderr);
   return 0;
 }
 

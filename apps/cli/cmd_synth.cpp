@@ -6,7 +6,7 @@
 #include "cli/common_options.h"
 #include "core/error.h"
 #include "core/timer.h"
-#include "runtime/bench/synth_model.h"
+#include "quantizer/synth_model.h"
 
 namespace pocketllm::cli {
 namespace {

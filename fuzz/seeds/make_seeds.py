@@ -52,6 +52,11 @@ kvs = [("general.architecture", 8, gstr("llama")), ("general.alignment", 4, stru
        ("nested", 9, struct.pack("<IQ", 9, 1) + struct.pack("<IQ", 4, 2) + struct.pack("<2I", 1, 2))]
 put("gguf", "hand_all_types.gguf", gguf(kvs, [("a.weight", [4, 2], 0, struct.pack("<8f", *range(8))),
                                                ("q.weight", [32], 8, b"\x00\x3c" + bytes(range(32)))]))
+# pocketllm's own types (weights/dtype.cpp): a padded per-row W4 (PL_W4_ROW: f16 row scale
+# + 16 bytes per 32 weights, 40 weights -> 34 bytes a row) and a tiled W4 g32 (PL_W4_G32_T16,
+# 16 rows of 32: 16 * 18 bytes).
+put("gguf", "hand_pocketllm_types.gguf",
+    gguf(kvs[:2], [("p.weight", [40, 2], 1027, bytes(range(68))), ("t.weight", [32, 16], 1030, bytes(288))]))
 put("gguf", "hand_empty.gguf", gguf([], []))
 for f in ("families/llama-tied.gguf", "families/qwen2.gguf"):
     copy("gguf", f)

@@ -1,4 +1,5 @@
 #include "kernels/linear.h"
+#include "kernels/pack.h"
 
 #include <algorithm>
 #include <atomic>

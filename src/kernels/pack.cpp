@@ -1,10 +1,12 @@
+#include "kernels/pack.h"
+
 #include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
 #include "core/fp16.h"
 #include "core/huge_buffer.h"
-#include "kernels/table.h"
+#include "kernels/int_weights.h"
 
 namespace pocketllm {
 
@@ -37,10 +39,10 @@ void fill_wsum128(PackedInt& p, HugeArena* arena) {
   for (int64_t tile = 0; tile < p.n_tiles; ++tile) {
     const auto* src = reinterpret_cast<const int8_t*>(p.tile(tile));
     for (int64_t g = 0; g < p.n_groups; ++g)
-      for (int64_t k = g * p.group; k < (g + 1) * p.group; k += 4)
+      for (int64_t k = g * p.group; k < (g + 1) * p.group; k += kTileStepK8)
         for (int i = 0; i < kTileRows; ++i)
           for (int j = 0; j < 4; ++j)
-            ws[(tile * p.n_groups + g) * kTileRows + i] += 128 * src[k / 4 * 64 + 4 * i + j];
+            ws[(tile * p.n_groups + g) * kTileRows + i] += 128 * src[k / kTileStepK8 * kTileStepBytes + 4 * i + j];
   }
   p.wsum128 = ws;
 }
@@ -84,14 +86,14 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
     for (int64_t g = 0; g < p.n_groups; ++g)
       sd[(tile * p.n_groups + g) * kTileRows + i] = f32_to_f16(sc[g]);  // every int format's scales are f16
     if (p.bits == 4) {
-      for (int64_t k = 0; k < p.kp; k += 8)
+      for (int64_t k = 0; k < p.kp; k += kTileStepK4)
         for (int j = 0; j < 4; ++j) {
           const int lo = q[k + j] + 8, hi = q[k + 4 + j] + 8;
-          dst[k / 8 * 64 + 4 * i + j] = static_cast<uint8_t>(lo | (hi << 4));
+          dst[k / kTileStepK4 * kTileStepBytes + 4 * i + j] = static_cast<uint8_t>(lo | (hi << 4));
         }
     } else {
-      for (int64_t k = 0; k < p.kp; k += 4)
-        for (int j = 0; j < 4; ++j) dst[k / 4 * 64 + 4 * i + j] = static_cast<uint8_t>(q[k + j]);
+      for (int64_t k = 0; k < p.kp; k += kTileStepK8)
+        for (int j = 0; j < 4; ++j) dst[k / kTileStepK8 * kTileStepBytes + 4 * i + j] = static_cast<uint8_t>(q[k + j]);
     }
   }
   p.q = qd;
@@ -114,15 +116,15 @@ void packed_row_ints(const PackedInt& p, int64_t r, int8_t* q, float* scales) {
   const uint8_t* src = p.tile(tile);
   for (int64_t g = 0; g < p.n_groups; ++g) scales[g] = f16_to_f32(p.scales[(tile * p.n_groups + g) * kTileRows + i]);
   if (p.bits == 4) {
-    for (int64_t k = 0; k < p.kp; k += 8)
+    for (int64_t k = 0; k < p.kp; k += kTileStepK4)
       for (int j = 0; j < 4; ++j) {
-        const uint8_t b = src[k / 8 * 64 + 4 * i + j];
+        const uint8_t b = src[k / kTileStepK4 * kTileStepBytes + 4 * i + j];
         q[k + j] = static_cast<int8_t>((b & 0x0F) - 8);
         q[k + 4 + j] = static_cast<int8_t>((b >> 4) - 8);
       }
   } else {
-    for (int64_t k = 0; k < p.kp; k += 4)
-      for (int j = 0; j < 4; ++j) q[k + j] = static_cast<int8_t>(src[k / 4 * 64 + 4 * i + j]);
+    for (int64_t k = 0; k < p.kp; k += kTileStepK8)
+      for (int j = 0; j < 4; ++j) q[k + j] = static_cast<int8_t>(src[k / kTileStepK8 * kTileStepBytes + 4 * i + j]);
   }
 }
 

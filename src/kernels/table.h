@@ -1,14 +1,8 @@
 // The kernel table: one set of function pointers per instruction set, chosen
 // once at start-up from CPU feature detection (POCKETLLM_ISA forces one).
 //
-// Integer weights are repacked at load time (pack_int) into tiles of 16 output
-// rows. Within a tile and a scale group, each step of k holds 16 rows side by
-// side, so one vector load feeds 16 (AVX-512) or 8 (AVX2) rows' int32 lanes and
-// activations are broadcast: a group's int32 sums come out per row without any
-// horizontal reduction, and one float rescale per group and row follows.
-//   4-bit: per 8 k, 64 bytes: byte 4*i + j = row i, weight k+j (low nibble) and
-//          k+4+j (high nibble), stored unsigned (q + 8); kernels subtract 8 * sum(a).
-//   8-bit: per 4 k, 64 bytes: byte 4*i + j = row i, weight k+j (signed).
+// Integer weights reach the GEMM kernels as 16-row tiles (weights/int_tiles.h),
+// packed by kernels/pack.h.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -19,46 +13,9 @@
 #include "kernels/ggml_int.h"
 #include "kernels/int_weights.h"
 #include "weights/dtype.h"
+#include "weights/int_tiles.h"
 
 namespace pocketllm {
-
-inline constexpr int kTileRows = 16;
-
-// The tiles of one matrix. The pointers view either the owned vectors (weights
-// repacked at load) or the model file itself (the tiled types of weights/blocks_pocketllm.h
-// store exactly this layout: all tiles, then all scales), so a tiled file is
-// used in place, with no second copy of the weights.
-struct PackedInt {
-  int bits = 4;
-  int64_t rows = 0, cols = 0, kp = 0, group = 0, n_groups = 0, n_tiles = 0;
-  size_t tile_bytes = 0;              // kp * 16 * bits / 8
-  const uint8_t* q = nullptr;         // [n_tiles][tile_bytes]
-  const uint16_t* scales = nullptr;   // f16 bits (as stored, so exact): [n_tiles][n_groups][16]; 0 for padding rows
-  const int32_t* wsum128 = nullptr;   // 8-bit, for reads_wsum128 tables (else null): [n_tiles][n_groups][16] = 128 * sum(q)
-  std::vector<uint8_t> own_q;
-  std::vector<uint16_t> own_scales;
-  std::vector<int32_t> own_wsum128;
-
-  PackedInt() = default;
-  PackedInt(const PackedInt&) = delete;  // the views would point into the source
-  PackedInt& operator=(const PackedInt&) = delete;
-
-  const uint8_t* tile(int64_t t) const { return q + static_cast<size_t>(t) * tile_bytes; }
-  size_t owned_bytes() const { return own_q.size() + own_scales.size() * 2 + own_wsum128.size() * 4; }
-};
-
-// Repacks `rows` stored rows (row r at data + r * row_bytes) of an integer weight
-// type; for a tiled type, views `data` in place (rows must be a multiple of 16).
-// with_wsum128: also fill wsum128 (8-bit only; the tables with reads_wsum128 need it).
-// With an arena, everything (a tiled type's bytes too) is written there instead
-// of the own_* vectors or the file (see prepare_matrix).
-class HugeArena;
-void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedInt& p,
-              bool with_wsum128 = false, HugeArena* arena = nullptr);
-// The bytes of the tiled type (tiled_int_type(t)) holding the same matrix.
-std::vector<uint8_t> tile_int_rows(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols);
-// Reads row r of a packed matrix back as signed ints and scales (same as unpack_int_row).
-void packed_row_ints(const PackedInt& p, int64_t r, int8_t* q, float* scales);
 
 // y[t * ldy + r] for every token of `a` and every row r of tiles [tile0, tile1).
 using IntGemmFn = void (*)(const PackedInt& w, const QuantActs& a, int64_t tile0, int64_t tile1, float* y,

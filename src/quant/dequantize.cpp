@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "kernels/int_weights.h"
 #include "kernels/linear.h"
-#include "kernels/table.h"
+#include "kernels/pack.h"
 #include "weights/blocks_pocketllm.h"
 #include "quant/quantize.h"
 #include "weights/row_codec.h"

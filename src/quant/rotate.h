@@ -7,7 +7,7 @@
 //   - the embedding rows e become Rᵀ e; the head gets W diag(g_final) R (a tied head
 //     is untied: it can no longer share the embedding's values).
 // Optionally (online_down) ffn_down's input is rotated too: ffn_down gets W T with
-// T = H ⊗ Q (quant/hadamard.h) and the runtime applies Tᵀ to that input, so the
+// T = H ⊗ Q (kernels/hadamard.h) and the runtime applies Tᵀ to that input, so the
 // file needs pocketllm (FORMAT.md, key pocketllm.online_rotation).
 // The FP32 model computes the same function (up to float rounding).
 #pragma once

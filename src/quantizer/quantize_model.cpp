@@ -5,6 +5,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/printf.h>
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.h"
@@ -249,6 +250,32 @@ QuantizeResult quantize_model(QuantizeOptions o) {
     std::fprintf(stderr, "calibrate: report in %s\n", r.report_path.c_str());
   }
   return r;
+}
+
+std::string quantize_summary(const QuantizeResult& r, const QuantizeOptions& o) {
+  std::string s = fmt::sprintf("quantize: %.2f MiB -> %.2f MiB%s\n", r.in_bytes / 1048576.0, r.out_bytes / 1048576.0,
+                               r.needs_pocketllm ? " (needs pocketllm; llama.cpp cannot run this file):"
+                                                 : " (standard GGML types only)");
+  auto plural = [](size_t n) { return n == 1 ? "" : "s"; };
+  for (auto& [reason, names] : r.pocketllm_types)
+    s += fmt::sprintf("  pocketllm types: %s: %zu tensor%s (e.g. %s)\n", reason, names.size(), plural(names.size()),
+                      names.front());
+  if (r.online_rotation) s += "  the online rotation of ffn_down's input (--rotate)\n";
+  if (r.act_static) s += "  static activation ranges (--act static)\n";
+  if (o.plan.asym) {
+    s += fmt::sprintf("asym: %d block linear%s stored as Q4_K\n", r.asym_tensors, r.asym_tensors == 1 ? "" : "s");
+    for (auto& [cols, names] : r.asym_kept)
+      s += fmt::sprintf("asym: %zu tensor%s with rows of %lld keep the symmetric scheme (Q4_K needs rows of whole "
+                        "256-weight super-blocks), e.g. %s\n",
+                        names.size(), plural(names.size()), static_cast<long long>(cols), names.front());
+  }
+  if (o.bpw != 0) {
+    s += fmt::sprintf("bpw: block linears %.4f bits per weight (budget %g)\n", r.bpw, o.bpw);
+    for (auto& [name, b] : r.other_bits)
+      s += fmt::sprintf("bpw: not in the budget: %s %.4f bits per weight\n", name,
+                        static_cast<double>(b.first) / static_cast<double>(b.second));
+  }
+  return s;
 }
 
 }  // namespace pocketllm

@@ -36,6 +36,11 @@ struct QuantizeResult {
 // bad options, an unwritable output) with a message for the user.
 QuantizeResult quantize_model(QuantizeOptions o);
 
+// What `pocketllm quantize` prints when done (o as given to quantize_model): sizes,
+// why the file needs pocketllm if it does, and the --asym / --bpw figures; one
+// line each, newline-terminated.
+std::string quantize_summary(const QuantizeResult& r, const QuantizeOptions& o);
+
 // The plan stage's verdict for model m under the plan: whether any matrix gets a
 // pocketllm type (or a tile of a standard type with --tiles), so llama.cpp cannot read the file;
 // `chosen` holds the types --bpw picked (they replace the plan's).

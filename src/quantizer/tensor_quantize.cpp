@@ -5,7 +5,8 @@
 #include <vector>
 
 #include "core/error.h"
-#include "kernels/table.h"
+#include "kernels/int_weights.h"
+#include "kernels/pack.h"
 #include "model/arch/family.h"
 #include "quant/calib/output_error.h"
 #include "quant/ggml_mix.h"

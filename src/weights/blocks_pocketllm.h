@@ -18,7 +18,7 @@ inline constexpr DType kW4G128 = static_cast<DType>(1026);  // BlockW4G128
 inline constexpr DType kW4Row = static_cast<DType>(1027);   // f16 row scale + BlockW4Bare
 inline constexpr DType kW8G32 = static_cast<DType>(1028);   // BlockQ8_0 blocks, padded rows
 inline constexpr DType kW8Row = static_cast<DType>(1029);   // f16 row scale + BlockW8Bare
-// The same six formats stored as the kernels' 16-row tiles (kernels/table.h,
+// The same six formats stored as the kernels' 16-row tiles (weights/int_tiles.h,
 // docs/FORMAT.md): a whole matrix of rows % 16 == 0, its tiles then its scales,
 // exactly as many bytes as the row format. Loaded in place, no repacking.
 inline constexpr DType kW4G32T = static_cast<DType>(1030);

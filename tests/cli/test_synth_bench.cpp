@@ -14,7 +14,7 @@
 #include "model/model.h"
 #include "runtime/bench/bench.h"
 #include "runtime/bench/membw.h"
-#include "runtime/bench/synth_model.h"
+#include "quantizer/synth_model.h"
 #include "support/test_support.h"
 #include "tokenizer/tokenizer.h"
 

@@ -8,7 +8,7 @@
 
 #include "model/arch/family.h"
 #include "model/context.h"
-#include "runtime/bench/synth_model.h"
+#include "quantizer/synth_model.h"
 #include "support/test_support.h"
 #include "tokenizer/tokenizer.h"
 

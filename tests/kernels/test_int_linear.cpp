@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/fp16.h"
 #include "kernel_test_util.h"
+#include "kernels/pack.h"
 #include "kernels/table.h"
 #include "weights/blocks_pocketllm.h"
 

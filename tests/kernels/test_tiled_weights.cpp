@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "kernel_test_util.h"
 #include "kernels/int_weights.h"
+#include "kernels/pack.h"
 #include "quant/quantize.h"
 
 using namespace pocketllm;

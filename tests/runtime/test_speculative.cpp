@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "model/context.h"
-#include "runtime/bench/synth_model.h"
+#include "quantizer/synth_model.h"
 #include "runtime/chat_session.h"
 #include "runtime/generate.h"
 #include "runtime/grammar_constraint.h"

@@ -1,4 +1,4 @@
-// W4A8 / W8A8 over the 16-row tiles of kernels/table.h with 128-bit NEON: a tile
+// W4A8 / W8A8 over the 16-row tiles of weights/int_tiles.h with 128-bit NEON: a tile
 // is 4 int32x4 vectors of 4 rows each; `Dot` multiplies 4 rows x 4 bytes by 4
 // broadcast activation bytes (signed x signed). 4-bit weights stay unsigned
 // nibbles and 8 * sum(a) is subtracted, as on x86. Included by one .cpp per ISA,

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/fp16.h"
+#include "kernels/pack.h"
 
 namespace pocketllm {
 

@@ -1,4 +1,4 @@
-// W4A8 / W8A8 over the 16-row tiles of kernels/table.h with 256-bit vectors:
+// W4A8 / W8A8 over the 16-row tiles of weights/int_tiles.h with 256-bit vectors:
 // each 64-byte step is two halves of 8 rows. `Dot` supplies the int8 dot product
 // (AVX2 maddubs+madd, or AVX-VNNI vpdpbusd). Included by one .cpp per ISA, so
 // everything here has internal linkage.

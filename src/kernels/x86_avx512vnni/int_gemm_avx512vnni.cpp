@@ -1,4 +1,4 @@
-// W4A8 / W8A8 over the 16-row tiles of kernels/table.h with 512-bit vpdpbusd:
+// W4A8 / W8A8 over the 16-row tiles of weights/int_tiles.h with 512-bit vpdpbusd:
 // one zmm holds the int32 sums of 16 rows, activations are broadcast 4 bytes at a time.
 // GCC 12's AVX-512 headers trip -Wuninitialized on their own _mm512_undefined_*().
 #pragma GCC diagnostic ignored "-Wuninitialized"

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "model/arch/family.h"
-#include "runtime/bench/synth_model.h"
+#include "quantizer/synth_model.h"
 
 namespace pocketllm::bench {
 namespace {

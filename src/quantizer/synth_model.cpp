@@ -1,4 +1,4 @@
-#include "runtime/bench/synth_model.h"
+#include "quantizer/synth_model.h"
 
 #include <cmath>
 #include <cstring>

@@ -1,0 +1,27 @@
+// Integer weights into the 16-row tiles the kernels multiply (layout:
+// weights/int_tiles.h), and back.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "weights/dtype.h"
+#include "weights/int_tiles.h"
+
+namespace pocketllm {
+
+class HugeArena;
+
+// Repacks `rows` stored rows (row r at data + r * row_bytes) of an integer weight
+// type; for a tiled type, views `data` in place (rows must be a multiple of 16).
+// with_wsum128: also fill wsum128 (8-bit only; the tables with reads_wsum128 need it).
+// With an arena, everything (a tiled type's bytes too) is written there instead
+// of the own_* vectors or the file (see prepare_matrix).
+void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedInt& p,
+              bool with_wsum128 = false, HugeArena* arena = nullptr);
+// The bytes of the tiled type (tiled_int_type(t)) holding the same matrix.
+std::vector<uint8_t> tile_int_rows(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols);
+// Reads row r of a packed matrix back as signed ints and scales (same as unpack_int_row).
+void packed_row_ints(const PackedInt& p, int64_t r, int8_t* q, float* scales);
+
+}  // namespace pocketllm
