@@ -470,7 +470,11 @@ void put_value(std::string& out, const Value& v) {
     case ValueType::ARRAY:
       put<uint32_t>(out, static_cast<uint32_t>(v.arr_type));
       put<uint64_t>(out, v.arr_size());
-      for (size_t k = 0; k < v.arr_size(); ++k) put_value(out, v.arr_at(k));
+      if (v.arr_type == ValueType::STRING) {  // written from the strings themselves, not a Value copy of each
+        for (const std::string& e : v.arr_str) put_str(out, e);
+      } else {
+        for (size_t k = 0; k < v.arr_size(); ++k) put_value(out, v.arr_at(k));
+      }
       break;
   }
 }
