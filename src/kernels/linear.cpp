@@ -231,7 +231,8 @@ Matrix make_matrix(DType type, int64_t rows, int64_t cols, const void* data) {
 
 void prepare_matrix(Matrix& m) { prepare_matrix(m, active_kernels()); }
 
-void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr<HugeArena>& arena) {
+void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr<HugeArena>& arena,
+                    const SourceDone& done) {
   if (m.packed) return;
   const auto f = int_weight_format(m.type);
   if (!f) {
@@ -251,7 +252,7 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr
   p->kernels = &kernels;
   if ((kernels.gemm_w4 && kernels.gemm_w8) || f->tiled) {
     const size_t arena_before = arena ? arena->used() : 0;
-    pack_int(m.type, m.data, m.row_bytes, m.rows, m.cols, p->tiles, kernels.reads_wsum128, arena.get());
+    pack_int(m.type, m.data, m.row_bytes, m.rows, m.cols, p->tiles, kernels.reads_wsum128, arena.get(), done);
     p->has_tiles = true;
     p->arena = arena;
     m.packed_bytes = arena ? arena->used() - arena_before : p->tiles.owned_bytes();

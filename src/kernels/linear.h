@@ -8,6 +8,7 @@
 #include <span>
 
 #include "core/thread_pool.h"
+#include "kernels/pack.h"
 #include "weights/dtype.h"
 
 namespace pocketllm {
@@ -46,7 +47,10 @@ class HugeArena;
 // With an arena, integer tiles (repacked, or viewed in a tiled file) are kept
 // in its huge pages: decode streams every weight once per token, and over 4 KiB
 // pages of a mapped file it loses a quarter of its speed to TLB misses.
-void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr<HugeArena>& arena = nullptr);
+// `done` hears of source bytes already repacked (kernels/pack.h), so their file
+// pages can be dropped while the rest is packed.
+void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr<HugeArena>& arena = nullptr,
+                    const SourceDone& done = {});
 
 // y[t * ldy + r] = sum_c W[r][c] * x[t * ldx + c], for t < n_tokens, r < W.rows.
 // Integer weights (Q4_0, Q8_0, pocketllm W4/W8, weights/blocks_pocketllm.h) with act == Int8

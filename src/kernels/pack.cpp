@@ -11,6 +11,10 @@
 namespace pocketllm {
 
 namespace {
+// Source bytes read between two SourceDone calls: small against a large matrix,
+// large against a page.
+constexpr size_t kSourceChunk = size_t{8} << 20;
+
 // Shape fields of p for a matrix of format f (no data yet).
 void set_shape(const IntWeightFormat& f, int64_t rows, int64_t cols, PackedInt& p) {
   p.bits = f.bits;
@@ -49,7 +53,7 @@ void fill_wsum128(PackedInt& p, HugeArena* arena) {
 }  // namespace
 
 void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedInt& p,
-              bool with_wsum128, HugeArena* arena) {
+              bool with_wsum128, HugeArena* arena, const SourceDone& done) {
   const auto f = int_weight_format(t);
   if (!f) fail("pack_int: {} is not an integer weight format", dtype_name(t));
   set_shape(*f, rows, cols, p);
@@ -62,8 +66,12 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
       const size_t q_bytes = p.tile_bytes * static_cast<size_t>(p.n_tiles);
       const size_t bytes = q_bytes + static_cast<size_t>(p.n_tiles * p.n_groups * kTileRows) * 2;
       uint8_t* dst = arena->alloc(bytes);
-      prefault_read(data, bytes);  // one call maps the file's pages, instead of a fault per 4 KiB
-      copy_parallel(dst, data, bytes);
+      for (size_t at = 0; at < bytes; at += kSourceChunk) {
+        const size_t n = std::min(kSourceChunk, bytes - at);
+        prefault_read(data + at, n);  // one call maps the file's pages, instead of a fault per 4 KiB
+        copy_parallel(dst + at, data + at, n);
+        if (done) done(data + at, n);
+      }
       p.q = dst;
       p.scales = reinterpret_cast<const uint16_t*>(dst + q_bytes);
     }
@@ -79,7 +87,9 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
 
   std::vector<int8_t> q(static_cast<size_t>(p.kp));
   std::vector<float> sc(static_cast<size_t>(p.n_groups));
+  const int64_t rows_per_chunk = std::max<int64_t>(1, static_cast<int64_t>(kSourceChunk / row_bytes));
   for (int64_t r = 0; r < rows; ++r) {
+    if (done && r > 0 && (r % rows_per_chunk == 0)) done(data + (r - rows_per_chunk) * row_bytes, rows_per_chunk * row_bytes);
     unpack_int_row(t, data + r * row_bytes, cols, q.data(), sc.data());
     const int64_t tile = r / kTileRows, i = r % kTileRows;
     uint8_t* dst = qd + tile * p.tile_bytes;
@@ -95,6 +105,10 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
       for (int64_t k = 0; k < p.kp; k += kTileStepK8)
         for (int j = 0; j < 4; ++j) dst[k / kTileStepK8 * kTileStepBytes + 4 * i + j] = static_cast<uint8_t>(q[k + j]);
     }
+  }
+  if (done) {
+    const int64_t last = (rows - 1) / rows_per_chunk * rows_per_chunk;  // the final, maybe partial, chunk
+    done(data + last * row_bytes, static_cast<size_t>(rows - last) * row_bytes);
   }
   p.q = qd;
   p.scales = sd;

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "weights/dtype.h"
@@ -12,13 +13,19 @@ namespace pocketllm {
 
 class HugeArena;
 
+// Told, as packing goes, each range of source bytes it has finished reading, so
+// the caller can drop those file pages while the rest is packed: a large matrix
+// (Gemma's 170 MB tied embedding) then never has both copies resident at once.
+using SourceDone = std::function<void(const uint8_t* data, size_t bytes)>;
+
 // Repacks `rows` stored rows (row r at data + r * row_bytes) of an integer weight
 // type; for a tiled type, views `data` in place (rows must be a multiple of 16).
 // with_wsum128: also fill wsum128 (8-bit only; the tables with reads_wsum128 need it).
 // With an arena, everything (a tiled type's bytes too) is written there instead
-// of the own_* vectors or the file (see prepare_matrix).
+// of the own_* vectors or the file (see prepare_matrix); `done` (if set) hears
+// of the source bytes read so far, in order (not for a tiled type viewed in place).
 void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedInt& p,
-              bool with_wsum128 = false, HugeArena* arena = nullptr);
+              bool with_wsum128 = false, HugeArena* arena = nullptr, const SourceDone& done = {});
 // The bytes of the tiled type (tiled_int_type(t)) holding the same matrix.
 std::vector<uint8_t> tile_int_rows(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols);
 // Reads row r of a packed matrix back as signed ints and scales (same as unpack_int_row).

@@ -49,7 +49,10 @@ void prepare_bound(const Model& m, Matrix& mat, bool streamed) {
     fail("weights of type {} are not supported (docs/FORMAT.md lists the types pocketllm reads)", dtype_name(mat.type));
   const auto f = int_weight_format(mat.type);
   const bool to_arena = m.arena && streamed && f && (!f->tiled || mapped_source(m, mat));
-  prepare_matrix(mat, active_kernels(), to_arena ? m.arena : nullptr);
+  const MappedFile* file = mapped_source(m, mat);
+  SourceDone done;  // drop the file's pages chunk by chunk as they are repacked
+  if (file) done = [file](const uint8_t* p, size_t n) { file->release(p - file->data(), n); };
+  prepare_matrix(mat, active_kernels(), to_arena ? m.arena : nullptr, done);
   release_source(m, mat);
 }
 

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "kernel_test_util.h"
@@ -71,4 +73,32 @@ TEST(TiledWeights, RowsNotMultipleOfTileAreRefused) {
   std::vector<int8_t> qi(64);
   std::vector<float> sc(1);
   EXPECT_THROW(unpack_int_row(*tiled_int_type(q.type, 32), q.bytes.data(), cols, qi.data(), sc.data()), Error);
+}
+
+// Packing tells its caller of every source byte it has read, once, in order, in
+// chunks (the loader drops those file pages as it goes), and only when the matrix
+// was copied: a tiled type viewed in place is never reported.
+TEST(TiledWeights, PackingReportsTheSourceBytesItHasRead) {
+  const int64_t rows = 2500, cols = 4096;  // 8-bit g32: ~10.6 MB of rows, more than one chunk
+  const auto w = kt::random_floats(static_cast<size_t>(rows * cols), 94);
+  const QuantizedTensor q = quantize_rtn(w.data(), rows, cols, Scheme{8, 32, {}});
+  std::vector<std::pair<const uint8_t*, size_t>> seen;
+  const SourceDone done = [&](const uint8_t* p, size_t n) { seen.emplace_back(p, n); };
+  PackedInt p;
+  pack_int(q.type, q.bytes.data(), q.row_bytes, rows, cols, p, false, nullptr, done);
+  ASSERT_GE(seen.size(), 2u) << "a large matrix is reported in several chunks";
+  const uint8_t* at = q.bytes.data();
+  for (const auto& [ptr, n] : seen) {
+    EXPECT_EQ(ptr, at);
+    EXPECT_EQ(n % q.row_bytes, 0u) << "whole rows";
+    at += n;
+  }
+  EXPECT_EQ(at, q.bytes.data() + q.bytes.size());
+
+  const int64_t trows = 32;
+  const std::vector<uint8_t> tiles = tile_int_rows(q.type, q.bytes.data(), q.row_bytes, trows, cols);
+  seen.clear();
+  PackedInt viewed;
+  pack_int(*tiled_int_type(q.type, trows), tiles.data(), q.row_bytes, trows, cols, viewed, false, nullptr, done);
+  EXPECT_TRUE(seen.empty()) << "tiles used in place are the weights: nothing to drop";
 }
