@@ -1,7 +1,8 @@
 // tools + tool_choice over HTTP on stories260K (its test template has no tool
 // syntax: the Generic form). "required" and a named function are enforced by
 // the grammar, so even this tiny model writes a call that parses and whose
-// arguments validate; streamed deltas reassemble to the whole answer.
+// arguments validate; streamed deltas (argument fragments as they are
+// generated) reassemble to the whole answer.
 #include <gtest/gtest.h>
 
 #include "server_process.h"
@@ -99,6 +100,7 @@ TEST_F(Tools, StreamedToolCallDeltasReassembleToTheWholeAnswer) {
   ASSERT_EQ(s.status, 200);
   json calls = json::array();
   std::string finish;
+  std::vector<int> fragments;  // non-empty argument deltas per call
   for (const std::string& e : s.events) {
     if (e == "[DONE]") continue;
     const json c = json::parse(e);
@@ -112,8 +114,11 @@ TEST_F(Tools, StreamedToolCallDeltasReassembleToTheWholeAnswer) {
           ASSERT_TRUE(d.contains("id") && d.contains("type")) << d.dump();
           ASSERT_EQ(d["function"]["arguments"], "") << d.dump();
           calls.push_back({{"id", d["id"]}, {"type", d["type"]}, {"function", {{"name", d["function"]["name"]}, {"arguments", ""}}}});
+          fragments.push_back(0);
         } else {
           ASSERT_LT(i, calls.size()) << d.dump();
+          ASSERT_FALSE(d.contains("id") || d["function"].contains("name")) << "only the first delta names the call";
+          fragments[i] += !d["function"]["arguments"].get<std::string>().empty();
           calls[i]["function"]["arguments"] =
               calls[i]["function"]["arguments"].get<std::string>() + d["function"]["arguments"].get<std::string>();
         }
@@ -126,6 +131,8 @@ TEST_F(Tools, StreamedToolCallDeltasReassembleToTheWholeAnswer) {
   for (size_t i = 0; i < calls.size(); ++i) {
     EXPECT_EQ(calls[i]["function"], expected[i]["function"]);
     EXPECT_TRUE(calls[i]["id"].get<std::string>().starts_with("call_"));
+    // The arguments came as the model wrote them, in several deltas, not whole at the end.
+    EXPECT_GE(fragments[i], 2) << calls[i].dump();
   }
 }
 
