@@ -8,8 +8,9 @@
 // - A call is an object {"name": <a function of tools>, "arguments"|"parameters":
 //   <object, a JSON string holding one, or null>} in the family's syntax. It is
 //   sent once its name is known and its arguments begin; from then on it stands.
-//   Text that turns out not to be a call (an unknown name, not JSON, no arguments
-//   object) is content, sent when that is decided.
+//   Missing or null arguments are {}. Text that turns out not to be a call (an
+//   unknown name, not JSON, arguments that are not an object) is content, sent
+//   when that is decided.
 // - Arguments are the object as the model wrote it, whitespace outside strings
 //   removed (streamed as they come); a JSON string is unwrapped. An answer that
 //   ends inside the arguments (max_tokens) keeps the call with what was written.
