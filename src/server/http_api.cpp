@@ -12,6 +12,7 @@
 #include "server/chat_page.h"
 #include "server/openai_json.h"
 #include "server/request_log.h"
+#include "server/tool_call_stream.h"
 #include "tokenizer/tokenizer.h"
 
 namespace pocketllm::server {
@@ -75,10 +76,9 @@ struct ChoiceState {
   ChoiceOut out;
   bool done = false;
   std::string error;
-  // Streaming with tools: bytes of out.text sent as content, whether the rest waits
-  // for the whole answer (a call may have started), logprobs not sent yet.
-  size_t sent = 0;
-  bool hold = false;
+  // Streaming with tools: the choice's own call parser, and logprobs of tokens
+  // whose text it still holds (they go with the next chunk sent).
+  std::unique_ptr<ToolCallStream> calls;
   std::vector<TokenLogprob> pending;
 };
 
@@ -320,6 +320,30 @@ void HttpApi::generate(http::Exchange& ex, bool chat) {
     for (auto& c : choices)
       if (!send(stream_chunk(meta, "", true, "", c.out.index))) return gone();
   const bool with_lp = cr.gen.logprobs >= 0;
+  if (cr.tools_active())
+    for (auto& c : choices) c.calls = std::make_unique<ToolCallStream>(cr.tool_format, cr.tools);
+  // One chunk per event of a choice's call parser; held logprobs ride on the first.
+  const auto send_tool_events = [&](ChoiceState& c, const std::vector<ToolCallEvent>& events) {
+    for (const ToolCallEvent& e : events) {
+      const std::vector<TokenLogprob>* lp = with_lp && !c.pending.empty() ? &c.pending : nullptr;
+      json chunk;
+      if (e.kind == ToolCallEvent::Content) {
+        chunk = stream_chunk(meta, e.text, false, "", c.out.index, lp);
+      } else if (e.kind == ToolCallEvent::CallStart) {
+        c.out.calls.push_back({e.text, ""});
+        c.out.call_ids.push_back(new_id("call_"));
+        chunk = stream_call_start_chunk(meta, c.out.index, e.call, c.out.call_ids.back(), e.text, lp);
+      } else if (e.kind == ToolCallEvent::Arguments) {
+        c.out.calls.at(e.call).arguments += e.text;
+        chunk = stream_call_arguments_chunk(meta, c.out.index, e.call, e.text, lp);
+      } else {
+        continue;
+      }
+      if (!send(std::move(chunk))) return false;
+      c.pending.clear();
+    }
+    return true;
+  };
   std::string error;
   while (!all_done() && error.empty()) {
     if (!next_event(ev, which, milliseconds(200))) {
@@ -328,20 +352,9 @@ void HttpApi::generate(http::Exchange& ex, bool chat) {
     }
     ChoiceState& c = choices[which];
     if (cr.tools_active()) {
-      // Calls are known once the answer is whole: text that may be one waits for the end,
-      // content before it is streamed (a forced call holds from the start).
-      c.out.text += ev.text;
+      // Content and calls go out as the parser decides them (text that may start a call waits).
       std::move(ev.logprobs.begin(), ev.logprobs.end(), std::back_inserter(c.pending));
-      const bool forced = cr.tool_choice.mode != ToolChoice::Auto;
-      c.hold = c.hold || forced;
-      const size_t upto = c.hold ? c.sent : std::max(c.sent, streamable_content(cr.tool_format, c.out.text, c.hold));
-      if (upto > c.sent) {
-        if (!send(stream_chunk(meta, c.out.text.substr(c.sent, upto - c.sent), false, "", c.out.index,
-                               with_lp ? &c.pending : nullptr)))
-          return gone();
-        c.sent = upto;
-        c.pending.clear();
-      }
+      if (!send_tool_events(c, c.calls->feed(ev.text))) return gone();
     } else if (!ev.text.empty() || !ev.logprobs.empty()) {
       if (!send(stream_chunk(meta, ev.text, false, "", c.out.index, with_lp ? &ev.logprobs : nullptr))) return gone();
     }
@@ -353,16 +366,10 @@ void HttpApi::generate(http::Exchange& ex, bool chat) {
     }
     c.out.finish_reason = ev.finish_reason;
     if (cr.tools_active()) {
-      const std::string whole = c.out.text;
-      find_tool_calls(cr, c.out);
-      // What was not streamed: the rest of a plain answer, or the content around calls
-      // when none of it went out before them.
-      const std::string rest = c.out.calls.empty() ? whole.substr(c.sent) : c.sent > 0 ? "" : c.out.text;
-      if ((!rest.empty() || (with_lp && !c.pending.empty())) &&
-          !send(stream_chunk(meta, rest, false, "", c.out.index, with_lp ? &c.pending : nullptr)))
+      if (!send_tool_events(c, c.calls->finish())) return gone();
+      if (with_lp && !c.pending.empty() && !send(stream_chunk(meta, "", false, "", c.out.index, &c.pending)))
         return gone();
-      for (json& chunk : stream_tool_call_chunks(meta, c.out))
-        if (!send(std::move(chunk))) return gone();
+      if (!c.out.calls.empty() && c.out.finish_reason == "stop") c.out.finish_reason = "tool_calls";
     }
     json last = stream_chunk(meta, "", false, c.out.finish_reason, c.out.index);
     if (!cr.include_usage && all_done()) {

@@ -244,24 +244,27 @@ json stream_chunk(const ResponseMeta& m, const std::string& text, bool role_only
   return r;
 }
 
-std::vector<json> stream_tool_call_chunks(const ResponseMeta& m, const ChoiceOut& c) {
-  std::vector<json> out;
-  for (size_t i = 0; i < c.calls.size(); ++i) {
-    json head = {{"index", i},
-                 {"id", c.call_ids.at(i)},
-                 {"type", "function"},
-                 {"function", {{"name", c.calls[i].name}, {"arguments", ""}}}};
-    json args = {{"index", i}, {"function", {{"arguments", c.calls[i].arguments}}}};
-    for (json* call : {&head, &args}) {
-      json r = base(m, "chat.completion.chunk");
-      r["choices"] = json::array({{{"index", c.index},
-                                   {"delta", {{"tool_calls", json::array({*call})}}},
-                                   {"logprobs", nullptr},
-                                   {"finish_reason", nullptr}}});
-      out.push_back(std::move(r));
-    }
-  }
-  return out;
+namespace {
+json tool_call_chunk(const ResponseMeta& m, int index, json call, const std::vector<TokenLogprob>* logprobs) {
+  json r = base(m, "chat.completion.chunk");
+  r["choices"] = json::array({{{"index", index},
+                               {"delta", {{"tool_calls", json::array({std::move(call)})}}},
+                               {"logprobs", logprobs ? logprobs_json(m, *logprobs) : json()},
+                               {"finish_reason", nullptr}}});
+  return r;
+}
+}  // namespace
+
+json stream_call_start_chunk(const ResponseMeta& m, int index, int call, const std::string& id, const std::string& name,
+                             const std::vector<TokenLogprob>* logprobs) {
+  return tool_call_chunk(
+      m, index,
+      {{"index", call}, {"id", id}, {"type", "function"}, {"function", {{"name", name}, {"arguments", ""}}}}, logprobs);
+}
+
+json stream_call_arguments_chunk(const ResponseMeta& m, int index, int call, const std::string& fragment,
+                                 const std::vector<TokenLogprob>* logprobs) {
+  return tool_call_chunk(m, index, {{"index", call}, {"function", {{"arguments", fragment}}}}, logprobs);
 }
 
 json logprobs_json(const ResponseMeta& m, const std::vector<TokenLogprob>& lp) {

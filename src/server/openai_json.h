@@ -75,9 +75,13 @@ nlohmann::json full_response(const ResponseMeta& m, const std::vector<ChoiceOut>
 nlohmann::json stream_chunk(const ResponseMeta& m, const std::string& text, bool role_only,
                             const std::string& finish_reason, int index = 0,
                             const std::vector<TokenLogprob>* logprobs = nullptr);
-// The chunks that stream a choice's tool calls as OpenAI does: per call, one with
-// its index, id, type and name (arguments ""), then one with its arguments.
-std::vector<nlohmann::json> stream_tool_call_chunks(const ResponseMeta& m, const ChoiceOut& c);
+// A chunk of choice `index` whose delta is one piece of a tool call, as OpenAI
+// streams them: a call's first, with its index, id, type and name (arguments ""),
+// then ones with its index and a fragment of its arguments.
+nlohmann::json stream_call_start_chunk(const ResponseMeta& m, int index, int call, const std::string& id,
+                                       const std::string& name, const std::vector<TokenLogprob>* logprobs);
+nlohmann::json stream_call_arguments_chunk(const ResponseMeta& m, int index, int call, const std::string& fragment,
+                                           const std::vector<TokenLogprob>* logprobs);
 // The "logprobs" of a choice: chat {"content":[{token, logprob, bytes, top_logprobs}]},
 // completions {tokens, token_logprobs, top_logprobs, text_offset}.
 nlohmann::json logprobs_json(const ResponseMeta& m, const std::vector<TokenLogprob>& lp);

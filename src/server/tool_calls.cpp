@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "grammar/json_schema.h"
 #include "server/api_error.h"
+#include "server/tool_call_stream.h"
 
 namespace pocketllm::server {
 namespace {
@@ -18,45 +19,10 @@ bool valid_function_name(const std::string& s) {
   return true;
 }
 
-std::string_view trim(std::string_view s) {
-  const auto ws = [](char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; };
-  while (!s.empty() && ws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && ws(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 const ToolSpec* find_tool(const std::vector<ToolSpec>& tools, const std::string& name) {
   for (auto& t : tools)
     if (t.name == name) return &t;
   return nullptr;
-}
-
-// One call object {"name": ..., <args_key>: {...}} of a known tool, or false.
-bool read_call(const ojson& j, const char* args_key, const std::vector<ToolSpec>& tools, ToolCall& out) {
-  if (!j.is_object()) return false;
-  auto n = j.find("name");
-  if (n == j.end() || !n->is_string() || !find_tool(tools, n->get<std::string>())) return false;
-  auto a = j.find(args_key);
-  if (a == j.end()) a = j.find("arguments");  // Llama 3 models sometimes write "arguments"
-  if (a == j.end()) a = j.find("parameters");
-  out.name = n->get<std::string>();
-  if (a == j.end() || a->is_null()) {
-    out.arguments = "{}";
-  } else if (a->is_object()) {
-    out.arguments = a->dump();
-  } else if (a->is_string() && ojson::parse(a->get<std::string>(), nullptr, false).is_object()) {
-    out.arguments = ojson::parse(a->get<std::string>()).dump();  // arguments written as a JSON string
-  } else {
-    return false;
-  }
-  return true;
-}
-
-// The JSON value at text[pos] parsed (discarded when it is not one, or does not end).
-ojson json_at(std::string_view text, size_t pos, size_t& end) {
-  end = json_value_end(text, pos);
-  if (end == std::string_view::npos) return ojson(ojson::value_t::discarded);
-  return ojson::parse(text.substr(pos, end - pos), nullptr, false);
 }
 
 // The JSON schema of one call, or of a choice between the calls of `tools`.
@@ -229,138 +195,16 @@ std::string generic_tool_instructions(const ojson& tools) {
          "Otherwise answer normally.";
 }
 
-size_t streamable_content(ToolFormat f, std::string_view text, bool& hold) {
-  const size_t p = text.find_first_not_of(" \t\r\n");
-  if (p == std::string_view::npos) return 0;  // whitespace may still precede a call
-  const std::string_view s = text.substr(p);
-  auto starts = [&](std::string_view marker) { return s.substr(0, marker.size()) == marker; };
-  auto could_become = [&](std::string_view marker) { return s.size() < marker.size() && marker.starts_with(s); };
-  if ((f == ToolFormat::Generic || f == ToolFormat::Llama3) && s[0] == '{') {
-    hold = true;
-    return 0;
-  }
-  if (f == ToolFormat::Generic) return text.size();
-  if (f == ToolFormat::Llama3) {
-    const std::string_view tag = "<|python_tag|>";
-    if (starts(tag)) hold = true;
-    return hold || could_become(tag) ? 0 : text.size();
-  }
-  if (f == ToolFormat::Mistral && s[0] == '[') {  // the marker, or a bare array of calls
-    hold = true;
-    return 0;
-  }
-  // Qwen and Mistral: content may come before the first call's marker.
-  const std::string_view marker = f == ToolFormat::Qwen ? "<tool_call>" : "[TOOL_CALLS]";
-  if (const size_t at = text.find(marker); at != std::string_view::npos) {
-    hold = true;
-    return at > p ? at : 0;
-  }
-  size_t keep = 0;  // a tail that may be the marker's beginning
-  for (size_t k = std::min(marker.size() - 1, text.size()); k > 0; --k)
-    if (marker.starts_with(text.substr(text.size() - k))) {
-      keep = k;
-      break;
-    }
-  return text.size() - keep;
-}
-
-size_t json_value_end(std::string_view text, size_t pos) {
-  if (pos >= text.size()) return std::string_view::npos;
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = pos; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') {
-        in_string = false;
-        if (depth == 0) return i + 1;
-      }
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') ++depth;
-    else if (c == '}' || c == ']') {
-      if (--depth <= 0) return depth == 0 ? i + 1 : std::string_view::npos;
-    } else if (depth == 0 && (c == ',' || c == ' ' || c == '\n')) {
-      return i;  // a bare scalar
-    }
-  }
-  return std::string_view::npos;
-}
-
 ParsedAnswer parse_tool_calls(ToolFormat f, const std::string& text, const std::vector<ToolSpec>& tools) {
-  ParsedAnswer none{text, {}};
-  const std::string_view t = trim(text);
+  ToolCallStream stream(f, tools);
+  std::vector<ToolCallEvent> events = stream.feed(text);
+  for (ToolCallEvent& e : stream.finish()) events.push_back(std::move(e));
   ParsedAnswer out;
-  size_t end = 0;
-  switch (f) {
-    case ToolFormat::Qwen: {
-      const std::string_view open = "<tool_call>", close = "</tool_call>";
-      size_t pos = 0;
-      for (;;) {
-        const size_t at = t.find(open, pos);
-        out.content += t.substr(pos, at == std::string_view::npos ? std::string_view::npos : at - pos);
-        if (at == std::string_view::npos) break;
-        size_t start = at + open.size();
-        while (start < t.size() && (t[start] == ' ' || t[start] == '\n')) ++start;
-        const ojson j = json_at(t, start, end);
-        ToolCall c;
-        if (!read_call(j, "arguments", tools, c)) return none;
-        out.calls.push_back(std::move(c));
-        const std::string_view rest = trim(t.substr(end));
-        if (rest.substr(0, close.size()) == close) {
-          pos = static_cast<size_t>(rest.data() - t.data()) + close.size();
-        } else if (rest.empty()) {
-          pos = t.size();  // the model ended without the closing tag
-        } else {
-          return none;
-        }
-      }
-      break;
-    }
-    case ToolFormat::Mistral: {
-      const std::string_view marker = "[TOOL_CALLS]";
-      // [TOOL_CALLS] is a control token the detokenizer drops: a bare array of calls counts too.
-      const size_t at = t.find(marker);
-      if (at == std::string_view::npos && (t.empty() || t[0] != '[')) return none;
-      out.content = at == std::string_view::npos ? std::string_view() : t.substr(0, at);
-      size_t start = at == std::string_view::npos ? 0 : at + marker.size();
-      while (start < t.size() && t[start] == ' ') ++start;
-      const ojson j = json_at(t, start, end);
-      if (!j.is_array() || j.empty() || !trim(t.substr(end)).empty()) return none;
-      for (auto& item : j) {
-        ToolCall c;
-        if (!read_call(item, "arguments", tools, c)) return none;
-        out.calls.push_back(std::move(c));
-      }
-      break;
-    }
-    case ToolFormat::Llama3: {
-      std::string_view body = t;
-      if (body.substr(0, 14) == "<|python_tag|>") body = trim(body.substr(14));
-      if (body.empty() || body[0] != '{') return none;
-      const ojson j = json_at(body, 0, end);
-      ToolCall c;
-      if (!read_call(j, "parameters", tools, c) || !trim(body.substr(end)).empty()) return none;
-      out.calls.push_back(std::move(c));
-      break;
-    }
-    case ToolFormat::Generic: {
-      if (t.empty() || t[0] != '{') return none;
-      const ojson j = json_at(t, 0, end);
-      if (!j.is_object() || !j.contains("tool_calls") || !j["tool_calls"].is_array() || j["tool_calls"].empty() ||
-          !trim(t.substr(end)).empty())
-        return none;
-      for (auto& item : j["tool_calls"]) {
-        ToolCall c;
-        if (!read_call(item, "arguments", tools, c)) return none;
-        out.calls.push_back(std::move(c));
-      }
-      break;
-    }
+  for (const ToolCallEvent& e : events) {
+    if (e.kind == ToolCallEvent::Content) out.content += e.text;
+    else if (e.kind == ToolCallEvent::CallStart) out.calls.push_back({e.text, ""});
+    else if (e.kind == ToolCallEvent::Arguments) out.calls.at(e.call).arguments += e.text;
   }
-  out.content = std::string(trim(out.content));
   return out;
 }
 

@@ -58,17 +58,9 @@ struct ParsedAnswer {
   std::string content;          // the text outside the calls (all of it when there are none)
   std::vector<ToolCall> calls;  // empty: no (well-formed) call of a known tool
 };
-// Finds the tool calls of format `f` in a model's answer. Calls of functions not
-// in `tools`, or text that is not well-formed, leave the answer as content.
+// Finds the tool calls of format `f` in a model's whole answer: ToolCallStream
+// (server/tool_call_stream.h, which gives the rules) fed all of it. Calls of
+// functions not in `tools`, or text that is not well-formed, are content.
 ParsedAnswer parse_tool_calls(ToolFormat f, const std::string& text, const std::vector<ToolSpec>& tools);
-
-// Streaming with tool_choice "auto": how many leading bytes of a growing answer
-// are surely content (text before anything that may start a call of format f).
-// Sets `hold` once a call may have started: the rest waits for the whole answer.
-size_t streamable_content(ToolFormat f, std::string_view text, bool& hold);
-
-// Where the JSON value starting at text[pos] ends (one past it), or npos when it
-// does not end within the text (brackets balanced outside strings).
-size_t json_value_end(std::string_view text, size_t pos);
 
 }  // namespace pocketllm::server

@@ -72,20 +72,36 @@ def main() -> None:
             except Exception as e:  # noqa: BLE001
                 problems.append(f"tool call {call.function.name} {call.function.arguments!r}: {e}")
 
-    # Streamed tool calls reassemble to the same call as the whole answer (greedy).
+    # Streamed tool calls come as OpenAI sends them (a first delta with id, type and
+    # name, then argument fragments as they are generated) and reassemble to the
+    # whole answer of the same greedy request.
     kw = dict(model=model, messages=messages, max_tokens=150, temperature=0, tools=TOOLS, tool_choice="required",
               parallel_tool_calls=False)
     whole = client.chat.completions.create(**kw).choices[0].message.tool_calls
-    parts = {}
+    parts, fragments, finish = {}, {}, None
     for chunk in client.chat.completions.create(**kw, stream=True):
         for ch in chunk.choices:
+            finish = ch.finish_reason or finish
             for d in ch.delta.tool_calls or []:
-                p = parts.setdefault(d.index, {"name": "", "arguments": ""})
-                p["name"] += (d.function.name or "") if d.function else ""
-                p["arguments"] += (d.function.arguments or "") if d.function else ""
-    streamed = [parts[i] for i in sorted(parts)]
+                if d.index not in parts:
+                    if not d.id or d.type != "function" or not d.function.name or d.function.arguments != "":
+                        problems.append(f"the first delta of call {d.index} is not id, type, name, arguments '': {d}")
+                    parts[d.index] = {"id": d.id, "name": d.function.name, "arguments": ""}
+                    continue
+                if d.id or (d.function and d.function.name):
+                    problems.append(f"a later delta of call {d.index} repeats its id or name: {d}")
+                if d.function and d.function.arguments:
+                    parts[d.index]["arguments"] += d.function.arguments
+                    fragments[d.index] = fragments.get(d.index, 0) + 1
+    streamed = [{"name": parts[i]["name"], "arguments": parts[i]["arguments"]} for i in sorted(parts)]
     if streamed != [{"name": c.function.name, "arguments": c.function.arguments} for c in whole]:
         problems.append(f"streamed tool calls {streamed} differ from {whole}")
+    if finish != "tool_calls":
+        problems.append(f"the streamed answer finished with {finish!r}, not 'tool_calls'")
+    seen["streamed_argument_deltas"] = min((fragments.get(i, 0) for i in parts), default=0)
+    for i, p in parts.items():
+        if len(p["arguments"]) > 8 and fragments.get(i, 0) < 2:
+            problems.append(f"call {i}'s arguments {p['arguments']!r} came in {fragments.get(i, 0)} delta(s), not streamed")
 
     r = client.chat.completions.create(model=model, messages=messages, max_tokens=12, temperature=0,
                                        logprobs=True, top_logprobs=4)

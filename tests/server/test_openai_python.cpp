@@ -75,6 +75,7 @@ void run_structured(const std::vector<std::string>& model_args) {
   EXPECT_EQ(r["problems"], json::array()) << r.dump(2);
   EXPECT_EQ(r["seen"]["schemas"], 6) << r.dump();
   EXPECT_GE(r["seen"]["tool_calls"].get<int>(), 2) << r.dump();
+  EXPECT_GE(r["seen"]["streamed_argument_deltas"].get<int>(), 2) << r.dump();  // arguments came token by token
   EXPECT_GT(r["seen"]["logprob_tokens"].get<int>(), 0) << r.dump();
   EXPECT_EQ(r["seen"]["bad_schema_status"], 400) << r.dump();
   EXPECT_EQ(r["seen"]["bad_tool_choice_status"], 400) << r.dump();
