@@ -218,7 +218,9 @@ __attribute__((always_inline)) inline LearnSummary learn_block_body(const float*
 
   // Hard codes: the side h chose; then greedy single-code moves between the two sides,
   // each taken only if it lowers the (float) error: the exact check below has the last word.
-  for (int sweep = 0; sweep < st.polish_sweeps; ++sweep) {
+  // H e comes from one product (none without Adam steps: the start's is still in g) and
+  // follows each move by one column of H, so a sweep costs rows · cols plus the moves.
+  if (st.polish_sweeps > 0 && st.iters > 0) {
     for (int64_t i = 0; i < n; ++i)
       for (int64_t c = 0; c < cols; ++c) {
         const size_t k = static_cast<size_t>(i * cols + c);
@@ -226,6 +228,8 @@ __attribute__((always_inline)) inline LearnSummary learn_block_body(const float*
         b.et[c * np + i] = v - b.w[k];
       }
     rows_times_hessian(b.et.data(), np, hessian.data(), strips.data(), cols, b.g.data());
+  }
+  for (int sweep = 0; sweep < st.polish_sweeps; ++sweep) {
     for (int64_t i = 0; i < n; ++i) {
       float* gi = b.g.data() + i * cols;
       for (int64_t c = 0; c < cols; ++c) {
