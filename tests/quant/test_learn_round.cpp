@@ -147,7 +147,7 @@ TEST(LearnRound, CutsTheErrorWhereRoundToNearestIsSuboptimal) {
 
 // The same inputs give the same codes for any thread count (row blocks are fixed).
 TEST(LearnRound, SameResultForAnyThreadCount) {
-  const int64_t rows = 40, cols = 96;
+  const int64_t rows = 150, cols = 96;  // several row blocks
   const auto w = random_weights(rows * cols, 41);
   const auto h = correlated_hessian(cols, 400, 42);
   ThreadPool one(1), two(2);

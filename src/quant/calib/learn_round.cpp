@@ -317,7 +317,8 @@ LearnSummary learn_rounding(const float* w, const std::vector<float>& hessian, C
   if (st.iters < 0) fail("learned rounding: {} iterations", st.iters);
   LearnSummary total;
   if ((st.iters == 0 && st.polish_sweeps == 0) || cw.rows == 0) return total;
-  constexpr int64_t kRowBlock = 16;
+  // 64 rows share each pass over H: a wide input's H (127 MB at 5632) comes from memory, not cache.
+  constexpr int64_t kRowBlock = 64;
   const int64_t n_blocks = (cw.rows + kRowBlock - 1) / kRowBlock;
   std::vector<LearnSummary> parts(static_cast<size_t>(n_blocks));
   const std::vector<float> strips = hessian_strips(hessian.data(), cw.cols);
