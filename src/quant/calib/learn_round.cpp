@@ -229,56 +229,60 @@ __attribute__((always_inline)) inline LearnSummary learn_block_body(const float*
       }
     rows_times_hessian(b.et.data(), np, hessian.data(), strips.data(), cols, b.g.data());
   }
-  for (int sweep = 0; sweep < st.polish_sweeps; ++sweep) {
-    for (int64_t i = 0; i < n; ++i) {
-      float* gi = b.g.data() + i * cols;
-      for (int64_t c = 0; c < cols; ++c) {
+  // Columns outside, rows inside: the block's rows share each read of H's row c (a wide H
+  // does not fit in cache); each row still decides its codes in column order, as alone.
+  for (int sweep = 0; sweep < st.polish_sweeps; ++sweep)
+    for (int64_t c = 0; c < cols; ++c) {
+      const float* hc = hessian.data() + c * cols;
+      for (int64_t i = 0; i < n; ++i) {
         const size_t k = static_cast<size_t>(i * cols + c);
         if (!b.free_[k]) continue;
+        float* gi = b.g.data() + i * cols;
         const bool up = b.V[k] >= 0;
         const float d = up ? -b.s[k] : b.s[k];
-        const float delta = d * d * hessian[c * cols + c] + 2 * d * gi[c];
+        const float delta = d * d * hc[c] + 2 * d * gi[c];
         if (!(delta < 0)) continue;
         b.V[k] = up ? -1.0f : 1.0f;
-        const float* hc = hessian.data() + c * cols;
         for (int64_t j = 0; j < cols; ++j) gi[j] += d * hc[j];
       }
     }
-  }
 
   // Keep a row only if its exact error drops:
   // with d = v_new − v_old (nonzero on the moved weights only) and e = v_old − w,
-  // f_new − f_old = 2 dᵀ H e + dᵀ H d, in double from the stored H.
+  // f_new − f_old = 2 dᵀ H e + dᵀ H d, in double from the stored H (again a column of H
+  // serves every row of the block; each row's terms are summed in column order).
   LearnSummary out;
-  std::vector<int64_t> moved;
-  std::vector<double> d, e_old(static_cast<size_t>(cols));
-  for (int64_t i = 0; i < n; ++i) {
-    moved.clear(), d.clear();
+  std::vector<std::vector<int64_t>> moved(static_cast<size_t>(n));
+  std::vector<double> dd(nw, 0.0), e_old(nw), delta(static_cast<size_t>(n), 0.0);
+  for (int64_t i = 0; i < n; ++i)
     for (int64_t c = 0; c < cols; ++c) {
       const size_t k = static_cast<size_t>(i * cols + c);
-      e_old[c] = static_cast<double>(b.v0[k]) - b.w[k];
+      e_old[k] = static_cast<double>(b.v0[k]) - b.w[k];
       if (!b.free_[k]) continue;
       const float vn = b.s[k] * (b.lo[k] + (b.V[k] >= 0 ? 1.0f : 0.0f));
-      if (vn != b.v0[k]) moved.push_back(c), d.push_back(static_cast<double>(vn) - b.v0[k]);
+      if (vn != b.v0[k]) moved[i].push_back(c), dd[k] = static_cast<double>(vn) - b.v0[k];
     }
-    double delta = 0;
-    for (size_t a = 0; a < moved.size(); ++a) {
-      const float* hr = hessian.data() + moved[a] * cols;
-      const double he = dot_float_double(hr, e_old.data(), cols);
+  for (int64_t c = 0; c < cols; ++c) {
+    const float* hr = hessian.data() + c * cols;
+    for (int64_t i = 0; i < n; ++i) {
+      const double dc = dd[i * cols + c];
+      if (dc == 0) continue;
+      const double he = dot_float_double(hr, e_old.data() + i * cols, cols);
       double hd = 0;
-      for (size_t q = 0; q < moved.size(); ++q) hd += static_cast<double>(hr[moved[q]]) * d[q];
-      delta += d[a] * (2 * he + hd);
+      for (int64_t q : moved[i]) hd += static_cast<double>(hr[q]) * dd[i * cols + q];
+      delta[i] += dc * (2 * he + hd);
     }
+  }
+  for (int64_t i = 0; i < n; ++i) {
     out.before += f0[i];
-    if (moved.empty() || !(delta < 0)) {
+    if (moved[i].empty() || !(delta[i] < 0)) {
       out.after += f0[i];
       continue;
     }
-    out.after += f0[i] + delta;
+    out.after += f0[i] + delta[i];
     ++out.rows_changed;
-    out.codes_changed += static_cast<int64_t>(moved.size());
-    for (size_t a = 0; a < moved.size(); ++a) {
-      const int64_t c = moved[a];
+    out.codes_changed += static_cast<int64_t>(moved[i].size());
+    for (int64_t c : moved[i]) {
       cw.values[(r0 + i) * cols + c] = b.s[i * cols + c] * (b.lo[i * cols + c] + (b.V[i * cols + c] >= 0 ? 1.0f : 0.0f));
     }
   }
