@@ -24,6 +24,7 @@ calib::CalibMethod with_learn_progress(const calib::CalibMethod& m, const std::s
   auto shown = std::make_shared<int>(-1);
   auto timer = std::make_shared<Timer>();
   out.learn_progress = [name, tty, shown, timer](int64_t done, int64_t total) {
+    if (done == 0) return timer->reset();  // the learning starts (GPTQ / clip / refit ran before it)
     const int width = 30, filled = static_cast<int>(width * done / std::max<int64_t>(total, 1));
     if (filled <= *shown) return;  // blocks finish out of order; redraw only forward
     *shown = filled;

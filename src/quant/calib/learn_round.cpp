@@ -339,6 +339,7 @@ LearnSummary learn_rounding(const float* w, const std::vector<float>& hessian, C
       }
     }
   };
+  if (progress) progress(0, cw.rows);
   if (pool && pool->size() > 1 && n_blocks > 1) pool->run(work);
   else work(0, 1);
   for (auto& p : parts) {  // in block order: the same sums for any thread count

@@ -35,7 +35,8 @@ struct LearnSettings {
 };
 
 // w: [rows][cols] original weights; hessian [cols][cols]; cw: codes (values) changed in place,
-// scales unchanged. qmax: the code range [−qmax, qmax]. progress(rows done, rows) may be empty.
+// scales unchanged. qmax: the code range [−qmax, qmax]. progress(rows done, rows) may be empty;
+// it is called with 0 rows done when the learning starts.
 LearnSummary learn_rounding(const float* w, const std::vector<float>& hessian, CalibratedWeights& cw, int qmax,
                            const LearnSettings& s, ThreadPool* pool = nullptr,
                            const std::function<void(int64_t, int64_t)>& progress = {});
