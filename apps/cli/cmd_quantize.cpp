@@ -87,6 +87,15 @@ RegisterCommand register_quantize({"quantize", "Quantize a model to W4A8, W8A8 o
                        sub.add_flag("--clip", mo.weights.clip, "Search clipped scales per group (weighted by --calib statistics)");
                        sub.add_flag("--refit", mo.weights.refit,
                                     "Refit each group scale to the calibration Hessian, codes fixed (after --gptq/--clip)");
+                       sub.add_flag("--learn", mo.learn,
+                                    "Block reconstruction of the codes the other methods chose, against the calibration "
+                                    "Hessian: optional learned rounding (--learn-iters) then greedy single-code moves; a "
+                                    "row keeps new codes only if its exactly recomputed output error drops. Symmetric "
+                                    "types and Q5_0 (not --asym's Q4_K); composes with --method best and --bpw");
+                       sub.add_option("--learn-iters", mo.learn_iters,
+                                      "--learn: Adam steps per row of AdaRound-style learned rounding before the greedy "
+                                      "moves (each costs a pass of rows x cols^2; 0 = none)")
+                           ->capture_default_str();
                        sub.add_option("--damp", mo.weights.damp, "GPTQ damping (fraction of mean diag H)")->capture_default_str();
                        sub.add_option("--method", o->preset, "Preset: rtn, or best (the combination measured best)");
                        sub.add_option("--act", o->act_mode, "Activation ranges: dynamic (each token's max) or static (one "

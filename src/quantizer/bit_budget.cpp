@@ -187,6 +187,11 @@ BudgetChoice choose_types_for_budget(const Model& float_model, FloatTensors& ten
     fail("--bpw {}: the cheapest types take {:.4f} bits per weight on these block linears; give at least that", o.bpw,
          bpw_of(cheapest, out.weights));
   KlProbe probe(float_model, probe_chunks(float_model, o), o.methods.threads);
+  // --learn runs on the chosen type only: learning every candidate would multiply its cost
+  // by the candidates (up to 10); the sensitivities are those of the other methods' codes.
+  calib::CalibMethod probe_method = o.methods.weights;
+  probe_method.learn = false;
+  probe_method.learn_progress = nullptr;
   std::fprintf(stderr, "bpw: sensitivity of %zu block linears: KL of the float model with only that tensor quantized, "
                        "over %lld calibration tokens\n", items.size(), static_cast<long long>(probe.tokens()));
   for (size_t n = 0; n < items.size(); ++n) {
@@ -199,7 +204,7 @@ BudgetChoice choose_types_for_budget(const Model& float_model, FloatTensors& ten
     std::vector<std::vector<float>> values;
     for (const TypeCandidate& c : it.cands) {
       const QuantizedResult q = quantize_to_candidate(c, it.name, it.rows, it.cols, orig.data(), stats,
-                                                      o.methods.weights, pool, false);
+                                                      probe_method, pool, false);
       values.push_back(dequantize(q.tensor.type, q.tensor.bytes.data(), q.tensor.bytes.size(), it.rows, it.cols));
       // On at most 256 rows spread through the matrix (cols² each): it only ranks candidates.
       it.error.push_back(calib::relative_output_error(orig.data(), values.back().data(), it.rows, it.cols, h, 256, &pool));

@@ -20,8 +20,12 @@ struct MethodOptions {
   uint64_t seed = 0;            // rotation seed (the output is deterministic for a given seed)
   calib::CalibMethod weights;   // gptq / clip / damp / act_order
   int threads = 0;
+  // --learn: the codes move after the other methods (quant/calib/learn_round.h); learn_iters Adam steps per row
+  // of learned rounding before the greedy moves (0: greedy moves only, the default: see docs/CALIBRATION.md).
+  bool learn = false;
+  int learn_iters = 0;
   bool second_moments = false;  // collect x xᵀ even without GPTQ/clip/refit (--bpw measures output errors with it)
-  bool any() const { return rotate || smooth || weights.gptq || weights.clip || weights.refit; }
+  bool any() const { return rotate || smooth || weights.gptq || weights.clip || weights.refit || weights.learn; }
 };
 
 struct QuantizeOptions {

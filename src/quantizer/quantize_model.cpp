@@ -35,6 +35,18 @@ void check_options(QuantizeOptions& o) {
   if (act_static && plan_activations(o.plan) == "float")
     fail("--act static: {} keeps float activations; static ranges are for int8 ones (w4a8, w8a8)", o.plan.scheme);
   if (act_static && o.methods.calib_samples < 1) fail("--act static needs --calib-samples of at least 1");
+  if (o.methods.learn_iters < 0) fail("--learn-iters must be at least 0");
+  if (o.methods.learn_iters > 0 && !o.methods.learn) fail("--learn-iters is for --learn");
+  if (o.methods.learn) {
+    if (!o.plan.ggml_type.empty())
+      fail("--learn learns the codes of --scheme's calibrated types; --type writes llama-quantize's round-to-nearest "
+           "presets");
+    if (o.plan.asym)
+      fail("--learn supports the symmetric types (W4/W8 groups, per-channel, Q4_0, Q5_0), not Q4_K: drop --asym");
+    if (o.methods.calib_file.empty()) fail("--learn needs calibration data (--calib FILE)");
+    o.methods.weights.learn = true;
+    o.methods.weights.learn_iters = o.methods.learn_iters;
+  }
   if (!o.preset.empty()) apply_method_preset(o.preset, o.plan.group, o.methods);
   if (!o.plan.ggml_type.empty() &&
       (!o.methods.calib_file.empty() || o.methods.rotate || o.methods.smooth || !o.preset.empty() || act_static))
@@ -82,6 +94,8 @@ nlohmann::json methods_report(const QuantizeOptions& o, const PreparedModel& pre
           {"smooth", o.methods.smooth},   {"gptq", method.gptq},
           {"act_order", method.act_order}, {"clip", method.clip},
           {"refit", method.refit},         {"damp", method.damp},
+          {"learn", method.learn},         {"learn_iters", method.learn_iters},
+          {"learn_sweeps", method.learn_sweeps},
           {"seed", o.methods.seed},        {"act", o.act_mode}};
 }
 
@@ -142,6 +156,9 @@ QuantizeResult quantize_model(QuantizeOptions o) {
     }
     budget = choose_types_for_budget(*fm, *ft, stats, o, pool);
   }
+  if (o.bpw != 0 && o.methods.learn)
+    std::fprintf(stderr, "quantize: --learn runs on each tensor's chosen type (not on the --bpw candidates), and not "
+                         "on Q4_K/Q5_K/Q6_K\n");
   if ((o.plan.asym || o.bpw != 0) && o.methods.weights.act_order)
     std::fprintf(stderr, "quantize: K-quant tensors (Q4_K, Q5_K) get GPTQ in storage order (no --act-order)\n");
 

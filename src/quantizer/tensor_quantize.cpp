@@ -2,9 +2,13 @@
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
+
+#include <unistd.h>
 #include <vector>
 
 #include "core/error.h"
+#include "core/timer.h"
 #include "kernels/int_weights.h"
 #include "kernels/pack.h"
 #include "model/arch/family.h"
@@ -13,6 +17,34 @@
 
 namespace pocketllm {
 
+calib::CalibMethod with_learn_progress(const calib::CalibMethod& m, const std::string& name) {
+  calib::CalibMethod out = m;
+  if (!m.learn) return out;
+  const bool tty = isatty(fileno(stderr));
+  auto shown = std::make_shared<int>(-1);
+  auto timer = std::make_shared<Timer>();
+  out.learn_progress = [name, tty, shown, timer](int64_t done, int64_t total) {
+    if (done == 0) return timer->reset();  // the learning starts (GPTQ / clip / refit ran before it)
+    const int width = 30, filled = static_cast<int>(width * done / std::max<int64_t>(total, 1));
+    if (filled <= *shown) return;  // blocks finish out of order; redraw only forward
+    *shown = filled;
+    if (!tty && done < total) return;  // a log gets the finished line only
+    const double el = timer->ms() / 1000.0, eta = done > 0 ? el / static_cast<double>(done) * static_cast<double>(total - done) : 0;
+    std::fprintf(stderr, "\rlearn: %-28s [%s%s] %lld/%lld rows, %.1fs, ETA %.1fs%s", name.c_str(),
+                 std::string(filled, '#').c_str(), std::string(width - filled, ' ').c_str(),
+                 static_cast<long long>(done), static_cast<long long>(total), el, eta, done >= total ? "\n" : "");
+  };
+  return out;
+}
+
+nlohmann::json learn_report(const calib::LearnSummary& s, int64_t rows) {
+  std::fprintf(stderr, "learn: objective (H-weighted error) %.4e -> %.4e (%.4fx), %lld of %lld rows changed, %lld codes\n",
+               s.before, s.after, s.before > 0 ? s.after / s.before : 1.0, static_cast<long long>(s.rows_changed),
+               static_cast<long long>(rows), static_cast<long long>(s.codes_changed));
+  return {{"objective_before", s.before}, {"objective_after", s.after}, {"rows_changed", s.rows_changed},
+          {"codes_changed", s.codes_changed}};
+}
+
 bool is_standard(DType t) { return static_cast<uint32_t>(t) < static_cast<uint32_t>(DType::POCKETLLM_FIRST); }
 
 QuantizedResult quantize_tensor(const TensorPlan& p, const std::string& name, int64_t rows, int64_t cols,
@@ -20,16 +52,17 @@ QuantizedResult quantize_tensor(const TensorPlan& p, const std::string& name, in
                                 ThreadPool& pool) {
   QuantizedResult out;
   ExportedTensor& e = out.tensor;
-  const bool calibrating = method.gptq || method.clip || method.refit;
+  const bool calibrating = method.gptq || method.clip || method.refit || method.learn;
   const std::string key = calib::stats_key(name);
   if (p.ggml_type) {
     e = ExportedTensor{*p.ggml_type, quantize_ggml_rows(*p.ggml_type, data, rows, cols, pool)};
   } else if (p.quantize && calibrating && !key.empty()) {
     std::vector<float> h;
     if (auto it = stats.find(key); it != stats.end() && it->second.cols == cols) h = it->second.hessian();
-    if ((method.gptq || method.refit) && h.empty()) fail("{}: no calibration statistics for this tensor", name);
+    if ((method.gptq || method.refit || method.learn) && h.empty()) fail("{}: no calibration statistics for this tensor", name);
     const int64_t g = calib::stored_group(p.scheme, cols);
-    const calib::CalibratedWeights cw = calib::quantize_calibrated(data, rows, cols, p.scheme.bits, g, h, method, &pool);
+    const calib::CalibratedWeights cw =
+        calib::quantize_calibrated(data, rows, cols, p.scheme.bits, g, h, with_learn_progress(method, name), &pool);
     QuantizedTensor q = quantize_rtn(cw.values.data(), rows, cols, calib::replay_scheme(p.scheme, cw));
     e.type = q.type;
     e.bytes = std::move(q.bytes);
@@ -39,6 +72,7 @@ QuantizedResult quantize_tensor(const TensorPlan& p, const std::string& name, in
       const double before = calib::relative_output_error(data, rtn.values.data(), rows, cols, h, 64, &pool);
       const double after = calib::relative_output_error(data, cw.values.data(), rows, cols, h, 64, &pool);
       out.calib_report = nlohmann::json{{"tensor", name}, {"rtn_output_error", before}, {"calibrated_output_error", after}};
+      if (method.learn) (*out.calib_report)["learn"] = learn_report(cw.learned, rows);
       std::fprintf(stderr, "calibrate: %-28s output error %.3e -> %.3e\n", name.c_str(), before, after);
     }
   } else if (!p.quantize) {

@@ -35,6 +35,11 @@ QuantizedResult quantize_tensor(const TensorPlan& p, const std::string& name, in
                                 const float* data, const calib::CalibStats& stats, const calib::CalibMethod& method,
                                 ThreadPool& pool);
 
+// A copy of m whose --learn draws a progress bar for tensor `name` on stderr.
+calib::CalibMethod with_learn_progress(const calib::CalibMethod& m, const std::string& name);
+// Prints what --learn did to one tensor and returns it as JSON.
+nlohmann::json learn_report(const calib::LearnSummary& s, int64_t rows);
+
 // The static activation scale of a quantized block linear (its stored weights `e`)
 // from its calibration samples, with the errors that justify it as JSON.
 struct StaticActResult {

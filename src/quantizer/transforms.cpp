@@ -40,7 +40,7 @@ void apply_method_preset(const std::string& name, int group, MethodOptions& o) {
   // Presets only switch methods on: flags given with them (e.g. --method best --rotate) still apply.
   if (name == "rtn") {
     if (o.any() || o.weights.act_order)
-      fail("--method rtn cannot be combined with --rotate, --smooth, --gptq, --clip or --refit");
+      fail("--method rtn cannot be combined with --rotate, --smooth, --gptq, --clip, --refit or --learn");
   } else if (name == "best") {  // measured best on stories260K (docs/CALIBRATION.md); rotate/smooth did not help there
     if (o.calib_file.empty()) fail("--method best needs calibration data (--calib FILE)");
     o.weights.gptq = true;
@@ -57,9 +57,10 @@ PreparedModel prepare_methods(const Model& m, const MethodOptions& o, const Quan
   const bool calib = !o.calib_file.empty();
   const bool transform = o.rotate || o.smooth;
   // x xᵀ (cols² doubles per input): only GPTQ, clipping and the scale refit read it.
-  const bool moments = o.weights.gptq || o.weights.clip || o.weights.refit || o.second_moments;
+  const bool moments = o.weights.gptq || o.weights.clip || o.weights.refit || o.weights.learn || o.second_moments;
   if (o.weights.gptq && !calib) fail("--gptq needs calibration data (--calib FILE)");
   if (o.weights.refit && !calib) fail("--refit needs calibration data (--calib FILE)");
+  if (o.weights.learn && !calib) fail("--learn needs calibration data (--calib FILE)");
   if (o.smooth && !calib) fail("--smooth needs calibration data (--calib FILE)");
   if (transform && m.cfg.online_down_rotation) fail("{}: the model is already rotated; quantize it without --rotate/--smooth", m.path);
   if (calib) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "core/error.h"
 #include "core/fp16.h"
@@ -79,11 +80,12 @@ QuantizedResult quantize_to_candidate(const TypeCandidate& c, const std::string&
   std::vector<float> h;
   if (auto it = stats.find(calib::stats_key(name)); it != stats.end() && it->second.cols == cols && it->second.second_moments)
     h = it->second.hessian();
-  const bool calibrating = method.gptq || method.clip || method.refit;
-  if ((method.gptq || method.refit) && h.empty() && c.kind != K::Q6_K)
+  const bool calibrating = method.gptq || method.clip || method.refit || method.learn;
+  if ((method.gptq || method.refit || method.learn) && h.empty() && c.kind != K::Q6_K)
     fail("{}: no calibration statistics for this tensor", name);
   QuantizedResult out;
   std::vector<float> values, rtn_values;  // for the report: the stored weights and the type's plain RTN
+  std::optional<calib::LearnSummary> learned;  // symmetric types and Q5_0 under --learn
   switch (c.kind) {
     case K::Sym: {
       TensorPlan p;
@@ -91,7 +93,9 @@ QuantizedResult quantize_to_candidate(const TypeCandidate& c, const std::string&
       p.scheme = c.scheme;
       if (!calibrating) return quantize_tensor(p, name, rows, cols, data, stats, method, pool);
       const int64_t g = calib::stored_group(c.scheme, cols);
-      const calib::CalibratedWeights cw = calib::quantize_calibrated(data, rows, cols, c.scheme.bits, g, h, method, &pool);
+      const calib::CalibratedWeights cw = calib::quantize_calibrated(
+          data, rows, cols, c.scheme.bits, g, h, verbose ? with_learn_progress(method, name) : method, &pool);
+      learned = cw.learned;
       QuantizedTensor q = quantize_rtn(cw.values.data(), rows, cols, calib::replay_scheme(c.scheme, cw));
       out.tensor = ExportedTensor{q.type, std::move(q.bytes)};
       values = cw.values;
@@ -100,7 +104,9 @@ QuantizedResult quantize_to_candidate(const TypeCandidate& c, const std::string&
     }
     case K::Q5_0: {
       if (cols % 32 != 0) fail("{}: Q5_0 needs rows of whole 32-blocks, not {}", name, cols);
-      const calib::CalibratedWeights cw = calib::quantize_calibrated(data, rows, cols, 5, 32, h, method, &pool);
+      const calib::CalibratedWeights cw =
+          calib::quantize_calibrated(data, rows, cols, 5, 32, h, verbose ? with_learn_progress(method, name) : method, &pool);
+      learned = cw.learned;
       out.tensor = ExportedTensor{DType::Q5_0, pack_q5_0(cw)};
       values = cw.values;
       if (!h.empty() && calibrating) rtn_values = calib::quantize_calibrated(data, rows, cols, 5, 32, {}, {}).values;
@@ -126,6 +132,7 @@ QuantizedResult quantize_to_candidate(const TypeCandidate& c, const std::string&
     if (verbose)
       std::fprintf(stderr, "calibrate: %-28s %-8s output error %.3e -> %.3e\n", name.c_str(), c.name.c_str(), before,
                    after);
+    if (learned && method.learn && verbose) (*out.calib_report)["learn"] = learn_report(*learned, rows);
   }
   return out;
 }

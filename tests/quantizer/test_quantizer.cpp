@@ -194,6 +194,10 @@ TEST(QuantizerPipeline, SameInputsAndSeedGiveTheSameBytes) {
        {{"avx2", 0x0908041bd65df2bbull}, {"ref", 0x5768ffe39e2f9e3aull}}},
       {"rotate", [](QuantizeOptions& o) { o.methods.rotate = true; o.methods.seed = 7; },
        {{nullptr, 0xd02985484716755full}}},
+      // --learn's product runs on the CPU's widest vectors (not the kernel table): run-to-run and
+      // thread-count equality only.
+      {"best_learn", [](QuantizeOptions& o) { o.preset = "best"; o.methods.learn = true; o.methods.learn_iters = 20; },
+       {}},
   };
   const std::string table = active_kernels().name;
   for (const Case& c : cases) {
@@ -238,6 +242,35 @@ TEST(QuantizerPipeline, RefusesBadOptionsBeforeLoading) {
   o.act_mode = "dynamic";
   o.out = "/nonexistent-dir/x.gguf";
   EXPECT_THROW(quantize_model(o), Error);
+}
+
+// --learn's bad combinations fail before any work, each with a message that names the fix.
+TEST(QuantizerPipeline, LearnOptionErrorsAreClear) {
+  const auto dir = ts::temp_dir("quantizer_learn_bad");
+  const auto message = [&](void (*set)(QuantizeOptions&)) -> std::string {
+    QuantizeOptions o;
+    o.in = "/nonexistent/model.gguf";  // never read: the options fail first
+    o.out = (dir / "x.gguf").string();
+    o.methods = calib_options(64, 8);
+    o.methods.learn = true;
+    set(o);
+    try {
+      quantize_model(o);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  EXPECT_NE(message([](QuantizeOptions& o) { o.plan.ggml_type = "Q4_0"; o.methods.calib_file.clear(); }).find("--type"),
+            std::string::npos);
+  EXPECT_NE(message([](QuantizeOptions& o) { o.plan.asym = true; }).find("drop --asym"), std::string::npos);
+  EXPECT_NE(message([](QuantizeOptions& o) { o.methods.calib_file.clear(); }).find("--learn needs calibration data"),
+            std::string::npos);
+  EXPECT_NE(message([](QuantizeOptions& o) { o.preset = "rtn"; }).find("--method rtn cannot be combined"), std::string::npos);
+  EXPECT_NE(message([](QuantizeOptions& o) { o.methods.learn_iters = -3; }).find("--learn-iters must be at least 0"),
+            std::string::npos);
+  EXPECT_NE(message([](QuantizeOptions& o) { o.methods.learn = false; o.methods.learn_iters = 5; }).find("is for --learn"),
+            std::string::npos);
 }
 
 TEST(QuantizerSummary, SaysWhyTheFileNeedsPocketllmAndTheBudget) {

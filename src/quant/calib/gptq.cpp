@@ -7,6 +7,7 @@
 #include "kernels/int_weights.h"
 #include "quant/calib/clip.h"
 #include "quant/calib/inverse_factor.h"
+#include "quant/calib/learn_round.h"
 #include "quant/calib/refit.h"
 
 namespace pocketllm::calib {
@@ -117,6 +118,15 @@ CalibratedWeights quantize_calibrated(const float* w, int64_t rows, int64_t cols
   else
     for (int64_t b = 0; b < n_blocks; ++b) run_block(b);
   if (method.refit) refit_scales(w, hessian, cw, pool);
+  if (method.learn) {
+    if (!have_h) fail("learned rounding needs calibration statistics (--calib FILE)");
+    LearnSettings ls;
+    ls.iters = method.learn_iters;
+    ls.polish_sweeps = method.learn_sweeps;
+    cw.learned = learn_rounding(w, hessian, cw, qmax, ls, pool, method.learn_progress);
+    // New codes: their best scales moved too (a refit step never raises the error).
+    if (method.refit && cw.learned.rows_changed > 0) refit_scales(w, hessian, cw, pool);
+  }
   return cw;
 }
 

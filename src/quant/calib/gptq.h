@@ -7,6 +7,7 @@
 //   QuantizedTensor q = quantize_rtn(cw.values.data(), rows, cols, replay_scheme(Scheme{4, 32}, cw));
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -22,12 +23,27 @@ struct CalibMethod {
   // then fixed up front from the original weights ("static groups"), so the stored layout is unchanged.
   bool act_order = false;
   bool refit = false;    // then refit each group scale to H with the codes fixed (quant/calib/refit.h)
+  // --learn: the codes the methods above chose move, where that lowers the output error
+  // (quant/calib/learn_round.h): learn_iters Adam steps of learned rounding (AdaRound-style; 0: none),
+  // then learn_sweeps greedy sweeps of single-code moves. The scales are refitted again when refit is on.
+  bool learn = false;
+  int learn_iters = 0;
+  int learn_sweeps = 3;
+  // Called with (rows done, rows) while the learned rounding runs (may be empty).
+  std::function<void(int64_t, int64_t)> learn_progress{};
+};
+
+// What --learn did to one matrix (quant/calib/learn_round.h).
+struct LearnSummary {
+  double before = 0, after = 0;  // Σ over rows of (w − v)ᵀ H (w − v)
+  int64_t rows_changed = 0, codes_changed = 0;
 };
 
 struct CalibratedWeights {
   int64_t rows = 0, cols = 0, group = 0, groups_per_row = 0;
   std::vector<float> values;  // [rows][cols], each exactly q * scale with |q| <= qmax
   std::vector<float> scales;  // [rows][groups_per_row], f16-exact
+  LearnSummary learned;       // when CalibMethod::learn
 };
 
 // bits: 4, 8, or 5 (Q5_0's codes, kept in [-15, 15]).
