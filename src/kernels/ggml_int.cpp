@@ -1,6 +1,8 @@
 #include "kernels/ggml_int.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "core/error.h"
 #include "kernels/table.h"
@@ -17,6 +19,21 @@ GgmlIntFn ggml_int_kernel(const KernelTable& k, DType t) {
     case DType::IQ4_XS: return g.iq4_xs;
     default: return nullptr;
   }
+}
+
+// POCKETLLM_KQUANT_TILES=0 keeps Q4_K / Q6_K in place (A/B benchmarks of the repack).
+bool kquant_tiles_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("POCKETLLM_KQUANT_TILES");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
+}
+
+KQuantGemmFn kquant_tile_kernel(const KernelTable& k, DType t) {
+  if (!kquant_tiles_enabled()) return nullptr;
+  const GgmlIntKernels g = k.ggml;
+  return t == DType::Q4_K ? g.q4_k_tiles : t == DType::Q6_K ? g.q6_k_tiles : nullptr;
 }
 
 int64_t ggml_int_block(DType t) {

@@ -16,6 +16,7 @@
 
 #include "kernels/int_weights.h"
 #include "weights/dtype.h"
+#include "weights/kquant_tiles.h"
 
 namespace pocketllm {
 
@@ -34,13 +35,24 @@ struct GgmlActs {
 using GgmlIntFn = void (*)(const uint8_t* data, size_t row_bytes, int64_t cols, const GgmlActs& a, int64_t r0,
                            int64_t r1, float* y, int64_t ldy);
 
+// y[t * ldy + 16 * tile + i] for every token of `a` and the rows of tiles
+// [tile0, tile1) of K-quants repacked at load (weights/kquant_tiles.h).
+using KQuantGemmFn = void (*)(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
+                              int64_t ldy);
+
 struct GgmlIntKernels {
   GgmlIntFn q4_k = nullptr, q5_k = nullptr, q6_k = nullptr, q5_0 = nullptr, iq4_xs = nullptr;
+  // Tile kernels: where set, the table's matrices of that type are repacked at
+  // load (prepare_matrix) and multiplied by these instead of the in-place ones.
+  KQuantGemmFn q4_k_tiles = nullptr, q6_k_tiles = nullptr;
 };
 
 struct KernelTable;
 // The kernel of table k for type t, or null (the type keeps the float path there).
 GgmlIntFn ggml_int_kernel(const KernelTable& k, DType t);
+// The tile kernel of table k for type t, or null (t stays in place there; also
+// everywhere when POCKETLLM_KQUANT_TILES=0, for A/B benchmarks).
+KQuantGemmFn kquant_tile_kernel(const KernelTable& k, DType t);
 // Activation block size of t's integer kernel (256 or 32); 0 if t has none.
 int64_t ggml_int_block(DType t);
 
@@ -55,6 +67,9 @@ void ref_ggml_q5_k(const uint8_t*, size_t, int64_t, const GgmlActs&, int64_t, in
 void ref_ggml_q6_k(const uint8_t*, size_t, int64_t, const GgmlActs&, int64_t, int64_t, float*, int64_t);
 void ref_ggml_q5_0(const uint8_t*, size_t, int64_t, const GgmlActs&, int64_t, int64_t, float*, int64_t);
 void ref_ggml_iq4_xs(const uint8_t*, size_t, int64_t, const GgmlActs&, int64_t, int64_t, float*, int64_t);
+// Scalar references of the tile kernels (plain loops over the decoded tiles; tests).
+void ref_kquant_q4_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
+void ref_kquant_q6_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
 inline constexpr GgmlIntKernels kRefGgmlInt = {.q4_k = ref_ggml_q4_k, .q5_k = ref_ggml_q5_k, .q6_k = ref_ggml_q6_k,
                                                .q5_0 = ref_ggml_q5_0, .iq4_xs = ref_ggml_iq4_xs};
 
@@ -65,9 +80,21 @@ void avx2_ggml_q5_k(const uint8_t*, size_t, int64_t, const GgmlActs&, int64_t, i
 void avx2_ggml_q6_k(const uint8_t*, size_t, int64_t, const GgmlActs&, int64_t, int64_t, float*, int64_t);
 void avx2_ggml_q5_0(const uint8_t*, size_t, int64_t, const GgmlActs&, int64_t, int64_t, float*, int64_t);
 void avx2_ggml_iq4_xs(const uint8_t*, size_t, int64_t, const GgmlActs&, int64_t, int64_t, float*, int64_t);
+// AVX2 tile kernels (kernels/x86_avx2; in no table yet, see kAvx2GgmlInt).
+void avx2_kquant_q4_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
+void avx2_kquant_q6_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
+// AVX-512 VNNI tile kernels (kernels/x86_avx512vnni).
+void avx512vnni_kquant_q4_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
+void avx512vnni_kquant_q6_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
 #if defined(__x86_64__)
+// The AVX2 tile kernels are not in the AVX2 / AVX-VNNI tables yet: measured slower
+// than the in-place kernels (TinyLlama Q4_K_M, 2 threads: pp512 48 vs 66 t/s, tg
+// 15 vs 19), so those tables keep the file's blocks; tests run them directly.
 inline constexpr GgmlIntKernels kAvx2GgmlInt = {.q4_k = avx2_ggml_q4_k, .q5_k = avx2_ggml_q5_k, .q6_k = avx2_ggml_q6_k,
                                                 .q5_0 = avx2_ggml_q5_0, .iq4_xs = avx2_ggml_iq4_xs};
+inline constexpr GgmlIntKernels kAvx512VnniGgmlInt = {
+    .q4_k = avx2_ggml_q4_k, .q5_k = avx2_ggml_q5_k, .q6_k = avx2_ggml_q6_k, .q5_0 = avx2_ggml_q5_0,
+    .iq4_xs = avx2_ggml_iq4_xs, .q4_k_tiles = avx512vnni_kquant_q4_k_tiles, .q6_k_tiles = avx512vnni_kquant_q6_k_tiles};
 #endif
 
 }  // namespace pocketllm

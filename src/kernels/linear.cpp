@@ -30,6 +30,8 @@ struct PreparedWeights {
   std::vector<uint8_t> raw;  // the stored rows, when the table reads weights as stored (ref)
   PackedInt tiles;           // int weights as tiles (SIMD tables, or any table for tiled types)
   bool has_tiles = false;
+  PackedKQuant ktiles;       // Q4_K / Q6_K repacked for the table's tile kernels (weights/kquant_tiles.h)
+  bool has_ktiles = false;
   std::shared_ptr<HugeArena> arena;  // holds the tiles when they were moved into huge pages
 };
 
@@ -37,6 +39,10 @@ const PreparedWeights* prepared(const Matrix& w) { return static_cast<const Prep
 const KernelTable& kernels_of(const Matrix& w) {
   const auto* p = prepared(w);
   return p ? *p->kernels : active_kernels();
+}
+const PackedKQuant* ktiles_of(const Matrix& w) {
+  const auto* p = prepared(w);
+  return p && p->has_ktiles ? &p->ktiles : nullptr;
 }
 const uint8_t* stored_rows(const Matrix& w) {
   const auto* p = prepared(w);
@@ -145,7 +151,14 @@ void run_ggml_int(std::span<const LinearOut> outs, const GgmlActs& acts, ThreadP
     for (const auto& o : outs) {
       const Matrix& w = *o.w;
       const int64_t b = std::max(r0, base), e = std::min(r1, base + w.rows);
-      if (b < e) ggml_kernel_of(w)(stored_rows(w), w.row_bytes, w.cols, acts, b - base, e - base, o.y, o.ldy);
+      if (b >= e) {
+      } else if (const PackedKQuant* kt = ktiles_of(w)) {
+        // The tiles whose first row is in [b, e): each tile is run by exactly one range.
+        const int64_t t0 = (b - base + kKqTileRows - 1) / kKqTileRows, t1 = (e - base + kKqTileRows - 1) / kKqTileRows;
+        if (t0 < t1) kquant_tile_kernel(kernels_of(w), w.type)(*kt, acts, t0, t1, o.y, o.ldy);
+      } else {
+        ggml_kernel_of(w)(stored_rows(w), w.row_bytes, w.cols, acts, b - base, e - base, o.y, o.ldy);
+      }
       base += w.rows;
     }
   };
@@ -237,10 +250,19 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr
   const auto f = int_weight_format(m.type);
   if (!f) {
     // Float-path types and GGML blocks with an integer kernel are read in place
-    // (linear() reports types it cannot read); the latter remember their table.
+    // (linear() reports types it cannot read); the latter remember their table,
+    // and K-quants with a tile kernel in it are repacked into its tiles.
     if (ggml_int_kernel(kernels, m.type)) {
       auto p = std::make_shared<PreparedWeights>();
       p->kernels = &kernels;
+      if (kquant_tile_kernel(kernels, m.type) && m.act == ActPrecision::Int8 && m.data) {
+        const size_t arena_before = arena ? arena->used() : 0;
+        pack_kquant(m.type, m.data, m.row_bytes, m.rows, m.cols, p->ktiles, arena.get());
+        p->has_ktiles = true;
+        p->arena = arena;
+        m.packed_bytes = arena ? arena->used() - arena_before : p->ktiles.own.size();
+        m.stream_bytes = p->ktiles.bytes();
+      }
       m.packed = std::move(p);
     }
     return;
@@ -340,7 +362,14 @@ bool int8_activations(DType t) {
 void matrix_row(const Matrix& w, int64_t r, float* out) {
   if (r < 0 || r >= w.rows) fail("row {} is out of range (matrix has {} rows)", r, w.rows);
   if (int_weight_format(w.type)) return int_row_to_f32(w, r, out);
-  if (const RowCodec* c = float_path_codec(w.type)) return c->to_f32(stored_rows(w) + r * w.row_bytes, out, w.cols);
+  const RowCodec* c = float_path_codec(w.type);
+  if (const PackedKQuant* kt = ktiles_of(w); kt && c) {  // the file's blocks, rebuilt from the tiles
+    thread_local std::vector<uint8_t> blocks;
+    blocks.resize(w.row_bytes);
+    kquant_row_blocks(*kt, r, blocks.data());
+    return c->to_f32(blocks.data(), out, w.cols);
+  }
+  if (c) return c->to_f32(stored_rows(w) + r * w.row_bytes, out, w.cols);
   fail("no row reader for weights of type {} (pocketllm reads: docs/FORMAT.md)", dtype_name(w.type));
 }
 

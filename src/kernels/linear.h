@@ -59,7 +59,9 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr
 // with act == Float they are dequantized and multiplied in float.
 // Q4_K, Q5_K, Q6_K, IQ4_XS and Q5_0 with act == Int8 are multiplied in place from the
 // file's blocks with int8 activations per token and block of 256 (Q5_0: 32) where
-// the table has kernels for them (kernels/ggml_int.h; ref and x86 tables, not ARM yet).
+// the table has kernels for them (kernels/ggml_int.h; ref and x86 tables, not ARM yet);
+// Q4_K and Q6_K are repacked at load into 16-row tiles (weights/kquant_tiles.h)
+// where the table has tile kernels for them (x86 SIMD tables).
 // Every other GGML type pocketllm reads (weights/row_codec.h: F32/F16/BF16, Q2_K,
 // Q3_K, IQ4_NL, Q4_1, Q5_1, and the above elsewhere) is multiplied in float, its rows
 // converted from the stored bytes into a per-thread buffer of 8 rows as they are read.

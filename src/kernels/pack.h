@@ -8,6 +8,7 @@
 
 #include "weights/dtype.h"
 #include "weights/int_tiles.h"
+#include "weights/kquant_tiles.h"
 
 namespace pocketllm {
 
@@ -30,5 +31,13 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
 std::vector<uint8_t> tile_int_rows(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols);
 // Reads row r of a packed matrix back as signed ints and scales (same as unpack_int_row).
 void packed_row_ints(const PackedInt& p, int64_t r, int8_t* q, float* scales);
+
+// Q4_K / Q6_K rows (row r at data + r * row_bytes) into the tiles of
+// weights/kquant_tiles.h, in the arena when given (else p.own); the same exact
+// integers and f16 scales, the same bytes per 16 rows as the file.
+void pack_kquant(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedKQuant& p,
+                 HugeArena* arena = nullptr);
+// Row r of packed K-quant tiles back as the file's blocks (cols / 256 of them, bit for bit).
+void kquant_row_blocks(const PackedKQuant& p, int64_t r, uint8_t* blocks);
 
 }  // namespace pocketllm

@@ -48,7 +48,8 @@ void prepare_bound(const Model& m, Matrix& mat, bool streamed) {
   if (!can_multiply(mat.type))
     fail("weights of type {} are not supported (docs/FORMAT.md lists the types pocketllm reads)", dtype_name(mat.type));
   const auto f = int_weight_format(mat.type);
-  const bool to_arena = m.arena && streamed && f && (!f->tiled || mapped_source(m, mat));
+  const bool kquant_tiles = kquant_tile_kernel(active_kernels(), mat.type) && mat.act == ActPrecision::Int8;
+  const bool to_arena = m.arena && streamed && ((f && (!f->tiled || mapped_source(m, mat))) || kquant_tiles);
   const MappedFile* file = mapped_source(m, mat);
   SourceDone done;  // drop the file's pages chunk by chunk as they are repacked
   if (file) done = [file](const uint8_t* p, size_t n) { file->release(p - file->data(), n); };

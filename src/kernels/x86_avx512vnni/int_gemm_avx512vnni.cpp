@@ -477,7 +477,7 @@ extern const KernelTable kAvx512VnniKernels = {
     .quantize_act_row = quantize_act_row,
     .silu_mul = silu_mul,
     .axpy_rows_multi = axpy_rows_multi,
-    .ggml = kAvx2GgmlInt,  // AVX2 GGML kernels: no AVX-512 versions yet
+    .ggml = kAvx512VnniGgmlInt,  // AVX2 in-place kernels, AVX-512 tiles for Q4_K / Q6_K
     .kv_q8_scores = kv_q8_scores_avx2,  // AVX2 code: no AVX-512 q8 kernels yet
     .kv_q8_wsum = kv_q8_wsum_avx2,
 };

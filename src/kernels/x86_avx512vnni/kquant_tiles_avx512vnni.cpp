@@ -1,0 +1,204 @@
+// Q4_K / Q6_K tile GEMMs (layout: weights/kquant_tiles.h) with 512-bit vpdpbusd:
+// one zmm holds the int32 sums of a tile's 16 rows, activations are broadcast 4
+// bytes at a time. Per sub-block the exact int32 dot (codes unsigned, activations
+// int8) is multiplied by the rows' integer scales (vpmulld) and summed per
+// super-block; then one float FMA per super-block, token and 16 rows.
+// Q4_K's min term sum_j m_j * sum(a)_j is one vpdpwssd per pair of sub-blocks;
+// Q6_K's -32 offset starts each sub-block's sum at -32 * sum(a) (GgmlActs::sum16).
+// GCC 12's AVX-512 headers trip -Wuninitialized on their own _mm512_undefined_*().
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/ggml_int.h"
+
+namespace pocketllm {
+namespace {
+
+constexpr int64_t kTokenChunk = 64;       // tokens whose activations stay in L2 while tiles pass
+constexpr int64_t kPrefetchAhead = 4096;  // decode: software prefetch distance (as int_gemm_avx512vnni)
+
+// The accumulators tied in place with asm: GCC 12's intrinsics copy them around
+// every instruction in loops (see int_gemm_avx512vnni.cpp).
+inline void dpbusd(__m512i& acc, __m512i u8, __m512i s8) { asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8)); }
+inline void dpwssd(__m512i& acc, __m512i a, __m512i b) { asm("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b)); }
+
+inline __m512i bcast4(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+inline __m512i load(const uint8_t* p) { return _mm512_loadu_si512(p); }
+inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+inline __m512 load_f16x16(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+
+inline void store_rows(float* dst, __m512 v, int n_rows) {
+  _mm512_mask_storeu_ps(dst, static_cast<__mmask16>((1u << n_rows) - 1), v);
+}
+
+template <int NT>
+struct Toks {
+  const int8_t* q[NT];
+  const float* d[NT];
+  const int16_t* s16[NT];
+  Toks(const GgmlActs& a, int64_t t0) {
+    for (int t = 0; t < NT; ++t) q[t] = a.tok_q(t0 + t), d[t] = a.tok_d(t0 + t), s16[t] = a.tok_sum16(t0 + t);
+  }
+};
+
+// 6-bit sub-block values of 16 rows as int32 lanes, from the low-nibble plane
+// (byte 16 * (j / 2) + i, nibble j % 2) and the 2-bit high plane (byte
+// 16 * (j / 4) + i, bits 2 * (j % 4)).
+inline __m512i six_bits(const uint8_t* lo_plane, const uint8_t* hi_plane, int j) {
+  const __m512i lo = _mm512_cvtepu8_epi32(load16(lo_plane + 16 * (j / 2)));
+  const __m512i hi = _mm512_cvtepu8_epi32(load16(hi_plane + 16 * (j / 4)));
+  const __m512i low4 = _mm512_and_si512(_mm512_srli_epi32(lo, 4 * (j % 2)), _mm512_set1_epi32(15));
+  const __m512i top2 = _mm512_and_si512(_mm512_srli_epi32(hi, 2 * (j % 4)), _mm512_set1_epi32(3));
+  return _mm512_or_si512(low4, _mm512_slli_epi32(top2, 4));
+}
+
+// One tile against tokens t0 .. t0 + NT - 1.
+template <int NT>
+void q4k_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
+  const Toks<NT> tk(a, t0);
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  __m512 facc[NT];
+  for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
+  const uint8_t* sb = w.tile(tile);
+  for (int64_t b = 0; b < w.n_sb; ++b, sb += kQ4KTileSb) {
+    // Min term first (fewer live registers in the code loop): lanes of int16
+    // pairs (m_2p, m_2p+1) against broadcast pairs of 32-sums of the activations.
+    __m512i macc[NT];
+    for (int t = 0; t < NT; ++t) macc[t] = _mm512_setzero_si512();
+    for (int p = 0; p < 4; ++p) {
+      const __m512i mp = _mm512_or_si512(six_bits(sb + 128, sb + 224, 2 * p),
+                                         _mm512_slli_epi32(six_bits(sb + 128, sb + 224, 2 * p + 1), 16));
+      for (int t = 0; t < NT; ++t) {
+        const int16_t* s = tk.s16[t] + 16 * b + 4 * p;
+        const uint32_t pair = static_cast<uint16_t>(s[0] + s[1]) | static_cast<uint32_t>(static_cast<uint16_t>(s[2] + s[3])) << 16;
+        dpwssd(macc[t], mp, _mm512_set1_epi32(static_cast<int>(pair)));
+      }
+    }
+    __m512i iacc[NT];
+    for (int t = 0; t < NT; ++t) iacc[t] = _mm512_setzero_si512();
+    const uint8_t* codes = sb + kQ4KCodesAt;
+    for (int j = 0; j < 8; ++j) {
+      __m512i lo_acc[NT], hi_acc[NT];
+      for (int t = 0; t < NT; ++t) lo_acc[t] = hi_acc[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int s = 0; s < 4; ++s) {
+        const uint8_t* src = codes + 64 * (4 * j + s);
+        if constexpr (NT == 1) _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchAhead), _MM_HINT_T0);
+        const __m512i v = load(src);
+        const __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* x = tk.q[t] + b * kQK_K + 32 * j + 8 * s;
+          dpbusd(lo_acc[t], lo, bcast4(x));
+          dpbusd(hi_acc[t], hi, bcast4(x + 4));
+        }
+      }
+      const __m512i sc = six_bits(sb + 64, sb + 192, j);
+      for (int t = 0; t < NT; ++t)
+        iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(_mm512_add_epi32(lo_acc[t], hi_acc[t]), sc));
+    }
+    const __m512 d = load_f16x16(sb), dmin = load_f16x16(sb + 32);
+    for (int t = 0; t < NT; ++t) {
+      const __m512 da = _mm512_set1_ps(tk.d[t][b]);
+      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]), _mm512_mul_ps(d, da), facc[t]);
+      facc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(macc[t]), _mm512_mul_ps(dmin, da), facc[t]);
+    }
+  }
+  const int n_rows = static_cast<int>(std::min<int64_t>(kKqTileRows, w.rows - tile * kKqTileRows));
+  for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * ldy + tile * kKqTileRows, facc[t], n_rows);
+}
+
+template <int NT>
+void q6k_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
+  const Toks<NT> tk(a, t0);
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x30);
+  __m512 facc[NT];
+  for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
+  const uint8_t* sb = w.tile(tile);
+  for (int64_t b = 0; b < w.n_sb; ++b, sb += kQ6KTileSb) {
+    __m512i iacc[NT];
+    for (int t = 0; t < NT; ++t) iacc[t] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (int j = 0; j < 16; ++j) {
+      const uint8_t* g = sb + kQ6KGroupsAt + kQ6KGroupBytes * j;
+      if constexpr (NT == 1) {
+        _mm_prefetch(reinterpret_cast<const char*>(g + kPrefetchAhead), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(g + kPrefetchAhead + 64), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(g + kPrefetchAhead + 128), _MM_HINT_T0);
+      }
+      const __m512i v0 = load(g), v1 = load(g + 64), h = load(g + 128);
+      const __m512i q0 = _mm512_or_si512(_mm512_and_si512(v0, m4), _mm512_and_si512(_mm512_slli_epi16(h, 4), m2));
+      const __m512i q1 =
+          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v0, 4), m4), _mm512_and_si512(_mm512_slli_epi16(h, 2), m2));
+      const __m512i q2 = _mm512_or_si512(_mm512_and_si512(v1, m4), _mm512_and_si512(h, m2));
+      const __m512i q3 =
+          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v1, 4), m4), _mm512_and_si512(_mm512_srli_epi16(h, 2), m2));
+      const __m512i sc = _mm512_cvtepi8_epi32(load16(sb + kQ6KScalesAt + 16 * j));
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* x = tk.q[t] + b * kQK_K + 16 * j;
+        __m512i acc0 = _mm512_set1_epi32(-32 * tk.s16[t][16 * b + j]), acc1 = _mm512_setzero_si512();
+        dpbusd(acc0, q0, bcast4(x));
+        dpbusd(acc1, q1, bcast4(x + 4));
+        dpbusd(acc0, q2, bcast4(x + 8));
+        dpbusd(acc1, q3, bcast4(x + 12));
+        iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(_mm512_add_epi32(acc0, acc1), sc));
+      }
+    }
+    const __m512 d = load_f16x16(sb);
+    for (int t = 0; t < NT; ++t)
+      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]), _mm512_mul_ps(d, _mm512_set1_ps(tk.d[t][b])), facc[t]);
+  }
+  const int n_rows = static_cast<int>(std::min<int64_t>(kKqTileRows, w.rows - tile * kKqTileRows));
+  for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * ldy + tile * kKqTileRows, facc[t], n_rows);
+}
+
+// Tokens in chunks of 64 (their activations stay in L2 while the tiles pass),
+// each tile against 4 tokens at a time (the tile stays in L1 across the chunk).
+template <template <int> class K>
+void tiles_tokens(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y, int64_t ldy) {
+  const int64_t n = a.n_tokens();
+  for (int64_t c0 = 0; c0 < n; c0 += kTokenChunk) {
+    const int64_t c1 = std::min(n, c0 + kTokenChunk);
+    for (int64_t tile = tile0; tile < tile1; ++tile) {
+      int64_t t = c0;
+      for (; t + 4 <= c1; t += 4) K<4>::run(w, a, tile, t, y, ldy);
+      switch (c1 - t) {
+        case 3: K<3>::run(w, a, tile, t, y, ldy); break;
+        case 2: K<2>::run(w, a, tile, t, y, ldy); break;
+        case 1: K<1>::run(w, a, tile, t, y, ldy); break;
+        default: break;
+      }
+    }
+  }
+}
+template <int NT>
+struct Q4KTile {
+  static void run(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
+    q4k_tile<NT>(w, a, tile, t0, y, ldy);
+  }
+};
+template <int NT>
+struct Q6KTile {
+  static void run(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
+    q6k_tile<NT>(w, a, tile, t0, y, ldy);
+  }
+};
+}  // namespace
+
+void avx512vnni_kquant_q4_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
+                                  int64_t ldy) {
+  tiles_tokens<Q4KTile>(w, a, tile0, tile1, y, ldy);
+}
+void avx512vnni_kquant_q6_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
+                                  int64_t ldy) {
+  tiles_tokens<Q6KTile>(w, a, tile0, tile1, y, ldy);
+}
+
+}  // namespace pocketllm

@@ -1,0 +1,291 @@
+// Q4_K / Q6_K repacked into 16-row tiles (weights/kquant_tiles.h): the repack is
+// exact and no larger than the file; every table's tile kernel against the
+// in-place scalar reference (odd row counts, 1..9 and 70 tokens, zero and
+// extreme blocks), within float rounding of the same exact int32 sums; linear()
+// and matrix_row() over repacked matrices.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string_view>
+
+#include "core/fp16.h"
+#include "kernel_test_util.h"
+#include "kernels/ggml_int.h"
+#include "kernels/linear.h"
+#include "kernels/pack.h"
+#include "kernels/table.h"
+#include "weights/row_codec.h"
+
+using namespace pocketllm;
+
+namespace kquant_tiles_test {
+namespace {
+
+const DType kTileTypes[] = {DType::Q4_K, DType::Q6_K};
+
+size_t block_bytes(DType t) { return t == DType::Q4_K ? sizeof(BlockQ4_K) : sizeof(BlockQ6_K); }
+
+void set_f16(uint8_t* p, float v) {
+  const uint16_t h = f32_to_f16(v);
+  std::memcpy(p, &h, 2);
+}
+
+// Random blocks (every code and scale pattern), f16 scales small, zero or
+// +-65504; row 3 block 1 all zero; row 5 all extreme: max codes, max scales
+// and mins (Q6_K: scales -128 and 127 alternating), d = dmin = 65504.
+std::vector<uint8_t> random_blocks(DType t, int64_t rows, int64_t cols, uint32_t seed) {
+  const size_t bb = block_bytes(t);
+  const int64_t nb = cols / kQK_K;
+  std::vector<uint8_t> data(bb * nb * rows);
+  std::mt19937 rng(seed);
+  for (auto& b : data) b = static_cast<uint8_t>(rng());
+  std::uniform_real_distribution<float> small(-0.02f, 0.02f);
+  const auto pick = [&] {
+    const unsigned p = rng() % 16;
+    return p == 0 ? 0.0f : p == 1 ? 65504.0f : p == 2 ? -65504.0f : small(rng);
+  };
+  for (int64_t b = 0; b < nb * rows; ++b) {
+    uint8_t* blk = &data[b * bb];
+    if (t == DType::Q4_K) set_f16(blk, pick()), set_f16(blk + 2, pick());
+    else set_f16(blk + offsetof(BlockQ6_K, d), pick());
+  }
+  if (rows > 3 && nb > 1) std::memset(&data[(3 * nb + 1) * bb], 0, bb);
+  if (rows > 5)
+    for (int64_t b = 5 * nb; b < 6 * nb; ++b) {
+      uint8_t* blk = &data[b * bb];
+      std::memset(blk, 0xFF, bb);
+      if (t == DType::Q4_K) {
+        set_f16(blk, 65504.0f), set_f16(blk + 2, 65504.0f);
+      } else {
+        for (int j = 0; j < 16; ++j) blk[offsetof(BlockQ6_K, scales) + j] = j % 2 ? 0x80 : 0x7F;
+        set_f16(blk + offsetof(BlockQ6_K, d), 65504.0f);
+      }
+    }
+  return data;
+}
+
+// Tokens: normal; all zero; one huge value; all +-1 (codes +-127); all +1.
+std::vector<float> tokens(int64_t n, int64_t cols, uint32_t seed) {
+  auto x = kt::random_floats(static_cast<size_t>(n * cols), seed);
+  std::mt19937 rng(seed);
+  for (int64_t t = 0; t < n; ++t) {
+    float* xt = &x[t * cols];
+    if (t % 5 == 1) std::fill(xt, xt + cols, 0.0f);
+    if (t % 5 == 2) xt[rng() % cols] = 1e4f;
+    if (t % 5 == 3)
+      for (int64_t c = 0; c < cols; ++c) xt[c] = rng() % 2 ? 1.0f : -1.0f;
+    if (t % 5 == 4) std::fill(xt, xt + cols, 1.0f);
+  }
+  return x;
+}
+
+GgmlActs acts_of(const std::vector<float>& x, int64_t n, int64_t cols) {
+  GgmlActs a;
+  ggml_acts_shape(n, cols, 256, a);
+  ggml_acts_tokens(x.data(), cols, 0, n, a);
+  return a;
+}
+
+// The scale of each result's float rounding: sum over super-blocks of |d da| *
+// sum |sc q a| (+ |dmin da| * sum |m sum(a)| for Q4_K), from the exact integers.
+std::vector<double> magnitudes(DType t, const std::vector<uint8_t>& data, int64_t rows, int64_t cols,
+                               const GgmlActs& a) {
+  const int64_t nb = cols / kQK_K, n = a.n_tokens();
+  const size_t bb = block_bytes(t);
+  std::vector<double> mag(static_cast<size_t>(rows * n));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t tok = 0; tok < n; ++tok) {
+      double s = 0;
+      for (int64_t b = 0; b < nb; ++b) {
+        const int8_t* x = a.tok_q(tok) + b * kQK_K;
+        const double da = a.tok_d(tok)[b];
+        const uint8_t* p = &data[(r * nb + b) * bb];
+        if (t == DType::Q4_K) {
+          BlockQ4_K blk;
+          std::memcpy(&blk, p, sizeof blk);
+          const Q4KRow w = q4k_from_block(blk);
+          double si = 0, sm = 0;
+          for (int l = 0; l < 256; ++l) si += double(w.sc[l / 32]) * w.q[l] * std::abs(x[l]);
+          for (int l = 0; l < 256; ++l) sm += double(w.m[l / 32]) * std::abs(x[l]);
+          s += std::fabs(f16_to_f32(w.d) * da) * si + std::fabs(f16_to_f32(w.dmin) * da) * sm;
+        } else {
+          BlockQ6_K blk;
+          std::memcpy(&blk, p, sizeof blk);
+          const Q6KRow w = q6k_from_block(blk);
+          double si = 0;
+          for (int l = 0; l < 256; ++l) si += std::abs(double(w.sc[l / 16]) * (w.q[l] - 32) * x[l]);
+          s += std::fabs(f16_to_f32(w.d) * da) * si;
+        }
+      }
+      mag[tok * rows + r] = s;
+    }
+  return mag;
+}
+
+TEST(KQuantTiles, RepackIsExactAndNoLarger) {
+  for (DType t : kTileTypes)
+    for (int64_t rows : {1, 16, 37, 1000}) {
+      const int64_t cols = 768;
+      const auto data = random_blocks(t, rows, cols, 5 + static_cast<uint32_t>(rows));
+      const size_t rb = *dtype_row_bytes(t, cols);
+      PackedKQuant p;
+      pack_kquant(t, data.data(), rb, rows, cols, p);
+      EXPECT_EQ(p.bytes(), rb * 16 * static_cast<size_t>((rows + 15) / 16));
+      if (rows % 16 == 0) {
+        EXPECT_EQ(p.bytes(), data.size());
+      }
+      if (rows >= 1000) {
+        EXPECT_LE(double(p.bytes()), 1.02 * double(data.size()));
+      }
+      std::vector<uint8_t> back(rb);
+      for (int64_t r = 0; r < rows; ++r) {
+        kquant_row_blocks(p, r, back.data());
+        ASSERT_EQ(0, std::memcmp(back.data(), &data[r * rb], rb)) << dtype_name(t) << " row " << r;
+      }
+      // Padding rows are zero bytes.
+      std::vector<uint8_t> zero(rb, 0);
+      for (int64_t r = rows; r < p.n_tiles * 16; ++r) {
+        kquant_row_blocks(p, r, back.data());
+        ASSERT_EQ(back, zero) << r;
+      }
+    }
+}
+
+// The scalar tile reference is the in-place reference bit for bit (same int32
+// sums, same float order); every table's tile kernel is within float rounding.
+TEST(KQuantTiles, EveryTableMatchesTheInPlaceReference) {
+  uint32_t seed = 300;
+  int tested = 0;
+  for (DType t : kTileTypes)
+    for (int64_t cols : {256, 768})
+      for (int64_t rows : {1, 16, 37}) {
+        const auto data = random_blocks(t, rows, cols, seed++);
+        const size_t rb = *dtype_row_bytes(t, cols);
+        PackedKQuant p;
+        pack_kquant(t, data.data(), rb, rows, cols, p);
+        for (int64_t n : {1, 2, 3, 4, 5, 6, 7, 8, 9, 70}) {
+          const auto x = tokens(n, cols, seed++);
+          const GgmlActs a = acts_of(x, n, cols);
+          const auto mag = magnitudes(t, data, rows, cols, a);
+          std::vector<float> ref(n * rows, -7.0f);
+          ggml_int_kernel(*find_kernels("ref"), t)(data.data(), rb, cols, a, 0, rows, ref.data(), rows);
+          std::vector<KQuantGemmFn> fns = {t == DType::Q4_K ? ref_kquant_q4_k_tiles : ref_kquant_q6_k_tiles};
+          std::vector<std::string> names = {"ref tiles"};
+          for (const KernelTable* k : kt::tested_kernels())
+            if (const KQuantGemmFn fn = kquant_tile_kernel(*k, t)) fns.push_back(fn), names.push_back(k->name);
+#if defined(__x86_64__)
+          if (find_kernels("avx2")) {  // in no table yet (slower than in place), tested all the same
+            fns.push_back(t == DType::Q4_K ? avx2_kquant_q4_k_tiles : avx2_kquant_q6_k_tiles);
+            names.push_back("avx2 tiles");
+          }
+#endif
+          for (size_t f = 0; f < fns.size(); ++f) {
+            std::vector<float> y(n * rows, -7.0f);
+            // Two calls over a split of the tiles: each writes only its own rows.
+            const int64_t split = p.n_tiles / 2;
+            fns[f](p, a, 0, split, y.data(), rows);
+            fns[f](p, a, split, p.n_tiles, y.data(), rows);
+            ++tested;
+            for (int64_t tok = 0; tok < n; ++tok)
+              for (int64_t r = 0; r < rows; ++r) {
+                const size_t i = tok * rows + r;
+                SCOPED_TRACE(fmt::format("{} {} {}x{} tokens {} token {} row {}", dtype_name(t), names[f], rows, cols,
+                                         n, tok, r));
+                if (f == 0) {
+                  ASSERT_EQ(y[i], ref[i]);
+                } else {
+                  ASSERT_NEAR(y[i], ref[i], 2e-6 * mag[i]);
+                }
+                if (tok % 5 == 1) {
+                  ASSERT_EQ(y[i], 0.0f);  // all-zero token
+                }
+              }
+          }
+        }
+      }
+  EXPECT_GT(tested, 0);
+}
+
+// The AVX-512 VNNI table has its tile kernels (so the test above is not silently
+// reduced to the scalar one on such hosts); the other tables keep the blocks in place.
+TEST(KQuantTiles, Avx512VnniTableHasTileKernels) {
+  EXPECT_EQ(kquant_tile_kernel(*find_kernels("ref"), DType::Q4_K), nullptr);  // ref reads the file's blocks
+  const KernelTable* k = find_kernels("avx512vnni");
+  if (!k) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  for (DType t : kTileTypes) EXPECT_NE(kquant_tile_kernel(*k, t), nullptr) << dtype_name(t);
+}
+
+// Zero blocks give exactly 0, and codes equal to the offset (Q6_K q = 32) or
+// zero codes with zero mins (Q4_K) give exactly 0 against a huge activation.
+TEST(KQuantTiles, ZeroValuesGiveZero) {
+  const int64_t rows = 19, cols = 512, n = 6;
+  auto x = tokens(n, cols, 8);
+  x[77] = 1e4f;
+  for (DType t : kTileTypes) {
+    const size_t bb = block_bytes(t);
+    std::vector<uint8_t> data(bb * (cols / 256) * rows, 0);
+    for (size_t b = 0; b < data.size() / bb; b += 2) {  // every other block: zero values under nonzero scales
+      uint8_t* blk = &data[b * bb];
+      if (t == DType::Q6_K) {
+        std::memset(blk + offsetof(BlockQ6_K, qh), 0xAA, 64);
+        std::memset(blk + offsetof(BlockQ6_K, scales), 0x7F, 16);
+        set_f16(blk + offsetof(BlockQ6_K, d), 3.0f);
+      } else {
+        std::memset(blk + 4, 0x3F, 4);
+        set_f16(blk, 3.0f), set_f16(blk + 2, 3.0f);
+      }
+    }
+    PackedKQuant p;
+    pack_kquant(t, data.data(), *dtype_row_bytes(t, cols), rows, cols, p);
+    const GgmlActs a = acts_of(x, n, cols);
+    for (const KernelTable* k : kt::tested_kernels())
+      if (const KQuantGemmFn fn = kquant_tile_kernel(*k, t)) {
+        std::vector<float> y(n * rows, -7.0f);
+        fn(p, a, 0, p.n_tiles, y.data(), rows);
+        for (float v : y) ASSERT_EQ(v, 0.0f) << dtype_name(t) << " " << k->name;
+      }
+  }
+}
+
+// linear() and matrix_row() over a repacked matrix: the tile kernel's results
+// (with the source bytes gone), and the file's rows exactly.
+TEST(KQuantTiles, LinearAndRowsOverRepackedMatrices) {
+  constexpr int64_t rows = 45, cols = 512;
+  uint32_t seed = 40;
+  for (DType t : kTileTypes) {
+    const auto w = kt::random_floats(rows * cols, seed++, 0.05f);
+    const size_t rb = *dtype_row_bytes(t, cols);
+    std::vector<uint8_t> stored(rb * rows);
+    for (int64_t r = 0; r < rows; ++r) ggml_row_from_f32(t, &w[r * cols], &stored[r * rb], cols);
+    for (int64_t n : {1, 7, 66}) {
+      const auto x = kt::random_floats(n * cols, seed++);
+      const Matrix base = make_matrix(t, rows, cols, stored.data());
+      const auto ref = kt::run_linear(base, *find_kernels("ref"), x, n);
+      for (const KernelTable* k : kt::tested_kernels()) {
+        if (!kquant_tile_kernel(*k, t)) continue;
+        SCOPED_TRACE(fmt::format("{} {} tokens {}", dtype_name(t), k->name, n));
+        const auto y = kt::run_linear(base, *k, x, n, 2, /*drop_data=*/true);
+        const GgmlActs a = acts_of(x, n, cols);
+        const auto mag = magnitudes(t, stored, rows, cols, a);
+        for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], 2e-6 * mag[i] + 1e-30) << i;
+        Matrix m = base;
+        m.packed.reset();
+        prepare_matrix(m, *k);
+        EXPECT_EQ(m.packed_bytes, stored.size() / rows * 48);
+        m.data = nullptr;  // rows come from the tiles
+        std::vector<float> row(cols), want(cols);
+        for (int64_t r = 0; r < rows; ++r) {
+          matrix_row(m, r, row.data());
+          ggml_row_to_f32(t, &stored[r * rb], want.data(), cols);
+          ASSERT_EQ(row, want) << r;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kquant_tiles_test
