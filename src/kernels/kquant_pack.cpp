@@ -9,7 +9,7 @@
 namespace pocketllm {
 
 void pack_kquant(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedKQuant& p,
-                 HugeArena* arena) {
+                 HugeArena* arena, const SourceDone& done) {
   const size_t sb = kquant_tile_sb_bytes(t);
   if (sb == 0) fail("pack_kquant: {} has no tile layout", dtype_name(t));
   if (cols % kQK_K != 0) fail("pack_kquant: {} columns are not a whole number of 256-blocks", cols);
@@ -26,7 +26,9 @@ void pack_kquant(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, i
     dst = p.own.data();
   }
   const size_t block_bytes = sb / kKqTileRows;
+  SourceRows source(done, data, row_bytes);
   for (int64_t r = 0; r < rows; ++r) {
+    source.before_row(r);
     const uint8_t* row = data + r * row_bytes;
     uint8_t* tile = dst + static_cast<size_t>(r / kKqTileRows * p.n_sb) * sb;
     const int i = static_cast<int>(r % kKqTileRows);
@@ -42,6 +44,7 @@ void pack_kquant(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, i
       }
     }
   }
+  source.finish(rows);
   p.q = dst;
 }
 

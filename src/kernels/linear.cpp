@@ -257,7 +257,7 @@ void prepare_matrix(Matrix& m, const KernelTable& kernels, const std::shared_ptr
       p->kernels = &kernels;
       if (kquant_tile_kernel(kernels, m.type) && m.act == ActPrecision::Int8 && m.data) {
         const size_t arena_before = arena ? arena->used() : 0;
-        pack_kquant(m.type, m.data, m.row_bytes, m.rows, m.cols, p->ktiles, arena.get());
+        pack_kquant(m.type, m.data, m.row_bytes, m.rows, m.cols, p->ktiles, arena.get(), done);
         p->has_ktiles = true;
         p->arena = arena;
         m.packed_bytes = arena ? arena->used() - arena_before : p->ktiles.own.size();

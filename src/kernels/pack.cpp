@@ -11,10 +11,6 @@
 namespace pocketllm {
 
 namespace {
-// Source bytes read between two SourceDone calls: small against a large matrix,
-// large against a page.
-constexpr size_t kSourceChunk = size_t{8} << 20;
-
 // Shape fields of p for a matrix of format f (no data yet).
 void set_shape(const IntWeightFormat& f, int64_t rows, int64_t cols, PackedInt& p) {
   p.bits = f.bits;
@@ -66,8 +62,8 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
       const size_t q_bytes = p.tile_bytes * static_cast<size_t>(p.n_tiles);
       const size_t bytes = q_bytes + static_cast<size_t>(p.n_tiles * p.n_groups * kTileRows) * 2;
       uint8_t* dst = arena->alloc(bytes);
-      for (size_t at = 0; at < bytes; at += kSourceChunk) {
-        const size_t n = std::min(kSourceChunk, bytes - at);
+      for (size_t at = 0; at < bytes; at += kSourceChunkBytes) {
+        const size_t n = std::min(kSourceChunkBytes, bytes - at);
         prefault_read(data + at, n);  // one call maps the file's pages, instead of a fault per 4 KiB
         copy_parallel(dst + at, data + at, n);
         if (done) done(data + at, n);
@@ -87,9 +83,9 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
 
   std::vector<int8_t> q(static_cast<size_t>(p.kp));
   std::vector<float> sc(static_cast<size_t>(p.n_groups));
-  const int64_t rows_per_chunk = std::max<int64_t>(1, static_cast<int64_t>(kSourceChunk / row_bytes));
+  SourceRows source(done, data, row_bytes);
   for (int64_t r = 0; r < rows; ++r) {
-    if (done && r > 0 && (r % rows_per_chunk == 0)) done(data + (r - rows_per_chunk) * row_bytes, rows_per_chunk * row_bytes);
+    source.before_row(r);
     unpack_int_row(t, data + r * row_bytes, cols, q.data(), sc.data());
     const int64_t tile = r / kTileRows, i = r % kTileRows;
     uint8_t* dst = qd + tile * p.tile_bytes;
@@ -106,10 +102,7 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
         for (int j = 0; j < 4; ++j) dst[k / kTileStepK8 * kTileStepBytes + 4 * i + j] = static_cast<uint8_t>(q[k + j]);
     }
   }
-  if (done) {
-    const int64_t last = (rows - 1) / rows_per_chunk * rows_per_chunk;  // the final, maybe partial, chunk
-    done(data + last * row_bytes, static_cast<size_t>(rows - last) * row_bytes);
-  }
+  source.finish(rows);
   p.q = qd;
   p.scales = sd;
   if (p.bits == 8 && with_wsum128) fill_wsum128(p, arena);

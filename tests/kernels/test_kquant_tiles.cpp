@@ -154,6 +154,26 @@ TEST(KQuantTiles, RepackIsExactAndNoLarger) {
     }
 }
 
+// Repacking tells its caller of every source byte once, in order and in whole rows,
+// so the loader drops a large matrix's file pages while the rest is packed.
+TEST(KQuantTiles, RepackReportsTheSourceBytesItHasRead) {
+  const DType t = DType::Q4_K;
+  const int64_t rows = 8000, cols = 2048;  // ~9.2 MB of blocks: more than one chunk
+  const auto data = random_blocks(t, rows, cols, 77);
+  const size_t rb = *dtype_row_bytes(t, cols);
+  const uint8_t* at = data.data();
+  int calls = 0;
+  PackedKQuant p;
+  pack_kquant(t, data.data(), rb, rows, cols, p, nullptr, [&](const uint8_t* ptr, size_t n) {
+    EXPECT_EQ(ptr, at);
+    EXPECT_EQ(n % rb, 0u);
+    at += n;
+    ++calls;
+  });
+  EXPECT_GE(calls, 2);
+  EXPECT_EQ(at, data.data() + data.size());
+}
+
 // The scalar tile reference is the in-place reference bit for bit (same int32
 // sums, same float order); every table's tile kernel is within float rounding.
 TEST(KQuantTiles, EveryTableMatchesTheInPlaceReference) {
