@@ -12,19 +12,12 @@
 #include "quant/calib/refit.h"
 #include "quant/calib/stats.h"
 #include "quant/quantize.h"
+#include "support/test_support.h"
 
 using namespace pocketllm;
 using namespace pocketllm::calib;
 
 namespace {
-std::vector<float> random_weights(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::student_t_distribution<float> d(4.0f);  // heavy tails: clipping matters
-  std::vector<float> w(static_cast<size_t>(n));
-  for (auto& x : w) x = 0.05f * d(rng);
-  return w;
-}
-
 // Correlated activations with a few large channels, as in real residual streams.
 LinearStats correlated_stats(int64_t cols, int64_t tokens, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -124,7 +117,7 @@ TEST(CalibGptq, InverseFactorIsTheCholeskyFactorOfTheInverse) {
 
 TEST(CalibGptq, ReplayStoresExactlyTheCalibratedValues) {
   const int64_t rows = 8, cols = 96;
-  const auto w = random_weights(rows * cols, 1);
+  const auto w = testsupport::heavy_tailed_weights(rows * cols, 1);
   const auto h = correlated_stats(cols, 400, 2).hessian();
   for (int group : {0, 32, 64}) {
     const Scheme s{4, group, {}};
@@ -137,7 +130,7 @@ TEST(CalibGptq, ReplayStoresExactlyTheCalibratedValues) {
 
 TEST(CalibGptq, WithoutMethodsEqualsRoundToNearest) {
   const int64_t rows = 5, cols = 64;
-  const auto w = random_weights(rows * cols, 3);
+  const auto w = testsupport::heavy_tailed_weights(rows * cols, 3);
   const auto cw = quantize_calibrated(w.data(), rows, cols, 4, 32, {}, {});
   const QuantizedTensor q = quantize_rtn(w.data(), rows, cols, Scheme{4, 32, {}});
   const auto back = dequantize(q.type, q.bytes.data(), q.bytes.size(), rows, cols);
@@ -147,7 +140,7 @@ TEST(CalibGptq, WithoutMethodsEqualsRoundToNearest) {
 TEST(CalibGptq, IdentityHessianGivesRoundToNearest) {
   // Uncorrelated inputs leave nothing to compensate: GPTQ must reduce to RTN (damping aside).
   const int64_t rows = 4, cols = 64;
-  const auto w = random_weights(rows * cols, 4);
+  const auto w = testsupport::heavy_tailed_weights(rows * cols, 4);
   std::vector<float> h(static_cast<size_t>(cols * cols), 0.0f);
   for (int64_t i = 0; i < cols; ++i) h[i * cols + i] = 1.0f + static_cast<float>(i % 3);
   const auto g = quantize_calibrated(w.data(), rows, cols, 4, 32, h, {.gptq = true});
@@ -157,7 +150,7 @@ TEST(CalibGptq, IdentityHessianGivesRoundToNearest) {
 
 TEST(CalibGptq, ReducesOutputErrorOnCorrelatedInputs) {
   const int64_t rows = 32, cols = 128;
-  const auto w = random_weights(rows * cols, 5);
+  const auto w = testsupport::heavy_tailed_weights(rows * cols, 5);
   const auto h = correlated_stats(cols, 1000, 6).hessian();
   for (int group : {0, 32}) {
     const int64_t g = stored_group(Scheme{4, group, {}}, cols);
@@ -176,7 +169,7 @@ TEST(CalibGptq, ReducesOutputErrorOnCorrelatedInputs) {
 // the H-weighted output error (each step is the exact minimizer of a quadratic).
 TEST(CalibRefit, KeepsCodesAndNeverRaisesOutputError) {
   const int64_t rows = 24, cols = 96;
-  const auto w = random_weights(rows * cols, 21);
+  const auto w = testsupport::heavy_tailed_weights(rows * cols, 21);
   const auto h = correlated_stats(cols, 600, 22).hessian();
   for (int group : {0, 32}) {
     const Scheme s{4, group, {}};
@@ -207,7 +200,7 @@ TEST(CalibRefit, KeepsCodesAndNeverRaisesOutputError) {
 }
 
 TEST(CalibClip, SearchNeverWorseThanMaxScale) {
-  const auto w = random_weights(32 * 40, 7);
+  const auto w = testsupport::heavy_tailed_weights(32 * 40, 7);
   std::vector<float> imp(32, 1.0f);
   int strictly_better = 0;
   for (int b = 0; b < 40; ++b) {
@@ -231,7 +224,7 @@ TEST(CalibGptq, BadInputsFailClearly) {
 
 TEST(CalibGptq, ActOrderKeepsTheStoredLayoutAndCutsError) {
   const int64_t rows = 32, cols = 128;
-  const auto w = random_weights(rows * cols, 8);
+  const auto w = testsupport::heavy_tailed_weights(rows * cols, 8);
   const auto h = correlated_stats(cols, 1000, 9).hessian();
   for (int group : {0, 32}) {
     const Scheme s{4, group, {}};

@@ -20,14 +20,6 @@ using namespace pocketllm::calib;
 namespace ts = testsupport;
 
 namespace {
-std::vector<float> random_weights(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::student_t_distribution<float> d(4.0f);
-  std::vector<float> w(static_cast<size_t>(n));
-  for (auto& x : w) x = 0.05f * d(rng);
-  return w;
-}
-
 // Strongly correlated inputs with a few large channels: the cross terms of H make
 // independent rounding (RTN) clearly suboptimal.
 std::vector<float> correlated_hessian(int64_t cols, int64_t tokens, uint32_t seed) {
@@ -72,7 +64,7 @@ TEST(LearnRound, ProductMatchesPlainLoop) {
   for (int isa = 0; isa <= learn_cpu_isa(); ++isa)
   for (int64_t cols : {1, 7, 64, 100, 172, 300}) {
     for (int64_t n : {4, 8, 16}) {
-      const auto e = random_weights(n * cols, 3), h0 = random_weights(cols * cols, 4);
+      const auto e = testsupport::heavy_tailed_weights(n * cols, 3), h0 = testsupport::heavy_tailed_weights(cols * cols, 4);
       std::vector<float> h(h0.size());
       for (int64_t i = 0; i < cols; ++i)
         for (int64_t j = 0; j < cols; ++j) h[i * cols + j] = h0[i * cols + j] + h0[j * cols + i];
@@ -98,7 +90,7 @@ TEST(LearnRound, ProductMatchesPlainLoop) {
 // every symmetric W4 layout, from RTN codes and from GPTQ + clip + refit.
 TEST(LearnRound, NeverRaisesTheObjectiveOnRandomLayers) {
   const int64_t rows = 20, cols = 256;
-  const auto w = random_weights(rows * cols, 11);
+  const auto w = testsupport::heavy_tailed_weights(rows * cols, 11);
   const auto h = correlated_hessian(cols, 700, 12);
   ThreadPool pool(2);
   for (int group : {0, 32, 64, 128}) {
@@ -127,7 +119,7 @@ TEST(LearnRound, NeverRaisesTheObjectiveOnRandomLayers) {
 // error clearly (a no-op or a broken gradient fails this).
 TEST(LearnRound, CutsTheErrorWhereRoundToNearestIsSuboptimal) {
   const int64_t rows = 16, cols = 128;
-  const auto w = random_weights(rows * cols, 31);
+  const auto w = testsupport::heavy_tailed_weights(rows * cols, 31);
   const auto h = correlated_hessian(cols, 800, 32);
   for (int group : {0, 32}) {
     const int64_t g = stored_group(Scheme{4, group, {}}, cols);
@@ -148,7 +140,7 @@ TEST(LearnRound, CutsTheErrorWhereRoundToNearestIsSuboptimal) {
 // The same inputs give the same codes for any thread count (row blocks are fixed).
 TEST(LearnRound, SameResultForAnyThreadCount) {
   const int64_t rows = 150, cols = 96;  // several row blocks
-  const auto w = random_weights(rows * cols, 41);
+  const auto w = testsupport::heavy_tailed_weights(rows * cols, 41);
   const auto h = correlated_hessian(cols, 400, 42);
   ThreadPool one(1), two(2);
   const auto a = quantize_calibrated(w.data(), rows, cols, 4, 32, h, best(30), &one);

@@ -173,4 +173,12 @@ CmdResult run_command(const std::vector<std::string>& args, const std::string& s
   return r;
 }
 
+std::vector<float> heavy_tailed_weights(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::student_t_distribution<float> d(4.0f);
+  std::vector<float> w(static_cast<size_t>(n));
+  for (auto& x : w) x = 0.05f * d(rng);
+  return w;
+}
+
 }  // namespace testsupport

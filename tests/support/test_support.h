@@ -3,6 +3,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -59,5 +60,8 @@ bool contains(const std::string& s, const std::string& part);
 std::string shell_output(const std::string& cmd, int& status);
 // s without its trailing newlines (\n or \r\n), as a command prints one value.
 std::string chomp(std::string s);
+
+// n weights 0.05 * Student-t(4): heavy tails, as real weights have (clipping matters).
+std::vector<float> heavy_tailed_weights(int64_t n, uint32_t seed);
 
 }  // namespace testsupport
