@@ -1,4 +1,4 @@
-// Q4_K / Q6_K repacked into 16-row tiles (weights/kquant_tiles.h): the repack is
+// Q4_K / Q5_K / Q6_K / IQ4_XS repacked into 16-row tiles (weights/kquant_tiles.h): the repack is
 // exact and no larger than the file; every table's tile kernel against the
 // in-place scalar reference (odd row counts, 1..9 and 70 tokens, zero and
 // extreme blocks), within float rounding of the same exact int32 sums; linear()
@@ -24,9 +24,19 @@ using namespace pocketllm;
 namespace kquant_tiles_test {
 namespace {
 
-const DType kTileTypes[] = {DType::Q4_K, DType::Q6_K};
+const DType kTileTypes[] = {DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
 
-size_t block_bytes(DType t) { return t == DType::Q4_K ? sizeof(BlockQ4_K) : sizeof(BlockQ6_K); }
+size_t block_bytes(DType t) { return kquant_tile_sb_bytes(t) / kKqTileRows; }
+bool has_min(DType t) { return t == DType::Q4_K || t == DType::Q5_K; }  // d, dmin at bytes 0, 2
+
+KQuantGemmFn ref_tiles(DType t) {
+  switch (t) {
+    case DType::Q4_K: return ref_kquant_q4_k_tiles;
+    case DType::Q5_K: return ref_kquant_q5_k_tiles;
+    case DType::IQ4_XS: return ref_kquant_iq4_xs_tiles;
+    default: return ref_kquant_q6_k_tiles;
+  }
+}
 
 void set_f16(uint8_t* p, float v) {
   const uint16_t h = f32_to_f16(v);
@@ -35,7 +45,8 @@ void set_f16(uint8_t* p, float v) {
 
 // Random blocks (every code and scale pattern), f16 scales small, zero or
 // +-65504; row 3 block 1 all zero; row 5 all extreme: max codes, max scales
-// and mins (Q6_K: scales -128 and 127 alternating), d = dmin = 65504.
+// and mins (Q6_K: scales -128 and 127 alternating; IQ4_XS: ls 63 and 0, the
+// scales 31 and -32, alternating), d = dmin = 65504.
 std::vector<uint8_t> random_blocks(DType t, int64_t rows, int64_t cols, uint32_t seed) {
   const size_t bb = block_bytes(t);
   const int64_t nb = cols / kQK_K;
@@ -49,16 +60,23 @@ std::vector<uint8_t> random_blocks(DType t, int64_t rows, int64_t cols, uint32_t
   };
   for (int64_t b = 0; b < nb * rows; ++b) {
     uint8_t* blk = &data[b * bb];
-    if (t == DType::Q4_K) set_f16(blk, pick()), set_f16(blk + 2, pick());
-    else set_f16(blk + offsetof(BlockQ6_K, d), pick());
+    if (has_min(t)) set_f16(blk, pick()), set_f16(blk + 2, pick());
+    else if (t == DType::Q6_K) set_f16(blk + offsetof(BlockQ6_K, d), pick());
+    else set_f16(blk, pick());
   }
   if (rows > 3 && nb > 1) std::memset(&data[(3 * nb + 1) * bb], 0, bb);
   if (rows > 5)
     for (int64_t b = 5 * nb; b < 6 * nb; ++b) {
       uint8_t* blk = &data[b * bb];
       std::memset(blk, 0xFF, bb);
-      if (t == DType::Q4_K) {
+      if (has_min(t)) {
         set_f16(blk, 65504.0f), set_f16(blk + 2, 65504.0f);
+      } else if (t == DType::IQ4_XS) {
+        set_f16(blk, 65504.0f);
+        const uint16_t h = 0x3333;  // ls = 63, 0, 63, 0, ... (low nibbles F, 0)
+        std::memcpy(blk + offsetof(BlockIQ4_XS, scales_h), &h, 2);
+        for (int k = 0; k < 4; ++k) blk[offsetof(BlockIQ4_XS, scales_l) + k] = 0x0F;
+        std::memset(blk + offsetof(BlockIQ4_XS, qs), 0x0F, 128);  // levels 113 and -127
       } else {
         for (int j = 0; j < 16; ++j) blk[offsetof(BlockQ6_K, scales) + j] = j % 2 ? 0x80 : 0x7F;
         set_f16(blk + offsetof(BlockQ6_K, d), 65504.0f);
@@ -103,14 +121,28 @@ std::vector<double> magnitudes(DType t, const std::vector<uint8_t>& data, int64_
         const int8_t* x = a.tok_q(tok) + b * kQK_K;
         const double da = a.tok_d(tok)[b];
         const uint8_t* p = &data[(r * nb + b) * bb];
-        if (t == DType::Q4_K) {
-          BlockQ4_K blk;
-          std::memcpy(&blk, p, sizeof blk);
-          const Q4KRow w = q4k_from_block(blk);
+        if (has_min(t)) {
+          Q4KRow w;
+          if (t == DType::Q4_K) {
+            BlockQ4_K blk;
+            std::memcpy(&blk, p, sizeof blk);
+            w = q4k_from_block(blk);
+          } else {
+            BlockQ5_K blk;
+            std::memcpy(&blk, p, sizeof blk);
+            w = q5k_from_block(blk);
+          }
           double si = 0, sm = 0;
           for (int l = 0; l < 256; ++l) si += double(w.sc[l / 32]) * w.q[l] * std::abs(x[l]);
           for (int l = 0; l < 256; ++l) sm += double(w.m[l / 32]) * std::abs(x[l]);
           s += std::fabs(f16_to_f32(w.d) * da) * si + std::fabs(f16_to_f32(w.dmin) * da) * sm;
+        } else if (t == DType::IQ4_XS) {
+          BlockIQ4_XS blk;
+          std::memcpy(&blk, p, sizeof blk);
+          const IQ4XSRow w = iq4xs_from_block(blk);
+          double si = 0;
+          for (int l = 0; l < 256; ++l) si += std::abs(double(w.ls[l / 32] - 32) * kIQ4Levels[w.q[l]] * x[l]);
+          s += std::fabs(f16_to_f32(w.d) * da) * si;
         } else {
           BlockQ6_K blk;
           std::memcpy(&blk, p, sizeof blk);
@@ -192,12 +224,12 @@ TEST(KQuantTiles, EveryTableMatchesTheInPlaceReference) {
           const auto mag = magnitudes(t, data, rows, cols, a);
           std::vector<float> ref(n * rows, -7.0f);
           ggml_int_kernel(*find_kernels("ref"), t)(data.data(), rb, cols, a, 0, rows, ref.data(), rows);
-          std::vector<KQuantGemmFn> fns = {t == DType::Q4_K ? ref_kquant_q4_k_tiles : ref_kquant_q6_k_tiles};
+          std::vector<KQuantGemmFn> fns = {ref_tiles(t)};
           std::vector<std::string> names = {"ref tiles"};
           for (const KernelTable* k : kt::tested_kernels())
             if (const KQuantGemmFn fn = kquant_tile_kernel(*k, t)) fns.push_back(fn), names.push_back(k->name);
 #if defined(__x86_64__)
-          if (find_kernels("avx2")) {  // in no table yet (slower than in place), tested all the same
+          if (find_kernels("avx2") && (t == DType::Q4_K || t == DType::Q6_K)) {  // in no table yet (slower than in place), tested all the same
             fns.push_back(t == DType::Q4_K ? avx2_kquant_q4_k_tiles : avx2_kquant_q6_k_tiles);
             names.push_back("avx2 tiles");
           }
@@ -238,8 +270,9 @@ TEST(KQuantTiles, Avx512VnniTableHasTileKernels) {
   for (DType t : kTileTypes) EXPECT_NE(kquant_tile_kernel(*k, t), nullptr) << dtype_name(t);
 }
 
-// Zero blocks give exactly 0, and codes equal to the offset (Q6_K q = 32) or
-// zero codes with zero mins (Q4_K) give exactly 0 against a huge activation.
+// Zero blocks give exactly 0, and codes equal to the offset (Q6_K q = 32),
+// zero codes with zero mins (Q4_K, Q5_K) or zero sub-block scales (IQ4_XS,
+// ls = 32, under random indices) give exactly 0 against a huge activation.
 TEST(KQuantTiles, ZeroValuesGiveZero) {
   const int64_t rows = 19, cols = 512, n = 6;
   auto x = tokens(n, cols, 8);
@@ -253,6 +286,11 @@ TEST(KQuantTiles, ZeroValuesGiveZero) {
         std::memset(blk + offsetof(BlockQ6_K, qh), 0xAA, 64);
         std::memset(blk + offsetof(BlockQ6_K, scales), 0x7F, 16);
         set_f16(blk + offsetof(BlockQ6_K, d), 3.0f);
+      } else if (t == DType::IQ4_XS) {
+        const uint16_t h = 0xAAAA;  // every ls = 32: scale 0
+        std::memcpy(blk + offsetof(BlockIQ4_XS, scales_h), &h, 2);
+        for (int k = 0; k < 128; ++k) blk[offsetof(BlockIQ4_XS, qs) + k] = static_cast<uint8_t>(37 * k + b);
+        set_f16(blk, 3.0f);
       } else {
         std::memset(blk + 4, 0x3F, 4);
         set_f16(blk, 3.0f), set_f16(blk + 2, 3.0f);
