@@ -38,6 +38,7 @@ KQuantGemmFn kquant_tile_kernel(const KernelTable& k, DType t) {
     case DType::Q5_K: return g.q5_k_tiles;
     case DType::Q6_K: return g.q6_k_tiles;
     case DType::IQ4_XS: return g.iq4_xs_tiles;
+    case DType::Q5_0: return g.q5_0_tiles;
     default: return nullptr;
   }
 }

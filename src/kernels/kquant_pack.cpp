@@ -1,4 +1,4 @@
-// Q4_K / Q5_K / Q6_K / IQ4_XS into the 16-row tiles of weights/kquant_tiles.h, and back.
+// Q4_K / Q5_K / Q6_K / IQ4_XS / Q5_0 into the 16-row tiles of weights/kquant_tiles.h, and back.
 #include <algorithm>
 #include <cstring>
 
@@ -26,10 +26,11 @@ void pack_kquant(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, i
                  HugeArena* arena, const SourceDone& done) {
   const size_t sb = kquant_tile_sb_bytes(t);
   if (sb == 0) fail("pack_kquant: {} has no tile layout", dtype_name(t));
-  if (cols % kQK_K != 0) fail("pack_kquant: {} columns are not a whole number of 256-blocks", cols);
+  const int64_t block_cols = kquant_tile_block_cols(t);
+  if (cols % block_cols != 0) fail("pack_kquant: {} columns are not a whole number of {}-blocks", cols, block_cols);
   p.type = t;
   p.rows = rows, p.cols = cols;
-  p.n_sb = cols / kQK_K;
+  p.n_sb = cols / block_cols;
   p.n_tiles = (rows + kKqTileRows - 1) / kKqTileRows;
   p.sb_bytes = sb;
   uint8_t* dst;
@@ -53,6 +54,7 @@ void pack_kquant(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, i
         case DType::Q4_K: q4k_put(q4k_from_block(block_at<BlockQ4_K>(src)), i, out); break;
         case DType::Q5_K: q5k_put(q5k_from_block(block_at<BlockQ5_K>(src)), i, out); break;
         case DType::IQ4_XS: iq4xs_put(iq4xs_from_block(block_at<BlockIQ4_XS>(src)), i, out); break;
+        case DType::Q5_0: q50_put(q50_from_block(block_at<BlockQ5_0>(src)), i, out); break;
         default: q6k_put(q6k_from_block(block_at<BlockQ6_K>(src)), i, out); break;
       }
     }
@@ -71,6 +73,7 @@ void kquant_row_blocks(const PackedKQuant& p, int64_t r, uint8_t* blocks) {
       case DType::Q4_K: put_block(q4k_to_block(q4k_get(sb, i)), out); break;
       case DType::Q5_K: put_block(q5k_to_block(q5k_get(sb, i)), out); break;
       case DType::IQ4_XS: put_block(iq4xs_to_block(iq4xs_get(sb, i)), out); break;
+      case DType::Q5_0: put_block(q50_to_block(q50_get(sb, i)), out); break;
       default: put_block(q6k_to_block(q6k_get(sb, i)), out); break;
     }
   }

@@ -26,6 +26,10 @@
 //   [32, 96)     byte 16p + i = ls[i][2p] & 15 | (ls[i][2p+1] & 15) << 4             (p < 4)
 //   [96, 128)    byte 16h + i = bits 2k..2k+1: ls[i][4h+k] >> 4   (6-bit ls as stored, 0..63)
 //   [128, 2176)  32 steps of 64 bytes as Q4_K's codes (4-bit level indices)
+// Q5_0 (352 bytes = 16 x 22, one tile-block per 32 weights): value = d*(q - 16)
+//   [0, 32)      d[i] f16
+//   [32, 288)    4 steps of 64 bytes as Q4_K's codes (low 4 bits)
+//   [288, 352)   the 5th bits as one plane of Q5_K's
 // Q6_K (3360 bytes = 16 x 210): value = d*sc_j*(q - 32), sub-block j = 16 weights
 //   [0, 32)      d[i] f16
 //   [32, 288)    byte 16j + i = sc[i][j] (int8)                                  (j < 16)
@@ -52,6 +56,7 @@
 
 #include "weights/blocks_iq4.h"
 #include "weights/blocks_k.h"
+#include "weights/blocks_legacy.h"
 #include "weights/dtype.h"
 
 namespace pocketllm {
@@ -61,7 +66,9 @@ inline constexpr size_t kQ4KTileSb = 16 * sizeof(BlockQ4_K);  // 2304
 inline constexpr size_t kQ6KTileSb = 16 * sizeof(BlockQ6_K);  // 3360
 inline constexpr size_t kQ5KTileSb = 16 * sizeof(BlockQ5_K);  // 2816
 inline constexpr size_t kIQ4XSTileSb = 16 * sizeof(BlockIQ4_XS);  // 2176
+inline constexpr size_t kQ50TileSb = 16 * sizeof(BlockQ5_0);  // 352
 inline constexpr size_t kQ4KCodesAt = 256, kQ5KBitsAt = 2304, kIQ4XSCodesAt = 128;
+inline constexpr size_t kQ50CodesAt = 32, kQ50BitsAt = 288;
 inline constexpr size_t kQ6KScalesAt = 32, kQ6KGroupsAt = 288, kQ6KGroupBytes = 192;
 
 // Bytes of one tile-super-block of type t (0: t has no tile layout).
@@ -71,9 +78,12 @@ inline size_t kquant_tile_sb_bytes(DType t) {
     case DType::Q5_K: return kQ5KTileSb;
     case DType::Q6_K: return kQ6KTileSb;
     case DType::IQ4_XS: return kIQ4XSTileSb;
+    case DType::Q5_0: return kQ50TileSb;
     default: return 0;
   }
 }
+// Weights per tile-block of type t (the file's block or super-block).
+inline int64_t kquant_tile_block_cols(DType t) { return t == DType::Q5_0 ? 32 : kQK_K; }
 
 // The tiles of one matrix (in an arena or the own vector).
 struct PackedKQuant {
@@ -100,6 +110,10 @@ struct Q4KRow {
 struct IQ4XSRow {
   uint16_t d = 0;
   uint8_t ls[8] = {}, q[256] = {};  // ls as stored (scale = ls - 32), q: level indices
+};
+struct Q50Row {
+  uint16_t d = 0;
+  uint8_t q[32] = {};  // 0..31
 };
 struct Q6KRow {
   uint16_t d = 0;
@@ -312,6 +326,48 @@ inline IQ4XSRow iq4xs_get(const uint8_t* sb, int i) {
     for (int c = 0; c < 4; ++c) {
       const uint8_t v = sb[kIQ4XSCodesAt + 64 * s + 4 * i + c];
       r.q[8 * s + c] = v & 15, r.q[8 * s + 4 + c] = v >> 4;
+    }
+  return r;
+}
+
+// Q5_0: qs byte l holds weights l (low nibble) and 16 + l; qh bit l the 5th bit of weight l.
+inline Q50Row q50_from_block(const BlockQ5_0& b) {
+  Q50Row r;
+  r.d = b.d;
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  for (int l = 0; l < 16; ++l) {
+    r.q[l] = static_cast<uint8_t>((b.qs[l] & 15) | ((qh >> l) & 1) << 4);
+    r.q[16 + l] = static_cast<uint8_t>((b.qs[l] >> 4) | ((qh >> (16 + l)) & 1) << 4);
+  }
+  return r;
+}
+inline BlockQ5_0 q50_to_block(const Q50Row& r) {
+  BlockQ5_0 b{};
+  b.d = r.d;
+  uint32_t qh = 0;
+  for (int l = 0; l < 32; ++l) qh |= static_cast<uint32_t>(r.q[l] >> 4) << l;
+  std::memcpy(b.qh, &qh, 4);
+  for (int l = 0; l < 16; ++l) b.qs[l] = static_cast<uint8_t>((r.q[l] & 15) | (r.q[16 + l] & 15) << 4);
+  return b;
+}
+inline void q50_put(const Q50Row& r, int i, uint8_t* sb) {
+  std::memcpy(sb + 2 * i, &r.d, 2);
+  for (int s = 0; s < 4; ++s)
+    for (int c = 0; c < 4; ++c) {
+      const uint8_t lo = r.q[8 * s + c], hi = r.q[8 * s + 4 + c];
+      sb[kQ50CodesAt + 64 * s + 4 * i + c] = static_cast<uint8_t>((lo & 15) | (hi & 15) << 4);
+      sb[kQ50BitsAt + 4 * i + c] |= static_cast<uint8_t>((lo >> 4) << (2 * s) | (hi >> 4) << (2 * s + 1));
+    }
+}
+inline Q50Row q50_get(const uint8_t* sb, int i) {
+  Q50Row r;
+  std::memcpy(&r.d, sb + 2 * i, 2);
+  for (int s = 0; s < 4; ++s)
+    for (int c = 0; c < 4; ++c) {
+      const uint8_t v = sb[kQ50CodesAt + 64 * s + 4 * i + c], h = sb[kQ50BitsAt + 4 * i + c];
+      r.q[8 * s + c] = static_cast<uint8_t>((v & 15) | ((h >> (2 * s)) & 1) << 4);
+      r.q[8 * s + 4 + c] = static_cast<uint8_t>((v >> 4) | ((h >> (2 * s + 1)) & 1) << 4);
     }
   return r;
 }

@@ -1,4 +1,4 @@
-// Q4_K / Q5_K / Q6_K / IQ4_XS repacked into 16-row tiles (weights/kquant_tiles.h): the repack is
+// Q4_K / Q5_K / Q6_K / IQ4_XS / Q5_0 repacked into 16-row tiles (weights/kquant_tiles.h): the repack is
 // exact and no larger than the file; every table's tile kernel against the
 // in-place scalar reference (odd row counts, 1..9 and 70 tokens, zero and
 // extreme blocks), within float rounding of the same exact int32 sums; linear()
@@ -24,7 +24,7 @@ using namespace pocketllm;
 namespace kquant_tiles_test {
 namespace {
 
-const DType kTileTypes[] = {DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
+const DType kTileTypes[] = {DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS, DType::Q5_0};
 
 size_t block_bytes(DType t) { return kquant_tile_sb_bytes(t) / kKqTileRows; }
 bool has_min(DType t) { return t == DType::Q4_K || t == DType::Q5_K; }  // d, dmin at bytes 0, 2
@@ -34,6 +34,7 @@ KQuantGemmFn ref_tiles(DType t) {
     case DType::Q4_K: return ref_kquant_q4_k_tiles;
     case DType::Q5_K: return ref_kquant_q5_k_tiles;
     case DType::IQ4_XS: return ref_kquant_iq4_xs_tiles;
+    case DType::Q5_0: return ref_kquant_q5_0_tiles;
     default: return ref_kquant_q6_k_tiles;
   }
 }
@@ -49,7 +50,7 @@ void set_f16(uint8_t* p, float v) {
 // scales 31 and -32, alternating), d = dmin = 65504.
 std::vector<uint8_t> random_blocks(DType t, int64_t rows, int64_t cols, uint32_t seed) {
   const size_t bb = block_bytes(t);
-  const int64_t nb = cols / kQK_K;
+  const int64_t nb = cols / kquant_tile_block_cols(t);
   std::vector<uint8_t> data(bb * nb * rows);
   std::mt19937 rng(seed);
   for (auto& b : data) b = static_cast<uint8_t>(rng());
@@ -71,6 +72,8 @@ std::vector<uint8_t> random_blocks(DType t, int64_t rows, int64_t cols, uint32_t
       std::memset(blk, 0xFF, bb);
       if (has_min(t)) {
         set_f16(blk, 65504.0f), set_f16(blk + 2, 65504.0f);
+      } else if (t == DType::Q5_0) {
+        set_f16(blk, 65504.0f);  // codes 31: value 15 d
       } else if (t == DType::IQ4_XS) {
         set_f16(blk, 65504.0f);
         const uint16_t h = 0x3333;  // ls = 63, 0, 63, 0, ... (low nibbles F, 0)
@@ -100,9 +103,9 @@ std::vector<float> tokens(int64_t n, int64_t cols, uint32_t seed) {
   return x;
 }
 
-GgmlActs acts_of(const std::vector<float>& x, int64_t n, int64_t cols) {
+GgmlActs acts_of(DType t, const std::vector<float>& x, int64_t n, int64_t cols) {
   GgmlActs a;
-  ggml_acts_shape(n, cols, 256, a);
+  ggml_acts_shape(n, cols, ggml_int_block(t), a);
   ggml_acts_tokens(x.data(), cols, 0, n, a);
   return a;
 }
@@ -111,14 +114,14 @@ GgmlActs acts_of(const std::vector<float>& x, int64_t n, int64_t cols) {
 // sum |sc q a| (+ |dmin da| * sum |m sum(a)| for Q4_K), from the exact integers.
 std::vector<double> magnitudes(DType t, const std::vector<uint8_t>& data, int64_t rows, int64_t cols,
                                const GgmlActs& a) {
-  const int64_t nb = cols / kQK_K, n = a.n_tokens();
+  const int64_t bc = kquant_tile_block_cols(t), nb = cols / bc, n = a.n_tokens();
   const size_t bb = block_bytes(t);
   std::vector<double> mag(static_cast<size_t>(rows * n));
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t tok = 0; tok < n; ++tok) {
       double s = 0;
       for (int64_t b = 0; b < nb; ++b) {
-        const int8_t* x = a.tok_q(tok) + b * kQK_K;
+        const int8_t* x = a.tok_q(tok) + b * bc;
         const double da = a.tok_d(tok)[b];
         const uint8_t* p = &data[(r * nb + b) * bb];
         if (has_min(t)) {
@@ -136,6 +139,13 @@ std::vector<double> magnitudes(DType t, const std::vector<uint8_t>& data, int64_
           for (int l = 0; l < 256; ++l) si += double(w.sc[l / 32]) * w.q[l] * std::abs(x[l]);
           for (int l = 0; l < 256; ++l) sm += double(w.m[l / 32]) * std::abs(x[l]);
           s += std::fabs(f16_to_f32(w.d) * da) * si + std::fabs(f16_to_f32(w.dmin) * da) * sm;
+        } else if (t == DType::Q5_0) {
+          BlockQ5_0 blk;
+          std::memcpy(&blk, p, sizeof blk);
+          const Q50Row w = q50_from_block(blk);
+          double si = 0;
+          for (int l = 0; l < 32; ++l) si += std::abs(double(w.q[l] - 16) * x[l]);
+          s += std::fabs(f16_to_f32(w.d) * da) * si;
         } else if (t == DType::IQ4_XS) {
           BlockIQ4_XS blk;
           std::memcpy(&blk, p, sizeof blk);
@@ -212,7 +222,7 @@ TEST(KQuantTiles, EveryTableMatchesTheInPlaceReference) {
   uint32_t seed = 300;
   int tested = 0;
   for (DType t : kTileTypes)
-    for (int64_t cols : {256, 768})
+    for (int64_t cols : {t == DType::Q5_0 ? int64_t{96} : int64_t{256}, int64_t{768}})  // Q5_0: 3 blocks
       for (int64_t rows : {1, 16, 37}) {
         const auto data = random_blocks(t, rows, cols, seed++);
         const size_t rb = *dtype_row_bytes(t, cols);
@@ -220,7 +230,7 @@ TEST(KQuantTiles, EveryTableMatchesTheInPlaceReference) {
         pack_kquant(t, data.data(), rb, rows, cols, p);
         for (int64_t n : {1, 2, 3, 4, 5, 6, 7, 8, 9, 70}) {
           const auto x = tokens(n, cols, seed++);
-          const GgmlActs a = acts_of(x, n, cols);
+          const GgmlActs a = acts_of(t, x, n, cols);
           const auto mag = magnitudes(t, data, rows, cols, a);
           std::vector<float> ref(n * rows, -7.0f);
           ggml_int_kernel(*find_kernels("ref"), t)(data.data(), rb, cols, a, 0, rows, ref.data(), rows);
@@ -271,7 +281,7 @@ TEST(KQuantTiles, Avx512VnniTableHasTileKernels) {
 }
 
 // Zero blocks give exactly 0, and codes equal to the offset (Q6_K q = 32),
-// zero codes with zero mins (Q4_K, Q5_K) or zero sub-block scales (IQ4_XS,
+// codes 16 (Q5_0), zero codes with zero mins (Q4_K, Q5_K) or zero sub-block scales (IQ4_XS,
 // ls = 32, under random indices) give exactly 0 against a huge activation.
 TEST(KQuantTiles, ZeroValuesGiveZero) {
   const int64_t rows = 19, cols = 512, n = 6;
@@ -279,10 +289,13 @@ TEST(KQuantTiles, ZeroValuesGiveZero) {
   x[77] = 1e4f;
   for (DType t : kTileTypes) {
     const size_t bb = block_bytes(t);
-    std::vector<uint8_t> data(bb * (cols / 256) * rows, 0);
+    std::vector<uint8_t> data(bb * (cols / kquant_tile_block_cols(t)) * rows, 0);
     for (size_t b = 0; b < data.size() / bb; b += 2) {  // every other block: zero values under nonzero scales
       uint8_t* blk = &data[b * bb];
-      if (t == DType::Q6_K) {
+      if (t == DType::Q5_0) {
+        std::memset(blk + offsetof(BlockQ5_0, qh), 0xFF, 4);  // codes 16: value 0
+        set_f16(blk, 3.0f);
+      } else if (t == DType::Q6_K) {
         std::memset(blk + offsetof(BlockQ6_K, qh), 0xAA, 64);
         std::memset(blk + offsetof(BlockQ6_K, scales), 0x7F, 16);
         set_f16(blk + offsetof(BlockQ6_K, d), 3.0f);
@@ -298,7 +311,7 @@ TEST(KQuantTiles, ZeroValuesGiveZero) {
     }
     PackedKQuant p;
     pack_kquant(t, data.data(), *dtype_row_bytes(t, cols), rows, cols, p);
-    const GgmlActs a = acts_of(x, n, cols);
+    const GgmlActs a = acts_of(t, x, n, cols);
     for (const KernelTable* k : kt::tested_kernels())
       if (const KQuantGemmFn fn = kquant_tile_kernel(*k, t)) {
         std::vector<float> y(n * rows, -7.0f);
@@ -326,7 +339,7 @@ TEST(KQuantTiles, LinearAndRowsOverRepackedMatrices) {
         if (!kquant_tile_kernel(*k, t)) continue;
         SCOPED_TRACE(fmt::format("{} {} tokens {}", dtype_name(t), k->name, n));
         const auto y = kt::run_linear(base, *k, x, n, 2, /*drop_data=*/true);
-        const GgmlActs a = acts_of(x, n, cols);
+        const GgmlActs a = acts_of(t, x, n, cols);
         const auto mag = magnitudes(t, stored, rows, cols, a);
         for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], 2e-6 * mag[i] + 1e-30) << i;
         Matrix m = base;

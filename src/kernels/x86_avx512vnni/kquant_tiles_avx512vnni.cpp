@@ -7,7 +7,9 @@
 // Q6_K's -32 offset starts each sub-block's sum at -32 * sum(a) (GgmlActs::sum16).
 // Q5_K is Q4_K with the 5th bit ORed into each code before vpdpbusd. IQ4_XS maps
 // its indices to the levels + 128 (unsigned, vpshufb) and starts each sub-block's
-// sum at -128 * sum(a); int32 bounds in weights/kquant_tiles.h.
+// sum at -128 * sum(a); Q5_0 (blocks of 32, activations per 32) is one Q5_K
+// sub-block per block, its -16 offset again from sum(a). int32 bounds in
+// weights/kquant_tiles.h.
 // GCC 12's AVX-512 headers trip -Wuninitialized on their own _mm512_undefined_*().
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -191,6 +193,45 @@ void iq4xs_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t 
   for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * ldy + tile * kKqTileRows, facc[t], n_rows);
 }
 
+// Q5_0: per block of 32 the 4 steps of Q5_K's sub-block, the sum started at
+// -16 * sum(a), one float FMA per block (the activations' scale is per 32 too).
+template <int NT>
+void q50_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
+  const Toks<NT> tk(a, t0);
+  __m512 facc[NT];
+  for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
+  const uint8_t* sb = w.tile(tile);
+  for (int64_t b = 0; b < w.n_sb; ++b, sb += kQ50TileSb) {
+    if constexpr (NT == 1)
+      for (int k = 0; k < 6; ++k) _mm_prefetch(reinterpret_cast<const char*>(sb + kPrefetchAhead + 64 * k), _MM_HINT_T0);
+    __m512i lo_acc[NT], hi_acc[NT];
+    for (int t = 0; t < NT; ++t) {
+      const int16_t* s = tk.s16[t] + 2 * b;
+      lo_acc[t] = _mm512_set1_epi32(-16 * (s[0] + s[1])), hi_acc[t] = _mm512_setzero_si512();
+    }
+    const uint8_t* plane = sb + kQ50BitsAt;
+    const auto step = [&]<int S>() {
+      __m512i lo, hi;
+      codes_of_step<true, S>(sb + kQ50CodesAt + 64 * S, plane, lo, hi);
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* x = tk.q[t] + 32 * b + 8 * S;
+        dpbusd(lo_acc[t], lo, bcast4(x));
+        dpbusd(hi_acc[t], hi, bcast4(x + 4));
+      }
+    };
+    step.template operator()<0>();
+    step.template operator()<1>();
+    step.template operator()<2>();
+    step.template operator()<3>();
+    const __m512 d = load_f16x16(sb);
+    for (int t = 0; t < NT; ++t)
+      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(lo_acc[t], hi_acc[t])),
+                                _mm512_mul_ps(d, _mm512_set1_ps(tk.d[t][b])), facc[t]);
+  }
+  const int n_rows = static_cast<int>(std::min<int64_t>(kKqTileRows, w.rows - tile * kKqTileRows));
+  for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * ldy + tile * kKqTileRows, facc[t], n_rows);
+}
+
 template <int NT>
 void q6k_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
   const Toks<NT> tk(a, t0);
@@ -267,6 +308,12 @@ struct Q5KTile {
   }
 };
 template <int NT>
+struct Q50Tile {
+  static void run(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
+    q50_tile<NT>(w, a, tile, t0, y, ldy);
+  }
+};
+template <int NT>
 struct IQ4XSTile {
   static void run(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
     iq4xs_tile<NT>(w, a, tile, t0, y, ldy);
@@ -291,6 +338,10 @@ void avx512vnni_kquant_q5_k_tiles(const PackedKQuant& w, const GgmlActs& a, int6
 void avx512vnni_kquant_iq4_xs_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                     int64_t ldy) {
   tiles_tokens<IQ4XSTile>(w, a, tile0, tile1, y, ldy);
+}
+void avx512vnni_kquant_q5_0_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
+                                  int64_t ldy) {
+  tiles_tokens<Q50Tile>(w, a, tile0, tile1, y, ldy);
 }
 void avx512vnni_kquant_q6_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                   int64_t ldy) {
