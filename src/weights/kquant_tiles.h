@@ -1,12 +1,12 @@
-// GGML K-quants (Q4_K, Q5_K, Q6_K) and IQ4_XS repacked at load into 16-row tiles that keep the
-// file's exact integers and f16 scales (issue 26). As in weights/int_tiles.h,
+// GGML K-quants (Q4_K, Q5_K, Q6_K), IQ4_XS and Q5_0 repacked at load into 16-row
+// tiles that keep the file's exact integers and f16 scales (issue 26). As in weights/int_tiles.h,
 // each step of k holds 16 rows side by side, 4 bytes per row, so one vector
 // load feeds 16 rows' int32 lanes against broadcast activations; unlike it, the
 // super-block structure (f16 d per 256, integer sub-block scales) is kept, so a
 // tile is exactly as large as the 16 rows were in the file (no +2% needed).
 //
-// A matrix is [n_tiles][n_sb][sb_bytes] (n_sb = cols / 256): tile t's super-block
-// b holds rows 16t..16t+15, weights 256b..256b+255. Rows past the matrix are
+// A matrix is [n_tiles][n_sb][sb_bytes] (n_sb = cols / 256; Q5_0: cols / 32): tile
+// t's super-block b holds rows 16t..16t+15, weights 256b..256b+255 (Q5_0: 32b..32b+31). Rows past the matrix are
 // zero bytes (d = 0, codes 0). Within one tile-super-block, row i (0..15):
 //
 // Q4_K (2304 bytes = 16 x 144): value = d*sc_j*q - dmin*m_j, sub-block j = 32 weights
