@@ -21,7 +21,7 @@ GgmlIntFn ggml_int_kernel(const KernelTable& k, DType t) {
   }
 }
 
-// POCKETLLM_KQUANT_TILES=0 keeps Q4_K / Q6_K in place (A/B benchmarks of the repack).
+// POCKETLLM_KQUANT_TILES=0 keeps every type in place (A/B benchmarks of the repack).
 bool kquant_tiles_enabled() {
   static const bool on = [] {
     const char* e = std::getenv("POCKETLLM_KQUANT_TILES");
@@ -33,7 +33,14 @@ bool kquant_tiles_enabled() {
 KQuantGemmFn kquant_tile_kernel(const KernelTable& k, DType t) {
   if (!kquant_tiles_enabled()) return nullptr;
   const GgmlIntKernels g = k.ggml;
-  return t == DType::Q4_K ? g.q4_k_tiles : t == DType::Q6_K ? g.q6_k_tiles : nullptr;
+  switch (t) {
+    case DType::Q4_K: return g.q4_k_tiles;
+    case DType::Q5_K: return g.q5_k_tiles;
+    case DType::Q6_K: return g.q6_k_tiles;
+    case DType::IQ4_XS: return g.iq4_xs_tiles;
+    case DType::Q5_0: return g.q5_0_tiles;
+    default: return nullptr;
+  }
 }
 
 int64_t ggml_int_block(DType t) {

@@ -44,7 +44,8 @@ struct GgmlIntKernels {
   GgmlIntFn q4_k = nullptr, q5_k = nullptr, q6_k = nullptr, q5_0 = nullptr, iq4_xs = nullptr;
   // Tile kernels: where set, the table's matrices of that type are repacked at
   // load (prepare_matrix) and multiplied by these instead of the in-place ones.
-  KQuantGemmFn q4_k_tiles = nullptr, q6_k_tiles = nullptr;
+  KQuantGemmFn q4_k_tiles = nullptr, q5_k_tiles = nullptr, q6_k_tiles = nullptr, iq4_xs_tiles = nullptr,
+               q5_0_tiles = nullptr;
 };
 
 struct KernelTable;
@@ -70,6 +71,9 @@ void ref_ggml_iq4_xs(const uint8_t*, size_t, int64_t, const GgmlActs&, int64_t, 
 // Scalar references of the tile kernels (plain loops over the decoded tiles; tests).
 void ref_kquant_q4_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
 void ref_kquant_q6_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
+void ref_kquant_q5_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
+void ref_kquant_iq4_xs_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
+void ref_kquant_q5_0_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
 inline constexpr GgmlIntKernels kRefGgmlInt = {.q4_k = ref_ggml_q4_k, .q5_k = ref_ggml_q5_k, .q6_k = ref_ggml_q6_k,
                                                .q5_0 = ref_ggml_q5_0, .iq4_xs = ref_ggml_iq4_xs};
 
@@ -86,6 +90,9 @@ void avx2_kquant_q6_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64
 // AVX-512 VNNI tile kernels (kernels/x86_avx512vnni).
 void avx512vnni_kquant_q4_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
 void avx512vnni_kquant_q6_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
+void avx512vnni_kquant_q5_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
+void avx512vnni_kquant_iq4_xs_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
+void avx512vnni_kquant_q5_0_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
 #if defined(__x86_64__)
 // The AVX2 tile kernels are not in the AVX2 / AVX-VNNI tables yet: measured slower
 // than the in-place kernels (TinyLlama Q4_K_M, 2 threads: pp512 48 vs 66 t/s, tg
@@ -94,7 +101,9 @@ inline constexpr GgmlIntKernels kAvx2GgmlInt = {.q4_k = avx2_ggml_q4_k, .q5_k = 
                                                 .q5_0 = avx2_ggml_q5_0, .iq4_xs = avx2_ggml_iq4_xs};
 inline constexpr GgmlIntKernels kAvx512VnniGgmlInt = {
     .q4_k = avx2_ggml_q4_k, .q5_k = avx2_ggml_q5_k, .q6_k = avx2_ggml_q6_k, .q5_0 = avx2_ggml_q5_0,
-    .iq4_xs = avx2_ggml_iq4_xs, .q4_k_tiles = avx512vnni_kquant_q4_k_tiles, .q6_k_tiles = avx512vnni_kquant_q6_k_tiles};
+    .iq4_xs = avx2_ggml_iq4_xs, .q4_k_tiles = avx512vnni_kquant_q4_k_tiles, .q5_k_tiles = avx512vnni_kquant_q5_k_tiles,
+    .q6_k_tiles = avx512vnni_kquant_q6_k_tiles, .iq4_xs_tiles = avx512vnni_kquant_iq4_xs_tiles,
+    .q5_0_tiles = avx512vnni_kquant_q5_0_tiles};
 #endif
 
 }  // namespace pocketllm

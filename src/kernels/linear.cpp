@@ -30,7 +30,7 @@ struct PreparedWeights {
   std::vector<uint8_t> raw;  // the stored rows, when the table reads weights as stored (ref)
   PackedInt tiles;           // int weights as tiles (SIMD tables, or any table for tiled types)
   bool has_tiles = false;
-  PackedKQuant ktiles;       // Q4_K / Q6_K repacked for the table's tile kernels (weights/kquant_tiles.h)
+  PackedKQuant ktiles;       // Q4_K/Q5_K/Q6_K/IQ4_XS/Q5_0 repacked for the table's tile kernels (weights/kquant_tiles.h)
   bool has_ktiles = false;
   std::shared_ptr<HugeArena> arena;  // holds the tiles when they were moved into huge pages
 };

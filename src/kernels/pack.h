@@ -58,12 +58,12 @@ std::vector<uint8_t> tile_int_rows(DType t, const uint8_t* data, size_t row_byte
 // Reads row r of a packed matrix back as signed ints and scales (same as unpack_int_row).
 void packed_row_ints(const PackedInt& p, int64_t r, int8_t* q, float* scales);
 
-// Q4_K / Q6_K rows (row r at data + r * row_bytes) into the tiles of
+// Q4_K / Q5_K / Q6_K / IQ4_XS / Q5_0 rows (row r at data + r * row_bytes) into the tiles of
 // weights/kquant_tiles.h, in the arena when given (else p.own); the same exact
 // integers and f16 scales, the same bytes per 16 rows as the file.
 void pack_kquant(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedKQuant& p,
                  HugeArena* arena = nullptr, const SourceDone& done = {});
-// Row r of packed K-quant tiles back as the file's blocks (cols / 256 of them, bit for bit).
+// Row r of packed K-quant tiles back as the file's blocks (cols / kquant_tile_block_cols of them, bit for bit).
 void kquant_row_blocks(const PackedKQuant& p, int64_t r, uint8_t* blocks);
 
 }  // namespace pocketllm

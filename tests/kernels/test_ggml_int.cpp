@@ -247,7 +247,7 @@ TEST(GgmlInt, LinearEqualsTheFloatPathWithinActivationRounding) {
         std::vector<float> y(n * rows);
         linear(m, x.data(), cols, n, y.data(), rows, pool);
         if (kquant_tile_kernel(*k, t)) {  // repacked at load (test_kquant_tiles.cpp checks those kernels)
-          EXPECT_EQ(m.packed_bytes, kquant_tile_sb_bytes(t) * ((rows + 15) / 16) * (cols / 256));
+          EXPECT_EQ(m.packed_bytes, kquant_tile_sb_bytes(t) * ((rows + 15) / 16) * (cols / kquant_tile_block_cols(t)));
         } else if (const GgmlIntFn fn = ggml_int_kernel(*k, t)) {  // the integer kernel is what ran, in place
           EXPECT_EQ(m.packed_bytes, 0u);
           const auto direct = run_kernel(fn, t, stored, rows, cols, x, n, 0, rows);

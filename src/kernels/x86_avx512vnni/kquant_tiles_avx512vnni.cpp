@@ -1,10 +1,15 @@
-// Q4_K / Q6_K tile GEMMs (layout: weights/kquant_tiles.h) with 512-bit vpdpbusd:
+// Q4_K / Q5_K / Q6_K / IQ4_XS tile GEMMs (layout: weights/kquant_tiles.h) with 512-bit vpdpbusd:
 // one zmm holds the int32 sums of a tile's 16 rows, activations are broadcast 4
 // bytes at a time. Per sub-block the exact int32 dot (codes unsigned, activations
 // int8) is multiplied by the rows' integer scales (vpmulld) and summed per
 // super-block; then one float FMA per super-block, token and 16 rows.
 // Q4_K's min term sum_j m_j * sum(a)_j is one vpdpwssd per pair of sub-blocks;
 // Q6_K's -32 offset starts each sub-block's sum at -32 * sum(a) (GgmlActs::sum16).
+// Q5_K is Q4_K with the 5th bit ORed into each code before vpdpbusd. IQ4_XS maps
+// its indices to the levels + 128 (unsigned, vpshufb) and starts each sub-block's
+// sum at -128 * sum(a); Q5_0 (blocks of 32, activations per 32) is one Q5_K
+// sub-block per block, its -16 offset again from sum(a). int32 bounds in
+// weights/kquant_tiles.h.
 // GCC 12's AVX-512 headers trip -Wuninitialized on their own _mm512_undefined_*().
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -60,15 +65,36 @@ inline __m512i six_bits(const uint8_t* lo_plane, const uint8_t* hi_plane, int j)
   return _mm512_or_si512(low4, _mm512_slli_epi32(top2, 4));
 }
 
-// One tile against tokens t0 .. t0 + NT - 1.
-template <int NT>
+// Bit `from` of each byte moved to bit 4 (the 5th bit of a code), other bits junk.
+template <int kFrom>
+inline __m512i bit_to_4(__m512i v) {
+  if constexpr (kFrom <= 4) return _mm512_slli_epi16(v, 4 - kFrom);
+  else return _mm512_srli_epi16(v, kFrom - 4);
+}
+// a | (b & 0x10 per byte): one vpternlogd (imm: A | (B & C)).
+inline __m512i or_bit4(__m512i a, __m512i b, __m512i m10) { return _mm512_ternarylogic_epi32(a, b, m10, 0xF8); }
+
+// Step s of sub-block j: the 4-bit codes, with Q5_K's 5th bits from plane byte bits 2s, 2s+1.
+template <bool kQ5, int S>
+inline void codes_of_step(const uint8_t* src, const uint8_t* plane, __m512i& lo, __m512i& hi) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m512i v = load(src);
+  lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+  if constexpr (kQ5) {
+    const __m512i h = load(plane), m10 = _mm512_set1_epi8(0x10);
+    lo = or_bit4(lo, bit_to_4<2 * S>(h), m10);
+    hi = or_bit4(hi, bit_to_4<2 * S + 1>(h), m10);
+  }
+}
+
+// One tile against tokens t0 .. t0 + NT - 1 (Q4_K, or Q5_K when kQ5).
+template <int NT, bool kQ5>
 void q4k_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
   const Toks<NT> tk(a, t0);
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 facc[NT];
   for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
   const uint8_t* sb = w.tile(tile);
-  for (int64_t b = 0; b < w.n_sb; ++b, sb += kQ4KTileSb) {
+  for (int64_t b = 0; b < w.n_sb; ++b, sb += w.sb_bytes) {
     // Min term first (fewer live registers in the code loop): lanes of int16
     // pairs (m_2p, m_2p+1) against broadcast pairs of 32-sums of the activations.
     __m512i macc[NT];
@@ -88,18 +114,23 @@ void q4k_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0
     for (int j = 0; j < 8; ++j) {
       __m512i lo_acc[NT], hi_acc[NT];
       for (int t = 0; t < NT; ++t) lo_acc[t] = hi_acc[t] = _mm512_setzero_si512();
-#pragma GCC unroll 4
-      for (int s = 0; s < 4; ++s) {
-        const uint8_t* src = codes + 64 * (4 * j + s);
+      const uint8_t* plane = sb + kQ5KBitsAt + 64 * j;
+      if constexpr (kQ5 && NT == 1) _mm_prefetch(reinterpret_cast<const char*>(plane + kPrefetchAhead), _MM_HINT_T0);
+      const auto step = [&]<int S>() {
+        const uint8_t* src = codes + 64 * (4 * j + S);
         if constexpr (NT == 1) _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchAhead), _MM_HINT_T0);
-        const __m512i v = load(src);
-        const __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        __m512i lo, hi;
+        codes_of_step<kQ5, S>(src, plane, lo, hi);
         for (int t = 0; t < NT; ++t) {
-          const int8_t* x = tk.q[t] + b * kQK_K + 32 * j + 8 * s;
+          const int8_t* x = tk.q[t] + b * kQK_K + 32 * j + 8 * S;
           dpbusd(lo_acc[t], lo, bcast4(x));
           dpbusd(hi_acc[t], hi, bcast4(x + 4));
         }
-      }
+      };
+      step.template operator()<0>();
+      step.template operator()<1>();
+      step.template operator()<2>();
+      step.template operator()<3>();
       const __m512i sc = six_bits(sb + 64, sb + 192, j);
       for (int t = 0; t < NT; ++t)
         iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(_mm512_add_epi32(lo_acc[t], hi_acc[t]), sc));
@@ -110,6 +141,92 @@ void q4k_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0
       facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]), _mm512_mul_ps(d, da), facc[t]);
       facc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(macc[t]), _mm512_mul_ps(dmin, da), facc[t]);
     }
+  }
+  const int n_rows = static_cast<int>(std::min<int64_t>(kKqTileRows, w.rows - tile * kKqTileRows));
+  for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * ldy + tile * kKqTileRows, facc[t], n_rows);
+}
+
+// IQ4_XS: indices -> levels + 128 by vpshufb; each sub-block's sum starts at
+// -128 * sum(a), so it is the exact dot of the signed levels.
+template <int NT>
+void iq4xs_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
+  const Toks<NT> tk(a, t0);
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  alignas(16) uint8_t lut_bytes[16];
+  for (int k = 0; k < 16; ++k) lut_bytes[k] = static_cast<uint8_t>(kIQ4Levels[k] + 128);
+  const __m512i lut = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(lut_bytes)));
+  __m512 facc[NT];
+  for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
+  const uint8_t* sb = w.tile(tile);
+  for (int64_t b = 0; b < w.n_sb; ++b, sb += kIQ4XSTileSb) {
+    __m512i iacc[NT];
+    for (int t = 0; t < NT; ++t) iacc[t] = _mm512_setzero_si512();
+    const uint8_t* codes = sb + kIQ4XSCodesAt;
+    for (int j = 0; j < 8; ++j) {
+      __m512i lo_acc[NT], hi_acc[NT];
+      for (int t = 0; t < NT; ++t) {
+        const int16_t* s = tk.s16[t] + 16 * b + 2 * j;
+        lo_acc[t] = _mm512_set1_epi32(-128 * (s[0] + s[1])), hi_acc[t] = _mm512_setzero_si512();
+      }
+#pragma GCC unroll 4
+      for (int s = 0; s < 4; ++s) {
+        const uint8_t* src = codes + 64 * (4 * j + s);
+        if constexpr (NT == 1) _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchAhead), _MM_HINT_T0);
+        const __m512i v = load(src);
+        const __m512i lo = _mm512_shuffle_epi8(lut, _mm512_and_si512(v, m4));
+        const __m512i hi = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* x = tk.q[t] + b * kQK_K + 32 * j + 8 * s;
+          dpbusd(lo_acc[t], lo, bcast4(x));
+          dpbusd(hi_acc[t], hi, bcast4(x + 4));
+        }
+      }
+      const __m512i ls = _mm512_sub_epi32(six_bits(sb + 32, sb + 96, j), _mm512_set1_epi32(32));
+      for (int t = 0; t < NT; ++t)
+        iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(_mm512_add_epi32(lo_acc[t], hi_acc[t]), ls));
+    }
+    const __m512 d = load_f16x16(sb);
+    for (int t = 0; t < NT; ++t)
+      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]), _mm512_mul_ps(d, _mm512_set1_ps(tk.d[t][b])), facc[t]);
+  }
+  const int n_rows = static_cast<int>(std::min<int64_t>(kKqTileRows, w.rows - tile * kKqTileRows));
+  for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * ldy + tile * kKqTileRows, facc[t], n_rows);
+}
+
+// Q5_0: per block of 32 the 4 steps of Q5_K's sub-block, the sum started at
+// -16 * sum(a), one float FMA per block (the activations' scale is per 32 too).
+template <int NT>
+void q50_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
+  const Toks<NT> tk(a, t0);
+  __m512 facc[NT];
+  for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
+  const uint8_t* sb = w.tile(tile);
+  for (int64_t b = 0; b < w.n_sb; ++b, sb += kQ50TileSb) {
+    if constexpr (NT == 1)
+      for (int k = 0; k < 6; ++k) _mm_prefetch(reinterpret_cast<const char*>(sb + kPrefetchAhead + 64 * k), _MM_HINT_T0);
+    __m512i lo_acc[NT], hi_acc[NT];
+    for (int t = 0; t < NT; ++t) {
+      const int16_t* s = tk.s16[t] + 2 * b;
+      lo_acc[t] = _mm512_set1_epi32(-16 * (s[0] + s[1])), hi_acc[t] = _mm512_setzero_si512();
+    }
+    const uint8_t* plane = sb + kQ50BitsAt;
+    const auto step = [&]<int S>() {
+      __m512i lo, hi;
+      codes_of_step<true, S>(sb + kQ50CodesAt + 64 * S, plane, lo, hi);
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* x = tk.q[t] + 32 * b + 8 * S;
+        dpbusd(lo_acc[t], lo, bcast4(x));
+        dpbusd(hi_acc[t], hi, bcast4(x + 4));
+      }
+    };
+    step.template operator()<0>();
+    step.template operator()<1>();
+    step.template operator()<2>();
+    step.template operator()<3>();
+    const __m512 d = load_f16x16(sb);
+    for (int t = 0; t < NT; ++t)
+      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(lo_acc[t], hi_acc[t])),
+                                _mm512_mul_ps(d, _mm512_set1_ps(tk.d[t][b])), facc[t]);
   }
   const int n_rows = static_cast<int>(std::min<int64_t>(kKqTileRows, w.rows - tile * kKqTileRows));
   for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * ldy + tile * kKqTileRows, facc[t], n_rows);
@@ -181,7 +298,25 @@ void tiles_tokens(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64
 template <int NT>
 struct Q4KTile {
   static void run(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
-    q4k_tile<NT>(w, a, tile, t0, y, ldy);
+    q4k_tile<NT, false>(w, a, tile, t0, y, ldy);
+  }
+};
+template <int NT>
+struct Q5KTile {
+  static void run(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
+    q4k_tile<NT, true>(w, a, tile, t0, y, ldy);
+  }
+};
+template <int NT>
+struct Q50Tile {
+  static void run(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
+    q50_tile<NT>(w, a, tile, t0, y, ldy);
+  }
+};
+template <int NT>
+struct IQ4XSTile {
+  static void run(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
+    iq4xs_tile<NT>(w, a, tile, t0, y, ldy);
   }
 };
 template <int NT>
@@ -195,6 +330,18 @@ struct Q6KTile {
 void avx512vnni_kquant_q4_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                   int64_t ldy) {
   tiles_tokens<Q4KTile>(w, a, tile0, tile1, y, ldy);
+}
+void avx512vnni_kquant_q5_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
+                                  int64_t ldy) {
+  tiles_tokens<Q5KTile>(w, a, tile0, tile1, y, ldy);
+}
+void avx512vnni_kquant_iq4_xs_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
+                                    int64_t ldy) {
+  tiles_tokens<IQ4XSTile>(w, a, tile0, tile1, y, ldy);
+}
+void avx512vnni_kquant_q5_0_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
+                                  int64_t ldy) {
+  tiles_tokens<Q50Tile>(w, a, tile0, tile1, y, ldy);
 }
 void avx512vnni_kquant_q6_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                   int64_t ldy) {
