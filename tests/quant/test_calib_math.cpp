@@ -12,31 +12,14 @@
 #include "quant/calib/refit.h"
 #include "quant/calib/stats.h"
 #include "quant/quantize.h"
+#include "correlated_stats.h"
 #include "support/test_support.h"
 
 using namespace pocketllm;
 using namespace pocketllm::calib;
 
 namespace {
-// Correlated activations with a few large channels, as in real residual streams.
-LinearStats correlated_stats(int64_t cols, int64_t tokens, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd;
-  std::vector<float> mix(static_cast<size_t>(cols * cols));
-  for (auto& m : mix) m = nd(rng) / std::sqrt(static_cast<float>(cols));
-  LinearStats st(cols);
-  std::vector<float> z(static_cast<size_t>(cols)), x(static_cast<size_t>(cols));
-  for (int64_t t = 0; t < tokens; ++t) {
-    for (auto& v : z) v = nd(rng);
-    for (int64_t i = 0; i < cols; ++i) {
-      float s = z[i];
-      for (int64_t j = 0; j < cols; ++j) s += mix[i * cols + j] * z[j] * 2.0f;
-      x[i] = s * (i % 16 == 3 ? 6.0f : 1.0f);
-    }
-    st.add(x.data(), cols, 1);
-  }
-  return st;
-}
+using calibtest::correlated_stats;
 }  // namespace
 
 TEST(CalibStats, HessianIsMeanOuterProduct) {

@@ -12,6 +12,7 @@
 #include "quant/calib/stats.h"
 #include "quantizer/calibrate.h"
 #include "quantizer/float_model.h"
+#include "correlated_stats.h"
 #include "support/model_helpers.h"
 #include "support/test_support.h"
 
@@ -20,25 +21,8 @@ using namespace pocketllm::calib;
 namespace ts = testsupport;
 
 namespace {
-// Strongly correlated inputs with a few large channels: the cross terms of H make
-// independent rounding (RTN) clearly suboptimal.
 std::vector<float> correlated_hessian(int64_t cols, int64_t tokens, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd;
-  std::vector<float> mix(static_cast<size_t>(cols * cols));
-  for (auto& m : mix) m = nd(rng) / std::sqrt(static_cast<float>(cols));
-  LinearStats st(cols);
-  std::vector<float> z(static_cast<size_t>(cols)), x(static_cast<size_t>(cols));
-  for (int64_t t = 0; t < tokens; ++t) {
-    for (auto& v : z) v = nd(rng);
-    for (int64_t i = 0; i < cols; ++i) {
-      float s = z[i];
-      for (int64_t j = 0; j < cols; ++j) s += mix[i * cols + j] * z[j] * 2.0f;
-      x[i] = s * (i % 16 == 3 ? 6.0f : 1.0f);
-    }
-    st.add(x.data(), cols, 1);
-  }
-  return st.hessian();
+  return calibtest::correlated_stats(cols, tokens, seed).hessian();
 }
 
 double row_error(const float* w, const float* v, int64_t cols, const std::vector<float>& h) {
