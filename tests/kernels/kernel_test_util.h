@@ -24,6 +24,23 @@ inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1
   return v;
 }
 
+// n tokens of cols activations cycling through the cases integer kernels must get
+// right: random normal, all zero, one huge value among small ones, all +-1 (every
+// int8 code +-127: the largest vpmaddubsw pairs), all +1 (largest block sums).
+inline std::vector<float> extreme_tokens(int64_t n, int64_t cols, uint32_t seed) {
+  auto x = random_floats(static_cast<size_t>(n * cols), seed);
+  std::mt19937 rng(seed);
+  for (int64_t t = 0; t < n; ++t) {
+    float* xt = &x[t * cols];
+    if (t % 5 == 1) std::fill(xt, xt + cols, 0.0f);
+    if (t % 5 == 2) xt[rng() % cols] = 1e4f;
+    if (t % 5 == 3)
+      for (int64_t c = 0; c < cols; ++c) xt[c] = rng() % 2 ? 1.0f : -1.0f;
+    if (t % 5 == 4) std::fill(xt, xt + cols, 1.0f);
+  }
+  return x;
+}
+
 // The tables under test: every one this CPU supports, or with POCKETLLM_ISA set,
 // ref and that one (the CI runs each ARM table under qemu this way).
 inline std::vector<const pocketllm::KernelTable*> tested_kernels() {

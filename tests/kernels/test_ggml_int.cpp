@@ -65,20 +65,6 @@ std::vector<uint8_t> random_rows(DType t, int64_t rows, int64_t cols, uint32_t s
   return data;
 }
 
-// Tokens: random normal, all zero, one huge value among small ones, all +-1
-// (every activation code +-127: the largest vpmaddubsw pairs).
-std::vector<float> test_tokens(int64_t n, int64_t cols, uint32_t seed) {
-  auto x = kt::random_floats(static_cast<size_t>(n * cols), seed);
-  std::mt19937 rng(seed);
-  for (int64_t t = 0; t < n; ++t) {
-    float* xt = &x[t * cols];
-    if (t % 5 == 1) std::fill(xt, xt + cols, 0.0f);
-    if (t % 5 == 2) xt[rng() % cols] = 1e4f;
-    if (t % 5 == 3)
-      for (int64_t c = 0; c < cols; ++c) xt[c] = rng() % 2 ? 1.0f : -1.0f;
-  }
-  return x;
-}
 
 std::vector<float> dequantized(DType t, const std::vector<uint8_t>& data, int64_t rows, int64_t cols) {
   const size_t rb = *dtype_row_bytes(t, cols);
@@ -116,7 +102,7 @@ std::vector<float> run_kernel(GgmlIntFn fn, DType t, const std::vector<uint8_t>&
 
 TEST(GgmlInt, ActivationSumsAndScales) {
   const int64_t cols = 512, n = 3;
-  const auto x = test_tokens(n, cols, 9);
+  const auto x = kt::extreme_tokens(n, cols, 9);
   GgmlActs a;
   ggml_acts_shape(n, cols, 256, a);
   ggml_acts_tokens(x.data(), cols, 0, n, a);
@@ -142,7 +128,7 @@ TEST(GgmlInt, EveryTableMatchesTheScalarReference) {
       for (int64_t rows : {1, 37}) {
         const auto data = random_rows(t, rows, cols, seed++);
         for (int64_t n : {1, 2, 3, 4, 5, 9, 70}) {
-          const auto x = test_tokens(n, cols, seed++);
+          const auto x = kt::extreme_tokens(n, cols, seed++);
           const auto mag = magnitudes(t, data, rows, cols, x, n);
           const auto ref = run_kernel(ggml_int_kernel(*find_kernels("ref"), t), t, data, rows, cols, x, n, 0, rows);
           for (const KernelTable* k : kt::tested_kernels()) {
@@ -188,7 +174,7 @@ TEST(GgmlInt, ZeroBlocksGiveZero) {
   for (DType t : kTypes) {
     const int64_t rows = 3, cols = 512, n = 5;
     const std::vector<uint8_t> data(*dtype_row_bytes(t, cols) * rows, 0);
-    const auto x = test_tokens(n, cols, 3);
+    const auto x = kt::extreme_tokens(n, cols, 3);
     for (const KernelTable* k : kt::tested_kernels()) {
       if (const GgmlIntFn fn = ggml_int_kernel(*k, t)) {
         for (float v : run_kernel(fn, t, data, rows, cols, x, n, 0, rows)) ASSERT_EQ(v, 0.0f) << dtype_name(t) << k->name;

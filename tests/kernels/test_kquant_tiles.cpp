@@ -88,20 +88,6 @@ std::vector<uint8_t> random_blocks(DType t, int64_t rows, int64_t cols, uint32_t
   return data;
 }
 
-// Tokens: normal; all zero; one huge value; all +-1 (codes +-127); all +1.
-std::vector<float> tokens(int64_t n, int64_t cols, uint32_t seed) {
-  auto x = kt::random_floats(static_cast<size_t>(n * cols), seed);
-  std::mt19937 rng(seed);
-  for (int64_t t = 0; t < n; ++t) {
-    float* xt = &x[t * cols];
-    if (t % 5 == 1) std::fill(xt, xt + cols, 0.0f);
-    if (t % 5 == 2) xt[rng() % cols] = 1e4f;
-    if (t % 5 == 3)
-      for (int64_t c = 0; c < cols; ++c) xt[c] = rng() % 2 ? 1.0f : -1.0f;
-    if (t % 5 == 4) std::fill(xt, xt + cols, 1.0f);
-  }
-  return x;
-}
 
 GgmlActs acts_of(DType t, const std::vector<float>& x, int64_t n, int64_t cols) {
   GgmlActs a;
@@ -229,7 +215,7 @@ TEST(KQuantTiles, EveryTableMatchesTheInPlaceReference) {
         PackedKQuant p;
         pack_kquant(t, data.data(), rb, rows, cols, p);
         for (int64_t n : {1, 2, 3, 4, 5, 6, 7, 8, 9, 70}) {
-          const auto x = tokens(n, cols, seed++);
+          const auto x = kt::extreme_tokens(n, cols, seed++);
           const GgmlActs a = acts_of(t, x, n, cols);
           const auto mag = magnitudes(t, data, rows, cols, a);
           std::vector<float> ref(n * rows, -7.0f);
@@ -285,7 +271,7 @@ TEST(KQuantTiles, Avx512VnniTableHasTileKernels) {
 // ls = 32, under random indices) give exactly 0 against a huge activation.
 TEST(KQuantTiles, ZeroValuesGiveZero) {
   const int64_t rows = 19, cols = 512, n = 6;
-  auto x = tokens(n, cols, 8);
+  auto x = kt::extreme_tokens(n, cols, 8);
   x[77] = 1e4f;
   for (DType t : kTileTypes) {
     const size_t bb = block_bytes(t);
