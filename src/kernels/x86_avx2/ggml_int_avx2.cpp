@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "kernels/ggml_int.h"
+#include "kernels/ggml_int_loops.h"
 #include "weights/blocks_iq4.h"
 #include "weights/blocks_k.h"
 #include "weights/blocks_legacy.h"
@@ -44,22 +45,11 @@ inline __m256i dot_scaled(__m256i codes, __m256i acts, __m256i sc) {
 // int16 lane pattern picking element j (< 8) of 8 int16 held in both 128-bit lanes.
 inline __m256i pick16(int j) { return _mm256_set1_epi16(static_cast<short>((2 * j) | ((2 * j + 1) << 8))); }
 
-// The per-token pointers of tokens t0 .. t0 + NT - 1.
-template <int NT>
-struct Toks {
-  const int8_t* q[NT];
-  const float* d[NT];
-  const int16_t* s16[NT];
-  Toks(const GgmlActs& a, int64_t t0) {
-    for (int t = 0; t < NT; ++t) q[t] = a.tok_q(t0 + t), d[t] = a.tok_d(t0 + t), s16[t] = a.tok_sum16(t0 + t);
-  }
-};
 
 // Q4_K / Q5_K: sum_j sc_j * (codes . a)_j * d * da - sum_j m_j * sum(a)_j * dmin * da.
 template <bool kQh>
 struct Q45K {
   static constexpr int64_t kBlock = kQK_K;
-  static constexpr int kMaxTokens = 4;
   static constexpr size_t kBytes = kQh ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
   template <int NT>
   static void dot(const uint8_t* row, int64_t nb, const GgmlActs& a, int64_t t0, float* out) {
@@ -114,7 +104,6 @@ struct Q45K {
 // Q6_K: sum over sub-blocks of 16 of sc_j * (codes - 32) . a.
 struct Q6K {
   static constexpr int64_t kBlock = kQK_K;
-  static constexpr int kMaxTokens = 4;
   template <int NT>
   static void dot(const uint8_t* row, int64_t nb, const GgmlActs& a, int64_t t0, float* out) {
     const Toks<NT> tk(a, t0);
@@ -173,7 +162,6 @@ inline __m256i expand_bits(uint32_t x) {
 // serve both blocks.
 struct Q50 {
   static constexpr int64_t kBlock = kQK_Legacy;
-  static constexpr int kMaxTokens = 4;
   // Block b's values q - 16 in [-16, 15] (w) and their magnitudes (aw).
   static void decode(const uint8_t* b, __m256i& w, __m256i& aw) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
@@ -227,7 +215,6 @@ struct Q50 {
 // a * sign(level) keeps vpmaddubsw's unsigned side unsigned.
 struct IQ4XS {
   static constexpr int64_t kBlock = kQK_K;
-  static constexpr int kMaxTokens = 4;
   template <int NT>
   static void dot(const uint8_t* row, int64_t nb, const GgmlActs& a, int64_t t0, float* out) {
     const Toks<NT> tk(a, t0);
@@ -279,18 +266,11 @@ void rows_tokens(const uint8_t* data, size_t row_bytes, int64_t cols, const Ggml
     const int64_t te = std::min(n, tc + kChunk);
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* row = data + r * row_bytes;
-      float out[4];
-      int64_t t = tc;
-      constexpr int kNT = K::kMaxTokens;
-      for (; t + kNT <= te; t += kNT) {
-        K::template dot<kNT>(row, nb, a, t, out);
-        for (int i = 0; i < kNT; ++i) y[(t + i) * ldy + r] = out[i];
-      }
-      const int64_t rest = te - t;
-      if (rest == 3) K::template dot<3>(row, nb, a, t, out);
-      else if (rest == 2) K::template dot<2>(row, nb, a, t, out);
-      else if (rest == 1) K::template dot<1>(row, nb, a, t, out);
-      for (int64_t i = 0; i < rest; ++i) y[(t + i) * ldy + r] = out[i];
+      token_groups(tc, te, [&](auto nt, int64_t t) {
+        float out[decltype(nt)::value];
+        K::template dot<decltype(nt)::value>(row, nb, a, t, out);
+        for (int i = 0; i < decltype(nt)::value; ++i) y[(t + i) * ldy + r] = out[i];
+      });
     }
   }
 }

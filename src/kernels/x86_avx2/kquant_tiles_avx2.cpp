@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "kernels/ggml_int.h"
+#include "kernels/ggml_int_loops.h"
 
 namespace pocketllm {
 namespace {
@@ -34,16 +35,6 @@ inline void store_rows(float* dst, __m256 v, int n_rows) {
   _mm256_store_ps(tmp, v);
   for (int i = 0; i < n_rows; ++i) dst[i] = tmp[i];
 }
-
-template <int NT>
-struct Toks {
-  const int8_t* q[NT];
-  const float* d[NT];
-  const int16_t* s16[NT];
-  Toks(const GgmlActs& a, int64_t t0) {
-    for (int t = 0; t < NT; ++t) q[t] = a.tok_q(t0 + t), d[t] = a.tok_d(t0 + t), s16[t] = a.tok_sum16(t0 + t);
-  }
-};
 
 // Sub-block j's 6-bit values of rows 8h..8h+7 as int32 lanes (see the AVX-512 six_bits).
 inline __m256i six_bits(const uint8_t* lo_plane, const uint8_t* hi_plane, int j, int h) {
@@ -167,46 +158,26 @@ void q6k_half(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int h, int
   for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * ldy + tile * kKqTileRows + 8 * h, facc[t], n_rows);
 }
 
-template <int NT>
-struct Q4KHalf {
-  static void run(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int h, int64_t t0, float* y, int64_t ldy) {
-    q4k_half<NT>(w, a, tile, h, t0, y, ldy);
-  }
-};
-template <int NT>
-struct Q6KHalf {
-  static void run(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int h, int64_t t0, float* y, int64_t ldy) {
-    q6k_half<NT>(w, a, tile, h, t0, y, ldy);
-  }
-};
-
-template <template <int> class K>
-void tiles_tokens(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y, int64_t ldy) {
+// Tokens in chunks of 64, each tile's two 8-row halves against 4 tokens at a time;
+// kernel(nt, tile, h, t) runs half h of one tile against nt tokens from t.
+template <class Kernel>
+void tiles_tokens(const GgmlActs& a, int64_t tile0, int64_t tile1, Kernel&& kernel) {
   const int64_t n = a.n_tokens();
   for (int64_t c0 = 0; c0 < n; c0 += kTokenChunk) {
     const int64_t c1 = std::min(n, c0 + kTokenChunk);
     for (int64_t tile = tile0; tile < tile1; ++tile)
-      for (int h = 0; h < 2; ++h) {
-        int64_t t = c0;
-        for (; t + 4 <= c1; t += 4) K<4>::run(w, a, tile, h, t, y, ldy);
-        switch (c1 - t) {
-          case 3: K<3>::run(w, a, tile, h, t, y, ldy); break;
-          case 2: K<2>::run(w, a, tile, h, t, y, ldy); break;
-          case 1: K<1>::run(w, a, tile, h, t, y, ldy); break;
-          default: break;
-        }
-      }
+      for (int h = 0; h < 2; ++h) token_groups(c0, c1, [&](auto nt, int64_t t) { kernel(nt, tile, h, t); });
   }
 }
 }  // namespace
 
 void avx2_kquant_q4_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                             int64_t ldy) {
-  tiles_tokens<Q4KHalf>(w, a, tile0, tile1, y, ldy);
+  tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int h, int64_t t) { q4k_half<decltype(nt)::value>(w, a, tile, h, t, y, ldy); });
 }
 void avx2_kquant_q6_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                             int64_t ldy) {
-  tiles_tokens<Q6KHalf>(w, a, tile0, tile1, y, ldy);
+  tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int h, int64_t t) { q6k_half<decltype(nt)::value>(w, a, tile, h, t, y, ldy); });
 }
 
 }  // namespace pocketllm

@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "kernels/ggml_int.h"
+#include "kernels/ggml_int_loops.h"
 
 namespace pocketllm {
 namespace {
@@ -43,16 +44,6 @@ inline __m512 load_f16x16(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_load
 inline void store_rows(float* dst, __m512 v, int n_rows) {
   _mm512_mask_storeu_ps(dst, static_cast<__mmask16>((1u << n_rows) - 1), v);
 }
-
-template <int NT>
-struct Toks {
-  const int8_t* q[NT];
-  const float* d[NT];
-  const int16_t* s16[NT];
-  Toks(const GgmlActs& a, int64_t t0) {
-    for (int t = 0; t < NT; ++t) q[t] = a.tok_q(t0 + t), d[t] = a.tok_d(t0 + t), s16[t] = a.tok_sum16(t0 + t);
-  }
-};
 
 // 6-bit sub-block values of 16 rows as int32 lanes, from the low-nibble plane
 // (byte 16 * (j / 2) + i, nibble j % 2) and the 2-bit high plane (byte
@@ -277,75 +268,38 @@ void q6k_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0
 }
 
 // Tokens in chunks of 64 (their activations stay in L2 while the tiles pass),
-// each tile against 4 tokens at a time (the tile stays in L1 across the chunk).
-template <template <int> class K>
-void tiles_tokens(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y, int64_t ldy) {
+// each tile against 4 tokens at a time (the tile stays in L1 across the chunk);
+// kernel(nt, tile, t) runs one tile against nt tokens from t.
+template <class Kernel>
+void tiles_tokens(const GgmlActs& a, int64_t tile0, int64_t tile1, Kernel&& kernel) {
   const int64_t n = a.n_tokens();
   for (int64_t c0 = 0; c0 < n; c0 += kTokenChunk) {
     const int64_t c1 = std::min(n, c0 + kTokenChunk);
-    for (int64_t tile = tile0; tile < tile1; ++tile) {
-      int64_t t = c0;
-      for (; t + 4 <= c1; t += 4) K<4>::run(w, a, tile, t, y, ldy);
-      switch (c1 - t) {
-        case 3: K<3>::run(w, a, tile, t, y, ldy); break;
-        case 2: K<2>::run(w, a, tile, t, y, ldy); break;
-        case 1: K<1>::run(w, a, tile, t, y, ldy); break;
-        default: break;
-      }
-    }
+    for (int64_t tile = tile0; tile < tile1; ++tile)
+      token_groups(c0, c1, [&](auto nt, int64_t t) { kernel(nt, tile, t); });
   }
 }
-template <int NT>
-struct Q4KTile {
-  static void run(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
-    q4k_tile<NT, false>(w, a, tile, t0, y, ldy);
-  }
-};
-template <int NT>
-struct Q5KTile {
-  static void run(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
-    q4k_tile<NT, true>(w, a, tile, t0, y, ldy);
-  }
-};
-template <int NT>
-struct Q50Tile {
-  static void run(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
-    q50_tile<NT>(w, a, tile, t0, y, ldy);
-  }
-};
-template <int NT>
-struct IQ4XSTile {
-  static void run(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
-    iq4xs_tile<NT>(w, a, tile, t0, y, ldy);
-  }
-};
-template <int NT>
-struct Q6KTile {
-  static void run(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
-    q6k_tile<NT>(w, a, tile, t0, y, ldy);
-  }
-};
 }  // namespace
 
 void avx512vnni_kquant_q4_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                   int64_t ldy) {
-  tiles_tokens<Q4KTile>(w, a, tile0, tile1, y, ldy);
+  tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q4k_tile<decltype(nt)::value, false>(w, a, tile, t, y, ldy); });
 }
 void avx512vnni_kquant_q5_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                   int64_t ldy) {
-  tiles_tokens<Q5KTile>(w, a, tile0, tile1, y, ldy);
+  tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q4k_tile<decltype(nt)::value, true>(w, a, tile, t, y, ldy); });
 }
 void avx512vnni_kquant_iq4_xs_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                     int64_t ldy) {
-  tiles_tokens<IQ4XSTile>(w, a, tile0, tile1, y, ldy);
+  tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { iq4xs_tile<decltype(nt)::value>(w, a, tile, t, y, ldy); });
 }
 void avx512vnni_kquant_q5_0_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                   int64_t ldy) {
-  tiles_tokens<Q50Tile>(w, a, tile0, tile1, y, ldy);
+  tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q50_tile<decltype(nt)::value>(w, a, tile, t, y, ldy); });
 }
 void avx512vnni_kquant_q6_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                   int64_t ldy) {
-  tiles_tokens<Q6KTile>(w, a, tile0, tile1, y, ldy);
+  tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q6k_tile<decltype(nt)::value>(w, a, tile, t, y, ldy); });
 }
 
 }  // namespace pocketllm
