@@ -45,6 +45,21 @@ inline void store_rows(float* dst, __m512 v, int n_rows) {
   _mm512_mask_storeu_ps(dst, static_cast<__mmask16>((1u << n_rows) - 1), v);
 }
 
+// facc[t] += iacc[t] * d * (token t's activation scale of block b): one float FMA
+// per (super-)block, token and 16 rows.
+template <int NT>
+inline void add_scaled(__m512* facc, const __m512i* iacc, __m512 d, const Toks<NT>& tk, int64_t b) {
+  for (int t = 0; t < NT; ++t)
+    facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]), _mm512_mul_ps(d, _mm512_set1_ps(tk.d[t][b])), facc[t]);
+}
+
+// The tile's rows (fewer than 16 in the last tile) of tokens t0 .. t0 + NT - 1.
+template <int NT>
+inline void store_tile(const PackedKQuant& w, int64_t tile, int64_t t0, const __m512* facc, float* y, int64_t ldy) {
+  const int n_rows = static_cast<int>(std::min<int64_t>(kKqTileRows, w.rows - tile * kKqTileRows));
+  for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * ldy + tile * kKqTileRows, facc[t], n_rows);
+}
+
 // 6-bit sub-block values of 16 rows as int32 lanes, from the low-nibble plane
 // (byte 16 * (j / 2) + i, nibble j % 2) and the 2-bit high plane (byte
 // 16 * (j / 4) + i, bits 2 * (j % 4)).
@@ -133,8 +148,7 @@ void q4k_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0
       facc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(macc[t]), _mm512_mul_ps(dmin, da), facc[t]);
     }
   }
-  const int n_rows = static_cast<int>(std::min<int64_t>(kKqTileRows, w.rows - tile * kKqTileRows));
-  for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * ldy + tile * kKqTileRows, facc[t], n_rows);
+  store_tile<NT>(w, tile, t0, facc, y, ldy);
 }
 
 // IQ4_XS: indices -> levels + 128 by vpshufb; each sub-block's sum starts at
@@ -177,11 +191,9 @@ void iq4xs_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t 
         iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(_mm512_add_epi32(lo_acc[t], hi_acc[t]), ls));
     }
     const __m512 d = load_f16x16(sb);
-    for (int t = 0; t < NT; ++t)
-      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]), _mm512_mul_ps(d, _mm512_set1_ps(tk.d[t][b])), facc[t]);
+    add_scaled<NT>(facc, iacc, d, tk, b);
   }
-  const int n_rows = static_cast<int>(std::min<int64_t>(kKqTileRows, w.rows - tile * kKqTileRows));
-  for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * ldy + tile * kKqTileRows, facc[t], n_rows);
+  store_tile<NT>(w, tile, t0, facc, y, ldy);
 }
 
 // Q5_0: per block of 32 the 4 steps of Q5_K's sub-block, the sum started at
@@ -219,8 +231,7 @@ void q50_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0
       facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(lo_acc[t], hi_acc[t])),
                                 _mm512_mul_ps(d, _mm512_set1_ps(tk.d[t][b])), facc[t]);
   }
-  const int n_rows = static_cast<int>(std::min<int64_t>(kKqTileRows, w.rows - tile * kKqTileRows));
-  for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * ldy + tile * kKqTileRows, facc[t], n_rows);
+  store_tile<NT>(w, tile, t0, facc, y, ldy);
 }
 
 template <int NT>
@@ -260,11 +271,9 @@ void q6k_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0
       }
     }
     const __m512 d = load_f16x16(sb);
-    for (int t = 0; t < NT; ++t)
-      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]), _mm512_mul_ps(d, _mm512_set1_ps(tk.d[t][b])), facc[t]);
+    add_scaled<NT>(facc, iacc, d, tk, b);
   }
-  const int n_rows = static_cast<int>(std::min<int64_t>(kKqTileRows, w.rows - tile * kKqTileRows));
-  for (int t = 0; t < NT; ++t) store_rows(y + (t0 + t) * ldy + tile * kKqTileRows, facc[t], n_rows);
+  store_tile<NT>(w, tile, t0, facc, y, ldy);
 }
 
 // Tokens in chunks of 64 (their activations stay in L2 while the tiles pass),
