@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -88,24 +89,40 @@ void prefault_read(const void* p, size_t n) {
 #endif
 }
 
-void copy_parallel(uint8_t* dst, const uint8_t* src, size_t n, int max_threads) {
+void split_parallel(int64_t n, int64_t min_share, const std::function<void(int64_t, int64_t)>& f, int max_threads) {
   static const int physical = default_thread_count();
-  const int cores = max_threads > 0 ? max_threads : physical;
-  if (n == 0) return;  // memcpy wants valid pointers even for 0 bytes
-  constexpr size_t kMinShare = size_t{4} << 20;
-  const size_t n_threads = std::min<size_t>(static_cast<size_t>(cores), std::max<size_t>(1, n / kMinShare));
-  if (n_threads <= 1) {
-    std::memcpy(dst, src, n);
-    return;
-  }
+  if (n <= 0) return;
+  const int64_t cores = max_threads > 0 ? max_threads : physical;
+  const int64_t n_threads = std::min(cores, std::max<int64_t>(1, n / std::max<int64_t>(min_share, 1)));
+  if (n_threads <= 1) return f(0, n);
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(n_threads));
+  auto share = [&](int64_t i) {
+    try {
+      const auto [b, e] = ThreadPool::split(n, static_cast<int>(i), static_cast<int>(n_threads));
+      f(b, e);
+    } catch (...) {
+      errors[static_cast<size_t>(i)] = std::current_exception();
+    }
+  };
   std::vector<std::thread> threads;
-  const size_t share = (n / n_threads + 4095) / 4096 * 4096;
-  for (size_t i = 1; i < n_threads; ++i) {
-    const size_t b = i * share, e = std::min(n, b + share);
-    if (b < e) threads.emplace_back([=] { std::memcpy(dst + b, src + b, e - b); });
-  }
-  std::memcpy(dst, src, std::min(n, share));
+  for (int64_t i = 1; i < n_threads; ++i) threads.emplace_back(share, i);
+  share(0);
   for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+void copy_parallel(uint8_t* dst, const uint8_t* src, size_t n, int max_threads) {
+  if (n == 0) return;  // memcpy wants valid pointers even for 0 bytes
+  // Shares of whole 4 KiB pages, at least 4 MiB each.
+  const int64_t pages = static_cast<int64_t>((n + 4095) / 4096);
+  split_parallel(
+      pages, 1024,
+      [&](int64_t b, int64_t e) {
+        const size_t from = static_cast<size_t>(b) * 4096, to = std::min(n, static_cast<size_t>(e) * 4096);
+        std::memcpy(dst + from, src + from, to - from);
+      },
+      max_threads);
 }
 
 bool transparent_huge_pages_enabled() {

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <new>
 #include <utility>
@@ -56,6 +57,12 @@ void prefault_read(const void* p, size_t n);
 // memcpy split over the machine's cores for large n: copying into fresh huge
 // pages is bound by the kernel zeroing them on first touch, one core at a time.
 void copy_parallel(uint8_t* dst, const uint8_t* src, size_t n, int max_threads = 0);  // 0: physical cores
+
+// f(begin, end) over contiguous parts of [0, n), on up to the machine's cores
+// (threads started for the call: for load-time work such as filling fresh pages,
+// where no thread pool exists yet), none smaller than min_share unless n is.
+void split_parallel(int64_t n, int64_t min_share, const std::function<void(int64_t, int64_t)>& f,
+                    int max_threads = 0);  // 0: physical cores
 
 // Pages straight from the kernel (zero until written) for large scratch vectors.
 void* map_zero_pages(size_t bytes);  // throws std::bad_alloc
