@@ -57,19 +57,9 @@ void pack_kquant(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, i
       }
     }
   };
-  // Chunks of whole tiles, each split over the cores (a tile is written by one
-  // thread; the kernel zeroing fresh pages on first touch is most of the cost),
-  // then its source pages are reported done, in order.
-  const int64_t tile_src_bytes = static_cast<int64_t>(row_bytes) * kKqTileRows;
-  const int64_t tiles_per_chunk = std::max<int64_t>(1, static_cast<int64_t>(kSourceChunkBytes) / tile_src_bytes);
-  for (int64_t t0 = 0; t0 < p.n_tiles; t0 += tiles_per_chunk) {
-    const int64_t t1 = std::min(p.n_tiles, t0 + tiles_per_chunk);
-    split_parallel(t1 - t0, std::max<int64_t>(1, (int64_t{1} << 20) / tile_src_bytes), [&](int64_t b, int64_t e) {
-      for (int64_t r = (t0 + b) * kKqTileRows; r < std::min(rows, (t0 + e) * kKqTileRows); ++r) pack_row(r);
-    });
-    const int64_t r0 = t0 * kKqTileRows, r1 = std::min(rows, t1 * kKqTileRows);
-    if (done && r1 > r0) done(data + r0 * row_bytes, static_cast<size_t>(r1 - r0) * row_bytes);
-  }
+  pack_rows_in_chunks(rows, kKqTileRows, data, row_bytes, done, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) pack_row(r);
+  });
   p.q = dst;
 }
 

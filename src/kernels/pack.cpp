@@ -48,6 +48,22 @@ void fill_wsum128(PackedInt& p, HugeArena* arena) {
 }
 }  // namespace
 
+void pack_rows_in_chunks(int64_t rows, int64_t tile_rows, const uint8_t* data, size_t row_bytes,
+                         const SourceDone& done, const std::function<void(int64_t r0, int64_t r1)>& pack_rows) {
+  const int64_t tile_src_bytes = std::max<int64_t>(1, static_cast<int64_t>(row_bytes) * tile_rows);
+  const int64_t n_tiles = (rows + tile_rows - 1) / tile_rows;
+  const int64_t tiles_per_chunk = std::max<int64_t>(1, static_cast<int64_t>(kSourceChunkBytes) / tile_src_bytes);
+  const int64_t min_share = std::max<int64_t>(1, (int64_t{1} << 20) / tile_src_bytes);  // >= 1 MiB a thread
+  for (int64_t t0 = 0; t0 < n_tiles; t0 += tiles_per_chunk) {
+    const int64_t t1 = std::min(n_tiles, t0 + tiles_per_chunk);
+    split_parallel(t1 - t0, min_share, [&](int64_t b, int64_t e) {
+      pack_rows((t0 + b) * tile_rows, std::min(rows, (t0 + e) * tile_rows));
+    });
+    const int64_t r0 = t0 * tile_rows, r1 = std::min(rows, t1 * tile_rows);
+    if (done && r1 > r0) done(data + r0 * row_bytes, static_cast<size_t>(r1 - r0) * row_bytes);
+  }
+}
+
 void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int64_t cols, PackedInt& p,
               bool with_wsum128, HugeArena* arena, const SourceDone& done) {
   const auto f = int_weight_format(t);
@@ -78,31 +94,32 @@ void pack_int(DType t, const uint8_t* data, size_t row_bytes, int64_t rows, int6
   const size_t q_bytes = p.tile_bytes * static_cast<size_t>(p.n_tiles);
   uint8_t* qd = zeroed_storage(p.own_q, q_bytes, arena);
   uint16_t* sd = zeroed_storage(p.own_scales, static_cast<size_t>(p.n_tiles * p.n_groups * kTileRows), arena);
-  // Padding rows are all-zero ints; as 4-bit they are stored as nibble 8.
-  if (p.bits == 4) std::fill(qd, qd + q_bytes, uint8_t{0x88});
 
-  std::vector<int8_t> q(static_cast<size_t>(p.kp));
-  std::vector<float> sc(static_cast<size_t>(p.n_groups));
-  SourceRows source(done, data, row_bytes);
-  for (int64_t r = 0; r < rows; ++r) {
-    source.before_row(r);
-    unpack_int_row(t, data + r * row_bytes, cols, q.data(), sc.data());
-    const int64_t tile = r / kTileRows, i = r % kTileRows;
-    uint8_t* dst = qd + tile * p.tile_bytes;
-    for (int64_t g = 0; g < p.n_groups; ++g)
-      sd[(tile * p.n_groups + g) * kTileRows + i] = f32_to_f16(sc[g]);  // every int format's scales are f16
-    if (p.bits == 4) {
-      for (int64_t k = 0; k < p.kp; k += kTileStepK4)
-        for (int j = 0; j < 4; ++j) {
-          const int lo = q[k + j] + 8, hi = q[k + 4 + j] + 8;
-          dst[k / kTileStepK4 * kTileStepBytes + 4 * i + j] = static_cast<uint8_t>(lo | (hi << 4));
-        }
-    } else {
-      for (int64_t k = 0; k < p.kp; k += kTileStepK8)
-        for (int j = 0; j < 4; ++j) dst[k / kTileStepK8 * kTileStepBytes + 4 * i + j] = static_cast<uint8_t>(q[k + j]);
+  auto pack_rows = [&](int64_t r0, int64_t r1) {
+    std::vector<int8_t> q(static_cast<size_t>(p.kp));
+    std::vector<float> sc(static_cast<size_t>(p.n_groups));
+    for (int64_t r = r0; r < r1; ++r) {
+      unpack_int_row(t, data + r * row_bytes, cols, q.data(), sc.data());
+      const int64_t tile = r / kTileRows, i = r % kTileRows;
+      uint8_t* dst = qd + tile * p.tile_bytes;
+      // Padding rows are all-zero ints; as 4-bit they are stored as nibble 8
+      // (filled by the thread that packs the tile: shares are whole tiles).
+      if (i == 0 && p.bits == 4) std::fill(dst, dst + p.tile_bytes, uint8_t{0x88});
+      for (int64_t g = 0; g < p.n_groups; ++g)
+        sd[(tile * p.n_groups + g) * kTileRows + i] = f32_to_f16(sc[g]);  // every int format's scales are f16
+      if (p.bits == 4) {
+        for (int64_t k = 0; k < p.kp; k += kTileStepK4)
+          for (int j = 0; j < 4; ++j) {
+            const int lo = q[k + j] + 8, hi = q[k + 4 + j] + 8;
+            dst[k / kTileStepK4 * kTileStepBytes + 4 * i + j] = static_cast<uint8_t>(lo | (hi << 4));
+          }
+      } else {
+        for (int64_t k = 0; k < p.kp; k += kTileStepK8)
+          for (int j = 0; j < 4; ++j) dst[k / kTileStepK8 * kTileStepBytes + 4 * i + j] = static_cast<uint8_t>(q[k + j]);
+      }
     }
-  }
-  source.finish(rows);
+  };
+  pack_rows_in_chunks(rows, kTileRows, data, row_bytes, done, pack_rows);
   p.q = qd;
   p.scales = sd;
   if (p.bits == 8 && with_wsum128) fill_wsum128(p, arena);

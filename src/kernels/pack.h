@@ -21,29 +21,12 @@ class HugeArena;
 using SourceDone = std::function<void(const uint8_t* data, size_t bytes)>;
 inline constexpr size_t kSourceChunkBytes = size_t{8} << 20;  // source bytes between two SourceDone calls
 
-// Tells `done` of the source rows a packing loop has passed, ~kSourceChunkBytes at a time.
-class SourceRows {
- public:
-  SourceRows(const SourceDone& done, const uint8_t* data, size_t row_bytes)
-      : done_(done), data_(data), row_bytes_(row_bytes),
-        per_chunk_(std::max<int64_t>(1, static_cast<int64_t>(kSourceChunkBytes / std::max<size_t>(row_bytes, 1)))) {}
-  void before_row(int64_t r) {
-    if (done_ && r - reported_ >= per_chunk_) report(r);
-  }
-  void finish(int64_t rows) {
-    if (done_ && rows > reported_) report(rows);
-  }
-
- private:
-  void report(int64_t upto) {
-    done_(data_ + reported_ * row_bytes_, static_cast<size_t>(upto - reported_) * row_bytes_);
-    reported_ = upto;
-  }
-  const SourceDone& done_;
-  const uint8_t* data_;
-  size_t row_bytes_;
-  int64_t per_chunk_, reported_ = 0;
-};
+// Calls pack_rows(r0, r1) over [0, rows) in chunks of whole tiles (~kSourceChunkBytes
+// of source each), each chunk split over the cores (a tile is written by one thread:
+// the kernel zeroing fresh pages on first touch is much of a load), then tells
+// `done` (if set) of the chunk's source rows, in order.
+void pack_rows_in_chunks(int64_t rows, int64_t tile_rows, const uint8_t* data, size_t row_bytes,
+                         const SourceDone& done, const std::function<void(int64_t r0, int64_t r1)>& pack_rows);
 
 // Repacks `rows` stored rows (row r at data + r * row_bytes) of an integer weight
 // type; for a tiled type, views `data` in place (rows must be a multiple of 16).

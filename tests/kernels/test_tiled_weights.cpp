@@ -3,11 +3,13 @@
 // under every kernel table, and is used in place (no repacked copy).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 #include <vector>
 
 #include "core/error.h"
+#include "core/fp16.h"
 #include "kernel_test_util.h"
 #include "kernels/int_weights.h"
 #include "kernels/pack.h"
@@ -101,4 +103,30 @@ TEST(TiledWeights, PackingReportsTheSourceBytesItHasRead) {
   PackedInt viewed;
   pack_int(*tiled_int_type(q.type, trows), tiles.data(), q.row_bytes, trows, cols, viewed, false, nullptr, done);
   EXPECT_TRUE(seen.empty()) << "tiles used in place are the weights: nothing to drop";
+}
+
+// A large matrix is packed by several threads (whole tiles each, the 4-bit
+// padding nibbles filled by the tile's own thread): every row, and the zero
+// padding rows of the last tile, read back as the source.
+TEST(TiledWeights, PackingOnSeveralThreadsKeepsEveryRow) {
+  const int64_t rows = 1000, cols = 4096;  // > 2 MB of rows, not a multiple of 16
+  const auto w = kt::random_floats(static_cast<size_t>(rows * cols), 95);
+  for (const Scheme& s : {Scheme{4, 32, {}}, Scheme{8, 0, {}}}) {
+    const QuantizedTensor q = quantize_rtn(w.data(), rows, cols, s);
+    PackedInt p;
+    pack_int(q.type, q.bytes.data(), q.row_bytes, rows, cols, p);
+    std::vector<int8_t> want(static_cast<size_t>(p.kp)), got(static_cast<size_t>(p.kp));
+    std::vector<float> want_sc(static_cast<size_t>(p.n_groups)), got_sc(static_cast<size_t>(p.n_groups));
+    for (int64_t r = 0; r < p.n_tiles * 16; ++r) {
+      if (r < rows) {
+        unpack_int_row(q.type, q.bytes.data() + r * q.row_bytes, cols, want.data(), want_sc.data());
+      } else {
+        std::fill(want.begin(), want.end(), int8_t{0});
+        std::fill(want_sc.begin(), want_sc.end(), 0.0f);
+      }
+      packed_row_ints(p, r, got.data(), got_sc.data());
+      ASSERT_EQ(got, want) << s.bits << "-bit row " << r;
+      for (size_t g = 0; g < want_sc.size(); ++g) ASSERT_EQ(f32_to_f16(got_sc[g]), f32_to_f16(want_sc[g])) << r;
+    }
+  }
 }
