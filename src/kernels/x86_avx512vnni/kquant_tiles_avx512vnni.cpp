@@ -9,7 +9,8 @@
 // its indices to the levels + 128 (unsigned, vpshufb) and starts each sub-block's
 // sum at -128 * sum(a); Q5_0 (blocks of 32, activations per 32) is one Q5_K
 // sub-block per block, its -16 offset again from sum(a). int32 bounds in
-// weights/kquant_tiles.h.
+// weights/kquant_tiles.h. Prefill of Q4_K runs q4k_tile_wide (8 tokens per
+// pass, scales by vpdpwssd); decode and Q5_K keep q4k_tile.
 // GCC 12's AVX-512 headers trip -Wuninitialized on their own _mm512_undefined_*().
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -17,6 +18,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "kernels/ggml_int.h"
 #include "kernels/ggml_int_loops.h"
@@ -149,6 +152,92 @@ void q4k_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0
     }
   }
   store_tile<NT>(w, tile, t0, facc, y, ldy);
+}
+
+// Prefill Q4_K: 8 tokens per pass, so each decoded step of codes feeds 16
+// vpdpbusd. The sub-block scale goes on with vpdpwssd instead of vpmulld: a
+// half sub-block's dot (16 codes <= 15 times |a| <= 128: <= 30720) fits int16, so
+// its int32 lane read as the int16 pair (dot, sign) against the lane (sc, 0)
+// gives dot * sc exactly; iacc += lo * sc + hi * sc costs two 1-uop vpdpwssd.
+// The min term's pairs of 32-sums come from `pairs` (min_pairs()); the order of
+// the float updates is q4k_tile's, so the results equal its bit for bit.
+template <int NT>
+void q4k_tile_wide(const PackedKQuant& w, const GgmlActs& a, const uint32_t* pairs, int64_t tile, int64_t t0, float* y,
+                   int64_t ldy) {
+  const Toks<NT> tk(a, t0);
+  const int64_t np = 4 * w.n_sb;
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  __m512 facc[NT];
+  for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
+  const uint8_t* sb = w.tile(tile);
+  for (int64_t b = 0; b < w.n_sb; ++b, sb += w.sb_bytes) {
+    __m512i iacc[NT];
+    for (int t = 0; t < NT; ++t) iacc[t] = _mm512_setzero_si512();
+    const uint8_t* codes = sb + kQ4KCodesAt;
+    for (int j = 0; j < 8; ++j) {
+      __m512i lo_acc[NT], hi_acc[NT];
+      for (int t = 0; t < NT; ++t) lo_acc[t] = hi_acc[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int s = 0; s < 4; ++s) {
+        const __m512i v = load(codes + 64 * (4 * j + s));
+        const __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* x = tk.q[t] + b * kQK_K + 32 * j + 8 * s;
+          dpbusd(lo_acc[t], lo, bcast4(x));
+          dpbusd(hi_acc[t], hi, bcast4(x + 4));
+        }
+      }
+      const __m512i sc = six_bits(sb + 64, sb + 192, j);
+      for (int t = 0; t < NT; ++t) dpwssd(iacc[t], lo_acc[t], sc), dpwssd(iacc[t], hi_acc[t], sc);
+    }
+    const __m512 d = load_f16x16(sb);
+    for (int t = 0; t < NT; ++t)
+      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]), _mm512_mul_ps(d, _mm512_set1_ps(tk.d[t][b])), facc[t]);
+    __m512i mp[4];
+    for (int p = 0; p < 4; ++p)
+      mp[p] = _mm512_or_si512(six_bits(sb + 128, sb + 224, 2 * p), _mm512_slli_epi32(six_bits(sb + 128, sb + 224, 2 * p + 1), 16));
+    const __m512 dmin = load_f16x16(sb + 32);
+    for (int t = 0; t < NT; ++t) {
+      __m512i macc = _mm512_setzero_si512();
+      const uint32_t* pr = pairs + (t0 + t) * np + 4 * b;
+      for (int p = 0; p < 4; ++p) dpwssd(macc, mp[p], bcast4(pr + p));
+      facc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(macc), _mm512_mul_ps(dmin, _mm512_set1_ps(tk.d[t][b])), facc[t]);
+    }
+  }
+  store_tile<NT>(w, tile, t0, facc, y, ldy);
+}
+
+// Per token and super-block, the 4 int16 pairs (sum(a) over sub-blocks 2p, 2p + 1)
+// the min term multiplies (m_2p, m_2p+1) with, from GgmlActs::sum16.
+const uint32_t* min_pairs(const GgmlActs& a) {
+  thread_local std::vector<uint32_t> pairs;
+  const int64_t n = a.n_tokens(), n32 = a.cols() / 32;
+  pairs.resize(static_cast<size_t>(n * n32 / 2));
+  for (int64_t t = 0; t < n; ++t) {
+    const int16_t* s = a.tok_sum16(t);
+    uint32_t* out = pairs.data() + t * n32 / 2;
+    for (int64_t p = 0; p < n32 / 2; ++p, s += 4)
+      out[p] = static_cast<uint16_t>(s[0] + s[1]) | static_cast<uint32_t>(static_cast<uint16_t>(s[2] + s[3])) << 16;
+  }
+  return pairs.data();
+}
+
+// run(std::integral_constant<int, N>{}, t) over tokens [t0, t1): groups of N = 8,
+// then one call with the rest (1..7).
+template <class Run>
+inline void token_groups8(int64_t t0, int64_t t1, Run&& run) {
+  int64_t t = t0;
+  for (; t + 8 <= t1; t += 8) run(std::integral_constant<int, 8>{}, t);
+  switch (t1 - t) {
+    case 7: run(std::integral_constant<int, 7>{}, t); break;
+    case 6: run(std::integral_constant<int, 6>{}, t); break;
+    case 5: run(std::integral_constant<int, 5>{}, t); break;
+    case 4: run(std::integral_constant<int, 4>{}, t); break;
+    case 3: run(std::integral_constant<int, 3>{}, t); break;
+    case 2: run(std::integral_constant<int, 2>{}, t); break;
+    case 1: run(std::integral_constant<int, 1>{}, t); break;
+    default: break;
+  }
 }
 
 // IQ4_XS: indices -> levels + 128 by vpshufb; each sub-block's sum starts at
@@ -292,7 +381,15 @@ void tiles_tokens(const GgmlActs& a, int64_t tile0, int64_t tile1, Kernel&& kern
 
 void avx512vnni_kquant_q4_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                   int64_t ldy) {
-  tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q4k_tile<decltype(nt)::value, false>(w, a, tile, t, y, ldy); });
+  if (a.n_tokens() == 1)
+    return tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q4k_tile<decltype(nt)::value, false>(w, a, tile, t, y, ldy); });
+  const uint32_t* pairs = min_pairs(a);
+  const int64_t n = a.n_tokens();
+  for (int64_t c0 = 0; c0 < n; c0 += kTokenChunk) {
+    const int64_t c1 = std::min(n, c0 + kTokenChunk);
+    for (int64_t tile = tile0; tile < tile1; ++tile)
+      token_groups8(c0, c1, [&](auto nt, int64_t t) { q4k_tile_wide<decltype(nt)::value>(w, a, pairs, tile, t, y, ldy); });
+  }
 }
 void avx512vnni_kquant_q5_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                   int64_t ldy) {
