@@ -9,8 +9,8 @@
 // its indices to the levels + 128 (unsigned, vpshufb) and starts each sub-block's
 // sum at -128 * sum(a); Q5_0 (blocks of 32, activations per 32) is one Q5_K
 // sub-block per block, its -16 offset again from sum(a). int32 bounds in
-// weights/kquant_tiles.h. Prefill of Q4_K runs q4k_tile_wide (8 tokens per
-// pass, scales by vpdpwssd); decode and Q5_K keep q4k_tile.
+// weights/kquant_tiles.h. Prefill of Q4_K and Q6_K runs the *_wide kernels (8
+// tokens per pass, offsets and Q4_K's scales by vpdpwssd); decode keeps the others.
 // GCC 12's AVX-512 headers trip -Wuninitialized on their own _mm512_undefined_*().
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -365,6 +365,54 @@ void q6k_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0
   store_tile<NT>(w, tile, t0, facc, y, ldy);
 }
 
+// Prefill Q6_K, 8 tokens per pass: one vpdpbusd chain per token and sub-block
+// (its 16 weights), times the int8 scale by vpmulld. The -32 offset is
+// sum_j -32 sc_j sum(a)_j, added per super-block by vpdpwssd of the lane pairs
+// (-32 sc_2p, -32 sc_2p+1) against the broadcast pair of 16-sums (GgmlActs::sum16)
+// instead of a broadcast per sub-block and token. Bound: the 16 sub-blocks
+// (<= 16*63*127*128 = 16.4M each) plus the offset (<= 16*4096*2032): < 2^31.
+template <int NT>
+void q6k_tile_wide(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
+  const Toks<NT> tk(a, t0);
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x30);
+  __m512 facc[NT];
+  for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
+  const uint8_t* sb = w.tile(tile);
+  for (int64_t b = 0; b < w.n_sb; ++b, sb += kQ6KTileSb) {
+    __m512i iacc[NT];
+    for (int t = 0; t < NT; ++t) iacc[t] = _mm512_setzero_si512();
+    for (int j = 0; j < 16; ++j) {
+      const uint8_t* g = sb + kQ6KGroupsAt + kQ6KGroupBytes * j;
+      const __m512i v0 = load(g), v1 = load(g + 64), h = load(g + 128);
+      const __m512i q0 = _mm512_or_si512(_mm512_and_si512(v0, m4), _mm512_and_si512(_mm512_slli_epi16(h, 4), m2));
+      const __m512i q1 =
+          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v0, 4), m4), _mm512_and_si512(_mm512_slli_epi16(h, 2), m2));
+      const __m512i q2 = _mm512_or_si512(_mm512_and_si512(v1, m4), _mm512_and_si512(h, m2));
+      const __m512i q3 =
+          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v1, 4), m4), _mm512_and_si512(_mm512_srli_epi16(h, 2), m2));
+      const __m512i sc = _mm512_cvtepi8_epi32(load16(sb + kQ6KScalesAt + 16 * j));
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* x = tk.q[t] + b * kQK_K + 16 * j;
+        __m512i acc = _mm512_setzero_si512();
+        dpbusd(acc, q0, bcast4(x));
+        dpbusd(acc, q1, bcast4(x + 4));
+        dpbusd(acc, q2, bcast4(x + 8));
+        dpbusd(acc, q3, bcast4(x + 12));
+        iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(acc, sc));
+      }
+    }
+    for (int p = 0; p < 8; ++p) {
+      const __m512i s0 = _mm512_cvtepi8_epi32(load16(sb + kQ6KScalesAt + 32 * p));
+      const __m512i s1 = _mm512_cvtepi8_epi32(load16(sb + kQ6KScalesAt + 32 * p + 16));
+      const __m512i pair = _mm512_mullo_epi16(_mm512_or_si512(_mm512_and_si512(s0, _mm512_set1_epi32(0xFFFF)), _mm512_slli_epi32(s1, 16)),
+                                              _mm512_set1_epi16(-32));
+      for (int t = 0; t < NT; ++t) dpwssd(iacc[t], pair, bcast4(tk.s16[t] + 16 * b + 2 * p));
+    }
+    add_scaled<NT>(facc, iacc, load_f16x16(sb), tk, b);
+  }
+  store_tile<NT>(w, tile, t0, facc, y, ldy);
+}
+
 // Tokens in chunks of 64 (their activations stay in L2 while the tiles pass),
 // each tile against 4 tokens at a time (the tile stays in L1 across the chunk);
 // kernel(nt, tile, t) runs one tile against nt tokens from t.
@@ -377,6 +425,16 @@ void tiles_tokens(const GgmlActs& a, int64_t tile0, int64_t tile1, Kernel&& kern
       token_groups(c0, c1, [&](auto nt, int64_t t) { kernel(nt, tile, t); });
   }
 }
+// As tiles_tokens, 8 tokens at a time (token_groups8).
+template <class Kernel>
+void tiles_tokens8(const GgmlActs& a, int64_t tile0, int64_t tile1, Kernel&& kernel) {
+  const int64_t n = a.n_tokens();
+  for (int64_t c0 = 0; c0 < n; c0 += kTokenChunk) {
+    const int64_t c1 = std::min(n, c0 + kTokenChunk);
+    for (int64_t tile = tile0; tile < tile1; ++tile)
+      token_groups8(c0, c1, [&](auto nt, int64_t t) { kernel(nt, tile, t); });
+  }
+}
 }  // namespace
 
 void avx512vnni_kquant_q4_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
@@ -384,12 +442,7 @@ void avx512vnni_kquant_q4_k_tiles(const PackedKQuant& w, const GgmlActs& a, int6
   if (a.n_tokens() == 1)
     return tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q4k_tile<decltype(nt)::value, false>(w, a, tile, t, y, ldy); });
   const uint32_t* pairs = min_pairs(a);
-  const int64_t n = a.n_tokens();
-  for (int64_t c0 = 0; c0 < n; c0 += kTokenChunk) {
-    const int64_t c1 = std::min(n, c0 + kTokenChunk);
-    for (int64_t tile = tile0; tile < tile1; ++tile)
-      token_groups8(c0, c1, [&](auto nt, int64_t t) { q4k_tile_wide<decltype(nt)::value>(w, a, pairs, tile, t, y, ldy); });
-  }
+  tiles_tokens8(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q4k_tile_wide<decltype(nt)::value>(w, a, pairs, tile, t, y, ldy); });
 }
 void avx512vnni_kquant_q5_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                   int64_t ldy) {
@@ -405,7 +458,9 @@ void avx512vnni_kquant_q5_0_tiles(const PackedKQuant& w, const GgmlActs& a, int6
 }
 void avx512vnni_kquant_q6_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                   int64_t ldy) {
-  tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q6k_tile<decltype(nt)::value>(w, a, tile, t, y, ldy); });
+  if (a.n_tokens() == 1)
+    return tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q6k_tile<decltype(nt)::value>(w, a, tile, t, y, ldy); });
+  tiles_tokens8(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q6k_tile_wide<decltype(nt)::value>(w, a, tile, t, y, ldy); });
 }
 
 }  // namespace pocketllm
