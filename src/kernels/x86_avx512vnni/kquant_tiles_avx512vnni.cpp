@@ -9,8 +9,8 @@
 // its indices to the levels + 128 (unsigned, vpshufb) and starts each sub-block's
 // sum at -128 * sum(a); Q5_0 (blocks of 32, activations per 32) is one Q5_K
 // sub-block per block, its -16 offset again from sum(a). int32 bounds in
-// weights/kquant_tiles.h. Prefill of Q4_K and Q6_K runs the *_wide kernels (8
-// tokens per pass, offsets and Q4_K's scales by vpdpwssd); decode keeps the others.
+// weights/kquant_tiles.h. Prefill of Q4_K, Q5_K and Q6_K runs the *_wide kernels
+// (8 tokens per pass, offsets and Q4_K's scales by vpdpwssd); decode keeps the others.
 // GCC 12's AVX-512 headers trip -Wuninitialized on their own _mm512_undefined_*().
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -96,6 +96,33 @@ inline void codes_of_step(const uint8_t* src, const uint8_t* plane, __m512i& lo,
   }
 }
 
+// Step S of a sub-block: its 8 codes per row against each token's activations
+// x[t] + 8S .. + 7 (low nibbles: the first 4, into lo_acc; high: the last 4).
+template <int NT, bool kQ5, bool kPrefetch, int S>
+[[gnu::always_inline]] inline void step_dots(const uint8_t* codes, const uint8_t* plane, const int8_t* const (&x)[NT],
+                                             __m512i (&lo_acc)[NT], __m512i (&hi_acc)[NT]) {
+  const uint8_t* src = codes + 64 * S;
+  if constexpr (kPrefetch) _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchAhead), _MM_HINT_T0);
+  __m512i lo, hi;
+  codes_of_step<kQ5, S>(src, plane, lo, hi);
+  for (int t = 0; t < NT; ++t) {
+    dpbusd(lo_acc[t], lo, bcast4(x[t] + 8 * S));
+    dpbusd(hi_acc[t], hi, bcast4(x[t] + 8 * S + 4));
+  }
+}
+// One sub-block of 32 codes (4 steps of 64 bytes from `codes`; Q5_K / Q5_0: the
+// 5th bits from `plane`) against 32 activations of each token from x[t]. The one
+// code loop of the Q4_K / Q5_K and Q5_0 kernels; kPrefetch: decode's stream.
+// (No lambda here: capturing the accumulator arrays kept them in memory.)
+template <int NT, bool kQ5, bool kPrefetch>
+[[gnu::always_inline]] inline void sub_block_dots(const uint8_t* codes, const uint8_t* plane, const int8_t* const (&x)[NT],
+                                                  __m512i (&lo_acc)[NT], __m512i (&hi_acc)[NT]) {
+  step_dots<NT, kQ5, kPrefetch, 0>(codes, plane, x, lo_acc, hi_acc);
+  step_dots<NT, kQ5, kPrefetch, 1>(codes, plane, x, lo_acc, hi_acc);
+  step_dots<NT, kQ5, kPrefetch, 2>(codes, plane, x, lo_acc, hi_acc);
+  step_dots<NT, kQ5, kPrefetch, 3>(codes, plane, x, lo_acc, hi_acc);
+}
+
 // One tile against tokens t0 .. t0 + NT - 1 (Q4_K, or Q5_K when kQ5).
 template <int NT, bool kQ5>
 void q4k_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
@@ -125,21 +152,9 @@ void q4k_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0
       for (int t = 0; t < NT; ++t) lo_acc[t] = hi_acc[t] = _mm512_setzero_si512();
       const uint8_t* plane = sb + kQ5KBitsAt + 64 * j;
       if constexpr (kQ5 && NT == 1) _mm_prefetch(reinterpret_cast<const char*>(plane + kPrefetchAhead), _MM_HINT_T0);
-      const auto step = [&]<int S>() {
-        const uint8_t* src = codes + 64 * (4 * j + S);
-        if constexpr (NT == 1) _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchAhead), _MM_HINT_T0);
-        __m512i lo, hi;
-        codes_of_step<kQ5, S>(src, plane, lo, hi);
-        for (int t = 0; t < NT; ++t) {
-          const int8_t* x = tk.q[t] + b * kQK_K + 32 * j + 8 * S;
-          dpbusd(lo_acc[t], lo, bcast4(x));
-          dpbusd(hi_acc[t], hi, bcast4(x + 4));
-        }
-      };
-      step.template operator()<0>();
-      step.template operator()<1>();
-      step.template operator()<2>();
-      step.template operator()<3>();
+      const int8_t* x[NT];
+      for (int t = 0; t < NT; ++t) x[t] = tk.q[t] + b * kQK_K + 32 * j;
+      sub_block_dots<NT, kQ5, NT == 1>(codes + 256 * j, plane, x, lo_acc, hi_acc);
       const __m512i sc = six_bits(sb + 64, sb + 192, j);
       for (int t = 0; t < NT; ++t)
         iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(_mm512_add_epi32(lo_acc[t], hi_acc[t]), sc));
@@ -154,41 +169,35 @@ void q4k_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0
   store_tile<NT>(w, tile, t0, facc, y, ldy);
 }
 
-// Prefill Q4_K: 8 tokens per pass, so each decoded step of codes feeds 16
-// vpdpbusd. The sub-block scale goes on with vpdpwssd instead of vpmulld: a
-// half sub-block's dot (16 codes <= 15 times |a| <= 128: <= 30720) fits int16, so
-// its int32 lane read as the int16 pair (dot, sign) against the lane (sc, 0)
-// gives dot * sc exactly; iacc += lo * sc + hi * sc costs two 1-uop vpdpwssd.
+// Prefill Q4_K / Q5_K: 8 tokens per pass, so each decoded step of codes feeds
+// 16 vpdpbusd. Q4_K's sub-block scale goes on with vpdpwssd instead of vpmulld:
+// a half sub-block's dot (16 codes <= 15 times |a| <= 128: <= 30720) fits int16,
+// so its int32 lane read as the int16 pair (dot, sign) against the lane (sc, 0)
+// gives dot * sc exactly: iacc += lo * sc + hi * sc is two 1-uop vpdpwssd.
+// Q5_K's half dots (codes <= 31) do not fit int16: one vpmulld of their sum.
 // The min term's pairs of 32-sums come from `pairs` (min_pairs()); the order of
 // the float updates is q4k_tile's, so the results equal its bit for bit.
-template <int NT>
+template <int NT, bool kQ5>
 void q4k_tile_wide(const PackedKQuant& w, const GgmlActs& a, const uint32_t* pairs, int64_t tile, int64_t t0, float* y,
                    int64_t ldy) {
   const Toks<NT> tk(a, t0);
   const int64_t np = 4 * w.n_sb;
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 facc[NT];
   for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
   const uint8_t* sb = w.tile(tile);
   for (int64_t b = 0; b < w.n_sb; ++b, sb += w.sb_bytes) {
     __m512i iacc[NT];
     for (int t = 0; t < NT; ++t) iacc[t] = _mm512_setzero_si512();
-    const uint8_t* codes = sb + kQ4KCodesAt;
     for (int j = 0; j < 8; ++j) {
       __m512i lo_acc[NT], hi_acc[NT];
-      for (int t = 0; t < NT; ++t) lo_acc[t] = hi_acc[t] = _mm512_setzero_si512();
-#pragma GCC unroll 4
-      for (int s = 0; s < 4; ++s) {
-        const __m512i v = load(codes + 64 * (4 * j + s));
-        const __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-        for (int t = 0; t < NT; ++t) {
-          const int8_t* x = tk.q[t] + b * kQK_K + 32 * j + 8 * s;
-          dpbusd(lo_acc[t], lo, bcast4(x));
-          dpbusd(hi_acc[t], hi, bcast4(x + 4));
-        }
-      }
+      const int8_t* x[NT];
+      for (int t = 0; t < NT; ++t) lo_acc[t] = hi_acc[t] = _mm512_setzero_si512(), x[t] = tk.q[t] + b * kQK_K + 32 * j;
+      sub_block_dots<NT, kQ5, false>(sb + kQ4KCodesAt + 256 * j, sb + kQ5KBitsAt + 64 * j, x, lo_acc, hi_acc);
       const __m512i sc = six_bits(sb + 64, sb + 192, j);
-      for (int t = 0; t < NT; ++t) dpwssd(iacc[t], lo_acc[t], sc), dpwssd(iacc[t], hi_acc[t], sc);
+      for (int t = 0; t < NT; ++t) {
+        if constexpr (kQ5) iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(_mm512_add_epi32(lo_acc[t], hi_acc[t]), sc));
+        else dpwssd(iacc[t], lo_acc[t], sc), dpwssd(iacc[t], hi_acc[t], sc);
+      }
     }
     const __m512 d = load_f16x16(sb);
     for (int t = 0; t < NT; ++t)
@@ -301,20 +310,9 @@ void q50_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0
       const int16_t* s = tk.s16[t] + 2 * b;
       lo_acc[t] = _mm512_set1_epi32(-16 * (s[0] + s[1])), hi_acc[t] = _mm512_setzero_si512();
     }
-    const uint8_t* plane = sb + kQ50BitsAt;
-    const auto step = [&]<int S>() {
-      __m512i lo, hi;
-      codes_of_step<true, S>(sb + kQ50CodesAt + 64 * S, plane, lo, hi);
-      for (int t = 0; t < NT; ++t) {
-        const int8_t* x = tk.q[t] + 32 * b + 8 * S;
-        dpbusd(lo_acc[t], lo, bcast4(x));
-        dpbusd(hi_acc[t], hi, bcast4(x + 4));
-      }
-    };
-    step.template operator()<0>();
-    step.template operator()<1>();
-    step.template operator()<2>();
-    step.template operator()<3>();
+    const int8_t* x[NT];
+    for (int t = 0; t < NT; ++t) x[t] = tk.q[t] + 32 * b;
+    sub_block_dots<NT, true, false>(sb + kQ50CodesAt, sb + kQ50BitsAt, x, lo_acc, hi_acc);
     const __m512 d = load_f16x16(sb);
     for (int t = 0; t < NT; ++t)
       facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(lo_acc[t], hi_acc[t])),
@@ -442,11 +440,14 @@ void avx512vnni_kquant_q4_k_tiles(const PackedKQuant& w, const GgmlActs& a, int6
   if (a.n_tokens() == 1)
     return tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q4k_tile<decltype(nt)::value, false>(w, a, tile, t, y, ldy); });
   const uint32_t* pairs = min_pairs(a);
-  tiles_tokens8(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q4k_tile_wide<decltype(nt)::value>(w, a, pairs, tile, t, y, ldy); });
+  tiles_tokens8(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q4k_tile_wide<decltype(nt)::value, false>(w, a, pairs, tile, t, y, ldy); });
 }
 void avx512vnni_kquant_q5_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                   int64_t ldy) {
-  tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q4k_tile<decltype(nt)::value, true>(w, a, tile, t, y, ldy); });
+  if (a.n_tokens() == 1)
+    return tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q4k_tile<decltype(nt)::value, true>(w, a, tile, t, y, ldy); });
+  const uint32_t* pairs = min_pairs(a);
+  tiles_tokens8(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q4k_tile_wide<decltype(nt)::value, true>(w, a, pairs, tile, t, y, ldy); });
 }
 void avx512vnni_kquant_iq4_xs_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                     int64_t ldy) {
