@@ -9,8 +9,9 @@
 // its indices to the levels + 128 (unsigned, vpshufb) and starts each sub-block's
 // sum at -128 * sum(a); Q5_0 (blocks of 32, activations per 32) is one Q5_K
 // sub-block per block, its -16 offset again from sum(a). int32 bounds in
-// weights/kquant_tiles.h. Prefill of Q4_K, Q5_K and Q6_K runs the *_wide kernels
-// (8 tokens per pass, offsets and Q4_K's scales by vpdpwssd); decode keeps the others.
+// weights/kquant_tiles.h. Prefill of Q4_K, Q5_K, Q6_K and IQ4_XS runs the *_wide
+// kernels (8 tokens per pass, offsets and Q4_K's scales by vpdpwssd); decode keeps
+// the 4-token ones.
 // GCC 12's AVX-512 headers trip -Wuninitialized on their own _mm512_undefined_*().
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -217,7 +218,7 @@ void q4k_tile_wide(const PackedKQuant& w, const GgmlActs& a, const uint32_t* pai
 }
 
 // Per token and super-block, the 4 int16 pairs (sum(a) over sub-blocks 2p, 2p + 1)
-// the min term multiplies (m_2p, m_2p+1) with, from GgmlActs::sum16.
+// from GgmlActs::sum16 that Q4_K's min term and IQ4_XS's offset multiply lane pairs with.
 const uint32_t* min_pairs(const GgmlActs& a) {
   thread_local std::vector<uint32_t> pairs;
   const int64_t n = a.n_tokens(), n32 = a.cols() / 32;
@@ -290,6 +291,57 @@ void iq4xs_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t 
     }
     const __m512 d = load_f16x16(sb);
     add_scaled<NT>(facc, iacc, d, tk, b);
+  }
+  store_tile<NT>(w, tile, t0, facc, y, ldy);
+}
+
+// Prefill IQ4_XS, 8 tokens per pass. The -128 sum(a) start of each sub-block
+// becomes, per super-block, sum_j (ls_j - 32) * -128 * sum(a)_j: vpdpwssd of the
+// lane pairs (-128 (ls_2p - 32), -128 (ls_2p+1 - 32)) (|.| <= 4096) against the
+// pairs of 32-sums (min_pairs()). Bound: 8 sub-blocks of unsigned levels
+// (32*241*127*32 <= 31.3M each) plus the offset (8*4096*4064): < 2^31.
+template <int NT>
+void iq4xs_tile_wide(const PackedKQuant& w, const GgmlActs& a, const uint32_t* pairs, int64_t tile, int64_t t0, float* y,
+                     int64_t ldy) {
+  const Toks<NT> tk(a, t0);
+  const int64_t np = 4 * w.n_sb;
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  alignas(16) uint8_t lut_bytes[16];
+  for (int k = 0; k < 16; ++k) lut_bytes[k] = static_cast<uint8_t>(kIQ4Levels[k] + 128);
+  const __m512i lut = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(lut_bytes)));
+  __m512 facc[NT];
+  for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
+  const uint8_t* sb = w.tile(tile);
+  for (int64_t b = 0; b < w.n_sb; ++b, sb += kIQ4XSTileSb) {
+    __m512i iacc[NT];
+    for (int t = 0; t < NT; ++t) iacc[t] = _mm512_setzero_si512();
+    const uint8_t* codes = sb + kIQ4XSCodesAt;
+    for (int j = 0; j < 8; ++j) {
+      __m512i lo_acc[NT], hi_acc[NT];
+      for (int t = 0; t < NT; ++t) lo_acc[t] = hi_acc[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int s = 0; s < 4; ++s) {
+        const __m512i v = load(codes + 64 * (4 * j + s));
+        const __m512i lo = _mm512_shuffle_epi8(lut, _mm512_and_si512(v, m4));
+        const __m512i hi = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* x = tk.q[t] + b * kQK_K + 32 * j + 8 * s;
+          dpbusd(lo_acc[t], lo, bcast4(x));
+          dpbusd(hi_acc[t], hi, bcast4(x + 4));
+        }
+      }
+      const __m512i ls = _mm512_sub_epi32(six_bits(sb + 32, sb + 96, j), _mm512_set1_epi32(32));
+      for (int t = 0; t < NT; ++t)
+        iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(_mm512_add_epi32(lo_acc[t], hi_acc[t]), ls));
+    }
+    for (int p = 0; p < 4; ++p) {
+      const __m512i l0 = _mm512_sub_epi32(six_bits(sb + 32, sb + 96, 2 * p), _mm512_set1_epi32(32));
+      const __m512i l1 = _mm512_sub_epi32(six_bits(sb + 32, sb + 96, 2 * p + 1), _mm512_set1_epi32(32));
+      const __m512i pair = _mm512_mullo_epi16(_mm512_or_si512(_mm512_and_si512(l0, _mm512_set1_epi32(0xFFFF)), _mm512_slli_epi32(l1, 16)),
+                                              _mm512_set1_epi16(-128));
+      for (int t = 0; t < NT; ++t) dpwssd(iacc[t], pair, bcast4(pairs + (t0 + t) * np + 4 * b + p));
+    }
+    add_scaled<NT>(facc, iacc, load_f16x16(sb), tk, b);
   }
   store_tile<NT>(w, tile, t0, facc, y, ldy);
 }
@@ -451,7 +503,10 @@ void avx512vnni_kquant_q5_k_tiles(const PackedKQuant& w, const GgmlActs& a, int6
 }
 void avx512vnni_kquant_iq4_xs_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                     int64_t ldy) {
-  tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { iq4xs_tile<decltype(nt)::value>(w, a, tile, t, y, ldy); });
+  if (a.n_tokens() == 1)
+    return tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { iq4xs_tile<decltype(nt)::value>(w, a, tile, t, y, ldy); });
+  const uint32_t* pairs = min_pairs(a);
+  tiles_tokens8(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { iq4xs_tile_wide<decltype(nt)::value>(w, a, pairs, tile, t, y, ldy); });
 }
 void avx512vnni_kquant_q5_0_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                   int64_t ldy) {
