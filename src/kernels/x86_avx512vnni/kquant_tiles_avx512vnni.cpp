@@ -232,6 +232,19 @@ const uint32_t* min_pairs(const GgmlActs& a) {
   return pairs.data();
 }
 
+// Per token and block of 32, -16 * sum(a): Q5_0's offset, a broadcast load in
+// the kernel instead of scalar work and a register broadcast per block and token.
+const int32_t* q50_offsets(const GgmlActs& a) {
+  thread_local std::vector<int32_t> offs;
+  const int64_t n = a.n_tokens(), n32 = a.cols() / 32;
+  offs.resize(static_cast<size_t>(n * n32));
+  for (int64_t t = 0; t < n; ++t) {
+    const int16_t* s = a.tok_sum16(t);
+    for (int64_t b = 0; b < n32; ++b) offs[t * n32 + b] = -16 * (s[2 * b] + s[2 * b + 1]);
+  }
+  return offs.data();
+}
+
 // run(std::integral_constant<int, N>{}, t) over tokens [t0, t1): groups of N = 8,
 // then one call with the rest (1..7).
 template <class Run>
@@ -347,9 +360,11 @@ void iq4xs_tile_wide(const PackedKQuant& w, const GgmlActs& a, const uint32_t* p
 }
 
 // Q5_0: per block of 32 the 4 steps of Q5_K's sub-block, the sum started at
-// -16 * sum(a), one float FMA per block (the activations' scale is per 32 too).
+// -16 * sum(a) (from `offs`, q50_offsets()), one float FMA per block (the
+// activations' scale is per 32 too).
 template <int NT>
-void q50_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0, float* y, int64_t ldy) {
+void q50_tile(const PackedKQuant& w, const GgmlActs& a, const int32_t* offs, int64_t tile, int64_t t0, float* y,
+              int64_t ldy) {
   const Toks<NT> tk(a, t0);
   __m512 facc[NT];
   for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
@@ -358,10 +373,7 @@ void q50_tile(const PackedKQuant& w, const GgmlActs& a, int64_t tile, int64_t t0
     if constexpr (NT == 1)
       for (int k = 0; k < 6; ++k) _mm_prefetch(reinterpret_cast<const char*>(sb + kPrefetchAhead + 64 * k), _MM_HINT_T0);
     __m512i lo_acc[NT], hi_acc[NT];
-    for (int t = 0; t < NT; ++t) {
-      const int16_t* s = tk.s16[t] + 2 * b;
-      lo_acc[t] = _mm512_set1_epi32(-16 * (s[0] + s[1])), hi_acc[t] = _mm512_setzero_si512();
-    }
+    for (int t = 0; t < NT; ++t) lo_acc[t] = bcast4(offs + (t0 + t) * w.n_sb + b), hi_acc[t] = _mm512_setzero_si512();
     const int8_t* x[NT];
     for (int t = 0; t < NT; ++t) x[t] = tk.q[t] + 32 * b;
     sub_block_dots<NT, true, false>(sb + kQ50CodesAt, sb + kQ50BitsAt, x, lo_acc, hi_acc);
@@ -510,7 +522,8 @@ void avx512vnni_kquant_iq4_xs_tiles(const PackedKQuant& w, const GgmlActs& a, in
 }
 void avx512vnni_kquant_q5_0_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                   int64_t ldy) {
-  tiles_tokens(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q50_tile<decltype(nt)::value>(w, a, tile, t, y, ldy); });
+  const int32_t* offs = q50_offsets(a);
+  tiles_tokens8(a, tile0, tile1, [&](auto nt, int64_t tile, int64_t t) { q50_tile<decltype(nt)::value>(w, a, offs, tile, t, y, ldy); });
 }
 void avx512vnni_kquant_q6_k_tiles(const PackedKQuant& w, const GgmlActs& a, int64_t tile0, int64_t tile1, float* y,
                                   int64_t ldy) {
