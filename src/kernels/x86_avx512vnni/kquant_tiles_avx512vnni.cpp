@@ -187,6 +187,10 @@ void q4k_tile_wide(const PackedKQuant& w, const GgmlActs& a, const uint32_t* pai
   for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
   const uint8_t* sb = w.tile(tile);
   for (int64_t b = 0; b < w.n_sb; ++b, sb += w.sb_bytes) {
+    // The 8 scales decoded up front (constant shifts), off the sub-blocks' path.
+    __m512i scs[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) scs[j] = six_bits(sb + 64, sb + 192, j);
     __m512i iacc[NT];
     for (int t = 0; t < NT; ++t) iacc[t] = _mm512_setzero_si512();
     for (int j = 0; j < 8; ++j) {
@@ -194,7 +198,7 @@ void q4k_tile_wide(const PackedKQuant& w, const GgmlActs& a, const uint32_t* pai
       const int8_t* x[NT];
       for (int t = 0; t < NT; ++t) lo_acc[t] = hi_acc[t] = _mm512_setzero_si512(), x[t] = tk.q[t] + b * kQK_K + 32 * j;
       sub_block_dots<NT, kQ5, false>(sb + kQ4KCodesAt + 256 * j, sb + kQ5KBitsAt + 64 * j, x, lo_acc, hi_acc);
-      const __m512i sc = six_bits(sb + 64, sb + 192, j);
+      const __m512i sc = scs[j];
       for (int t = 0; t < NT; ++t) {
         if constexpr (kQ5) iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(_mm512_add_epi32(lo_acc[t], hi_acc[t]), sc));
         else dpwssd(iacc[t], lo_acc[t], sc), dpwssd(iacc[t], hi_acc[t], sc);
@@ -204,6 +208,7 @@ void q4k_tile_wide(const PackedKQuant& w, const GgmlActs& a, const uint32_t* pai
     for (int t = 0; t < NT; ++t)
       facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t]), _mm512_mul_ps(d, _mm512_set1_ps(tk.d[t][b])), facc[t]);
     __m512i mp[4];
+#pragma GCC unroll 4
     for (int p = 0; p < 4; ++p)
       mp[p] = _mm512_or_si512(six_bits(sb + 128, sb + 224, 2 * p), _mm512_slli_epi32(six_bits(sb + 128, sb + 224, 2 * p + 1), 16));
     const __m512 dmin = load_f16x16(sb + 32);
@@ -326,6 +331,9 @@ void iq4xs_tile_wide(const PackedKQuant& w, const GgmlActs& a, const uint32_t* p
   for (int t = 0; t < NT; ++t) facc[t] = _mm512_setzero_ps();
   const uint8_t* sb = w.tile(tile);
   for (int64_t b = 0; b < w.n_sb; ++b, sb += kIQ4XSTileSb) {
+    __m512i lss[8];  // the 8 scales decoded up front (constant shifts), as in q4k_tile_wide
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) lss[j] = _mm512_sub_epi32(six_bits(sb + 32, sb + 96, j), _mm512_set1_epi32(32));
     __m512i iacc[NT];
     for (int t = 0; t < NT; ++t) iacc[t] = _mm512_setzero_si512();
     const uint8_t* codes = sb + kIQ4XSCodesAt;
@@ -343,13 +351,13 @@ void iq4xs_tile_wide(const PackedKQuant& w, const GgmlActs& a, const uint32_t* p
           dpbusd(hi_acc[t], hi, bcast4(x + 4));
         }
       }
-      const __m512i ls = _mm512_sub_epi32(six_bits(sb + 32, sb + 96, j), _mm512_set1_epi32(32));
+      const __m512i ls = lss[j];
       for (int t = 0; t < NT; ++t)
         iacc[t] = _mm512_add_epi32(iacc[t], _mm512_mullo_epi32(_mm512_add_epi32(lo_acc[t], hi_acc[t]), ls));
     }
+#pragma GCC unroll 4
     for (int p = 0; p < 4; ++p) {
-      const __m512i l0 = _mm512_sub_epi32(six_bits(sb + 32, sb + 96, 2 * p), _mm512_set1_epi32(32));
-      const __m512i l1 = _mm512_sub_epi32(six_bits(sb + 32, sb + 96, 2 * p + 1), _mm512_set1_epi32(32));
+      const __m512i l0 = lss[2 * p], l1 = lss[2 * p + 1];
       const __m512i pair = _mm512_mullo_epi16(_mm512_or_si512(_mm512_and_si512(l0, _mm512_set1_epi32(0xFFFF)), _mm512_slli_epi32(l1, 16)),
                                               _mm512_set1_epi16(-128));
       for (int t = 0; t < NT; ++t) dpwssd(iacc[t], pair, bcast4(pairs + (t0 + t) * np + 4 * b + p));
