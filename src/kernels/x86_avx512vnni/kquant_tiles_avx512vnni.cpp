@@ -10,8 +10,9 @@
 // sum at -128 * sum(a); Q5_0 (blocks of 32, activations per 32) is one Q5_K
 // sub-block per block, its -16 offset again from sum(a). int32 bounds in
 // weights/kquant_tiles.h. Prefill of Q4_K, Q5_K, Q6_K and IQ4_XS runs the *_wide
-// kernels (8 tokens per pass, offsets and Q4_K's scales by vpdpwssd); decode keeps
-// the 4-token ones.
+// kernels (8 tokens per pass, offsets and Q4_K's scales by vpdpwssd, per super-block
+// where the sub-block starts above say per sub-block); decode (1 token, software
+// prefetch) keeps q4k_tile, q6k_tile and iq4xs_tile. Q5_0 takes 8 tokens per pass too.
 // GCC 12's AVX-512 headers trip -Wuninitialized on their own _mm512_undefined_*().
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
