@@ -1,6 +1,8 @@
 // linear() per kernel table: GEMV (decode, 1 token) over 2048x2048 and 5632x2048
 // and GEMM (prefill, 512 tokens) over 2048x2048, for W4 (Q4_0) and W8 (Q8_0)
-// weights, reporting weight GB/s and GOP/s (2 ops per multiply-add). A plain
+// weights, reporting weight GB/s and GOP/s (2 ops per multiply-add); kquant/: the
+// same GEMM over random GGML blocks of Q4_K, Q5_K, Q6_K, IQ4_XS and Q5_0 (repacked
+// into tiles where the table has tile kernels). A plain
 // memory read runs in the same process, since decode is bound by it.
 // attention/: one decoded token's attention over all 22 layers of a TinyLlama-1.1B
 // shaped KV cache (32 query heads, 4 KV heads of 64 dims) at context 512..4096,
@@ -8,18 +10,24 @@
 //   POCKETLLM_BENCH_THREADS=n (default 1); --benchmark_filter=avx2 etc.
 #include <benchmark/benchmark.h>
 
+#include <cstddef>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "core/fp16.h"
 #include "core/thread_pool.h"
+#include "kernels/ggml_int.h"
 #include "kernels/linear.h"
+#include "kernels/pack.h"
 #include "kernels/table.h"
 #include "model/attention.h"
 #include "model/kv_cache.h"
 #include "quant/quantize.h"
+#include "weights/kquant_tiles.h"
 
 using namespace pocketllm;
 
@@ -65,6 +73,59 @@ void run_case(benchmark::State& state, Case c) {
   state.counters["GB/s"] = benchmark::Counter(weight_bytes * iters / 1e9, benchmark::Counter::kIsRate);
   state.counters["GOP/s"] =
       benchmark::Counter(2.0 * c.rows * c.cols * c.tokens * iters / 1e9, benchmark::Counter::kIsRate);
+}
+
+// Random GGML blocks of type t: every code and scale pattern, the f16 super-block
+// scales (d, and dmin where present) small and finite.
+std::vector<uint8_t> random_ggml_blocks(DType t, int64_t rows, int64_t cols) {
+  const size_t bb = kquant_tile_sb_bytes(t) / kKqTileRows;
+  const int64_t nb = rows * cols / kquant_tile_block_cols(t);
+  std::vector<uint8_t> data(bb * static_cast<size_t>(nb));
+  std::mt19937 rng(1);
+  for (auto& b : data) b = static_cast<uint8_t>(rng());
+  const uint16_t d = f32_to_f16(0.01f);
+  const size_t d_at = t == DType::Q6_K ? offsetof(BlockQ6_K, d) : 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    std::memcpy(&data[b * bb + d_at], &d, 2);
+    if (t == DType::Q4_K || t == DType::Q5_K) std::memcpy(&data[b * bb + 2], &d, 2);
+  }
+  return data;
+}
+
+void run_kquant(benchmark::State& state, const KernelTable* k, DType t) {
+  const int64_t rows = 2048, cols = 2048, tokens = 512;
+  const auto bytes = random_ggml_blocks(t, rows, cols);
+  Matrix m = make_matrix(t, rows, cols, bytes.data());
+  prepare_matrix(m, *k);
+  const auto x = randn(static_cast<size_t>(tokens * cols), 2);
+  std::vector<float> y(static_cast<size_t>(tokens * rows));
+  for (auto _ : state) {
+    linear(m, x.data(), cols, tokens, y.data(), rows, pool());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GOP/s"] = benchmark::Counter(2.0 * rows * cols * tokens * static_cast<double>(state.iterations()) / 1e9,
+                                               benchmark::Counter::kIsRate);
+}
+
+// One tile kernel alone in the calling thread (CPU time: what a loaded host
+// inflates least), 512 tokens against all 128 tiles.
+void run_kquant_tiles(benchmark::State& state, const KernelTable* k, DType t) {
+  const int64_t rows = 2048, cols = 2048, tokens = 512;
+  const auto bytes = random_ggml_blocks(t, rows, cols);
+  PackedKQuant p;
+  pack_kquant(t, bytes.data(), bytes.size() / rows, rows, cols, p, nullptr, {});
+  const auto x = randn(static_cast<size_t>(tokens * cols), 2);
+  GgmlActs a;
+  ggml_acts_shape(tokens, cols, ggml_int_block(t), a);
+  ggml_acts_tokens(x.data(), cols, 0, tokens, a);
+  std::vector<float> y(static_cast<size_t>(tokens * rows));
+  const KQuantGemmFn fn = kquant_tile_kernel(*k, t);
+  for (auto _ : state) {
+    fn(p, a, 0, p.n_tiles, y.data(), rows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GOP/s"] = benchmark::Counter(2.0 * rows * cols * tokens * static_cast<double>(state.iterations()) / 1e9,
+                                               benchmark::Counter::kIsRate);
 }
 
 // Sum of a 256 MiB buffer: the read bandwidth a memory-bound GEMV can hope for.
@@ -129,6 +190,16 @@ void register_all() {
   if (bench_threads() > 1) bw->UseRealTime();
   for (const KernelTable* k : available_kernels()) {
     const bool is_ref = std::string(k->name) == "ref";
+    if (!is_ref)
+      for (DType t : {DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS, DType::Q5_0}) {
+        const std::string name = std::string("kquant/") + k->name + "/" + dtype_name(t) + "/2048x2048/tokens:512";
+        // Real time: linear() runs its share on a pool thread, not in the caller.
+        benchmark::RegisterBenchmark(name.c_str(), run_kquant, k, t)->Unit(benchmark::kMillisecond)->UseRealTime();
+        if (kquant_tile_kernel(*k, t)) {
+          const std::string tname = std::string("kquant_tiles/") + k->name + "/" + dtype_name(t) + "/2048x2048/tokens:512";
+          benchmark::RegisterBenchmark(tname.c_str(), run_kquant_tiles, k, t)->Unit(benchmark::kMillisecond);
+        }
+      }
     for (int bits : {4, 8}) {
       std::vector<Case> cases = {{k, bits, 2048, 2048, 1}, {k, bits, 5632, 2048, 1}};
       if (!is_ref) cases.push_back({k, bits, 2048, 2048, 512});  // ref would take seconds per call

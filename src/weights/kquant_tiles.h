@@ -48,6 +48,9 @@
 // Q5_K: as Q4_K with codes <= 31: 32*31*127*63*8 = 63.5M. IQ4_XS: the levels made
 // unsigned (+128, 1..241): sub-block dot <= 32*241*127 = 979424 before -128*sum(a);
 // after, |dot| <= 32*127*127 = 516128, times |ls - 32| <= 32, 8 sub-blocks: 132M.
+// The AVX-512 prefill kernels add Q6_K's and IQ4_XS's offsets once per super-block
+// instead: the unsigned sums (<= 262M, 251M) plus the offsets (<= 16*4096*2032 =
+// 133M, 8*4096*4064 = 133M) stay < 2^31 too.
 #pragma once
 #include <cstddef>
 #include <cstdint>
