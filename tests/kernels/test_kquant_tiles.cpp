@@ -260,14 +260,15 @@ TEST(KQuantTiles, Avx512VnniTableHasTileKernels) {
   for (DType t : kTileTypes) EXPECT_NE(kquant_tile_kernel(*k, t), nullptr) << dtype_name(t);
 }
 
-// The AVX2 and AVX-VNNI tables repack Q4_K, Q5_K and Q6_K (so the tests above run
-// their tile kernels); IQ4_XS and Q5_0 stay in place there.
+// The AVX2 and AVX-VNNI tables repack Q4_K, Q5_K, Q6_K and IQ4_XS (so the tests
+// above run their tile kernels); Q5_0 stays in place there.
 TEST(KQuantTiles, Avx2TablesHaveKQuantTileKernels) {
   for (const char* name : {"avx2", "avxvnni"}) {
     const KernelTable* k = find_kernels(name);
     if (!k) continue;
-    for (DType t : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) EXPECT_NE(kquant_tile_kernel(*k, t), nullptr) << name;
-    for (DType t : {DType::IQ4_XS, DType::Q5_0}) EXPECT_EQ(kquant_tile_kernel(*k, t), nullptr) << name;
+    for (DType t : {DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS})
+      EXPECT_NE(kquant_tile_kernel(*k, t), nullptr) << name << " " << dtype_name(t);
+    EXPECT_EQ(kquant_tile_kernel(*k, DType::Q5_0), nullptr) << name;
   }
 }
 
