@@ -89,6 +89,11 @@ void avx2_kquant_q4_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64
 void avx2_kquant_q6_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
 void avx2_kquant_q5_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
 void avx2_kquant_iq4_xs_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
+// AVX-VNNI tile kernels (kernels/x86_avx2, 256-bit vpdpbusd).
+void avxvnni_kquant_q4_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
+void avxvnni_kquant_q5_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
+void avxvnni_kquant_q6_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
+void avxvnni_kquant_iq4_xs_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
 // AVX-512 VNNI tile kernels (kernels/x86_avx512vnni).
 void avx512vnni_kquant_q4_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
 void avx512vnni_kquant_q6_k_tiles(const PackedKQuant&, const GgmlActs&, int64_t, int64_t, float*, int64_t);
@@ -104,6 +109,13 @@ inline constexpr GgmlIntKernels kAvx2GgmlInt = {.q4_k = avx2_ggml_q4_k, .q5_k = 
                                                 .q5_k_tiles = avx2_kquant_q5_k_tiles,
                                                 .q6_k_tiles = avx2_kquant_q6_k_tiles,
                                                 .iq4_xs_tiles = avx2_kquant_iq4_xs_tiles};
+inline constexpr GgmlIntKernels kAvxVnniGgmlInt = {.q4_k = avx2_ggml_q4_k, .q5_k = avx2_ggml_q5_k,
+                                                   .q6_k = avx2_ggml_q6_k, .q5_0 = avx2_ggml_q5_0,
+                                                   .iq4_xs = avx2_ggml_iq4_xs,
+                                                   .q4_k_tiles = avxvnni_kquant_q4_k_tiles,
+                                                   .q5_k_tiles = avxvnni_kquant_q5_k_tiles,
+                                                   .q6_k_tiles = avxvnni_kquant_q6_k_tiles,
+                                                   .iq4_xs_tiles = avxvnni_kquant_iq4_xs_tiles};
 inline constexpr GgmlIntKernels kAvx512VnniGgmlInt = {
     .q4_k = avx2_ggml_q4_k, .q5_k = avx2_ggml_q5_k, .q6_k = avx2_ggml_q6_k, .q5_0 = avx2_ggml_q5_0,
     .iq4_xs = avx2_ggml_iq4_xs, .q4_k_tiles = avx512vnni_kquant_q4_k_tiles, .q5_k_tiles = avx512vnni_kquant_q5_k_tiles,
