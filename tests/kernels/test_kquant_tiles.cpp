@@ -224,12 +224,6 @@ TEST(KQuantTiles, EveryTableMatchesTheInPlaceReference) {
           std::vector<std::string> names = {"ref tiles"};
           for (const KernelTable* k : kt::tested_kernels())
             if (const KQuantGemmFn fn = kquant_tile_kernel(*k, t)) fns.push_back(fn), names.push_back(k->name);
-#if defined(__x86_64__)
-          if (find_kernels("avx2") && (t == DType::Q4_K || t == DType::Q6_K)) {  // in no table yet (slower than in place), tested all the same
-            fns.push_back(t == DType::Q4_K ? avx2_kquant_q4_k_tiles : avx2_kquant_q6_k_tiles);
-            names.push_back("avx2 tiles");
-          }
-#endif
           for (size_t f = 0; f < fns.size(); ++f) {
             std::vector<float> y(n * rows, -7.0f);
             // Two calls over a split of the tiles: each writes only its own rows.
@@ -264,6 +258,18 @@ TEST(KQuantTiles, Avx512VnniTableHasTileKernels) {
   const KernelTable* k = find_kernels("avx512vnni");
   if (!k) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   for (DType t : kTileTypes) EXPECT_NE(kquant_tile_kernel(*k, t), nullptr) << dtype_name(t);
+}
+
+// The AVX2 and AVX-VNNI tables repack Q4_K, Q5_K, Q6_K and IQ4_XS (so the tests
+// above run their tile kernels); Q5_0 stays in place there.
+TEST(KQuantTiles, Avx2TablesHaveKQuantTileKernels) {
+  for (const char* name : {"avx2", "avxvnni"}) {
+    const KernelTable* k = find_kernels(name);
+    if (!k) continue;
+    for (DType t : {DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS})
+      EXPECT_NE(kquant_tile_kernel(*k, t), nullptr) << name << " " << dtype_name(t);
+    EXPECT_EQ(kquant_tile_kernel(*k, DType::Q5_0), nullptr) << name;
+  }
 }
 
 // Zero blocks give exactly 0, and codes equal to the offset (Q6_K q = 32),

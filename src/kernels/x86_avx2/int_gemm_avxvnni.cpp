@@ -35,7 +35,7 @@ extern const KernelTable kAvxVnniKernels = {
     .quantize_act_row = quantize_act_row_256,
     .silu_mul = silu_mul_256,
     .axpy_rows_multi = nullptr,  // callers loop axpy_rows (axpy_rows_multi() in table.h)
-    .ggml = kAvx2GgmlInt,  // AVX2 GGML kernels: no VNNI versions yet
+    .ggml = kAvxVnniGgmlInt,  // AVX2 in-place kernels, AVX-VNNI K-quant tiles
     .kv_q8_scores = kv_q8_scores_avx2,
     .kv_q8_wsum = kv_q8_wsum_avx2,
 };
