@@ -14,6 +14,7 @@
 #include "kernels/int_weights.h"
 #include "model/model.h"
 #include "quant/calib/act_static.h"
+#include "quant/calib/row_weighted.h"
 #include "quant/ggml_mix.h"
 #include "quantizer/bit_budget.h"
 #include "quantizer/export_gguf.h"
@@ -37,6 +38,9 @@ void check_options(QuantizeOptions& o) {
     fail("--act static: {} keeps float activations; static ranges are for int8 ones (w4a8, w8a8)", o.plan.scheme);
   if (act_static && o.methods.calib_samples < 1) fail("--act static needs --calib-samples of at least 1");
   if (o.methods.sequential && o.methods.calib_file.empty()) fail("--sequential needs calibration data (--calib FILE)");
+  if (o.methods.mlp_aware && (o.methods.calib_file.empty() || o.methods.calib_samples < 1))
+    fail("--mlp-aware weights the calibration samples: it needs --calib FILE and --calib-samples of at least 1");
+  if (o.methods.mlp_aware && !o.plan.ggml_type.empty()) fail("--mlp-aware is for --scheme, not --type");
   if (o.methods.sequential_compensate && !o.methods.sequential) fail("--compensate is for --sequential");
   if (o.methods.sequential && !o.plan.ggml_type.empty()) fail("--sequential is for --scheme, not --type");
   if (o.methods.learn_iters < 0) fail("--learn-iters must be at least 0");
@@ -147,6 +151,29 @@ QuantizeResult quantize_model(QuantizeOptions o) {
   const calib::CalibStats& stats = prep.stats;
   const ActPrecision act = plan_activations(o.plan) == "float" ? ActPrecision::Float : ActPrecision::Int8;
 
+  // --mlp-aware: each FFN's gate/up rows weighted by how their errors reach the FFN's output.
+  auto row_weightings = std::make_shared<std::map<std::string, calib::RowWeighting>>();
+  if (o.methods.mlp_aware) {
+    for (int64_t l = 0; l < m->cfg.n_layers; ++l) {
+      const std::string b = "blk." + std::to_string(l) + ".";
+      const auto gi = m->tensors.find(b + "ffn_gate.weight"), ui = m->tensors.find(b + "ffn_up.weight");
+      const auto st = stats.find(b + "ffn_in");
+      if (gi == m->tensors.end() || ui == m->tensors.end() || st == stats.end() || st->second.n_samples() == 0) continue;
+      const int64_t hidden = static_cast<int64_t>(gi->second.ne[1]), cols = static_cast<int64_t>(gi->second.ne[0]);
+      if (st->second.cols != cols || ui->second.ne[1] != gi->second.ne[1]) continue;
+      const std::vector<float> g = dequantize(gi->second.type, gi->second.data, gi->second.nbytes, hidden, cols);
+      const std::vector<float> u = dequantize(ui->second.type, ui->second.data, ui->second.nbytes, hidden, cols);
+      calib::ffn_row_weightings(g.data(), u.data(), hidden, cols, st->second.samples.data(), st->second.n_samples(),
+                                m->cfg.act == Activation::GeluTanh ? calib::GateAct::GeluTanh : calib::GateAct::Silu,
+                                (*row_weightings)[gi->first], (*row_weightings)[ui->first], &pool);
+    }
+    std::fprintf(stderr, "mlp-aware: %zu ffn_gate/ffn_up tensors get per-row output-weighted Hessians\n",
+                 row_weightings->size());
+    o.methods.weights.row_weighting = [row_weightings](const std::string& name) -> const calib::RowWeighting* {
+      const auto it = row_weightings->find(name);
+      return it == row_weightings->end() ? nullptr : &it->second;
+    };
+  }
   // --bpw: every block linear's type, from its measured sensitivity, before anything is written.
   BudgetChoice budget;
   if (o.bpw != 0) {

@@ -151,4 +151,7 @@ TEST(QuantizerSequential, OptionErrorsAreClear) {
   EXPECT_NE(message([](QuantizeOptions& o) { o.methods.sequential = false; o.methods.sequential_compensate = true; })
                 .find("--compensate is for --sequential"),
             std::string::npos);
+  EXPECT_NE(message([](QuantizeOptions& o) { o.methods.sequential = false; o.methods.mlp_aware = true; o.methods.calib_file.clear(); })
+                .find("--mlp-aware weights the calibration samples"),
+            std::string::npos);
 }
