@@ -1,6 +1,7 @@
 // --mlp-aware (quant/calib/row_weighted.h): the gate/up row weightings are the
-// FFN's first-order sensitivities, each row fits its own weighted error better
-// than the shared Hessian does, and the thread count does not change the result.
+// FFN's first-order sensitivities; the per-row moves start from the shared-H
+// methods' codes, never raise any row's weighted objective and lower the total
+// clearly; the thread count does not change the result.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -96,8 +97,8 @@ TEST(RowWeighted, EachRowFitsItsOwnWeightedErrorAndThreadsDoNotMatter) {
   for (int64_t group : {int64_t{16}, cols}) {
     ThreadPool one(1), three(3);
     const CalibratedWeights plain = quantize_calibrated(w.data(), rows, cols, 4, group, h, m, &one);
-    const CalibratedWeights each = quantize_calibrated_rows(w.data(), rows, cols, 4, group, h, rw, shared, m, &one);
-    const CalibratedWeights each3 = quantize_calibrated_rows(w.data(), rows, cols, 4, group, h, rw, shared, m, &three);
+    const CalibratedWeights each = quantize_calibrated_rows_greedy(w.data(), rows, cols, 4, group, h, rw, shared, m, &one);
+    const CalibratedWeights each3 = quantize_calibrated_rows_greedy(w.data(), rows, cols, 4, group, h, rw, shared, m, &three);
     EXPECT_EQ(each.values, each3.values);
     EXPECT_EQ(each.scales, each3.scales);
     double f_plain = 0, f_each = 0;
@@ -108,11 +109,13 @@ TEST(RowWeighted, EachRowFitsItsOwnWeightedErrorAndThreadsDoNotMatter) {
           for (int64_t j = 0; j < cols; ++j)
             hr[i * cols + j] += static_cast<double>(rw.weight[r * n + t]) * x[t * cols + i] * x[t * cols + j];
       for (size_t k = 0; k < hr.size(); ++k) hr[k] += shared * h[k];
-      f_plain += row_error(w.data() + r * cols, plain.values.data() + r * cols, cols, hr);
-      f_each += row_error(w.data() + r * cols, each.values.data() + r * cols, cols, hr);
+      const double before = row_error(w.data() + r * cols, plain.values.data() + r * cols, cols, hr);
+      const double after = row_error(w.data() + r * cols, each.values.data() + r * cols, cols, hr);
+      EXPECT_LE(after, before * (1 + 1e-9)) << "row " << r << ": its weighted objective rose";  // starts from plain
+      f_plain += before, f_each += after;
     }
     std::printf("group %lld: weighted error %.4g (shared H) -> %.4g (each row's own)\n", static_cast<long long>(group), f_plain, f_each);
-    EXPECT_LT(f_each, 0.93 * f_plain) << "group " << group << ": the rows' own weighted errors did not drop";
+    EXPECT_LT(f_each, 0.9 * f_plain) << "group " << group << ": the rows' own weighted errors did not drop";
     EXPECT_EQ(each.groups_per_row, plain.groups_per_row);
   }
 }
