@@ -167,8 +167,12 @@ QuantizeResult quantize_model(QuantizeOptions o) {
                                 m->cfg.act == Activation::GeluTanh ? calib::GateAct::GeluTanh : calib::GateAct::Silu,
                                 (*row_weightings)[gi->first], (*row_weightings)[ui->first], &pool);
     }
-    std::fprintf(stderr, "mlp-aware: %zu ffn_gate/ffn_up tensors get per-row output-weighted Hessians\n",
+    std::fprintf(stderr, "mlp-aware: %zu ffn_gate/ffn_up tensors get per-row output-weighted objectives\n",
                  row_weightings->size());
+    if (const auto st = stats.find("blk.0.ffn_in"); st != stats.end() && st->second.n_samples() < 16 * st->second.cols)
+      std::fprintf(stderr, "mlp-aware: only %lld samples for FFN inputs of %lld columns: it paid only with many more "
+                           "samples than columns (--calib-samples, up to --calib-tokens; docs/CALIBRATION.md)\n",
+                   static_cast<long long>(st->second.n_samples()), static_cast<long long>(st->second.cols));
     o.methods.weights.row_weighting = [row_weightings](const std::string& name) -> const calib::RowWeighting* {
       const auto it = row_weightings->find(name);
       return it == row_weightings->end() ? nullptr : &it->second;

@@ -1,6 +1,8 @@
 #include "quant/calib/row_weighted.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/error.h"
 #include "quant/calib/clip.h"
