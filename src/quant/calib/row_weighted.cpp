@@ -65,12 +65,22 @@ struct RowState {
       for (int64_t i = 0; i < cols; ++i) he[i] += e * hc[i];
     }
   }
-  // f(v + d e_c) − f(v): the error w − v moves by −d in column c.
-  double move_delta(int64_t c, double d) const {
+  std::vector<double> diag;  // Σ_t a_t x_tc² + λ H_cc: the curvature of a move in column c
+  void set_diag() {
+    diag.assign(static_cast<size_t>(cols), 0.0);
+    for (int64_t c = 0; c < cols; ++c) {
+      const float* xc = xt + c * n;
+      double dd = 0;
+      for (int64_t t = 0; t < n; ++t) dd += a[t] * static_cast<double>(xc[t]) * xc[t];
+      diag[c] = dd + lambda * h[c * cols + c];
+    }
+  }
+  // The slope in column c: f(v + d e_c) − f(v) = −2 d slope(c) + d² diag[c] (the error moves by −d).
+  double slope(int64_t c) const {
     const float* xc = xt + c * n;
-    double g = 0, dd = 0;
-    for (int64_t t = 0; t < n; ++t) g += a[t] * z[t] * xc[t], dd += a[t] * static_cast<double>(xc[t]) * xc[t];
-    return -2 * d * g + d * d * dd + lambda * (-2 * d * he[c] + d * d * h[c * cols + c]);
+    double g = 0;
+    for (int64_t t = 0; t < n; ++t) g += a[t] * z[t] * xc[t];
+    return g + lambda * he[c];
   }
   void apply_move(int64_t c, double d) {
     const float* xc = xt + c * n;
@@ -87,6 +97,7 @@ struct RowState {
 void learn_row_weighted(const float* w, float* v, float* scales, int64_t cols, int64_t group, int qmax,
                         RowState& st, int sweeps) {
   st.reset(w, v);
+  st.set_diag();
   const double f0 = st.value(w, v);
   const std::vector<float> v0(v, v + cols), s0(scales, scales + (cols + group - 1) / group);
   const int64_t groups = (cols + group - 1) / group;
@@ -97,11 +108,12 @@ void learn_row_weighted(const float* w, float* v, float* scales, int64_t cols, i
       const float s = scales[c / group];
       if (s <= 0) continue;
       const long q = std::lrint(v[c] / s);
+      const double g = st.slope(c);
       for (int dir : {-1, 1}) {
         const long q2 = q + dir;
         if (q2 < -qmax || q2 > qmax) continue;
         const double d = static_cast<double>(q2 * s) - v[c];
-        if (st.move_delta(c, d) < 0) {
+        if (-2 * d * g + d * d * st.diag[c] < 0) {
           st.apply_move(c, d);
           v[c] = static_cast<float>(q2) * s;
           ++moved;
@@ -185,7 +197,7 @@ CalibratedWeights quantize_calibrated_rows_greedy(const float* w, int64_t rows, 
     for (int64_t c = 0; c < cols; ++c) xt[c * rw.n + t] = rw.samples[t * cols + c];
   auto run = [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      RowState st{rw.n, cols, xt.data(), rw.weight.data() + r * rw.n, hessian, shared_fraction, {}, {}};
+      RowState st{rw.n, cols, xt.data(), rw.weight.data() + r * rw.n, hessian, shared_fraction, {}, {}, {}};
       learn_row_weighted(w + r * cols, cw.values.data() + r * cols, cw.scales.data() + r * cw.groups_per_row, cols,
                          cw.group, qmax, st, std::max(2, method.learn_sweeps));
     }
