@@ -96,6 +96,16 @@ RegisterCommand register_quantize({"quantize", "Quantize a model to W4A8, W8A8 o
                                       "--learn: Adam steps per row of AdaRound-style learned rounding before the greedy "
                                       "moves (each costs a pass of rows x cols^2; 0 = none)")
                            ->capture_default_str();
+                       sub.add_flag("--sequential", mo.sequential,
+                                    "Quantize block by block, each block's calibration statistics taken from the model "
+                                    "whose earlier blocks are already quantized (one calibration pass per block)");
+                       sub.add_flag("--compensate", mo.sequential_compensate,
+                                    "--sequential: quantize W' = argmin E|W x_float - W' x_quantized|^2 instead of W, "
+                                    "so each block also absorbs the error its input carries from the earlier blocks");
+                       sub.add_flag("--mlp-aware", mo.mlp_aware,
+                                    "ffn_gate/ffn_up: each row on its own Hessian, the calibration samples weighted by "
+                                    "how that row's error reaches the FFN's output (act(gate) for up, act'(gate)*up for "
+                                    "gate); uses --calib-samples");
                        sub.add_option("--damp", mo.weights.damp, "GPTQ damping (fraction of mean diag H)")->capture_default_str();
                        sub.add_option("--method", o->preset, "Preset: rtn, or best (the combination measured best)");
                        sub.add_option("--act", o->act_mode, "Activation ranges: dynamic (each token's max) or static (one "

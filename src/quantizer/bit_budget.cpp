@@ -192,6 +192,7 @@ BudgetChoice choose_types_for_budget(const Model& float_model, FloatTensors& ten
   calib::CalibMethod probe_method = o.methods.weights;
   probe_method.learn = false;
   probe_method.learn_progress = nullptr;
+  probe_method.row_weighting = nullptr;  // --mlp-aware, like --learn, runs on the chosen type only
   std::fprintf(stderr, "bpw: sensitivity of %zu block linears: KL of the float model with only that tensor quantized, "
                        "over %lld calibration tokens\n", items.size(), static_cast<long long>(probe.tokens()));
   for (size_t n = 0; n < items.size(); ++n) {

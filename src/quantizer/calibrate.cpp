@@ -15,12 +15,14 @@ namespace pocketllm {
 
 // Runs a model over the calibration text and collects, per linear input, max |x|, the first
 // calib_samples rows and (second_moments) x xᵀ (memory: cols² doubles per distinct input).
-calib::CalibStats collect_calib_stats(const Model& m, const MethodOptions& o, bool second_moments, const char* what) {
+calib::CalibStats collect_calib_stats(const Model& m, const MethodOptions& o, bool second_moments, const char* what,
+                                      int64_t only_layer) {
   if (o.calib_tokens < 1) fail("--calib-tokens must be at least 1");
   if (o.calib_ctx < 4) fail("--calib-ctx must be at least 4");
   if (o.calib_samples < 0) fail("--calib-samples must not be negative");
   std::map<const Matrix*, std::string> keys;
   for (size_t l = 0; l < m.w.layers.size(); ++l) {
+    if (only_layer >= 0 && static_cast<int64_t>(l) != only_layer) continue;
     const LayerWeights& lw = m.w.layers[l];
     const std::string b = "blk." + std::to_string(l) + ".";
     for (auto [mat, name] : {std::pair{&lw.wq, "attn_q"}, {&lw.wk, "attn_k"}, {&lw.wv, "attn_v"}, {&lw.wo, "attn_output"},

@@ -12,8 +12,10 @@ namespace pocketllm {
 
 // Per linear input: max |x|, the first o.calib_samples rows and (second_moments) x xᵀ
 // (memory: cols² doubles per distinct input), over o.calib_tokens tokens of o.calib_file
-// in chunks of o.calib_ctx; a progress bar on stderr names the run (`what`).
-calib::CalibStats collect_calib_stats(const Model& m, const MethodOptions& o, bool second_moments, const char* what);
+// in chunks of o.calib_ctx; a progress bar on stderr names the run (`what`). only_layer >= 0:
+// the inputs of that block's linears only (the forward still runs every block).
+calib::CalibStats collect_calib_stats(const Model& m, const MethodOptions& o, bool second_moments, const char* what,
+                                      int64_t only_layer = -1);
 
 // Prints, per layer and linear input, how far single channels stand out, and returns it as JSON.
 nlohmann::json print_activation_report(const calib::CalibStats& stats);

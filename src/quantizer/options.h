@@ -24,6 +24,14 @@ struct MethodOptions {
   // of learned rounding before the greedy moves (0: greedy moves only, the default: see docs/CALIBRATION.md).
   bool learn = false;
   int learn_iters = 0;
+  // --sequential: each block's statistics come from the model whose earlier blocks are already
+  // quantized (quantizer/sequential.h), so a block's methods see the inputs the file will give it.
+  bool sequential = false;
+  // --compensate (with --sequential): each block's weights are first moved to W' = argmin E||W x_f − W' x_q||²
+  // (x_f: the float model's inputs, x_q: the quantized-so-far model's, on the same tokens), then quantized.
+  bool sequential_compensate = false;
+  // --mlp-aware: ffn_gate/ffn_up rows each on their own output-weighted Hessian (quant/calib/row_weighted.h)
+  bool mlp_aware = false;
   bool second_moments = false;  // collect x xᵀ even without GPTQ/clip/refit (--bpw measures output errors with it)
   bool any() const { return rotate || smooth || weights.gptq || weights.clip || weights.refit || weights.learn; }
 };

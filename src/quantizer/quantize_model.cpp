@@ -14,10 +14,12 @@
 #include "kernels/int_weights.h"
 #include "model/model.h"
 #include "quant/calib/act_static.h"
+#include "quant/calib/row_weighted.h"
 #include "quant/ggml_mix.h"
 #include "quantizer/bit_budget.h"
 #include "quantizer/export_gguf.h"
 #include "quantizer/float_model.h"
+#include "quantizer/sequential.h"
 #include "quantizer/tensor_quantize.h"
 #include "quantizer/transforms.h"
 #include "quantizer/type_candidates.h"
@@ -35,6 +37,12 @@ void check_options(QuantizeOptions& o) {
   if (act_static && plan_activations(o.plan) == "float")
     fail("--act static: {} keeps float activations; static ranges are for int8 ones (w4a8, w8a8)", o.plan.scheme);
   if (act_static && o.methods.calib_samples < 1) fail("--act static needs --calib-samples of at least 1");
+  if (o.methods.sequential && o.methods.calib_file.empty()) fail("--sequential needs calibration data (--calib FILE)");
+  if (o.methods.mlp_aware && (o.methods.calib_file.empty() || o.methods.calib_samples < 1))
+    fail("--mlp-aware weights the calibration samples: it needs --calib FILE and --calib-samples of at least 1");
+  if (o.methods.mlp_aware && !o.plan.ggml_type.empty()) fail("--mlp-aware is for --scheme, not --type");
+  if (o.methods.sequential_compensate && !o.methods.sequential) fail("--compensate is for --sequential");
+  if (o.methods.sequential && !o.plan.ggml_type.empty()) fail("--sequential is for --scheme, not --type");
   if (o.methods.learn_iters < 0) fail("--learn-iters must be at least 0");
   if (o.methods.learn_iters > 0 && !o.methods.learn) fail("--learn-iters is for --learn");
   if (o.methods.learn) {
@@ -96,7 +104,8 @@ nlohmann::json methods_report(const QuantizeOptions& o, const PreparedModel& pre
           {"refit", method.refit},         {"damp", method.damp},
           {"learn", method.learn},         {"learn_iters", method.learn_iters},
           {"learn_sweeps", method.learn_sweeps},
-          {"seed", o.methods.seed},        {"act", o.act_mode}};
+          {"seed", o.methods.seed},        {"act", o.act_mode},
+          {"sequential", o.methods.sequential}};
 }
 
 }  // namespace
@@ -142,6 +151,33 @@ QuantizeResult quantize_model(QuantizeOptions o) {
   const calib::CalibStats& stats = prep.stats;
   const ActPrecision act = plan_activations(o.plan) == "float" ? ActPrecision::Float : ActPrecision::Int8;
 
+  // --mlp-aware: each FFN's gate/up rows weighted by how their errors reach the FFN's output.
+  auto row_weightings = std::make_shared<std::map<std::string, calib::RowWeighting>>();
+  if (o.methods.mlp_aware) {
+    for (int64_t l = 0; l < m->cfg.n_layers; ++l) {
+      const std::string b = "blk." + std::to_string(l) + ".";
+      const auto gi = m->tensors.find(b + "ffn_gate.weight"), ui = m->tensors.find(b + "ffn_up.weight");
+      const auto st = stats.find(b + "ffn_in");
+      if (gi == m->tensors.end() || ui == m->tensors.end() || st == stats.end() || st->second.n_samples() == 0) continue;
+      const int64_t hidden = static_cast<int64_t>(gi->second.ne[1]), cols = static_cast<int64_t>(gi->second.ne[0]);
+      if (st->second.cols != cols || ui->second.ne[1] != gi->second.ne[1]) continue;
+      const std::vector<float> g = dequantize(gi->second.type, gi->second.data, gi->second.nbytes, hidden, cols);
+      const std::vector<float> u = dequantize(ui->second.type, ui->second.data, ui->second.nbytes, hidden, cols);
+      calib::ffn_row_weightings(g.data(), u.data(), hidden, cols, st->second.samples.data(), st->second.n_samples(),
+                                m->cfg.act == Activation::GeluTanh ? calib::GateAct::GeluTanh : calib::GateAct::Silu,
+                                (*row_weightings)[gi->first], (*row_weightings)[ui->first], &pool);
+    }
+    std::fprintf(stderr, "mlp-aware: %zu ffn_gate/ffn_up tensors get per-row output-weighted objectives\n",
+                 row_weightings->size());
+    if (const auto st = stats.find("blk.0.ffn_in"); st != stats.end() && st->second.n_samples() < 16 * st->second.cols)
+      std::fprintf(stderr, "mlp-aware: only %lld samples for FFN inputs of %lld columns: it paid only with many more "
+                           "samples than columns (--calib-samples, up to --calib-tokens; docs/CALIBRATION.md)\n",
+                   static_cast<long long>(st->second.n_samples()), static_cast<long long>(st->second.cols));
+    o.methods.weights.row_weighting = [row_weightings](const std::string& name) -> const calib::RowWeighting* {
+      const auto it = row_weightings->find(name);
+      return it == row_weightings->end() ? nullptr : &it->second;
+    };
+  }
   // --bpw: every block linear's type, from its measured sensitivity, before anything is written.
   BudgetChoice budget;
   if (o.bpw != 0) {
@@ -168,6 +204,30 @@ QuantizeResult quantize_model(QuantizeOptions o) {
   // --act static it would quantize activations per token: not the calibrated model.
   const bool needs = r.online_rotation || act_static || file_needs_pocketllm(*m, o.plan, o.tiles, budget.types);
 
+  // What one tensor becomes: its --bpw type, Q4_K (--asym) or the plan's scheme.
+  auto quantize_one = [&](const std::string& name, int64_t rows, int64_t cols, const float* data,
+                          const calib::CalibStats& st) {
+    const TensorPlan p = plan_tensor(o.plan, name, rows, cols);
+    const auto chosen = budget.types.find(name);
+    return chosen != budget.types.end()
+               ? quantize_to_candidate(chosen->second, name, rows, cols, data, st, o.methods.weights, pool)
+           : p.asym_k ? quantize_to_candidate(q4_k_candidate(), name, rows, cols, data, st, o.methods.weights, pool)
+                      : quantize_tensor(p, name, rows, cols, data, st, o.methods.weights, pool);
+  };
+  // --sequential: the block linears are quantized here, block by block, each on the statistics of the
+  // model whose earlier blocks are quantized; the exporter then takes them as they are.
+  SequentialResult seq;
+  if (o.methods.sequential) {
+    const bool moments = !stats.empty() && stats.begin()->second.second_moments;
+    seq = quantize_sequential(
+        *m, stats, o.methods, moments,
+        [&](const std::string& name, int64_t rows, int64_t cols) {
+          return budget.types.count(name) > 0 || plan_tensor(o.plan, name, rows, cols).quantize;
+        },
+        quantize_one, pool);
+  }
+  const calib::CalibStats& final_stats = o.methods.sequential ? seq.stats : stats;
+
   // Quantize, search static scales and tile, tensor by tensor as the exporter asks.
   nlohmann::json calib_report = nlohmann::json::array(), static_report = nlohmann::json::array();
   std::map<std::string, calib::OutputError> final_errors;  // stored weights, on calibration samples
@@ -180,10 +240,8 @@ QuantizeResult quantize_model(QuantizeOptions o) {
     const TensorPlan p = plan_tensor(o.plan, name, rows, cols);
     const auto chosen = budget.types.find(name);
     const bool by_budget = chosen != budget.types.end();
-    QuantizedResult qr =
-        by_budget ? quantize_to_candidate(chosen->second, name, rows, cols, data, stats, o.methods.weights, pool)
-        : p.asym_k ? quantize_to_candidate(q4_k_candidate(), name, rows, cols, data, stats, o.methods.weights, pool)
-                   : quantize_tensor(p, name, rows, cols, data, stats, o.methods.weights, pool);
+    const auto done = seq.tensors.find(name);
+    QuantizedResult qr = done != seq.tensors.end() ? std::move(done->second) : quantize_one(name, rows, cols, data, stats);
     if (p.asym_k) ++r.asym_tensors;
     else if (o.plan.asym && p.quantize && calib::stats_key(name) != "") r.asym_kept[cols].push_back(name);
     if (!by_budget && (name == "output.weight" || name == "token_embd.weight"))
@@ -191,7 +249,7 @@ QuantizeResult quantize_model(QuantizeOptions o) {
     if (qr.calib_report) calib_report.push_back(std::move(*qr.calib_report));
     ExportedTensor& e = qr.tensor;
     const std::string key = calib::stats_key(name);
-    if (auto st = stats.find(key); p.quantize && !key.empty() && st != stats.end() && st->second.n_samples() > 0) {
+    if (auto st = final_stats.find(key); p.quantize && !key.empty() && st != final_stats.end() && st->second.n_samples() > 0) {
       QuantizedTensor q{e.type, rows, cols, *dtype_row_bytes(e.type, static_cast<uint64_t>(cols)), e.bytes};
       float scale = 0;
       if (act_static) {

@@ -13,6 +13,7 @@
 #include "kernels/pack.h"
 #include "model/arch/family.h"
 #include "quant/calib/output_error.h"
+#include "quant/calib/row_weighted.h"
 #include "quant/ggml_mix.h"
 
 namespace pocketllm {
@@ -62,7 +63,7 @@ QuantizedResult quantize_tensor(const TensorPlan& p, const std::string& name, in
     if ((method.gptq || method.refit || method.learn) && h.empty()) fail("{}: no calibration statistics for this tensor", name);
     const int64_t g = calib::stored_group(p.scheme, cols);
     const calib::CalibratedWeights cw =
-        calib::quantize_calibrated(data, rows, cols, p.scheme.bits, g, h, with_learn_progress(method, name), &pool);
+        calib::quantize_calibrated_for(name, data, rows, cols, p.scheme.bits, g, h, with_learn_progress(method, name), &pool);
     QuantizedTensor q = quantize_rtn(cw.values.data(), rows, cols, calib::replay_scheme(p.scheme, cw));
     e.type = q.type;
     e.bytes = std::move(q.bytes);

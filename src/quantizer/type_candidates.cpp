@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/fp16.h"
 #include "quant/calib/kquant.h"
+#include "quant/calib/row_weighted.h"
 #include "quant/ggml_mix.h"
 #include "weights/block_pack.h"
 #include "weights/blocks_legacy.h"
@@ -93,8 +94,8 @@ QuantizedResult quantize_to_candidate(const TypeCandidate& c, const std::string&
       p.scheme = c.scheme;
       if (!calibrating) return quantize_tensor(p, name, rows, cols, data, stats, method, pool);
       const int64_t g = calib::stored_group(c.scheme, cols);
-      const calib::CalibratedWeights cw = calib::quantize_calibrated(
-          data, rows, cols, c.scheme.bits, g, h, verbose ? with_learn_progress(method, name) : method, &pool);
+      const calib::CalibratedWeights cw = calib::quantize_calibrated_for(
+          name, data, rows, cols, c.scheme.bits, g, h, verbose ? with_learn_progress(method, name) : method, &pool);
       learned = cw.learned;
       QuantizedTensor q = quantize_rtn(cw.values.data(), rows, cols, calib::replay_scheme(c.scheme, cw));
       out.tensor = ExportedTensor{q.type, std::move(q.bytes)};
@@ -105,7 +106,7 @@ QuantizedResult quantize_to_candidate(const TypeCandidate& c, const std::string&
     case K::Q5_0: {
       if (cols % 32 != 0) fail("{}: Q5_0 needs rows of whole 32-blocks, not {}", name, cols);
       const calib::CalibratedWeights cw =
-          calib::quantize_calibrated(data, rows, cols, 5, 32, h, verbose ? with_learn_progress(method, name) : method, &pool);
+          calib::quantize_calibrated_for(name, data, rows, cols, 5, 32, h, verbose ? with_learn_progress(method, name) : method, &pool);
       learned = cw.learned;
       out.tensor = ExportedTensor{DType::Q5_0, pack_q5_0(cw)};
       values = cw.values;

@@ -198,6 +198,10 @@ TEST(QuantizerPipeline, SameInputsAndSeedGiveTheSameBytes) {
       // thread-count equality only.
       {"best_learn", [](QuantizeOptions& o) { o.preset = "best"; o.methods.learn = true; o.methods.learn_iters = 20; },
        {}},
+      {"best_mlp_aware", [](QuantizeOptions& o) { o.preset = "best"; o.methods.mlp_aware = true; }, {}},
+      {"best_sequential", [](QuantizeOptions& o) { o.preset = "best"; o.methods.sequential = true; }, {}},
+      {"best_sequential_compensate",
+       [](QuantizeOptions& o) { o.preset = "best"; o.methods.sequential = o.methods.sequential_compensate = true; }, {}},
   };
   const std::string table = active_kernels().name;
   for (const Case& c : cases) {

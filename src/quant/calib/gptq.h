@@ -8,12 +8,15 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "core/thread_pool.h"
 #include "quant/quantize.h"
 
 namespace pocketllm::calib {
+
+struct RowWeighting;  // quant/calib/row_weighted.h
 
 struct CalibMethod {
   bool gptq = false;     // error feedback with the calibration Hessian
@@ -30,7 +33,10 @@ struct CalibMethod {
   int learn_iters = 0;
   int learn_sweeps = 3;
   // Called with (rows done, rows) while the learned rounding runs (may be empty).
-  std::function<void(int64_t, int64_t)> learn_progress{};
+  std::function<void(int64_t, int64_t)> learn_progress{};  // --mlp-aware: a tensor's per-row output weighting (quant/calib/row_weighted.h), or null for the
+  // shared Hessian; row_shared: the fraction of the shared H each row's H_r keeps.
+  std::function<const RowWeighting*(const std::string& tensor)> row_weighting{};
+  float row_shared = 0.01f;
 };
 
 // What --learn did to one matrix (quant/calib/learn_round.h).
