@@ -45,7 +45,12 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::run_shares() {
   for (int k; (k = next_share_.fetch_add(1, std::memory_order_acq_rel)) < n_threads_;) {
-    (*job_)(k, n_threads_);
+    try {
+      (*job_)(k, n_threads_);
+    } catch (...) {  // a worker must not die of it, nor the caller leave while shares still run
+      std::lock_guard lk(error_mu_);
+      if (!error_) error_ = std::current_exception();
+    }
     done_shares_.fetch_add(1, std::memory_order_release);
   }
 }
@@ -71,6 +76,11 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     else std::this_thread::yield();
   }
   job_ = nullptr;
+  if (error_) {  // every share has finished: the first error is the job's
+    std::exception_ptr e;
+    std::swap(e, error_);
+    std::rethrow_exception(e);
+  }
 }
 
 void ThreadPool::worker() {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -27,7 +28,8 @@ class ThreadPool {
 
   // Calls fn(share, n_threads) once for every share in [0, n_threads), each on
   // whichever thread claims it (thread_local scratch is fine, the share index is
-  // not a thread id), and returns when all are done.
+  // not a thread id), and returns when all are done; if shares threw, it then
+  // rethrows the first exception (on any thread: a worker's is not lost).
   void run(const std::function<void(int, int)>& fn);
 
   // The contiguous part [begin, end) of [0, n) that share ti of nt gets.
@@ -63,6 +65,8 @@ class ThreadPool {
   std::atomic<int> done_shares_{0};
   std::atomic<int> sleepers_{0};         // workers blocked on cv_ (the caller wakes them only then)
   std::atomic<bool> stop_{false};
+  std::mutex error_mu_;
+  std::exception_ptr error_;  // the first exception a share of the current job threw (run() rethrows it)
   std::mutex mu_;
   std::condition_variable cv_;
 };

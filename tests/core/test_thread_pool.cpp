@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -108,6 +109,27 @@ TEST(ThreadPool, AStalledWorkerDoesNotHoldUpTheCaller) {
   for (int h : hits) ASSERT_EQ(h, 101);
 }
 #endif
+
+// A share that throws (bad input found by a worker, e.g. a NaN weight) makes run()
+// throw that exception once every share has finished, whichever thread ran it,
+// instead of ending the process; the pool keeps working.
+TEST(ThreadPool, AShareThatThrowsMakesRunThrowAndThePoolGoesOn) {
+  ThreadPool pool(4);
+  for (int i = 0; i < 200; ++i) {
+    std::atomic<int> ran{0};
+    EXPECT_THROW(pool.run([&](int k, int) {
+      ++ran;
+      if (k == 3) throw std::runtime_error("share 3");
+    }),
+                 std::runtime_error);
+    EXPECT_EQ(ran.load(), 4) << "run() returned before every share ran";
+  }
+  std::atomic<int64_t> sum{0};
+  pool.parallel_for(100, [&](int64_t b, int64_t e) {
+    for (int64_t j = b; j < e; ++j) sum += j;
+  });
+  EXPECT_EQ(sum.load(), 4950);
+}
 
 TEST(ThreadPool, IdlePoolsShutDownAndUsedOnesToo) {
   for (int i = 0; i < 20; ++i) {

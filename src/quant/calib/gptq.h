@@ -33,7 +33,8 @@ struct CalibMethod {
   int learn_iters = 0;
   int learn_sweeps = 3;
   // Called with (rows done, rows) while the learned rounding runs (may be empty).
-  std::function<void(int64_t, int64_t)> learn_progress{};  // --mlp-aware: a tensor's per-row output weighting (quant/calib/row_weighted.h), or null for the
+  std::function<void(int64_t, int64_t)> learn_progress{};
+  // --mlp-aware: a tensor's per-row output weighting (quant/calib/row_weighted.h), or null for the
   // shared Hessian; row_shared: the fraction of the shared H each row's H_r keeps.
   std::function<const RowWeighting*(const std::string& tensor)> row_weighting{};
   float row_shared = 0.01f;
