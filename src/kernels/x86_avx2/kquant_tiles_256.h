@@ -125,6 +125,50 @@ struct IQ4XSScales {
   }
 };
 
+// Step s of a Q4_K sub-block (Q5_K when kQh, its 5th bits in hb, consumed 2 bits a
+// step) at src: lo = the low nibbles (activations 8s..8s+3), hi = the high ones.
+template <bool kQh, bool kPrefetch>
+[[gnu::always_inline]] inline void q45k_step_codes(const uint8_t* src, __m256i& hb, __m256i& lo, __m256i& hi) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
+  if constexpr (kPrefetch) _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchAhead), _MM_HINT_T0);
+  const __m256i v = load32(src);
+  lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+  if constexpr (kQh) {  // bit 2s of hb: 5th bit of lo, bit 2s + 1 of hi
+    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(hb, 4), bit4));
+    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(hb, 3), bit4));
+    hb = _mm256_srli_epi16(hb, 2);
+  }
+}
+
+// Q4_K / Q5_K: the min term (int16 pairs of mins against SumPairs) and the
+// float update of token t's rows 8h..8h+7 from its scaled code sums iacc.
+inline void q45k_finish(float* at, __m256i iacc, const Q45KScales& s, const int32_t* pr, float da) {
+  __m256i macc = _mm256_madd_epi16(s.mins[0], _mm256_set1_epi32(pr[0]));
+  for (int p = 1; p < 4; ++p) macc = _mm256_add_epi32(macc, _mm256_madd_epi16(s.mins[p], _mm256_set1_epi32(pr[p])));
+  add_scaled(at, iacc, s.d, da);
+  add_scaled(at, _mm256_sub_epi32(_mm256_setzero_si256(), macc), s.dmin, da);
+}
+
+// Q6_K's offset as a starting sum: -32 * sum_j sc_j * sum(a)_j, int16 pairs of
+// scales against pairs of the token's 16-sums of super-block b.
+inline __m256i q6k_offset(const Q6KScales& s, const int16_t* s16) {
+  __m256i off = _mm256_madd_epi16(s.sp[0], bcast4(s16));
+  for (int p = 1; p < 8; ++p) off = _mm256_add_epi32(off, _mm256_madd_epi16(s.sp[p], bcast4(s16 + 2 * p)));
+  return _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5));
+}
+
+// Q6_K group g (rows 8h..8h+7 at g), pass k: the low nibbles of the bytes at 64k
+// with their top bits (qa: weights 8k..8k+3, qb: 8k+4..8k+7); hb = the group's top-bit bytes.
+inline void q6k_codes(const uint8_t* g, int k, __m256i hb, __m256i& qa, __m256i& qb) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
+  const __m256i v = load32(g + 64 * k), top = k ? hb : _mm256_slli_epi16(hb, 4);
+  qa = _mm256_or_si256(_mm256_and_si256(v, m4), _mm256_and_si256(top, m2));
+  qb = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), _mm256_and_si256(_mm256_srli_epi16(top, 2), m2));
+}
+inline void prefetch_q6k_group(const uint8_t* g) {
+  for (int i = 0; i < 3; ++i) _mm_prefetch(reinterpret_cast<const char*>(g + kPrefetchAhead + 64 * i), _MM_HINT_T0);
+}
+
 // Tokens in chunks of 64; per tile and super-block, each half's scales decoded
 // once, then sb_kernel(nt, sb, h, scales, b, t, c0, acc) for the chunk's 4-token
 // groups; the float sums of the chunk's tokens x 16 rows stay in `acc` (token t at

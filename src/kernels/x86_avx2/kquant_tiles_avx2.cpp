@@ -20,7 +20,6 @@ template <bool kQh, int NT>
 void q45k_sb(const uint8_t* sb, int h, const Q45KScales& s, const GgmlActs& a, int64_t b, int64_t t0, int64_t c0,
              const SumPairs& pairs, int64_t n_sb, float* acc) {
   const Toks<NT> tk(a, t0);
-  const __m256i m4 = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
   __m256i iacc[NT];
   for (int t = 0; t < NT; ++t) iacc[t] = _mm256_setzero_si256();
   const uint8_t* codes = sb + kQ4KCodesAt + 32 * h;
@@ -33,15 +32,8 @@ void q45k_sb(const uint8_t* sb, int h, const Q45KScales& s, const GgmlActs& a, i
       __m256i p16[NT];
 #pragma GCC unroll 4
       for (int s = s0; s < s0 + kStepsPerMadd; ++s) {
-        const uint8_t* src = codes + 64 * (4 * j + s);
-        if constexpr (NT == 1) _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchAhead), _MM_HINT_T0);
-        const __m256i v = load32(src);
-        __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-        if constexpr (kQh) {  // bit 2s of hb: 5th bit of lo, bit 2s + 1 of hi
-          lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(hb, 4), bit4));
-          hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(hb, 3), bit4));
-          hb = _mm256_srli_epi16(hb, 2);
-        }
+        __m256i lo, hi;
+        q45k_step_codes<kQh, NT == 1>(codes + 64 * (4 * j + s), hb, lo, hi);
         for (int t = 0; t < NT; ++t) {
           const int8_t* x = tk.q[t] + b * kQK_K + 32 * j + 8 * s;
           const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(x)), _mm256_maddubs_epi16(hi, bcast4(x + 4)));
@@ -52,47 +44,27 @@ void q45k_sb(const uint8_t* sb, int h, const Q45KScales& s, const GgmlActs& a, i
       for (int t = 0; t < NT; ++t) iacc[t] = _mm256_add_epi32(iacc[t], _mm256_madd_epi16(p16[t], s.sc[j]));
     }
   }
-  for (int t = 0; t < NT; ++t) {
-    const int32_t* pr = pairs.at(t0 + t, c0, n_sb, b);
-    __m256i macc = _mm256_madd_epi16(s.mins[0], _mm256_set1_epi32(pr[0]));
-    for (int p = 1; p < 4; ++p) macc = _mm256_add_epi32(macc, _mm256_madd_epi16(s.mins[p], _mm256_set1_epi32(pr[p])));
-    float* at = acc + kKqTileRows * (t0 - c0 + t) + 8 * h;
-    const float da = tk.d[t][b];
-    add_scaled(at, iacc[t], s.d, da);
-    add_scaled(at, _mm256_sub_epi32(_mm256_setzero_si256(), macc), s.dmin, da);
-  }
+  for (int t = 0; t < NT; ++t)
+    q45k_finish(acc + kKqTileRows * (t0 - c0 + t) + 8 * h, iacc[t], s, pairs.at(t0 + t, c0, n_sb, b), tk.d[t][b]);
 }
 
 template <int NT>
 void q6k_sb(const uint8_t* sb, int h, const Q6KScales& s, const GgmlActs& a, int64_t b, int64_t t0, int64_t c0,
             float* acc) {
   const Toks<NT> tk(a, t0);
-  const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
   __m256i iacc[NT];
-  // The offset: -32 * sum_j sc_j * sum(a)_j, as int16 pairs of scales against pairs of 16-sums.
-  for (int t = 0; t < NT; ++t) {
-    const int16_t* s16 = tk.s16[t] + 16 * b;
-    __m256i off = _mm256_madd_epi16(s.sp[0], bcast4(s16));
-    for (int p = 1; p < 8; ++p) off = _mm256_add_epi32(off, _mm256_madd_epi16(s.sp[p], bcast4(s16 + 2 * p)));
-    iacc[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5));
-  }
+  for (int t = 0; t < NT; ++t) iacc[t] = q6k_offset(s, tk.s16[t] + 16 * b);
 #pragma GCC unroll 2
   for (int j = 0; j < 16; ++j) {
     const uint8_t* g = sb + kQ6KGroupsAt + kQ6KGroupBytes * j + 32 * h;
-    if constexpr (NT == 1) {
-      _mm_prefetch(reinterpret_cast<const char*>(g + kPrefetchAhead), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(g + kPrefetchAhead + 64), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(g + kPrefetchAhead + 128), _MM_HINT_T0);
-    }
+    if constexpr (NT == 1) prefetch_q6k_group(g);
     // Two passes of 8 weights each (low nibbles of v0 / v1 with the matching top
     // bits), so only two decoded vectors are live next to the 4 tokens' sums.
     const __m256i hb = load32(g + 128);
 #pragma GCC unroll 2
     for (int k = 0; k < 2; ++k) {
-      const __m256i v = load32(g + 64 * k), top = k ? hb : _mm256_slli_epi16(hb, 4);
-      const __m256i qa = _mm256_or_si256(_mm256_and_si256(v, m4), _mm256_and_si256(top, m2));
-      const __m256i qb =
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), _mm256_and_si256(_mm256_srli_epi16(top, 2), m2));
+      __m256i qa, qb;
+      q6k_codes(g, k, hb, qa, qb);
       for (int t = 0; t < NT; ++t) {
         const int8_t* x = tk.q[t] + b * kQK_K + 16 * j + 8 * k;
         const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(qa, bcast4(x)), _mm256_maddubs_epi16(qb, bcast4(x + 4)));
